@@ -1,0 +1,43 @@
+# The README's commands. Every target sets itself up: a fresh machine needs only python3 and
+# access to the package index.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+REQS := requirements-dev.txt layers/crmsync/requirements.txt
+STAMP := $(VENV)/.installed-$(shell cat $(REQS) | sha1sum | cut -c1-12)
+export PYTHONPATH := $(CURDIR)/layers/crmsync:$(CURDIR)
+# `sam build` looks for a python3.13 on PATH; pyenv machines expose it this way.
+SAM_PYENV := 3.13.0:3.11.7
+
+.PHONY: demo test lint build bench venv clean
+
+$(STAMP): $(REQS)
+	rm -rf $(VENV)
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt -r layers/crmsync/requirements.txt
+	touch $@
+
+venv: $(STAMP)
+
+demo: venv
+	$(BIN)/python -m local.demo
+
+test: venv
+	$(BIN)/pytest -n 2 --dist loadfile
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/sam validate --lint
+
+build: venv
+	PYENV_VERSION=$(SAM_PYENV) $(BIN)/sam build
+	$(BIN)/python -m local.check_build
+
+bench: venv
+	$(BIN)/python -m local.bench
+
+clean:
+	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache .demo

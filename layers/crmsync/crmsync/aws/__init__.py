@@ -1,0 +1,1 @@
+"""AWS adapters: DynamoDB stores, the SQS actions queue, Secrets Manager."""

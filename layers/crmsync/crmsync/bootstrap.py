@@ -1,0 +1,114 @@
+"""Composition root: builds the adapters from the environment, lazily, once per container.
+
+Nothing is built at import time (ARCHITECTURE.md, rule 4), and simple_salesforce is imported
+only by the routes and functions that talk to Salesforce, so those that do not start fast.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+from crmsync.domain.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from crmsync.ports import CrmGateway, StateStore
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The deployment's settings, from the environment `template.yaml` gives every function."""
+
+    state_table: str
+    links_table: str
+    prospects_table: str
+    idempotency_table: str
+    actions_queue_url: str
+    salesforce_secret_arn: str
+    bulk_threshold: int = 2000
+    api_budget_percent: int = 50
+    audit_retention_days: int = 30
+    connect_timeout_seconds: float = 5.0
+    read_timeout_seconds: float = 60.0
+
+    @classmethod
+    def from_environment(cls, env: Mapping[str, str]) -> Settings:
+        def required(name: str) -> str:
+            value = env.get(name, "")
+            if not value:
+                raise ConfigurationError(f"environment variable {name} is not set (template.yaml sets it)")
+            return value
+
+        def number(name: str, default: float) -> float:
+            raw = env.get(name)
+            try:
+                return float(raw) if raw else default
+            except ValueError:
+                raise ConfigurationError(f"environment variable {name} must be a number, not {raw!r}") from None
+
+        return cls(
+            state_table=required("CRMSYNC_STATE_TABLE"),
+            links_table=required("CRMSYNC_LINKS_TABLE"),
+            prospects_table=required("CRMSYNC_PROSPECTS_TABLE"),
+            idempotency_table=required("CRMSYNC_IDEMPOTENCY_TABLE"),
+            actions_queue_url=required("CRMSYNC_ACTIONS_QUEUE_URL"),
+            salesforce_secret_arn=env.get("CRMSYNC_SALESFORCE_SECRET_ARN", ""),
+            bulk_threshold=int(number("CRMSYNC_BULK_THRESHOLD", 2000)),
+            api_budget_percent=int(number("CRMSYNC_API_BUDGET_PERCENT", 50)),
+            audit_retention_days=int(number("CRMSYNC_AUDIT_RETENTION_DAYS", 30)),
+            connect_timeout_seconds=number("CRMSYNC_CONNECT_TIMEOUT_SECONDS", 5.0),
+            read_timeout_seconds=number("CRMSYNC_READ_TIMEOUT_SECONDS", 60.0),
+        )
+
+
+@cache
+def settings() -> Settings:
+    return Settings.from_environment(os.environ)
+
+
+@cache
+def _dynamodb() -> Any:
+    import boto3
+
+    return boto3.resource("dynamodb")
+
+
+@cache
+def state_store() -> StateStore:
+    from crmsync.aws.state import DynamoStateStore
+
+    return DynamoStateStore(_dynamodb().Table(settings().state_table))
+
+
+@cache
+def salesforce_gateway() -> CrmGateway:
+    """The Salesforce adapter. Each login re-reads the secret (cached a few minutes), so rotated
+    credentials are picked up without a redeploy."""
+    from crmsync.aws.secrets import load_json_secret
+    from crmsync.salesforce.auth import SalesforceCredentials, request_token
+    from crmsync.salesforce.gateway import SalesforceGateway
+    from crmsync.salesforce.session import SalesforceSession
+
+    config = settings()
+    timeout = (config.connect_timeout_seconds, config.read_timeout_seconds)
+
+    def credentials() -> SalesforceCredentials:
+        return SalesforceCredentials.from_secret(load_json_secret(config.salesforce_secret_arn))
+
+    session = SalesforceSession(lambda s: request_token(s, credentials(), timeout=timeout), timeout=timeout)
+    return SalesforceGateway(session, api_version=credentials().api_version, bulk_threshold=config.bulk_threshold)
+
+
+def status() -> dict[str, Any]:
+    from crmsync.sync.status import connector_status
+
+    return connector_status(state_store(), salesforce_gateway)
+
+
+def reset() -> None:
+    """Forget every built adapter (tests; a container never needs it)."""
+    for built in (settings, _dynamodb, state_store, salesforce_gateway):
+        built.cache_clear()

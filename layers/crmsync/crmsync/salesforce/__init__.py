@@ -1,0 +1,1 @@
+"""The Salesforce adapter, on simple-salesforce: login, incremental reads, batched writes."""

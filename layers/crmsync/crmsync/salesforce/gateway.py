@@ -1,0 +1,319 @@
+"""`CrmGateway` on simple-salesforce: incremental reads, batched writes, describe, limits.
+
+One write path: sObject Collections (200 records a call, `allOrNone=false`) below the bulk
+threshold, Bulk API 2.0 at or above it. Every failure leaves as a domain `Failure`, per record
+when Salesforce reports it per record, as a `CrmError` when the whole request failed.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+
+import requests
+from simple_salesforce import Salesforce
+
+from crmsync.domain.errors import CrmError, Failure
+from crmsync.domain.records import (
+    ApiUsage,
+    ChangePage,
+    FieldDescription,
+    ObjectDescription,
+    Watermark,
+    WriteOperation,
+    WriteResult,
+)
+from crmsync.domain.retry import RetryPolicy
+from crmsync.salesforce import soql
+from crmsync.salesforce.errors import TRANSLATED, failure_from_errors, translate
+from crmsync.salesforce.session import SalesforceSession
+
+COLLECTION_SIZE = 200
+BULK_NULL = "#N/A"
+T = TypeVar("T")
+
+
+def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def parse_datetime(value: str) -> datetime:
+    """Salesforce renders instants as `2026-11-22T23:34:42.000+0000`."""
+    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%f%z")
+
+
+class SalesforceGateway:
+    def __init__(
+        self,
+        session: SalesforceSession,
+        *,
+        api_version: str,
+        bulk_threshold: int = 2000,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        bulk_poll_seconds: float = 2.0,
+    ) -> None:
+        self._session = session
+        self._api_version = api_version
+        self._bulk_threshold = bulk_threshold
+        self._retry = retry or RetryPolicy()
+        self._sleep = sleep
+        self._bulk_poll_seconds = bulk_poll_seconds
+        self._sf: Salesforce | None = None
+
+    @property
+    def api_usage(self) -> ApiUsage | None:
+        """The org's daily API usage as of the last response, from `Sforce-Limit-Info`."""
+        return self._session.api_usage
+
+    @property
+    def _client(self) -> Salesforce:
+        if self._sf is None:
+            token = self._session.token
+            self._sf = Salesforce(
+                instance_url=token.instance_url,
+                session_id=token.access_token,
+                session=self._session,
+                version=self._api_version,
+                object_pairs_hook=dict,
+            )
+        return self._sf
+
+    def _call(self, action: Callable[[], T], *, idempotent: bool = True) -> T:
+        """Run one Salesforce request, retrying transient failures under the retry policy.
+
+        A request that creates records is retried only when it certainly never reached
+        Salesforce: replaying one that timed out after it was sent could create a duplicate.
+        """
+        attempt = 1
+        while True:
+            try:
+                return action()
+            except TRANSLATED as exc:
+                error = translate(exc)
+                replay_is_safe = idempotent or isinstance(exc, requests.ConnectTimeout)
+                if not (replay_is_safe and self._retry.should_retry(error.failure, attempt)):
+                    raise error from exc
+                attempt += 1
+                self._sleep(self._retry.delay_before(attempt))
+
+    # --- reads -------------------------------------------------------------------------------
+
+    def read_changes(
+        self,
+        sobject: str,
+        fields: Sequence[str],
+        since: Watermark | None,
+        until: datetime,
+        *,
+        include_deleted: bool = True,
+    ) -> Iterator[ChangePage]:
+        """Pages of records changed after `since` and before `until`, each record once.
+
+        With `include_deleted`, one queryAll returns changes and deletions together (deleted
+        records carry `IsDeleted` and, for merge losers, `MasterRecordId`), so an idle object
+        costs one call. Each page's watermark may be stored as soon as the page is applied.
+        """
+        wanted = [*fields, "IsDeleted"] if include_deleted else list(fields)
+        query = soql.changed_since(sobject, wanted, since, until)
+        page = self._call(lambda: self._client.query(query, include_deleted=include_deleted))
+        watermark = since
+        while True:
+            records = page["records"]
+            for record in records:
+                record.pop("attributes", None)
+            if records:
+                last = records[-1]
+                watermark = Watermark(parse_datetime(last["SystemModstamp"]), last["Id"])
+            yield ChangePage(records=records, watermark=watermark)
+            if page.get("done", True):
+                return
+            next_url = page["nextRecordsUrl"]
+            page = self._call(lambda url=next_url: self._client.query_more(url, identifier_is_url=True))
+
+    def find(self, sobject: str, fields: Sequence[str], key_field: str, values: Sequence[object]) -> list[dict[str, Any]]:
+        """Records whose `key_field` is one of `values` (one query; values are quoted safely)."""
+        if not values:
+            return []
+        query = soql.where_in(sobject, fields, key_field, values)
+        records: list[dict[str, Any]] = self._call(lambda: self._client.query_all(query))["records"]
+        for record in records:
+            record.pop("attributes", None)
+        return records
+
+    def describe(self, sobject: str) -> ObjectDescription:
+        name = soql.api_name(sobject)
+        data = self._call(lambda: getattr(self._client, name).describe())
+        return ObjectDescription(
+            name=data["name"],
+            fields={
+                f["name"]: FieldDescription(
+                    name=f["name"],
+                    type=f["type"],
+                    length=int(f.get("length") or 0),
+                    createable=bool(f.get("createable")),
+                    updateable=bool(f.get("updateable")),
+                    nillable=bool(f.get("nillable")),
+                    calculated=bool(f.get("calculated")),
+                    external_id=bool(f.get("externalId")),
+                )
+                for f in data["fields"]
+            },
+        )
+
+    def check_connection(self) -> ApiUsage:
+        """One cheap call (`/limits`) that proves the login works and reports the API usage."""
+        limits = self._call(self._client.limits)
+        daily = limits["DailyApiRequests"]
+        return ApiUsage(used=int(daily["Max"]) - int(daily["Remaining"]), limit=int(daily["Max"]))
+
+    # --- writes ------------------------------------------------------------------------------
+
+    def write(
+        self,
+        sobject: str,
+        operation: WriteOperation,
+        records: Sequence[Mapping[str, Any]],
+        *,
+        external_id_field: str | None = None,
+    ) -> list[WriteResult]:
+        """Write `records`; one result per record, in order. Records that fail with a transient
+        error (a locked row) are sent again under the retry policy; the rest keep their failure."""
+        soql.api_name(sobject)
+        if operation is WriteOperation.UPSERT:
+            if not external_id_field:
+                raise ValueError("an upsert needs external_id_field")
+            soql.api_name(external_id_field)
+        if operation is WriteOperation.UPDATE and any(not r.get("Id") for r in records):
+            raise ValueError("every record of an update needs its Id")
+        if len(records) >= self._bulk_threshold:
+            return self._write_bulk(sobject, operation, records, external_id_field)
+
+        results: list[WriteResult] = [WriteResult(record_id=None)] * len(records)
+        pending = list(range(len(records)))
+        attempt = 1
+        while pending:
+            for chunk in _chunks(pending, COLLECTION_SIZE):
+                chunk_results = self._write_collection(sobject, operation, [records[i] for i in chunk], external_id_field)
+                for index, result in zip(chunk, chunk_results, strict=True):
+                    results[index] = result
+            pending = [
+                i
+                for i in pending
+                if (failure := results[i].failure) is not None and self._retry.should_retry(failure, attempt)
+            ]
+            if pending:
+                attempt += 1
+                self._sleep(self._retry.delay_before(attempt))
+        return results
+
+    def _write_collection(
+        self,
+        sobject: str,
+        operation: WriteOperation,
+        records: Sequence[Mapping[str, Any]],
+        external_id_field: str | None,
+    ) -> list[WriteResult]:
+        body = {
+            "allOrNone": False,
+            "records": [{"attributes": {"type": sobject}, **record} for record in records],
+        }
+        if operation is WriteOperation.CREATE:
+            method, path = "POST", "composite/sobjects"
+        elif operation is WriteOperation.UPDATE:
+            method, path = "PATCH", "composite/sobjects"
+        else:
+            method, path = "PATCH", f"composite/sobjects/{sobject}/{external_id_field}"
+        response = self._call(
+            lambda: self._client.restful(path, method=method, json=body),
+            idempotent=operation is not WriteOperation.CREATE,
+        )
+        if not isinstance(response, list) or len(response) != len(records):
+            raise CrmError(Failure.of("UNKNOWN_EXCEPTION", f"unexpected Collections response: {response!r}"[:500]))
+        return [
+            WriteResult(
+                record_id=item.get("id") or record.get("Id"),
+                failure=None if item.get("success") else failure_from_errors(item.get("errors")),
+                created=bool(item.get("created", operation is WriteOperation.CREATE and item.get("success"))),
+            )
+            for item, record in zip(response, records, strict=True)
+        ]
+
+    def _write_bulk(
+        self,
+        sobject: str,
+        operation: WriteOperation,
+        records: Sequence[Mapping[str, Any]],
+        external_id_field: str | None,
+    ) -> list[WriteResult]:
+        columns = list(dict.fromkeys(key for record in records for key in record))
+        rows = [{column: _bulk_cell(record.get(column, "")) for column in columns} for record in records]
+        handler = getattr(self._client.bulk2, sobject)
+        if operation is WriteOperation.CREATE:
+            jobs = self._call(lambda: handler.insert(records=rows, wait=self._bulk_poll_seconds), idempotent=False)
+        elif operation is WriteOperation.UPDATE:
+            jobs = self._call(lambda: handler.update(records=rows, wait=self._bulk_poll_seconds))
+        else:
+            jobs = self._call(
+                lambda: handler.upsert(
+                    records=rows, external_id_field=external_id_field, wait=self._bulk_poll_seconds
+                )
+            )
+
+        waiting: dict[tuple[str, ...], deque[int]] = defaultdict(deque)
+        for index, row in enumerate(rows):
+            waiting[tuple(row[c] for c in columns)].append(index)
+        results: list[WriteResult | None] = [None] * len(rows)
+
+        def settle(result_csv: str, make: Callable[[dict[str, str]], WriteResult]) -> None:
+            for result_row in csv.DictReader(io.StringIO(result_csv)):
+                queue = waiting.get(tuple(result_row.get(c, "") for c in columns))
+                if queue:
+                    results[queue.popleft()] = make(result_row)
+
+        for job in jobs:
+            job_id = job["job_id"]
+            failed = int(job["numberRecordsFailed"])
+            processed = int(job["numberRecordsProcessed"])
+            if processed > failed:
+                settle(
+                    self._call(lambda j=job_id: handler.get_successful_records(j)),
+                    lambda row: WriteResult(record_id=row["sf__Id"], created=row.get("sf__Created") == "true"),
+                )
+            if failed:
+                settle(
+                    self._call(lambda j=job_id: handler.get_failed_records(j)),
+                    lambda row: WriteResult(record_id=row.get("sf__Id") or None, failure=_bulk_failure(row["sf__Error"])),
+                )
+            if processed < int(job["numberRecordsTotal"]):
+                settle(
+                    self._call(lambda j=job_id: handler.get_unprocessed_records(j)),
+                    lambda row: WriteResult(
+                        record_id=None, failure=Failure.of("UNPROCESSED", "Bulk API job did not process this record")
+                    ),
+                )
+        missing = Failure.of("UNKNOWN_EXCEPTION", "Bulk API returned no result for this record")
+        return [result or WriteResult(record_id=None, failure=missing) for result in results]
+
+
+def _bulk_cell(value: Any) -> str:
+    if value is None:
+        return BULK_NULL
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _bulk_failure(error: str) -> Failure:
+    """Bulk API 2.0 reports `CODE:message:field1,field2 --`."""
+    code, _, rest = error.partition(":")
+    message, _, fields = rest.rstrip(" -").rpartition(":")
+    if not message:
+        message, fields = fields, ""
+    return Failure.of(code.strip(), message.strip(), tuple(f.strip() for f in fields.split(",") if f.strip()))

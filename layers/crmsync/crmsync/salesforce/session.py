@@ -1,0 +1,85 @@
+"""The HTTP session every Salesforce call goes through.
+
+simple-salesforce, its Bulk 2.0 client and our token requests all share this session, so the
+rules below hold for every call without each call site remembering them: a timeout on every
+request, the current access token on every API request, one re-login when Salesforce says the
+session expired, and the org's API usage read from `Sforce-Limit-Info` on every response.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import requests
+
+from crmsync.domain.records import ApiUsage
+from crmsync.salesforce.auth import AccessToken
+
+_API_PATH = "/services/data/"
+_LIMIT_INFO = re.compile(r"api-usage=(\d+)/(\d+)")
+
+
+class SalesforceSession(requests.Session):
+    def __init__(
+        self,
+        login: Callable[[requests.Session], AccessToken],
+        *,
+        timeout: tuple[float, float] = (5.0, 60.0),
+    ) -> None:
+        super().__init__()
+        self._login = login
+        self.timeout = timeout
+        self._token: AccessToken | None = None
+        self.api_usage: ApiUsage | None = None
+        self.api_calls = 0
+        self.logins = 0
+
+    @property
+    def token(self) -> AccessToken:
+        if self._token is None:
+            self._token = self._login(self)
+            self.logins += 1
+        return self._token
+
+    def relogin(self) -> AccessToken:
+        self._token = None
+        return self.token
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        kwargs.setdefault("timeout", self.timeout)
+        if _API_PATH not in str(url):
+            return super().request(method, url, *args, **kwargs)
+        response = self._send_authorized(method, url, args, kwargs)
+        if _is_expired_session(response):
+            self.relogin()
+            response = self._send_authorized(method, url, args, kwargs)
+        return response
+
+    def _send_authorized(
+        self, method: str | bytes, url: str | bytes, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> requests.Response:
+        headers = dict(kwargs.get("headers") or {})
+        headers["Authorization"] = f"Bearer {self.token.access_token}"
+        response = super().request(method, url, *args, **{**kwargs, "headers": headers})
+        self.api_calls += 1
+        self._note_usage(response)
+        return response
+
+    def _note_usage(self, response: requests.Response) -> None:
+        match = _LIMIT_INFO.search(response.headers.get("Sforce-Limit-Info", ""))
+        if match:
+            self.api_usage = ApiUsage(used=int(match.group(1)), limit=int(match.group(2)))
+
+
+def _is_expired_session(response: requests.Response) -> bool:
+    if response.status_code != 401:
+        return False
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    return isinstance(body, list) and any(
+        isinstance(item, dict) and item.get("errorCode") == "INVALID_SESSION_ID" for item in body
+    )
