@@ -1,7 +1,6 @@
 """The Salesforce secret is checked up front, with messages that name the bad entry."""
 
 import pytest
-
 from crmsync.domain.errors import ConfigurationError
 from crmsync.salesforce.auth import SalesforceCredentials
 from crmsync.salesforce.gateway import _bulk_failure
@@ -24,7 +23,13 @@ def test_a_complete_jwt_secret_is_accepted_and_its_key_never_printed() -> None:
 
 def test_a_my_domain_login_url_still_uses_the_salesforce_login_audience() -> None:
     credentials = SalesforceCredentials.from_secret(
-        {"auth": "jwt", "login_url": "https://acme.my.salesforce.com", "client_id": "c", "username": "u", "private_key": "k"}
+        {
+            "auth": "jwt",
+            "login_url": "https://acme.my.salesforce.com",
+            "client_id": "c",
+            "username": "u",
+            "private_key": "k",
+        }
     )
     assert credentials.jwt_audience() == "https://login.salesforce.com"
 
@@ -33,17 +38,37 @@ def test_a_my_domain_login_url_still_uses_the_salesforce_login_audience() -> Non
     ("secret", "message"),
     [
         ({"auth": "saml"}, "'auth' must be one of jwt, client_credentials, password"),
-        ({"auth": "jwt", "login_url": "https://login.salesforce.com", "client_id": "c"}, "needs username, private_key"),
         (
-            {"auth": "password", "login_url": "https://x", "client_id": "c", "client_secret": "s", "username": "u"},
+            {"auth": "jwt", "login_url": "https://login.salesforce.com", "client_id": "c"},
+            "needs username, private_key",
+        ),
+        (
+            {
+                "auth": "password",
+                "login_url": "https://x",
+                "client_id": "c",
+                "client_secret": "s",
+                "username": "u",
+            },
             "needs password",
         ),
         (
-            {"auth": "client_credentials", "login_url": "http://acme.my.salesforce.com", "client_id": "c", "client_secret": "s"},
+            {
+                "auth": "client_credentials",
+                "login_url": "http://acme.my.salesforce.com",
+                "client_id": "c",
+                "client_secret": "s",
+            },
             "'login_url' must be an https URL",
         ),
         (
-            {"auth": "client_credentials", "login_url": "https://a", "client_id": "c", "client_secret": "s", "pasword": "x"},
+            {
+                "auth": "client_credentials",
+                "login_url": "https://a",
+                "client_id": "c",
+                "client_secret": "s",
+                "pasword": "x",
+            },
             "unknown keys pasword",
         ),
     ],
@@ -56,7 +81,13 @@ def test_a_bad_secret_is_refused_naming_the_entry(secret: dict[str, str], messag
 def test_a_bad_secret_message_never_contains_a_secret_value() -> None:
     with pytest.raises(ConfigurationError) as raised:
         SalesforceCredentials.from_secret(
-            {"auth": "password", "login_url": "https://a", "client_id": "c", "client_secret": "hunter2", "username": "u"}
+            {
+                "auth": "password",
+                "login_url": "https://a",
+                "client_id": "c",
+                "client_secret": "hunter2",
+                "username": "u",
+            }
         )
     assert "hunter2" not in str(raised.value)
 
@@ -70,7 +101,12 @@ def test_a_bad_secret_message_never_contains_a_secret_value() -> None:
             "Required fields are missing: [LastName]",
             ("LastName",),
         ),
-        ("UNABLE_TO_LOCK_ROW:unable to obtain exclusive access to this record:--", "UNABLE_TO_LOCK_ROW", "unable to obtain exclusive access to this record", ()),
+        (
+            "UNABLE_TO_LOCK_ROW:unable to obtain exclusive access to this record:--",
+            "UNABLE_TO_LOCK_ROW",
+            "unable to obtain exclusive access to this record",
+            (),
+        ),
     ],
 )
 def test_bulk_result_errors_are_read_into_code_message_and_fields(

@@ -1,7 +1,6 @@
 """Which Salesforce failures are retried and which go straight to the error list (SPEC §9)."""
 
 import pytest
-
 from crmsync.domain.errors import ErrorCategory, Failure, categorize
 from crmsync.domain.retry import RetryPolicy
 
@@ -29,7 +28,9 @@ from crmsync.domain.retry import RetryPolicy
         ("SOMETHING_NEW", 500, ErrorCategory.TRANSIENT),
     ],
 )
-def test_each_salesforce_code_lands_in_its_category(code: str, status: int | None, category: ErrorCategory) -> None:
+def test_each_salesforce_code_lands_in_its_category(
+    code: str, status: int | None, category: ErrorCategory
+) -> None:
     assert categorize(code, status) is category
 
 
@@ -45,8 +46,13 @@ def test_each_salesforce_code_lands_in_its_category(code: str, status: int | Non
         ("ENTITY_IS_DELETED", False),
     ],
 )
-def test_transient_and_limit_failures_are_retryable_permanent_ones_are_not(code: str, retryable: bool) -> None:
-    assert Failure.of(code, "message", http_status=503 if code.startswith("HTTP_") else 400).retryable is retryable
+def test_transient_and_limit_failures_are_retryable_permanent_ones_are_not(
+    code: str, retryable: bool
+) -> None:
+    assert (
+        Failure.of(code, "message", http_status=503 if code.startswith("HTTP_") else 400).retryable
+        is retryable
+    )
 
 
 def test_a_failure_reads_as_code_message_and_fields() -> None:

@@ -3,7 +3,6 @@
 from datetime import UTC, datetime
 
 import pytest
-
 from crmsync.domain.errors import ConfigurationError
 from crmsync.domain.records import Watermark
 from crmsync.salesforce import soql

@@ -47,7 +47,9 @@ class Settings:
             try:
                 return float(raw) if raw else default
             except ValueError:
-                raise ConfigurationError(f"environment variable {name} must be a number, not {raw!r}") from None
+                raise ConfigurationError(
+                    f"environment variable {name} must be a number, not {raw!r}"
+                ) from None
 
         return cls(
             state_table=required("CRMSYNC_STATE_TABLE"),
@@ -99,7 +101,9 @@ def salesforce_gateway() -> CrmGateway:
         return SalesforceCredentials.from_secret(load_json_secret(config.salesforce_secret_arn))
 
     session = SalesforceSession(lambda s: request_token(s, credentials(), timeout=timeout), timeout=timeout)
-    return SalesforceGateway(session, api_version=credentials().api_version, bulk_threshold=config.bulk_threshold)
+    return SalesforceGateway(
+        session, api_version=credentials().api_version, bulk_threshold=config.bulk_threshold
+    )
 
 
 def status() -> dict[str, Any]:

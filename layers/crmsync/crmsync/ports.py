@@ -7,7 +7,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from crmsync.domain.records import ApiUsage, ChangePage, ObjectDescription, Watermark, WriteOperation, WriteResult
+from crmsync.domain.records import (
+    ApiUsage,
+    ChangePage,
+    ObjectDescription,
+    Watermark,
+    WriteOperation,
+    WriteResult,
+)
 
 
 class CrmGateway(Protocol):

@@ -14,7 +14,9 @@ SECRET_CACHE_SECONDS = 300
 
 def load_json_secret(secret_id: str) -> dict[str, Any]:
     if not secret_id:
-        raise ConfigurationError("CRMSYNC_SALESFORCE_SECRET_ARN is not set: deploy with the SalesforceSecretArn parameter")
+        raise ConfigurationError(
+            "CRMSYNC_SALESFORCE_SECRET_ARN is not set: deploy with the SalesforceSecretArn parameter"
+        )
     try:
         raw = parameters.get_secret(secret_id, max_age=SECRET_CACHE_SECONDS)
     except parameters.exceptions.GetParameterError as exc:
@@ -24,5 +26,7 @@ def load_json_secret(secret_id: str) -> dict[str, Any]:
     except ValueError as exc:
         raise ConfigurationError(f"secret {secret_id} is not JSON (see the README for its format)") from exc
     if not isinstance(document, dict):
-        raise ConfigurationError(f"secret {secret_id} must hold a JSON object (see the README for its format)")
+        raise ConfigurationError(
+            f"secret {secret_id} must hold a JSON object (see the README for its format)"
+        )
     return document

@@ -23,7 +23,9 @@ class DynamoStateStore:
         if item is None:
             return ConnectorState(paused=True)
         version = item.get("config_version")
-        return ConnectorState(paused=bool(item.get("paused", True)), config_version=int(version) if version else None)
+        return ConnectorState(
+            paused=bool(item.get("paused", True)), config_version=int(version) if version else None
+        )
 
     def set_paused(self, paused: bool) -> None:
         self._table.update_item(

@@ -98,7 +98,9 @@ class Failure:
     category: ErrorCategory = field(default=ErrorCategory.VALIDATION)
 
     @classmethod
-    def of(cls, code: str, message: str, fields: tuple[str, ...] = (), http_status: int | None = None) -> Failure:
+    def of(
+        cls, code: str, message: str, fields: tuple[str, ...] = (), http_status: int | None = None
+    ) -> Failure:
         return cls(code=code, message=message, fields=tuple(fields), category=categorize(code, http_status))
 
     @property

@@ -56,7 +56,9 @@ class SalesforceCredentials:
             raise ConfigurationError(f"Salesforce secret: '{auth}' login needs {', '.join(missing)}")
         login_url = str(document["login_url"]).rstrip("/")
         if urlparse(login_url).scheme != "https":
-            raise ConfigurationError(f"Salesforce secret: 'login_url' must be an https URL, not {login_url!r}")
+            raise ConfigurationError(
+                f"Salesforce secret: 'login_url' must be an https URL, not {login_url!r}"
+            )
         known = {f for f in cls.__dataclass_fields__}
         unknown = sorted(set(document) - known)
         if unknown:
@@ -92,7 +94,9 @@ def _token_request_body(credentials: SalesforceCredentials, now: float) -> dict[
         try:
             assertion = jwt.encode(claims, cast(str, credentials.private_key), algorithm="RS256")
         except (ValueError, TypeError) as exc:
-            raise ConfigurationError(f"Salesforce secret: 'private_key' is not a usable RSA key ({exc})") from exc
+            raise ConfigurationError(
+                f"Salesforce secret: 'private_key' is not a usable RSA key ({exc})"
+            ) from exc
         return {"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer", "assertion": assertion}
     if credentials.auth == "client_credentials":
         return {
@@ -124,7 +128,9 @@ def request_token(
     except requests.Timeout as exc:
         raise CrmError(Failure.of("TIMEOUT", f"Salesforce login at {url} timed out")) from exc
     except requests.ConnectionError as exc:
-        raise CrmError(Failure.of("CONNECTION_ERROR", f"cannot reach Salesforce login at {url}: {exc}")) from exc
+        raise CrmError(
+            Failure.of("CONNECTION_ERROR", f"cannot reach Salesforce login at {url}: {exc}")
+        ) from exc
     if response.status_code >= 500:
         raise CrmError(
             Failure.of(f"HTTP_{response.status_code}", f"Salesforce login at {url} failed", http_status=500)

@@ -19,7 +19,9 @@ def failure_from_errors(errors: Any, http_status: int | None = None) -> Failure:
         fields = tuple(str(f) for f in first.get("fields") or ())
         return Failure.of(code, message, fields, http_status)
     text = first.decode(errors="replace") if isinstance(first, bytes) else str(first or "")
-    return Failure.of(f"HTTP_{http_status}" if http_status else "UNKNOWN_EXCEPTION", text[:500], (), http_status)
+    return Failure.of(
+        f"HTTP_{http_status}" if http_status else "UNKNOWN_EXCEPTION", text[:500], (), http_status
+    )
 
 
 def translate(exc: BaseException) -> CrmError:
