@@ -13,10 +13,11 @@ import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
+from functools import partial
 from typing import Any, TypeVar
 
 import requests
-from simple_salesforce import Salesforce
+from simple_salesforce.api import Salesforce
 
 from crmsync.domain.errors import CrmError, Failure
 from crmsync.domain.records import (
@@ -135,9 +136,11 @@ class SalesforceGateway:
             if page.get("done", True):
                 return
             next_url = page["nextRecordsUrl"]
-            page = self._call(lambda url=next_url: self._client.query_more(url, identifier_is_url=True))
+            page = self._call(partial(self._client.query_more, next_url, identifier_is_url=True))
 
-    def find(self, sobject: str, fields: Sequence[str], key_field: str, values: Sequence[object]) -> list[dict[str, Any]]:
+    def find(
+        self, sobject: str, fields: Sequence[str], key_field: str, values: Sequence[object]
+    ) -> list[dict[str, Any]]:
         """Records whose `key_field` is one of `values` (one query; values are quoted safely)."""
         if not values:
             return []
@@ -200,7 +203,9 @@ class SalesforceGateway:
         attempt = 1
         while pending:
             for chunk in _chunks(pending, COLLECTION_SIZE):
-                chunk_results = self._write_collection(sobject, operation, [records[i] for i in chunk], external_id_field)
+                chunk_results = self._write_collection(
+                    sobject, operation, [records[i] for i in chunk], external_id_field
+                )
                 for index, result in zip(chunk, chunk_results, strict=True):
                     results[index] = result
             pending = [
@@ -235,7 +240,9 @@ class SalesforceGateway:
             idempotent=operation is not WriteOperation.CREATE,
         )
         if not isinstance(response, list) or len(response) != len(records):
-            raise CrmError(Failure.of("UNKNOWN_EXCEPTION", f"unexpected Collections response: {response!r}"[:500]))
+            raise CrmError(
+                Failure.of("UNKNOWN_EXCEPTION", f"unexpected Collections response: {response!r}"[:500])
+            )
         return [
             WriteResult(
                 record_id=item.get("id") or record.get("Id"),
@@ -256,7 +263,9 @@ class SalesforceGateway:
         rows = [{column: _bulk_cell(record.get(column, "")) for column in columns} for record in records]
         handler = getattr(self._client.bulk2, sobject)
         if operation is WriteOperation.CREATE:
-            jobs = self._call(lambda: handler.insert(records=rows, wait=self._bulk_poll_seconds), idempotent=False)
+            jobs = self._call(
+                lambda: handler.insert(records=rows, wait=self._bulk_poll_seconds), idempotent=False
+            )
         elif operation is WriteOperation.UPDATE:
             jobs = self._call(lambda: handler.update(records=rows, wait=self._bulk_poll_seconds))
         else:
@@ -283,19 +292,24 @@ class SalesforceGateway:
             processed = int(job["numberRecordsProcessed"])
             if processed > failed:
                 settle(
-                    self._call(lambda j=job_id: handler.get_successful_records(j)),
-                    lambda row: WriteResult(record_id=row["sf__Id"], created=row.get("sf__Created") == "true"),
+                    self._call(partial(handler.get_successful_records, job_id)),
+                    lambda row: WriteResult(
+                        record_id=row["sf__Id"], created=row.get("sf__Created") == "true"
+                    ),
                 )
             if failed:
                 settle(
-                    self._call(lambda j=job_id: handler.get_failed_records(j)),
-                    lambda row: WriteResult(record_id=row.get("sf__Id") or None, failure=_bulk_failure(row["sf__Error"])),
+                    self._call(partial(handler.get_failed_records, job_id)),
+                    lambda row: WriteResult(
+                        record_id=row.get("sf__Id") or None, failure=_bulk_failure(row["sf__Error"])
+                    ),
                 )
             if processed < int(job["numberRecordsTotal"]):
                 settle(
-                    self._call(lambda j=job_id: handler.get_unprocessed_records(j)),
+                    self._call(partial(handler.get_unprocessed_records, job_id)),
                     lambda row: WriteResult(
-                        record_id=None, failure=Failure.of("UNPROCESSED", "Bulk API job did not process this record")
+                        record_id=None,
+                        failure=Failure.of("UNPROCESSED", "Bulk API job did not process this record"),
                     ),
                 )
         missing = Failure.of("UNKNOWN_EXCEPTION", "Bulk API returned no result for this record")

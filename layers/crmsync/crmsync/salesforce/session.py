@@ -47,7 +47,7 @@ class SalesforceSession(requests.Session):
         self._token = None
         return self.token
 
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
         kwargs.setdefault("timeout", self.timeout)
         if _API_PATH not in str(url):
             return super().request(method, url, *args, **kwargs)
