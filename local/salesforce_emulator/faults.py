@@ -1,0 +1,69 @@
+"""Failures tests can ask for: locked rows, 5xx answers, slow answers, expired sessions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from .errors import ApiError, RecordRefused
+from .ids import is_well_formed, to_18
+
+_SERVER_ERRORS = {
+    500: (
+        "UNKNOWN_EXCEPTION",
+        "An unexpected error occurred. Please include this ErrorId if you contact support: 1436461547-12345 (-1386428491)",
+    ),
+    502: ("SERVER_UNAVAILABLE", "Bad Gateway"),
+    503: ("SERVER_UNAVAILABLE", "Server temporarily unavailable. Please try again later."),
+    504: ("REQUEST_RUNNING_TOO_LONG", "Your request was running for too long, and has been stopped."),
+}
+
+
+class Faults:
+    def __init__(self, expire_sessions: Callable[[], None]) -> None:
+        self._expire_sessions = expire_sessions
+        self._locks: dict[str, int] = {}
+        self._server_errors: list[int] = []
+        self._delays: list[float] = []
+
+    # --- what tests call -------------------------------------------------------------------------
+
+    def lock_records(self, ids: Iterable[str], times: int = 1) -> None:
+        """The next `times` API writes touching each record fail with UNABLE_TO_LOCK_ROW."""
+        for record_id in ids:
+            self._locks[to_18(record_id)] = times
+
+    def server_errors(self, count: int = 1, status: int = 500) -> None:
+        """The next `count` API requests answer `status` with Salesforce's error body."""
+        if status not in _SERVER_ERRORS:
+            raise ValueError(f"status must be one of {sorted(_SERVER_ERRORS)}")
+        self._server_errors += [status] * count
+
+    def slow(self, seconds: float, count: int = 1) -> None:
+        """The next `count` API requests are answered only after `seconds`."""
+        self._delays += [seconds] * count
+
+    def expire_sessions(self) -> None:
+        """Every access token issued so far stops working (INVALID_SESSION_ID)."""
+        self._expire_sessions()
+
+    # --- what the API consults -------------------------------------------------------------------
+
+    def check_lock(self, record_id: str) -> None:
+        key = to_18(record_id) if is_well_formed(record_id) else record_id
+        remaining = self._locks.get(key, 0)
+        if remaining <= 0:
+            return
+        self._locks[key] = remaining - 1
+        raise RecordRefused(
+            "UNABLE_TO_LOCK_ROW", f"unable to obtain exclusive access to this record or 1 records: {key}"
+        )
+
+    def next_server_error(self) -> ApiError | None:
+        if not self._server_errors:
+            return None
+        status = self._server_errors.pop(0)
+        code, message = _SERVER_ERRORS[status]
+        return ApiError(status, code, message)
+
+    def next_delay(self) -> float:
+        return self._delays.pop(0) if self._delays else 0.0

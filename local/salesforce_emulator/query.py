@@ -1,0 +1,111 @@
+"""SOQL as the REST query resources run it: validated against describe, answered in pages of
+`batch_size` from a snapshot taken by the first call, like a Salesforce query cursor."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Any
+
+from . import soql
+from .errors import ApiError
+from .schema import Record, SObjectType
+from .store import Store
+
+# Salesforce keeps a user's 10 most recent query cursors open and drops older ones.
+_OPEN_CURSORS = 10
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The rows a query selected: only the selected fields, in select order, canonical names."""
+
+    sobject: SObjectType
+    fields: tuple[str, ...]
+    rows: list[Record]
+    ids: list[str]
+    count_only: bool
+
+
+class Queries:
+    def __init__(self, store: Store, batch_size: int) -> None:
+        self._store = store
+        self._batch_size = batch_size
+        self._cursors: dict[str, list[dict[str, Any]]] = {}
+        self._locators = itertools.count(1)
+
+    def select(self, text: str, *, include_deleted: bool) -> Selection:
+        try:
+            query = soql.parse(text)
+        except soql.SoqlError as exc:
+            raise ApiError(400, exc.error_code, exc.message) from exc
+        try:
+            sobject = self._store.sobject(query.sobject)
+        except ApiError as exc:
+            raise ApiError(
+                400,
+                "INVALID_TYPE",
+                f"sObject type '{query.sobject}' is not supported. If you are attempting to use a custom "
+                "object, be sure to append the '__c' after the entity name. Please reference your WSDL or "
+                "the describe call for the appropriate names.",
+            ) from exc
+        for name in sorted(query.referenced_fields()):
+            if sobject.field(name) is None:
+                raise ApiError(
+                    400,
+                    "INVALID_FIELD",
+                    f"No such column '{name}' on entity '{sobject.name}'. If you are attempting to use a "
+                    "custom field, be sure to append the '__c' after the custom field name. Please "
+                    "reference your WSDL or the describe call for the appropriate names.",
+                )
+        candidates = [r for r in self._store.records(sobject.name) if include_deleted or not r["IsDeleted"]]
+        fields = tuple(sobject.fields[_canonical(sobject, name)].name for name in query.fields)
+        selected = query.apply(candidates)
+        rows = [{name: record[name] for name in fields} for record in selected]
+        return Selection(sobject, fields, rows, [str(r["Id"]) for r in selected], query.count_only)
+
+    def first_page(self, text: str, *, include_deleted: bool, api_version: str) -> dict[str, Any]:
+        selection = self.select(text, include_deleted=include_deleted)
+        if selection.count_only:
+            return {"totalSize": len(selection.rows), "done": True, "records": []}
+        records = [
+            {
+                "attributes": {
+                    "type": selection.sobject.name,
+                    "url": f"{_sobjects(api_version)}/{selection.sobject.name}/{record_id}",
+                },
+                **row,
+            }
+            for record_id, row in zip(selection.ids, selection.rows, strict=True)
+        ]
+        locator = f"01g8d{next(self._locators):013d}"
+        self._cursors[locator] = records
+        if len(self._cursors) > _OPEN_CURSORS:
+            del self._cursors[next(iter(self._cursors))]
+        return self._page(locator, 0, api_version)
+
+    def next_page(self, cursor: str, api_version: str) -> dict[str, Any]:
+        locator, _, offset = cursor.partition("-")
+        if locator not in self._cursors or not offset.isdigit():
+            raise ApiError(400, "INVALID_QUERY_LOCATOR", "invalid query locator")
+        return self._page(locator, int(offset), api_version)
+
+    def _page(self, locator: str, offset: int, api_version: str) -> dict[str, Any]:
+        records = self._cursors[locator]
+        end = offset + self._batch_size
+        page: dict[str, Any] = {"totalSize": len(records), "done": end >= len(records)}
+        if not page["done"]:
+            # Documented: a queryAll's next page is named under /query/ too (both resources serve it).
+            page["nextRecordsUrl"] = f"/services/data/v{api_version}/query/{locator}-{end}"
+        page["records"] = records[offset:end]
+        return page
+
+
+def _sobjects(api_version: str) -> str:
+    return f"/services/data/v{api_version}/sobjects"
+
+
+def _canonical(sobject: SObjectType, name: str) -> str:
+    definition = sobject.field(name)
+    assert definition is not None  # checked against describe in `select`
+    return definition.name
