@@ -1,0 +1,97 @@
+"""Handler tests: the real handlers, their sample events, moto for AWS (tables and queues made
+from template.yaml) and the Salesforce emulator served over HTTPS on localhost."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from crmsync import bootstrap
+from moto import mock_aws
+
+from local.aws_stack import LocalStack, create_stack
+from local.keys import JwtKeyPair, generate_jwt_key_pair
+from local.salesforce_emulator import Emulator
+
+EVENTS = Path(__file__).resolve().parents[2] / "events"
+CLIENT_ID = "3MVG9crmsync-functions"
+USERNAME = "integration@crmsync.example"
+REGION = "us-east-1"
+
+
+@dataclass
+class LambdaContext:
+    function_name: str = "crmsync-test"
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:123456789012:function:crmsync-test"
+    aws_request_id: str = "00000000-0000-4000-8000-000000000000"
+    remaining_millis: int = 60_000
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_millis
+
+
+def load_event(function: str, name: str) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads((EVENTS / function / f"{name}.json").read_text())
+    return event
+
+
+@pytest.fixture(scope="session")
+def key_pair() -> JwtKeyPair:
+    return generate_jwt_key_pair()
+
+
+@pytest.fixture
+def emulator(key_pair: JwtKeyPair) -> Iterator[Emulator]:
+    emu = Emulator()
+    emu.register_connected_app(CLIENT_ID, certificate_pem=key_pair.certificate_pem)
+    emu.add_user(USERNAME, email=USERNAME, last_name="Integration")
+    with emu.serve() as server:
+        emu.server = server  # type: ignore[attr-defined]
+        yield emu
+
+
+@pytest.fixture
+def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalStack]:
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_DISABLED": "true",
+    }.items():
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        yield create_stack(region=REGION)
+
+
+@pytest.fixture
+def connector(
+    stack: LocalStack, emulator: Emulator, key_pair: JwtKeyPair, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[LocalStack]:
+    """Environment of a deployed connector whose secret points at the emulator."""
+    server = emulator.server  # type: ignore[attr-defined]
+    secret = boto3.client("secretsmanager", region_name=REGION).create_secret(
+        Name="crmsync/salesforce",
+        SecretString=json.dumps(
+            {
+                "auth": "jwt",
+                "login_url": server.url,
+                "client_id": CLIENT_ID,
+                "username": USERNAME,
+                "private_key": key_pair.private_key_pem,
+            }
+        ),
+    )
+    for name, value in stack.function_environment("HttpApiFunction", secret_arn=secret["ARN"]).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", server.ca_file)
+    bootstrap.reset()
+    yield stack
+    bootstrap.reset()
