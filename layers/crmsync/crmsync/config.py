@@ -1,0 +1,829 @@
+"""The connector configuration: one versioned JSON document (SPEC §1 matching, §2 field
+mappings and conflict rule, §3 scope, §4 schedules and batching, §5, §6 tags, §2 owner).
+
+`Configuration.from_document` turns the document into frozen values and refuses anything it
+does not understand, naming the entry: `mappings.Lead[3].behaviour: unknown behaviour
+'sometimes' (expected one of: ...)`. Every problem of a document is reported at once, so one
+edit fixes them all. A missing section or key takes its default; a key nobody reads (a typo)
+is refused. Keys starting with `//` are comments and are ignored.
+
+`Configuration.validate_against` then checks the mapping against the org's describe results:
+a field Salesforce does not have, or that it will not let the connector write, is refused here
+and not at the first failed write (SPEC §2).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, TypeVar
+
+from crmsync.domain.errors import ConfigurationError
+from crmsync.domain.fields import Behaviour, ConflictWinner, FieldMapping
+from crmsync.domain.lifecycle import Tags
+from crmsync.domain.matching import CrmObject, MatchingMode
+from crmsync.domain.records import FieldDescription, ObjectDescription
+from crmsync.domain.scope import (
+    AllRecords,
+    CreatedAfter,
+    Criterion,
+    CriterionValue,
+    Flagged,
+    MatchingCriteria,
+    NoRecords,
+    Operator,
+    OutboundScope,
+)
+
+_API_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+_SALESFORCE_USER_ID = re.compile(r"^005[A-Za-z0-9]{12}([A-Za-z0-9]{3})?$")
+_SCHEDULE = re.compile(r"^(\d+) (minute|minutes|hour|hours)$")
+_HOURLY_SCHEDULES = (1, 2, 3, 4, 6, 8, 12)
+_MARKETING_OWNED_FIELDS = ("score", "grade")
+_COLLECTION_LIMIT = 200
+_QUERY_PAGE_RANGE = (200, 2000)
+
+# Other connectors' names for the behaviours (SPEC §2, "also known as"): a user coming from
+# them gets told the name used here instead of only a list.
+_BEHAVIOUR_ALIASES = {
+    "pull": Behaviour.SALESFORCE,
+    "push": Behaviour.MARKETING,
+    "bidirectional": Behaviour.MOST_RECENT,
+    "two_way": Behaviour.MOST_RECENT,
+    "two-way": Behaviour.MOST_RECENT,
+    "dont_sync": Behaviour.NONE,
+}
+
+
+class MappedObject(StrEnum):
+    """The objects whose fields the user maps. Opportunities have a fixed mapping (SPEC §6)."""
+
+    LEAD = "Lead"
+    CONTACT = "Contact"
+    PERSON_ACCOUNT = "PersonAccount"
+    ACCOUNT = "Account"
+
+    @property
+    def sobject(self) -> str:
+        """The Salesforce object to describe: Person Accounts are Accounts."""
+        return "Account" if self is MappedObject.PERSON_ACCOUNT else self.value
+
+
+OPPORTUNITY_MAPPING: tuple[FieldMapping, ...] = tuple(
+    FieldMapping(marketing, salesforce, Behaviour.SALESFORCE)
+    for marketing, salesforce in (
+        ("opportunity_name", "Name"),
+        ("opportunity_amount", "Amount"),
+        ("opportunity_stage", "StageName"),
+        ("opportunity_close_date", "CloseDate"),
+    )
+)
+"""Opportunities sync one way, Salesforce → marketing, on this fixed mapping (SPEC §6)."""
+
+
+class OwnerDirection(StrEnum):
+    SALESFORCE = "salesforce"
+    TWO_WAY = "two_way"
+
+
+class CreateUnlinked(StrEnum):
+    """Whether an imported prospect with no link reaches Salesforce by itself (SPEC §3)."""
+
+    NEVER = "never"
+    ASSIGNED_ONLY = "assigned_only"
+    ALWAYS = "always"
+
+
+class ScheduleUnit(StrEnum):
+    MINUTES = "minutes"
+    HOURS = "hours"
+    DAILY = "daily"
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Every 1 to 59 minutes, every 1, 2, 3, 4, 6, 8 or 12 hours, or daily (SPEC §4)."""
+
+    unit: ScheduleUnit
+    every: int = 1
+
+    @property
+    def text(self) -> str:
+        """As written in the document: "2 minutes", "1 hour", "daily"."""
+        if self.unit is ScheduleUnit.DAILY:
+            return "daily"
+        unit = self.unit.value if self.every > 1 else self.unit.value.removesuffix("s")
+        return f"{self.every} {unit}"
+
+    @property
+    def rate_expression(self) -> str:
+        """The EventBridge Scheduler expression: "rate(2 minutes)"."""
+        return "rate(1 day)" if self.unit is ScheduleUnit.DAILY else f"rate({self.text})"
+
+
+@dataclass(frozen=True)
+class SyncedObjects:
+    leads: bool = True
+    contacts: bool = True
+    person_accounts: bool = False
+    account_fields: bool = False
+    opportunities: bool = False
+
+    def syncs(self, mapped: MappedObject) -> bool:
+        return {
+            MappedObject.LEAD: self.leads,
+            MappedObject.CONTACT: self.contacts,
+            MappedObject.PERSON_ACCOUNT: self.person_accounts,
+            MappedObject.ACCOUNT: self.account_fields,
+        }[mapped]
+
+
+@dataclass(frozen=True)
+class OwnerSync:
+    """Salesforce `OwnerId` ↔ the prospect's assigned user. Users are matched by email unless
+    `user_map` (Salesforce user id → marketing user id) says otherwise."""
+
+    direction: OwnerDirection = OwnerDirection.SALESFORCE
+    user_map: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class OutboundSettings:
+    schedule: Schedule = Schedule(ScheduleUnit.MINUTES, 2)
+    scope: Mapping[CrmObject, OutboundScope] = field(
+        default_factory=lambda: dict.fromkeys(CrmObject, AllRecords())
+    )
+
+
+@dataclass(frozen=True)
+class InboundSettings:
+    every_minutes: int = 2
+    max_waiting_changes: int = 100
+    """An inbound run starts early once this many prospect changes are waiting."""
+    create_unlinked: CreateUnlinked = CreateUnlinked.NEVER
+
+
+@dataclass(frozen=True)
+class Batching:
+    collection_size: int = 200
+    """Records per sObject Collections call (Salesforce allows 200)."""
+    bulk_threshold: int = 2000
+    """From this many records on, writes go through Bulk API 2.0."""
+    read_page_size: int = 2000
+    """Records per SOQL page (Salesforce allows 200 to 2,000)."""
+
+
+def _default_mappings() -> dict[MappedObject, tuple[FieldMapping, ...]]:
+    def two_way(*pairs: tuple[str, str]) -> tuple[FieldMapping, ...]:
+        return tuple(FieldMapping(m, s, Behaviour.MOST_RECENT) for m, s in pairs)
+
+    person = (("email", "Email"), ("first_name", "FirstName"), ("last_name", "LastName"))
+    return {
+        MappedObject.LEAD: two_way(
+            *person, ("company", "Company"), ("job_title", "Title"), ("phone", "Phone")
+        ),
+        MappedObject.CONTACT: two_way(*person, ("job_title", "Title"), ("phone", "Phone")),
+        MappedObject.PERSON_ACCOUNT: two_way(
+            ("email", "PersonEmail"),
+            ("first_name", "FirstName"),
+            ("last_name", "LastName"),
+            ("phone", "Phone"),
+        ),
+        MappedObject.ACCOUNT: (),
+    }
+
+
+@dataclass(frozen=True)
+class Configuration:
+    version: int
+    matching: MatchingMode = MatchingMode.EMAIL
+    conflict_winner: ConflictWinner = ConflictWinner.SALESFORCE
+    objects: SyncedObjects = field(default_factory=SyncedObjects)
+    mappings: Mapping[MappedObject, tuple[FieldMapping, ...]] = field(default_factory=_default_mappings)
+    outbound: OutboundSettings = field(default_factory=OutboundSettings)
+    inbound: InboundSettings = field(default_factory=InboundSettings)
+    owner: OwnerSync = field(default_factory=OwnerSync)
+    tags: Tags = field(default_factory=Tags)
+    batching: Batching = field(default_factory=Batching)
+
+    @classmethod
+    def default(cls) -> Configuration:
+        return cls(version=1)
+
+    @classmethod
+    def from_document(cls, document: Mapping[str, Any]) -> Configuration:
+        """The configuration a JSON document describes; raises `InvalidConfiguration` (a
+        `ConfigurationError`) listing every bad entry by its path."""
+        return _DocumentReader().configuration(document)
+
+    def to_document(self) -> dict[str, Any]:
+        """The JSON document `from_document` reads back into an equal configuration."""
+        return {
+            "version": self.version,
+            "matching": self.matching.value,
+            "conflict_winner": self.conflict_winner.value,
+            "objects": {
+                "lead": self.objects.leads,
+                "contact": self.objects.contacts,
+                "person_account": self.objects.person_accounts,
+                "account_fields": self.objects.account_fields,
+                "opportunities": self.objects.opportunities,
+            },
+            "mappings": {
+                mapped.value: [
+                    {
+                        "marketing_field": m.marketing_field,
+                        "salesforce_field": m.salesforce_field,
+                        "behaviour": m.behaviour.value,
+                        "sync_blanks": m.sync_blanks,
+                    }
+                    for m in entries
+                ]
+                for mapped, entries in self.mappings.items()
+            },
+            "outbound": {
+                "schedule": self.outbound.schedule.text,
+                "scope": {crm.value: _scope_document(s) for crm, s in self.outbound.scope.items()},
+            },
+            "inbound": {
+                "every_minutes": self.inbound.every_minutes,
+                "max_waiting_changes": self.inbound.max_waiting_changes,
+                "create_unlinked": self.inbound.create_unlinked.value,
+            },
+            "owner": {"direction": self.owner.direction.value, "user_map": dict(self.owner.user_map)},
+            "tags": {f.name: getattr(self.tags, f.name) for f in fields(Tags)},
+            "batching": {
+                "collection_size": self.batching.collection_size,
+                "bulk_threshold": self.batching.bulk_threshold,
+                "read_page_size": self.batching.read_page_size,
+            },
+        }
+
+    def validate_against(self, describes: Mapping[str, ObjectDescription]) -> None:
+        """Refuse mapped or scope fields the org's describe (sObject name → description) says
+        do not exist, or that a behaviour writing to Salesforce could not write."""
+        problems: list[str] = []
+        for mapped, entries in self.mappings.items():
+            if not self.objects.syncs(mapped) or not entries:
+                continue
+            described = _described_fields(describes, mapped.sobject, f"mappings.{mapped.value}", problems)
+            if described is None:
+                continue
+            for index, mapping in enumerate(entries):
+                path = f"mappings.{mapped.value}[{index}].salesforce_field"
+                problem = _field_problem(mapped.sobject, mapping, described)
+                if problem:
+                    problems.append(f"{path}: {problem}")
+        for crm, scope in self.outbound.scope.items():
+            if self.objects.syncs(MappedObject(crm.value)):
+                _check_scope_fields(describes, crm, scope, problems)
+        if self.objects.opportunities:
+            described = _described_fields(describes, "Opportunity", "objects.opportunities", problems)
+            missing = [
+                m.salesforce_field
+                for m in OPPORTUNITY_MAPPING
+                if m.salesforce_field.lower() not in (described or {})
+            ]
+            if described is not None and missing:
+                problems.append(f"objects.opportunities: Opportunity has no field {', '.join(missing)}")
+        if problems:
+            raise InvalidConfiguration(problems)
+
+
+class InvalidConfiguration(ConfigurationError):
+    """Every problem found in a configuration, each naming its entry."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = tuple(problems)
+        if len(self.problems) == 1:
+            message = self.problems[0]
+        else:
+            listed = "\n".join(f"- {problem}" for problem in self.problems)
+            message = f"{len(self.problems)} problems in the configuration:\n{listed}"
+        super().__init__(message)
+
+
+def _scope_document(scope: OutboundScope) -> str | dict[str, Any]:
+    match scope:
+        case NoRecords():
+            return "none"
+        case AllRecords():
+            return "all"
+        case CreatedAfter(since=since):
+            return {"created_after": since.isoformat()}
+        case Flagged(field=flag):
+            return {"flagged": flag}
+        case MatchingCriteria(criteria=criteria):
+            return {
+                "criteria": [
+                    {
+                        "field": c.field,
+                        "operator": c.operator.value,
+                        "value": list(c.value) if isinstance(c.value, tuple) else c.value,
+                    }
+                    for c in criteria
+                ]
+            }
+
+
+def _described_fields(
+    describes: Mapping[str, ObjectDescription], sobject: str, path: str, problems: list[str]
+) -> dict[str, FieldDescription] | None:
+    """The describe of `sobject` by lower-case field name (API names ignore case)."""
+    description = describes.get(sobject)
+    if description is None:
+        problems.append(f"{path}: no describe of {sobject} to check the fields against")
+        return None
+    return {name.lower(): described for name, described in description.fields.items()}
+
+
+def _field_problem(sobject: str, mapping: FieldMapping, described: Mapping[str, FieldDescription]) -> str:
+    found = described.get(mapping.salesforce_field.lower())
+    if found is None:
+        return f"{sobject} has no field {mapping.salesforce_field!r}"
+    if not mapping.behaviour.writes_salesforce:
+        return ""
+    if found.calculated:
+        return (
+            f"{sobject}.{found.name} is a formula field; behaviour '{mapping.behaviour}' writes to it, "
+            "use 'salesforce' or 'none'"
+        )
+    refused = [
+        what
+        for what, allowed in (("updateable", found.updateable), ("createable", found.createable))
+        if not allowed
+    ]
+    if refused:
+        return (
+            f"{sobject}.{found.name} is not {' or '.join(refused)} for the connector; behaviour "
+            f"'{mapping.behaviour}' writes to it, use 'salesforce' or 'none'"
+        )
+    return ""
+
+
+def _check_scope_fields(
+    describes: Mapping[str, ObjectDescription], crm: CrmObject, scope: OutboundScope, problems: list[str]
+) -> None:
+    if not isinstance(scope, Flagged | MatchingCriteria):
+        return
+    path = f"outbound.scope.{crm.value}"
+    sobject = MappedObject(crm.value).sobject
+    described = _described_fields(describes, sobject, path, problems)
+    if described is None:
+        return
+    if isinstance(scope, Flagged):
+        found = described.get(scope.field.lower())
+        if found is None:
+            problems.append(f"{path}.flagged: {sobject} has no field {scope.field!r}")
+        elif found.type != "boolean":
+            problems.append(f"{path}.flagged: {sobject}.{found.name} is a {found.type}, not a checkbox")
+        return
+    for index, criterion in enumerate(scope.criteria):
+        if criterion.field.lower() not in described:
+            problems.append(f"{path}.criteria[{index}].field: {sobject} has no field {criterion.field!r}")
+
+
+_E = TypeVar("_E", bound=StrEnum)
+_T = TypeVar("_T")
+
+
+def _join(path: str, key: str | int) -> str:
+    if isinstance(key, int):
+        return f"{path}[{key}]"
+    return f"{path}.{key}" if path else key
+
+
+class _DocumentReader:
+    """Reads one document, collecting every problem with its path instead of stopping at the first."""
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+
+    def problem(self, path: str, message: str) -> None:
+        self.problems.append(f"{path}: {message}")
+
+    # -- generic readers: each returns None (after noting a problem) when the value is bad --
+
+    def section(self, value: Any, path: str, allowed: Sequence[str]) -> Mapping[str, Any] | None:
+        if not isinstance(value, Mapping):
+            self.problem(path or "configuration", f"must be an object, not {_kind(value)}")
+            return None
+        unknown = "unknown key" if path else "unknown top-level key"
+        for key in value:
+            if not isinstance(key, str) or (key not in allowed and not key.startswith("//")):
+                self.problem(_join(path, str(key)), f"{unknown} (expected one of: {', '.join(allowed)})")
+        return value
+
+    def choice(self, value: Any, path: str, choices: type[_E], what: str) -> _E | None:
+        try:
+            return choices(value)
+        except ValueError:
+            expected = ", ".join(c.value for c in choices)
+            self.problem(path, f"unknown {what} {value!r} (expected one of: {expected})")
+            return None
+
+    def integer(self, value: Any, path: str, low: int, high: int | None = None) -> int | None:
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.problem(path, f"must be a whole number, not {_kind(value)}")
+            return None
+        if value < low or (high is not None and value > high):
+            bounds = f"from {low} to {high}" if high is not None else f"at least {low}"
+            self.problem(path, f"must be {bounds}, not {value}")
+            return None
+        return value
+
+    def boolean(self, value: Any, path: str) -> bool | None:
+        if not isinstance(value, bool):
+            self.problem(path, f"must be true or false, not {_kind(value)}")
+            return None
+        return value
+
+    def text(self, value: Any, path: str) -> str | None:
+        if not isinstance(value, str) or not value.strip():
+            self.problem(path, f"must be a non-empty string, not {_kind(value)}")
+            return None
+        return value.strip()
+
+    def api_name(self, value: Any, path: str) -> str | None:
+        name = self.text(value, path)
+        if name is not None and not _API_NAME.match(name):
+            self.problem(path, f"{name!r} is not a Salesforce API name")
+            return None
+        return name
+
+    def required(
+        self, section: Mapping[str, Any], key: str, path: str, read: Callable[[Any, str], _T | None]
+    ) -> _T | None:
+        if key not in section:
+            self.problem(_join(path, key), "is required")
+            return None
+        return read(section[key], _join(path, key))
+
+    # -- the document --
+
+    def configuration(self, document: Mapping[str, Any]) -> Configuration:
+        top_level = [f.name for f in fields(Configuration)]
+        root = self.section(document, "", top_level)
+        default = Configuration.default()
+        if root is None:
+            raise InvalidConfiguration(self.problems)
+        version = None
+        if "version" not in root:
+            self.problem("version", "is required (a whole number, raised on every change)")
+        else:
+            version = self.integer(root["version"], "version", 1)
+        matching = self.choice(
+            root.get("matching", default.matching.value), "matching", MatchingMode, "matching mode"
+        )
+        conflict_winner = self.choice(
+            root.get("conflict_winner", default.conflict_winner.value),
+            "conflict_winner",
+            ConflictWinner,
+            "conflict winner",
+        )
+        objects = self.objects(root.get("objects", {}))
+        mappings = self.mappings(root.get("mappings", {}), default.mappings, objects)
+        outbound = self.outbound(root.get("outbound", {}))
+        inbound = self.inbound(root.get("inbound", {}))
+        owner = self.owner(root.get("owner", {}))
+        tags = self.tags(root.get("tags", {}))
+        batching = self.batching(root.get("batching", {}))
+        if self.problems:
+            raise InvalidConfiguration(self.problems)
+        assert version is not None and matching is not None and conflict_winner is not None
+        return Configuration(
+            version=version,
+            matching=matching,
+            conflict_winner=conflict_winner,
+            objects=objects,
+            mappings=mappings,
+            outbound=outbound,
+            inbound=inbound,
+            owner=owner,
+            tags=tags,
+            batching=batching,
+        )
+
+    def objects(self, value: Any) -> SyncedObjects:
+        keys = {
+            "lead": "leads",
+            "contact": "contacts",
+            "person_account": "person_accounts",
+            "account_fields": "account_fields",
+            "opportunities": "opportunities",
+        }
+        section = self.section(value, "objects", list(keys))
+        if section is None:
+            return SyncedObjects()
+        chosen = {
+            attribute: self.boolean(section[key], f"objects.{key}")
+            for key, attribute in keys.items()
+            if key in section
+        }
+        return SyncedObjects(**{name: flag for name, flag in chosen.items() if flag is not None})
+
+    def mappings(
+        self,
+        value: Any,
+        defaults: Mapping[MappedObject, tuple[FieldMapping, ...]],
+        objects: SyncedObjects,
+    ) -> dict[MappedObject, tuple[FieldMapping, ...]]:
+        result = dict(defaults)
+        if isinstance(value, Mapping) and "Opportunity" in value:
+            fixed = ", ".join(m.salesforce_field for m in OPPORTUNITY_MAPPING)
+            self.problem(
+                "mappings.Opportunity", f"the opportunity mapping is fixed ({fixed}) and cannot be changed"
+            )
+            value = {k: v for k, v in value.items() if k != "Opportunity"}
+        section = self.section(value, "mappings", [m.value for m in MappedObject])
+        for key, entries in (section or {}).items():
+            if key in {m.value for m in MappedObject}:
+                result[MappedObject(key)] = self.object_mapping(MappedObject(key), entries)
+        if objects.account_fields and not result[MappedObject.ACCOUNT]:
+            self.problem("mappings.Account", "objects.account_fields is on but no Account field is mapped")
+        return result
+
+    def object_mapping(self, mapped: MappedObject, entries: Any) -> tuple[FieldMapping, ...]:
+        path = f"mappings.{mapped.value}"
+        if not isinstance(entries, list):
+            self.problem(path, f"must be a list of field mappings, not {_kind(entries)}")
+            return ()
+        result: list[FieldMapping] = []
+        seen_salesforce: dict[str, int] = {}
+        seen_marketing: dict[str, int] = {}
+        for index, entry in enumerate(entries):
+            entry_path = _join(path, index)
+            mapping = self.field_mapping(mapped, entry, entry_path)
+            if mapping is None:
+                continue
+            for field_name, seen, side in (
+                (mapping.salesforce_field, seen_salesforce, "Salesforce"),
+                (mapping.marketing_field, seen_marketing, "marketing"),
+            ):
+                earlier = seen.setdefault(field_name.lower(), index)
+                if earlier != index:
+                    self.problem(
+                        entry_path,
+                        f"duplicate mapping: {side} field {field_name!r} is already mapped at {path}[{earlier}]",
+                    )
+            result.append(mapping)
+        return tuple(result)
+
+    def field_mapping(self, mapped: MappedObject, entry: Any, path: str) -> FieldMapping | None:
+        keys = ("marketing_field", "salesforce_field", "behaviour", "sync_blanks")
+        section = self.section(entry, path, keys)
+        if section is None:
+            return None
+        marketing_field = self.required(section, "marketing_field", path, self.text)
+        salesforce_field = self.required(section, "salesforce_field", path, self.api_name)
+        behaviour = self.required(section, "behaviour", path, self.behaviour)
+        sync_blanks = self.boolean(section.get("sync_blanks", False), _join(path, "sync_blanks"))
+        if marketing_field is None or salesforce_field is None or behaviour is None or sync_blanks is None:
+            return None
+        if sync_blanks and not behaviour.is_one_way:
+            self.problem(
+                _join(path, "sync_blanks"),
+                f"only the one-way behaviours (salesforce, marketing) copy blanks, not '{behaviour}'",
+            )
+        if mapped is MappedObject.ACCOUNT and behaviour not in (Behaviour.SALESFORCE, Behaviour.NONE):
+            self.problem(
+                _join(path, "behaviour"),
+                f"account fields sync one way onto prospects: use 'salesforce' or 'none', not '{behaviour}'",
+            )
+        if marketing_field.lower() in _MARKETING_OWNED_FIELDS and behaviour not in (
+            Behaviour.MARKETING,
+            Behaviour.NONE,
+        ):
+            self.problem(
+                _join(path, "behaviour"),
+                f"{marketing_field} is owned by the marketing platform: use 'marketing', not '{behaviour}'",
+            )
+        return FieldMapping(marketing_field, salesforce_field, behaviour, sync_blanks)
+
+    def behaviour(self, value: Any, path: str) -> Behaviour | None:
+        if isinstance(value, str) and value.lower() in _BEHAVIOUR_ALIASES:
+            known_as = _BEHAVIOUR_ALIASES[value.lower()]
+            self.problem(path, f"unknown behaviour {value!r}: here it is called '{known_as}'")
+            return None
+        return self.choice(value, path, Behaviour, "behaviour")
+
+    def outbound(self, value: Any) -> OutboundSettings:
+        default = OutboundSettings()
+        section = self.section(value, "outbound", ("schedule", "scope"))
+        if section is None:
+            return default
+        schedule = self.schedule(section["schedule"], "outbound.schedule") if "schedule" in section else None
+        scope = dict(default.scope)
+        scope_section = self.section(section.get("scope", {}), "outbound.scope", [c.value for c in CrmObject])
+        for key, raw in (scope_section or {}).items():
+            if key in {c.value for c in CrmObject}:
+                parsed = self.scope(raw, f"outbound.scope.{key}")
+                if parsed is not None:
+                    scope[CrmObject(key)] = parsed
+        return OutboundSettings(schedule=schedule or default.schedule, scope=scope)
+
+    def schedule(self, value: Any, path: str) -> Schedule | None:
+        expected = "'N minutes' (1 to 59), 'N hours' (1, 2, 3, 4, 6, 8 or 12) or 'daily'"
+        text = value.strip().lower() if isinstance(value, str) else ""
+        if text == "daily":
+            return Schedule(ScheduleUnit.DAILY)
+        found = _SCHEDULE.match(text)
+        if found is not None:
+            every = int(found.group(1))
+            if found.group(2).startswith("minute") and 1 <= every <= 59:
+                return Schedule(ScheduleUnit.MINUTES, every)
+            if found.group(2).startswith("hour") and every in _HOURLY_SCHEDULES:
+                return Schedule(ScheduleUnit.HOURS, every)
+        self.problem(path, f"unknown schedule {value!r} (expected {expected})")
+        return None
+
+    def scope(self, value: Any, path: str) -> OutboundScope | None:
+        kinds = ("none", "all", "created_after", "flagged", "criteria")
+        if value == "none":
+            return NoRecords()
+        if value == "all":
+            return AllRecords()
+        if not isinstance(value, Mapping) or len([k for k in value if not str(k).startswith("//")]) != 1:
+            self.problem(
+                path,
+                f"unknown scope {value!r} (expected 'none', 'all', or an object with one of: {', '.join(kinds[2:])})",
+            )
+            return None
+        section = self.section(value, path, kinds[2:])
+        if section is None:
+            return None
+        if "created_after" in section:
+            since = self.moment(section["created_after"], _join(path, "created_after"))
+            return CreatedAfter(since) if since is not None else None
+        if "flagged" in section:
+            flag = self.api_name(section["flagged"], _join(path, "flagged"))
+            return Flagged(flag) if flag is not None else None
+        if "criteria" in section:
+            return self.criteria(section["criteria"], _join(path, "criteria"))
+        return None
+
+    def moment(self, value: Any, path: str) -> datetime | None:
+        if isinstance(value, str):
+            try:
+                parsed = datetime.fromisoformat(value.strip())
+            except ValueError:
+                pass
+            else:
+                return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        self.problem(path, f"must be an ISO date or date and time (e.g. '2025-01-31'), not {value!r}")
+        return None
+
+    def criteria(self, value: Any, path: str) -> MatchingCriteria | None:
+        if not isinstance(value, list) or not value:
+            self.problem(path, "must be a non-empty list of {field, operator, value} conditions")
+            return None
+        parsed = [self.criterion(entry, _join(path, index)) for index, entry in enumerate(value)]
+        kept = tuple(c for c in parsed if c is not None)
+        return MatchingCriteria(kept) if len(kept) == len(parsed) else None
+
+    def criterion(self, entry: Any, path: str) -> Criterion | None:
+        section = self.section(entry, path, ("field", "operator", "value"))
+        if section is None:
+            return None
+        field_name = self.required(section, "field", path, self.api_name)
+        operator = self.required(section, "operator", path, self.operator)
+        if "value" not in section:
+            self.problem(_join(path, "value"), "is required")
+        if field_name is None or operator is None or "value" not in section:
+            return None
+        known_problems = len(self.problems)
+        value = self.criterion_value(operator, section["value"], _join(path, "value"))
+        return Criterion(field_name, operator, value) if len(self.problems) == known_problems else None
+
+    def operator(self, value: Any, path: str) -> Operator | None:
+        return self.choice(value, path, Operator, "operator")
+
+    def criterion_value(self, operator: Operator, value: Any, path: str) -> CriterionValue:
+        def scalar(item: Any) -> bool:
+            return isinstance(item, str | int | float | bool)
+
+        accepted: CriterionValue = None
+        if operator.takes_list:
+            if isinstance(value, list) and value and all(scalar(item) for item in value):
+                accepted = tuple(value)
+            else:
+                self.problem(path, f"'{operator}' needs a non-empty list of values, not {_kind(value)}")
+        elif operator.matches_text:
+            if isinstance(value, str) and value.strip():
+                accepted = value
+            else:
+                self.problem(path, f"'{operator}' needs some text, not {_kind(value)}")
+        elif operator.orders:
+            if scalar(value) and not isinstance(value, bool):
+                accepted = value
+            else:
+                self.problem(path, f"'{operator}' needs a number, a date or some text, not {_kind(value)}")
+        elif value is None or scalar(value):
+            accepted = value
+        else:
+            self.problem(path, f"'{operator}' needs a single value (or null), not {_kind(value)}")
+        return accepted
+
+    def inbound(self, value: Any) -> InboundSettings:
+        default = InboundSettings()
+        section = self.section(value, "inbound", ("every_minutes", "max_waiting_changes", "create_unlinked"))
+        if section is None:
+            return default
+        every = self.integer(
+            section.get("every_minutes", default.every_minutes), "inbound.every_minutes", 1, 59
+        )
+        waiting = self.integer(
+            section.get("max_waiting_changes", default.max_waiting_changes), "inbound.max_waiting_changes", 1
+        )
+        create = self.choice(
+            section.get("create_unlinked", default.create_unlinked.value),
+            "inbound.create_unlinked",
+            CreateUnlinked,
+            "create_unlinked setting",
+        )
+        return InboundSettings(
+            every_minutes=every or default.every_minutes,
+            max_waiting_changes=waiting or default.max_waiting_changes,
+            create_unlinked=create or default.create_unlinked,
+        )
+
+    def owner(self, value: Any) -> OwnerSync:
+        section = self.section(value, "owner", ("direction", "user_map"))
+        if section is None:
+            return OwnerSync()
+        direction = self.choice(
+            section.get("direction", OwnerDirection.SALESFORCE.value),
+            "owner.direction",
+            OwnerDirection,
+            "owner direction",
+        )
+        user_map: dict[str, str] = {}
+        raw_map = section.get("user_map", {})
+        if not isinstance(raw_map, Mapping):
+            self.problem(
+                "owner.user_map",
+                f"must be an object of Salesforce user id → marketing user id, not {_kind(raw_map)}",
+            )
+            raw_map = {}
+        for user_id, marketing_user in raw_map.items():
+            path = f"owner.user_map.{user_id}"
+            if not _SALESFORCE_USER_ID.match(str(user_id)):
+                self.problem(path, "is not a Salesforce user id (15 or 18 characters starting with 005)")
+            marketing = self.text(marketing_user, path)
+            if marketing is not None:
+                user_map[str(user_id)] = marketing
+        return OwnerSync(direction=direction or OwnerDirection.SALESFORCE, user_map=user_map)
+
+    def tags(self, value: Any) -> Tags:
+        names = [f.name for f in fields(Tags)]
+        section = self.section(value, "tags", names)
+        if section is None:
+            return Tags()
+        chosen = {name: self.text(section[name], f"tags.{name}") for name in names if name in section}
+        tags = Tags(**{name: tag for name, tag in chosen.items() if tag is not None})
+        used_by: dict[str, str] = {}
+        for name in names:
+            tag = getattr(tags, name)
+            earlier = used_by.setdefault(tag, name)
+            if earlier != name:
+                self.problem(f"tags.{name}", f"{tag!r} is already the tag of tags.{earlier}")
+        return tags
+
+    def batching(self, value: Any) -> Batching:
+        default = Batching()
+        section = self.section(value, "batching", ("collection_size", "bulk_threshold", "read_page_size"))
+        if section is None:
+            return default
+        collection = self.integer(
+            section.get("collection_size", default.collection_size),
+            "batching.collection_size",
+            1,
+            _COLLECTION_LIMIT,
+        )
+        bulk = self.integer(
+            section.get("bulk_threshold", default.bulk_threshold), "batching.bulk_threshold", 1
+        )
+        page = self.integer(
+            section.get("read_page_size", default.read_page_size),
+            "batching.read_page_size",
+            *_QUERY_PAGE_RANGE,
+        )
+        return Batching(
+            collection_size=collection or default.collection_size,
+            bulk_threshold=bulk or default.bulk_threshold,
+            read_page_size=page or default.read_page_size,
+        )
+
+
+def _kind(value: Any) -> str:
+    """How a bad value reads in a message: the value itself when short, else its JSON kind."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool | int | float) or (isinstance(value, str) and len(value) <= 40):
+        return repr(value)
+    return {"str": "a long string", "list": "a list", "dict": "an object"}.get(
+        type(value).__name__, type(value).__name__
+    )

@@ -1,0 +1,235 @@
+"""What happens to prospects and links when Salesforce records appear, convert, leave the scope,
+are deleted, restored or merged (SPEC §6, with the scope rules of §3 and matching of §1).
+
+Each function takes what the outbound run knows about one record and returns one
+`LifecycleDecision`; the run carries it out. When a link moves (conversion, merge) it keeps
+its snapshot: the pairs both records map merge against what the prospect last agreed to, so
+the surviving record's values win where they differ and the prospect's unsynced edits still go.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from crmsync.domain.matching import (
+    CrmCandidate,
+    CrmObject,
+    MatchingMode,
+    MatchOutcome,
+    ProspectCandidate,
+    match_record_to_prospect,
+)
+
+
+@dataclass(frozen=True)
+class Tags:
+    """Tag names the connector puts on prospects (SPEC §5, §6); the defaults are the SPEC's."""
+
+    created_from_lead: str = "created-from-salesforce-lead"
+    created_from_contact: str = "created-from-salesforce-contact"
+    lead_converted_to_contact: str = "salesforce-lead-converted-to-contact"
+    added_to_salesforce_lead: str = "added-to-salesforce-lead"
+    added_to_salesforce_contact: str = "added-to-salesforce-contact"
+
+    def created_from(self, crm_object: CrmObject) -> str:
+        # A Person Account is Salesforce's contact for a person, so it carries the contact tag.
+        return self.created_from_lead if crm_object is CrmObject.LEAD else self.created_from_contact
+
+
+class LinkStatus(StrEnum):
+    ACTIVE = "active"
+    OUT_OF_SCOPE = "out_of_scope"
+    """The record left the outbound scope: it stops syncing, the prospect stays."""
+    CRM_DELETED = "crm_deleted"
+    MERGED = "merged"
+    """The record was merged or converted into one that already had its own prospect."""
+
+
+@dataclass(frozen=True)
+class CrmRef:
+    object: CrmObject
+    id: str
+
+
+@dataclass(frozen=True)
+class Link:
+    prospect_id: str
+    crm: CrmRef
+    status: LinkStatus = LinkStatus.ACTIVE
+
+
+class LifecycleAction(StrEnum):
+    NOTHING = "nothing"
+    CREATE_PROSPECT = "create_prospect"
+    LINK_PROSPECT = "link_prospect"
+    """Link the record to an existing prospect."""
+    MOVE_LINK = "move_link"
+    """Point the prospect's link at another record (conversion, merge)."""
+    SET_LINK_STATUS = "set_link_status"
+    REPORT = "report"
+    """Nothing is changed; the case goes to the report for a person to look at."""
+
+
+@dataclass(frozen=True)
+class LifecycleDecision:
+    action: LifecycleAction
+    reason: str
+    prospect_id: str | None = None
+    """The prospect concerned; None for a prospect still to be created."""
+    crm: CrmRef | None = None
+    """The record the prospect is linked to once the decision is carried out."""
+    link_status: LinkStatus | None = None
+    add_tags: frozenset[str] = frozenset()
+    remove_tags: frozenset[str] = frozenset()
+    deactivate_prospect: bool = False
+    reported: bool = False
+    """Whether the case also goes to the report (it needs a person's eye)."""
+
+
+def decide_unlinked_record(
+    record: CrmCandidate,
+    record_in_scope: bool,
+    mode: MatchingMode,
+    prospects: Sequence[ProspectCandidate],
+    tags: Tags,
+) -> LifecycleDecision:
+    """A record with no link, met in outbound sync: create a tagged prospect, link an existing
+    one, or leave it. Converted Leads never start a link; their Contact does."""
+    crm = CrmRef(record.object, record.id)
+    if record.converted:
+        return LifecycleDecision(LifecycleAction.NOTHING, "a converted Lead is never synced", crm=crm)
+    if not record_in_scope:
+        return LifecycleDecision(LifecycleAction.NOTHING, "not in the outbound scope", crm=crm)
+    match = match_record_to_prospect(mode, record, prospects)
+    if match.outcome is MatchOutcome.LINK:
+        return LifecycleDecision(
+            LifecycleAction.LINK_PROSPECT,
+            match.reason,
+            prospect_id=match.target_id,
+            crm=crm,
+            link_status=LinkStatus.ACTIVE,
+        )
+    if match.outcome is MatchOutcome.CREATE:
+        return LifecycleDecision(
+            LifecycleAction.CREATE_PROSPECT,
+            match.reason,
+            crm=crm,
+            link_status=LinkStatus.ACTIVE,
+            add_tags=frozenset({tags.created_from(record.object)}),
+        )
+    return LifecycleDecision(LifecycleAction.REPORT, match.reason, crm=crm, reported=True)
+
+
+def decide_scope_change(link: Link, record_in_scope: bool) -> LifecycleDecision:
+    """A linked record that left the scope stops syncing (its prospect stays); one that comes
+    back resumes. Deleted or merged links are not the scope's business."""
+    if link.status is LinkStatus.ACTIVE and not record_in_scope:
+        return LifecycleDecision(
+            LifecycleAction.SET_LINK_STATUS,
+            "the record left the outbound scope; its prospect is kept",
+            prospect_id=link.prospect_id,
+            crm=link.crm,
+            link_status=LinkStatus.OUT_OF_SCOPE,
+        )
+    if link.status is LinkStatus.OUT_OF_SCOPE and record_in_scope:
+        return LifecycleDecision(
+            LifecycleAction.SET_LINK_STATUS,
+            "the record is back in the outbound scope",
+            prospect_id=link.prospect_id,
+            crm=link.crm,
+            link_status=LinkStatus.ACTIVE,
+        )
+    return LifecycleDecision(
+        LifecycleAction.NOTHING, "scope unchanged", prospect_id=link.prospect_id, crm=link.crm
+    )
+
+
+def decide_lead_conversion(
+    link: Link, converted_to: CrmRef, prospect_of_converted_to: str | None, tags: Tags
+) -> LifecycleDecision:
+    """A linked Lead was converted into `converted_to` (its Contact or Person Account), whose
+    own link, if any, is `prospect_of_converted_to`. The prospect follows the person; the Lead
+    is never written again either way."""
+    if prospect_of_converted_to == link.prospect_id:
+        return LifecycleDecision(
+            LifecycleAction.NOTHING,
+            "the conversion was already followed",
+            prospect_id=link.prospect_id,
+            crm=converted_to,
+        )
+    if prospect_of_converted_to is not None:
+        return LifecycleDecision(
+            LifecycleAction.SET_LINK_STATUS,
+            f"Lead {link.crm.id} was converted into {converted_to.object} {converted_to.id}, "
+            f"which is already linked to prospect {prospect_of_converted_to}",
+            prospect_id=link.prospect_id,
+            crm=link.crm,
+            link_status=LinkStatus.MERGED,
+            reported=True,
+        )
+    return LifecycleDecision(
+        LifecycleAction.MOVE_LINK,
+        f"Lead {link.crm.id} was converted into {converted_to.object} {converted_to.id}",
+        prospect_id=link.prospect_id,
+        crm=converted_to,
+        link_status=LinkStatus.ACTIVE,
+        add_tags=frozenset({tags.lead_converted_to_contact}),
+        remove_tags=frozenset({tags.created_from_contact}),
+    )
+
+
+def decide_deletion(link: Link, master: CrmRef | None, prospect_of_master: str | None) -> LifecycleDecision:
+    """A linked record was deleted. Deleted alone: its prospect is deactivated, never deleted.
+    Merged away (deleted with a `MasterRecordId`): the link goes to the surviving record,
+    unless that record already has a prospect of its own."""
+    if master is None:
+        return LifecycleDecision(
+            LifecycleAction.SET_LINK_STATUS,
+            f"{link.crm.object} {link.crm.id} was deleted in Salesforce",
+            prospect_id=link.prospect_id,
+            crm=link.crm,
+            link_status=LinkStatus.CRM_DELETED,
+            deactivate_prospect=True,
+        )
+    if prospect_of_master == link.prospect_id:
+        return LifecycleDecision(
+            LifecycleAction.NOTHING,
+            "the merge was already followed",
+            prospect_id=link.prospect_id,
+            crm=master,
+        )
+    if prospect_of_master is not None:
+        return LifecycleDecision(
+            LifecycleAction.SET_LINK_STATUS,
+            f"{link.crm.object} {link.crm.id} was merged into {master.id}, "
+            f"which is already linked to prospect {prospect_of_master}",
+            prospect_id=link.prospect_id,
+            crm=link.crm,
+            link_status=LinkStatus.MERGED,
+            reported=True,
+        )
+    return LifecycleDecision(
+        LifecycleAction.MOVE_LINK,
+        f"{link.crm.object} {link.crm.id} was merged into {master.id}",
+        prospect_id=link.prospect_id,
+        crm=master,
+        link_status=LinkStatus.ACTIVE,
+    )
+
+
+def decide_undelete(link: Link) -> LifecycleDecision:
+    """A record restored from the recycle bin relinks. Its prospect stays inactive until the
+    marketing side reactivates it (SPEC §6: only a form fill or a re-import brings it back)."""
+    if link.status is not LinkStatus.CRM_DELETED:
+        return LifecycleDecision(
+            LifecycleAction.NOTHING, "the link was not deleted", prospect_id=link.prospect_id, crm=link.crm
+        )
+    return LifecycleDecision(
+        LifecycleAction.SET_LINK_STATUS,
+        f"{link.crm.object} {link.crm.id} was restored in Salesforce",
+        prospect_id=link.prospect_id,
+        crm=link.crm,
+        link_status=LinkStatus.ACTIVE,
+    )

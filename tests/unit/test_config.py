@@ -1,0 +1,557 @@
+"""The connector configuration: defaults, the sample file, and a clear message naming every bad
+entry, from the document itself and against the org's describe (SPEC §1 to §4)."""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from crmsync.config import (
+    OPPORTUNITY_MAPPING,
+    Configuration,
+    CreateUnlinked,
+    InvalidConfiguration,
+    MappedObject,
+    OwnerDirection,
+    Schedule,
+    ScheduleUnit,
+)
+from crmsync.domain.errors import ConfigurationError
+from crmsync.domain.fields import Behaviour, ConflictWinner, FieldMapping
+from crmsync.domain.matching import CrmObject, MatchingMode
+from crmsync.domain.records import FieldDescription, ObjectDescription
+from crmsync.domain.scope import AllRecords, CreatedAfter, Criterion, Flagged, MatchingCriteria, Operator
+
+SAMPLE = Path(__file__).resolve().parents[2] / "config" / "crmsync.sample.json"
+BEHAVIOURS = (
+    "salesforce, marketing, prefer_salesforce_unless_blank, prefer_marketing_unless_blank, most_recent, none"
+)
+
+
+def sample_document() -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(SAMPLE.read_text())
+    return document
+
+
+def refusal(document: dict[str, Any]) -> str:
+    with pytest.raises(ConfigurationError) as refused:
+        Configuration.from_document(document)
+    return str(refused.value)
+
+
+def with_lead_mapping(*entries: dict[str, Any]) -> dict[str, Any]:
+    return {"version": 3, "mappings": {"Lead": list(entries)}}
+
+
+def entry(marketing: str, salesforce: str, behaviour: str = "most_recent", **more: Any) -> dict[str, Any]:
+    return {"marketing_field": marketing, "salesforce_field": salesforce, "behaviour": behaviour, **more}
+
+
+# -- defaults and the sample file --------------------------------------------------------------
+
+
+def test_the_defaults_are_the_specs() -> None:
+    config = Configuration.default()
+    assert config.matching is MatchingMode.EMAIL
+    assert config.conflict_winner is ConflictWinner.SALESFORCE
+    assert config.outbound.schedule.rate_expression == "rate(2 minutes)"
+    assert (config.inbound.every_minutes, config.inbound.max_waiting_changes) == (2, 100)
+    assert config.inbound.create_unlinked is CreateUnlinked.NEVER
+    assert config.owner.direction is OwnerDirection.SALESFORCE
+    assert config.tags.created_from_lead == "created-from-salesforce-lead"
+    assert config.tags.lead_converted_to_contact == "salesforce-lead-converted-to-contact"
+    assert (config.batching.collection_size, config.batching.bulk_threshold) == (200, 2000)
+    assert config.outbound.scope[CrmObject.LEAD] == AllRecords()
+    assert FieldMapping("email", "Email", Behaviour.MOST_RECENT) in config.mappings[MappedObject.LEAD]
+
+
+def test_a_document_with_only_a_version_is_the_default_configuration() -> None:
+    assert Configuration.from_document({"version": 1}) == Configuration.default()
+
+
+def test_the_sample_file_loads_and_keeps_its_values() -> None:
+    config = Configuration.from_document(sample_document())
+    assert config.version == 1
+    assert config.objects.opportunities and config.objects.account_fields
+    assert (
+        FieldMapping("lead_status", "Status", Behaviour.SALESFORCE, sync_blanks=True)
+        in config.mappings[MappedObject.LEAD]
+    )
+    assert config.outbound.scope[CrmObject.CONTACT] == Flagged("Sync_To_Marketing__c")
+    assert config.outbound.scope[CrmObject.PERSON_ACCOUNT] == CreatedAfter(datetime(2025, 1, 1, tzinfo=UTC))
+    assert config.outbound.scope[CrmObject.LEAD] == MatchingCriteria(
+        (
+            Criterion("LeadSource", Operator.IN, ("Web", "Webinar", "Trade Show")),
+            Criterion("Country", Operator.NOT_EQUALS, "Antarctica"),
+        )
+    )
+    assert config.owner.user_map == {"005000000000001AAA": "marketing-user-17"}
+
+
+@pytest.mark.parametrize("config", [Configuration.default(), Configuration.from_document(sample_document())])
+def test_a_configuration_survives_the_round_trip_through_its_document(config: Configuration) -> None:
+    document = json.loads(json.dumps(config.to_document()))
+    assert Configuration.from_document(document) == config
+
+
+def test_a_mapping_given_for_one_object_replaces_only_that_objects_mapping() -> None:
+    config = Configuration.from_document(with_lead_mapping(entry("city", "City", "salesforce")))
+    assert config.version == 3
+    assert config.mappings[MappedObject.LEAD] == (FieldMapping("city", "City", Behaviour.SALESFORCE),)
+    assert config.mappings[MappedObject.CONTACT] == Configuration.default().mappings[MappedObject.CONTACT]
+
+
+@pytest.mark.parametrize(
+    ("text", "rate"),
+    [
+        ("1 minute", "rate(1 minute)"),
+        ("45 minutes", "rate(45 minutes)"),
+        ("1 hour", "rate(1 hour)"),
+        ("12 hours", "rate(12 hours)"),
+        ("daily", "rate(1 day)"),
+    ],
+)
+def test_outbound_schedules_are_minutes_some_hours_or_daily(text: str, rate: str) -> None:
+    config = Configuration.from_document({"version": 1, "outbound": {"schedule": text}})
+    assert config.outbound.schedule.rate_expression == rate
+
+
+def test_a_schedule_reads_back_as_written() -> None:
+    assert Schedule(ScheduleUnit.HOURS, 1).text == "1 hour"
+    assert Schedule(ScheduleUnit.MINUTES, 5).text == "5 minutes"
+
+
+# -- what the document itself gets refused for ------------------------------------------------
+
+
+def test_an_unknown_behaviour_is_named_with_its_path_and_the_choices() -> None:
+    document = with_lead_mapping(
+        entry("a", "A"), entry("b", "B"), entry("c", "C"), entry("d", "D", "sometimes")
+    )
+    assert refusal(document) == (
+        f"mappings.Lead[3].behaviour: unknown behaviour 'sometimes' (expected one of: {BEHAVIOURS})"
+    )
+
+
+def test_another_connectors_name_for_a_behaviour_gets_the_name_used_here() -> None:
+    assert refusal(with_lead_mapping(entry("a", "A", "Pull"))) == (
+        "mappings.Lead[0].behaviour: unknown behaviour 'Pull': here it is called 'salesforce'"
+    )
+
+
+@pytest.mark.parametrize(
+    ("second", "message"),
+    [
+        (
+            entry("other", "email"),
+            "mappings.Lead[1]: duplicate mapping: Salesforce field 'email' is already mapped at mappings.Lead[0]",
+        ),
+        (
+            entry("Email", "Other__c"),
+            "mappings.Lead[1]: duplicate mapping: marketing field 'Email' is already mapped at mappings.Lead[0]",
+        ),
+    ],
+)
+def test_a_field_mapped_twice_is_refused(second: dict[str, Any], message: str) -> None:
+    assert refusal(with_lead_mapping(entry("email", "Email"), second)) == message
+
+
+def test_the_same_pair_in_two_objects_is_not_a_duplicate() -> None:
+    document = {
+        "version": 1,
+        "mappings": {"Lead": [entry("email", "Email")], "Contact": [entry("email", "Email")]},
+    }
+    Configuration.from_document(document)
+
+
+@pytest.mark.parametrize(
+    ("mapping_entry", "message"),
+    [
+        (
+            entry("city", "City", sync_blanks=True),
+            "mappings.Lead[0].sync_blanks: only the one-way behaviours (salesforce, marketing) copy blanks, "
+            "not 'most_recent'",
+        ),
+        (
+            entry("city", "City", sync_blanks="yes"),
+            "mappings.Lead[0].sync_blanks: must be true or false, not 'yes'",
+        ),
+        (
+            entry("score", "Score__c"),
+            "mappings.Lead[0].behaviour: score is owned by the marketing platform: use 'marketing', not 'most_recent'",
+        ),
+        (
+            entry("city", "Billing City"),
+            "mappings.Lead[0].salesforce_field: 'Billing City' is not a Salesforce API name",
+        ),
+        (
+            {"marketing_field": "city", "behaviour": "salesforce"},
+            "mappings.Lead[0].salesforce_field: is required",
+        ),
+        (
+            entry("city", "City", direction="in"),
+            "mappings.Lead[0].direction: unknown key (expected one of: marketing_field, salesforce_field, "
+            "behaviour, sync_blanks)",
+        ),
+    ],
+)
+def test_a_bad_mapping_entry_is_named(mapping_entry: dict[str, Any], message: str) -> None:
+    assert refusal(with_lead_mapping(mapping_entry)) == message
+
+
+def test_account_fields_only_flow_onto_prospects() -> None:
+    document = {"version": 1, "mappings": {"Account": [entry("industry", "Industry", "marketing")]}}
+    assert refusal(document) == (
+        "mappings.Account[0].behaviour: account fields sync one way onto prospects: "
+        "use 'salesforce' or 'none', not 'marketing'"
+    )
+
+
+def test_account_fields_switched_on_need_a_mapping() -> None:
+    assert refusal({"version": 1, "objects": {"account_fields": True}}) == (
+        "mappings.Account: objects.account_fields is on but no Account field is mapped"
+    )
+
+
+def test_the_opportunity_mapping_is_fixed() -> None:
+    assert refusal({"version": 1, "mappings": {"Opportunity": []}}) == (
+        "mappings.Opportunity: the opportunity mapping is fixed (Name, Amount, StageName, CloseDate) "
+        "and cannot be changed"
+    )
+
+
+def test_an_unknown_criteria_operator_is_named_with_the_choices() -> None:
+    document = {
+        "version": 1,
+        "outbound": {
+            "scope": {"Lead": {"criteria": [{"field": "LeadSource", "operator": "like", "value": "W%"}]}}
+        },
+    }
+    assert refusal(document) == (
+        "outbound.scope.Lead.criteria[0].operator: unknown operator 'like' (expected one of: equals, not_equals, "
+        "greater_than, greater_or_equal, less_than, less_or_equal, in, not_in, contains, starts_with)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("scope", "message"),
+    [
+        (
+            "some",
+            "outbound.scope.Lead: unknown scope 'some' (expected 'none', 'all', or an object with one of: "
+            "created_after, flagged, criteria)",
+        ),
+        (
+            {"created_after": "last tuesday"},
+            "outbound.scope.Lead.created_after: must be an ISO date or date and "
+            "time (e.g. '2025-01-31'), not 'last tuesday'",
+        ),
+        (
+            {"flagged": "Sync To Marketing"},
+            "outbound.scope.Lead.flagged: 'Sync To Marketing' is not a Salesforce API name",
+        ),
+        (
+            {"criteria": []},
+            "outbound.scope.Lead.criteria: must be a non-empty list of {field, operator, value} conditions",
+        ),
+        (
+            {"criteria": [{"field": "LeadSource", "operator": "in", "value": "Web"}]},
+            "outbound.scope.Lead.criteria[0].value: 'in' needs a non-empty list of values, not 'Web'",
+        ),
+        (
+            {"criteria": [{"field": "Company", "operator": "contains", "value": 3}]},
+            "outbound.scope.Lead.criteria[0].value: 'contains' needs some text, not 3",
+        ),
+        (
+            {"criteria": [{"field": "Amount", "operator": "greater_than", "value": None}]},
+            "outbound.scope.Lead.criteria[0].value: 'greater_than' needs a number, a date or some text, not null",
+        ),
+        (
+            {"criteria": [{"field": "Company", "operator": "equals"}]},
+            "outbound.scope.Lead.criteria[0].value: is required",
+        ),
+    ],
+)
+def test_a_bad_scope_is_named(scope: Any, message: str) -> None:
+    assert refusal({"version": 1, "outbound": {"scope": {"Lead": scope}}}) == message
+
+
+def test_a_criterion_may_compare_with_null() -> None:
+    document = {
+        "version": 1,
+        "outbound": {
+            "scope": {"Lead": {"criteria": [{"field": "Country", "operator": "equals", "value": None}]}}
+        },
+    }
+    scope = Configuration.from_document(document).outbound.scope[CrmObject.LEAD]
+    assert scope == MatchingCriteria((Criterion("Country", Operator.EQUALS, None),))
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        ({}, "version: is required (a whole number, raised on every change)"),
+        ({"version": "2"}, "version: must be a whole number, not '2'"),
+        ({"version": 0}, "version: must be at least 1, not 0"),
+        (
+            {"version": 1, "colour": "blue"},
+            "colour: unknown top-level key (expected one of: version, matching, "
+            "conflict_winner, objects, mappings, outbound, inbound, owner, tags, batching)",
+        ),
+        (
+            {"version": 1, "matching": "fuzzy"},
+            "matching: unknown matching mode 'fuzzy' (expected one of: email, crm_id)",
+        ),
+        (
+            {"version": 1, "conflict_winner": "newest"},
+            "conflict_winner: unknown conflict winner 'newest' (expected "
+            "one of: salesforce, marketing, latest_timestamp)",
+        ),
+        (
+            {"version": 1, "objects": {"leads": True}},
+            "objects.leads: unknown key (expected one of: lead, contact, "
+            "person_account, account_fields, opportunities)",
+        ),
+        ({"version": 1, "objects": {"lead": "yes"}}, "objects.lead: must be true or false, not 'yes'"),
+        (
+            {"version": 1, "outbound": {"schedule": "5 hours"}},
+            "outbound.schedule: unknown schedule '5 hours' "
+            "(expected 'N minutes' (1 to 59), 'N hours' (1, 2, 3, 4, 6, 8 or 12) or 'daily')",
+        ),
+        (
+            {"version": 1, "outbound": {"schedule": "60 minutes"}},
+            "outbound.schedule: unknown schedule "
+            "'60 minutes' (expected 'N minutes' (1 to 59), 'N hours' (1, 2, 3, 4, 6, 8 or 12) or 'daily')",
+        ),
+        (
+            {"version": 1, "inbound": {"every_minutes": 0}},
+            "inbound.every_minutes: must be from 1 to 59, not 0",
+        ),
+        (
+            {"version": 1, "inbound": {"create_unlinked": "sometimes"}},
+            "inbound.create_unlinked: unknown "
+            "create_unlinked setting 'sometimes' (expected one of: never, assigned_only, always)",
+        ),
+        (
+            {"version": 1, "batching": {"collection_size": 500}},
+            "batching.collection_size: must be from 1 to 200, not 500",
+        ),
+        (
+            {"version": 1, "batching": {"read_page_size": 100}},
+            "batching.read_page_size: must be from 200 to 2000, not 100",
+        ),
+        (
+            {"version": 1, "batching": {"bulk_threshold": True}},
+            "batching.bulk_threshold: must be a whole number, not True",
+        ),
+        (
+            {"version": 1, "owner": {"direction": "marketing"}},
+            "owner.direction: unknown owner direction 'marketing' (expected one of: salesforce, two_way)",
+        ),
+        (
+            {"version": 1, "owner": {"user_map": {"bob": "m1"}}},
+            "owner.user_map.bob: is not a Salesforce user id (15 or 18 characters starting with 005)",
+        ),
+        (
+            {"version": 1, "tags": {"created_from_contact": "created-from-salesforce-lead"}},
+            "tags.created_from_contact: 'created-from-salesforce-lead' is already the tag of tags.created_from_lead",
+        ),
+        (
+            {"version": 1, "tags": {"created_from_lead": " "}},
+            "tags.created_from_lead: must be a non-empty string, not ' '",
+        ),
+        (
+            {"version": 1, "mappings": {"Lead": {"email": "Email"}}},
+            "mappings.Lead: must be a list of field mappings, not an object",
+        ),
+    ],
+)
+def test_each_bad_setting_is_named(document: dict[str, Any], message: str) -> None:
+    assert refusal(document) == message
+
+
+def test_a_document_that_is_not_an_object_is_refused() -> None:
+    with pytest.raises(ConfigurationError, match="configuration: must be an object, not a list"):
+        Configuration.from_document([])  # type: ignore[arg-type]
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    document = {
+        "matching": "fuzzy",
+        "mappings": {"Lead": [entry("a", "A", "sometimes")]},
+        "surprise": True,
+    }
+    with pytest.raises(InvalidConfiguration) as refused:
+        Configuration.from_document(document)
+    assert len(refused.value.problems) == 4
+    assert str(refused.value).startswith(
+        "4 problems in the configuration:\n- surprise: unknown top-level key"
+    )
+
+
+def test_comments_are_allowed_anywhere() -> None:
+    Configuration.from_document({"//": "hello", "version": 1, "objects": {"// why": "because", "lead": True}})
+
+
+# -- against the org's describe ---------------------------------------------------------------
+
+
+def describe(sobject: str, *fields: FieldDescription) -> ObjectDescription:
+    return ObjectDescription(sobject, {f.name: f for f in fields})
+
+
+def writable(name: str, field_type: str = "string") -> FieldDescription:
+    return FieldDescription(name, field_type, createable=True, updateable=True)
+
+
+def read_only(name: str) -> FieldDescription:
+    return FieldDescription(name, "string")
+
+
+def org(**extra: ObjectDescription) -> dict[str, ObjectDescription]:
+    names = ("Email", "FirstName", "LastName", "Company", "Title", "Phone")
+    return {
+        "Lead": describe("Lead", *(writable(n) for n in names)),
+        "Contact": describe("Contact", *(writable(n) for n in names)),
+        **extra,
+    }
+
+
+def lead_config(*entries: dict[str, Any], **settings: Any) -> Configuration:
+    return Configuration.from_document({**with_lead_mapping(*entries), **settings})
+
+
+def validation_problems(config: Configuration, describes: dict[str, ObjectDescription]) -> tuple[str, ...]:
+    with pytest.raises(InvalidConfiguration) as refused:
+        config.validate_against(describes)
+    return refused.value.problems
+
+
+def test_the_default_configuration_fits_a_standard_org() -> None:
+    Configuration.default().validate_against(org())
+
+
+def test_a_field_salesforce_does_not_have_is_refused() -> None:
+    config = lead_config(entry("email", "Email"), entry("colour", "Colour__c", "salesforce"))
+    assert validation_problems(config, org()) == (
+        "mappings.Lead[1].salesforce_field: Lead has no field 'Colour__c'",
+    )
+
+
+def test_field_names_are_matched_without_case_as_salesforce_does() -> None:
+    lead_config(entry("email", "EMAIL")).validate_against(org())
+
+
+@pytest.mark.parametrize(
+    ("described", "behaviour", "message"),
+    [
+        (
+            FieldDescription("Rating__c", "string", calculated=True),
+            "most_recent",
+            "mappings.Lead[0].salesforce_field: Lead.Rating__c is a formula field; behaviour 'most_recent' writes "
+            "to it, use 'salesforce' or 'none'",
+        ),
+        (
+            read_only("Rating__c"),
+            "marketing",
+            "mappings.Lead[0].salesforce_field: Lead.Rating__c is not updateable or createable for the connector; "
+            "behaviour 'marketing' writes to it, use 'salesforce' or 'none'",
+        ),
+        (
+            FieldDescription("Rating__c", "string", createable=True),
+            "prefer_salesforce_unless_blank",
+            "mappings.Lead[0].salesforce_field: Lead.Rating__c is not updateable for the connector; behaviour "
+            "'prefer_salesforce_unless_blank' writes to it, use 'salesforce' or 'none'",
+        ),
+    ],
+)
+def test_a_field_salesforce_will_not_let_the_connector_write_is_refused_for_a_writing_behaviour(
+    described: FieldDescription, behaviour: str, message: str
+) -> None:
+    describes = org(Lead=describe("Lead", described))
+    assert validation_problems(lead_config(entry("rating", "Rating__c", behaviour)), describes) == (message,)
+
+
+@pytest.mark.parametrize("behaviour", ["salesforce", "none"])
+def test_a_read_only_field_is_fine_for_a_behaviour_that_never_writes_salesforce(behaviour: str) -> None:
+    describes = org(Lead=describe("Lead", FieldDescription("Rating__c", "string", calculated=True)))
+    lead_config(entry("rating", "Rating__c", behaviour)).validate_against(describes)
+
+
+def test_person_account_fields_are_checked_against_the_account_describe() -> None:
+    document = {
+        "version": 1,
+        "objects": {"person_account": True},
+        "mappings": {"PersonAccount": [entry("email", "PersonEmail"), entry("phone", "Fax__c")]},
+    }
+    describes = org(Account=describe("Account", writable("PersonEmail")))
+    assert validation_problems(Configuration.from_document(document), describes) == (
+        "mappings.PersonAccount[1].salesforce_field: Account has no field 'Fax__c'",
+    )
+
+
+def test_objects_that_do_not_sync_are_not_checked() -> None:
+    document = {"version": 1, "objects": {"contact": False}, "mappings": {"Contact": [entry("x", "Nope__c")]}}
+    Configuration.from_document(document).validate_against({"Lead": org()["Lead"]})
+
+
+def test_a_missing_describe_is_named() -> None:
+    assert validation_problems(Configuration.default(), {"Lead": org()["Lead"]}) == (
+        "mappings.Contact: no describe of Contact to check the fields against",
+    )
+
+
+def test_scope_fields_must_exist_and_a_flag_must_be_a_checkbox() -> None:
+    document = {
+        "version": 1,
+        "outbound": {
+            "scope": {
+                "Lead": {"criteria": [{"field": "Region__c", "operator": "equals", "value": "EMEA"}]},
+                "Contact": {"flagged": "Title"},
+            }
+        },
+    }
+    assert validation_problems(Configuration.from_document(document), org()) == (
+        "outbound.scope.Lead.criteria[0].field: Lead has no field 'Region__c'",
+        "outbound.scope.Contact.flagged: Contact.Title is a string, not a checkbox",
+    )
+
+
+def test_opportunities_need_their_fixed_fields() -> None:
+    config = Configuration.from_document({"version": 1, "objects": {"opportunities": True}})
+    describes = org(Opportunity=describe("Opportunity", read_only("Name"), read_only("Amount")))
+    assert validation_problems(config, describes) == (
+        "objects.opportunities: Opportunity has no field StageName, CloseDate",
+    )
+    full = org(
+        Opportunity=describe("Opportunity", *(read_only(m.salesforce_field) for m in OPPORTUNITY_MAPPING))
+    )
+    config.validate_against(full)
+
+
+def test_the_sample_file_fits_an_org_that_has_its_fields() -> None:
+    config = Configuration.from_document(sample_document())
+    describes: dict[str, ObjectDescription] = {}
+    for mapped, entries in config.mappings.items():
+        fields = {m.salesforce_field for m in entries} | {"Sync_To_Marketing__c", "LeadSource", "Country"}
+        sobject = mapped.sobject
+        existing = describes.get(sobject, ObjectDescription(sobject)).fields
+        described = {n: writable(n) for n in fields} | {
+            "Sync_To_Marketing__c": writable("Sync_To_Marketing__c", "boolean")
+        }
+        describes[sobject] = ObjectDescription(sobject, {**existing, **described})
+    describes["Opportunity"] = describe(
+        "Opportunity", *(read_only(m.salesforce_field) for m in OPPORTUNITY_MAPPING)
+    )
+    config.validate_against(describes)
+
+
+def test_the_document_is_not_modified_by_reading_it() -> None:
+    document = sample_document()
+    before = copy.deepcopy(document)
+    Configuration.from_document(document)
+    assert document == before
