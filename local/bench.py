@@ -18,7 +18,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = 7
-BASELINE = "import boto3, aws_lambda_powertools.event_handler, aws_lambda_powertools.logging"
+POWERTOOLS = "import boto3, aws_lambda_powertools.event_handler, aws_lambda_powertools.logging"
+# The handlers trace with Powertools' Tracer (ARCHITECTURE.md, Conventions); building one loads
+# aws_xray_sdk, so the fair baseline for a handler includes it.
+BASELINE = f"{POWERTOOLS}; from aws_lambda_powertools import Tracer; Tracer()"
 
 
 def _import_seconds(statement: str) -> float:
@@ -34,7 +37,10 @@ def _import_seconds(statement: str) -> float:
 
 def cold_imports() -> None:
     print(f"cold import, median of {RUNS} fresh interpreters (Python {sys.version.split()[0]}):")
-    statements = {"baseline: boto3 + Powertools": BASELINE}
+    statements = {
+        "boto3 + Powertools, no Tracer": POWERTOOLS,
+        "baseline: boto3 + Powertools + Tracer": BASELINE,
+    }
     for app in sorted((ROOT / "functions").glob("*/app.py")):
         statements[f"functions/{app.parent.name}/app.py"] = f"import functions.{app.parent.name}.app"
     statements["simple_salesforce (for comparison)"] = "import simple_salesforce"

@@ -19,7 +19,7 @@ from typing import Any
 from local.aws_stack import TEMPLATE, load_template
 
 BUILD_DIR = Path(__file__).resolve().parent.parent / ".aws-sam" / "build"
-LAYER_LIMIT_BYTES = 60 * 1024 * 1024
+LAYER_LIMIT_BYTES = 60_000_000
 RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer")
 
 # ELF e_machine values (System V ABI) and the names wheels use for the same machines.
@@ -133,7 +133,7 @@ def _elf_machine(path: Path) -> int:
 
 
 def _megabytes(size: int) -> str:
-    return f"{size / 1024 / 1024:.1f} MB"
+    return f"{size / 1_000_000:.1f} MB"
 
 
 def main(argv: list[str]) -> int:

@@ -6,6 +6,7 @@ JWT key pair made now, and the secret in (moto's) Secrets Manager. Used by `make
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 from collections.abc import Iterator
@@ -44,6 +45,8 @@ def _free_port() -> int:
 def local_runtime(emulator: Emulator, function: str = "HttpApiFunction") -> Iterator[LocalRuntime]:
     saved_environment = dict(os.environ)
     port = _free_port()
+    # moto's werkzeug server logs every request; the demo's report is the output that matters.
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     moto.start()
     try:
