@@ -78,7 +78,7 @@ def test_a_missing_build_is_reported(tmp_path: Path) -> None:
 def test_a_layer_over_60_mb_is_refused(tmp_path: Path) -> None:
     build = built(tmp_path, {"CrmsyncLayer/python/big/data.bin": b""})
     with (build / "CrmsyncLayer/python/big/data.bin").open("r+b") as sparse:
-        sparse.truncate(61 * 1024 * 1024)
+        sparse.truncate(61_000_000)
     (problem,) = inspect_build(build, TEMPLATE).problems
     assert problem == "CrmsyncLayer is 61.0 MB unzipped, over the 60.0 MB target"
 
