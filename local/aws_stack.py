@@ -436,3 +436,26 @@ def _as_env_string(value: Any) -> str:
     if isinstance(value, (dict, list)):
         return json.dumps(value)
     return str(value)
+
+
+def store_jwt_secret(
+    *,
+    login_url: str,
+    client_id: str,
+    username: str,
+    private_key_pem: str,
+    region: str = "us-east-1",
+    endpoint_url: str | None = None,
+    name: str = "crmsync/salesforce",
+) -> str:
+    """Store a JWT bearer login secret in the README's format; returns its ARN."""
+    secrets = boto3.client("secretsmanager", region_name=region, endpoint_url=endpoint_url)
+    document = {
+        "auth": "jwt",
+        "login_url": login_url,
+        "client_id": client_id,
+        "username": username,
+        "private_key": private_key_pem,
+    }
+    arn: str = secrets.create_secret(Name=name, SecretString=json.dumps(document))["ARN"]
+    return arn

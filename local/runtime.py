@@ -5,7 +5,6 @@ JWT key pair made now, and the secret in (moto's) Secrets Manager. Used by `make
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import socket
@@ -13,11 +12,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-import boto3
 from crmsync import bootstrap
 from moto.server import ThreadedMotoServer
 
-from local.aws_stack import LocalStack, create_stack
+from local.aws_stack import LocalStack, create_stack, store_jwt_secret
 from local.keys import generate_jwt_key_pair
 from local.salesforce_emulator import Emulator
 
@@ -69,19 +67,15 @@ def local_runtime(emulator: Emulator, function: str = "HttpApiFunction") -> Iter
         )
         with emulator.serve() as server:
             stack = create_stack(region=REGION, endpoint_url=moto_url)
-            secret = boto3.client("secretsmanager", region_name=REGION).create_secret(
-                Name="crmsync/salesforce",
-                SecretString=json.dumps(
-                    {
-                        "auth": "jwt",
-                        "login_url": server.url,
-                        "client_id": CLIENT_ID,
-                        "username": INTEGRATION_USER,
-                        "private_key": keys.private_key_pem,
-                    }
-                ),
+            secret_arn = store_jwt_secret(
+                login_url=server.url,
+                client_id=CLIENT_ID,
+                username=INTEGRATION_USER,
+                private_key_pem=keys.private_key_pem,
+                region=REGION,
+                endpoint_url=moto_url,
             )
-            os.environ.update(stack.function_environment(function, secret_arn=secret["ARN"]))
+            os.environ.update(stack.function_environment(function, secret_arn=secret_arn))
             os.environ["REQUESTS_CA_BUNDLE"] = server.ca_file
             bootstrap.reset()
             yield LocalRuntime(emulator=emulator, stack=stack, moto_url=moto_url, salesforce_url=server.url)

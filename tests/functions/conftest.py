@@ -9,12 +9,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from crmsync import bootstrap
 from moto import mock_aws
 
-from local.aws_stack import LocalStack, create_stack
+from local.aws_stack import LocalStack, create_stack, store_jwt_secret
 from local.keys import JwtKeyPair, generate_jwt_key_pair
 from local.salesforce_emulator import Emulator
 
@@ -77,19 +76,14 @@ def connector(
 ) -> Iterator[LocalStack]:
     """Environment of a deployed connector whose secret points at the emulator."""
     server = emulator.server  # type: ignore[attr-defined]
-    secret = boto3.client("secretsmanager", region_name=REGION).create_secret(
-        Name="crmsync/salesforce",
-        SecretString=json.dumps(
-            {
-                "auth": "jwt",
-                "login_url": server.url,
-                "client_id": CLIENT_ID,
-                "username": USERNAME,
-                "private_key": key_pair.private_key_pem,
-            }
-        ),
+    secret_arn = store_jwt_secret(
+        login_url=server.url,
+        client_id=CLIENT_ID,
+        username=USERNAME,
+        private_key_pem=key_pair.private_key_pem,
+        region=REGION,
     )
-    for name, value in stack.function_environment("HttpApiFunction", secret_arn=secret["ARN"]).items():
+    for name, value in stack.function_environment("HttpApiFunction", secret_arn=secret_arn).items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", server.ca_file)
     bootstrap.reset()

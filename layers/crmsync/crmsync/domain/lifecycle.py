@@ -152,29 +152,11 @@ def decide_lead_conversion(
     """A linked Lead was converted into `converted_to` (its Contact or Person Account), whose
     own link, if any, is `prospect_of_converted_to`. The prospect follows the person; the Lead
     is never written again either way."""
-    if prospect_of_converted_to == link.prospect_id:
-        return LifecycleDecision(
-            LifecycleAction.NOTHING,
-            "the conversion was already followed",
-            prospect_id=link.prospect_id,
-            crm=converted_to,
-        )
-    if prospect_of_converted_to is not None:
-        return LifecycleDecision(
-            LifecycleAction.SET_LINK_STATUS,
-            f"Lead {link.crm.id} was converted into {converted_to.object} {converted_to.id}, "
-            f"which is already linked to prospect {prospect_of_converted_to}",
-            prospect_id=link.prospect_id,
-            crm=link.crm,
-            link_status=LinkStatus.MERGED,
-            reported=True,
-        )
-    return LifecycleDecision(
-        LifecycleAction.MOVE_LINK,
-        f"Lead {link.crm.id} was converted into {converted_to.object} {converted_to.id}",
-        prospect_id=link.prospect_id,
-        crm=converted_to,
-        link_status=LinkStatus.ACTIVE,
+    return _hand_over_link(
+        link,
+        to=converted_to,
+        prospect_of_target=prospect_of_converted_to,
+        event=f"Lead {link.crm.id} was converted into {converted_to.object} {converted_to.id}",
         add_tags=frozenset({tags.lead_converted_to_contact}),
         remove_tags=frozenset({tags.created_from_contact}),
     )
@@ -193,18 +175,34 @@ def decide_deletion(link: Link, master: CrmRef | None, prospect_of_master: str |
             link_status=LinkStatus.CRM_DELETED,
             deactivate_prospect=True,
         )
-    if prospect_of_master == link.prospect_id:
+    return _hand_over_link(
+        link,
+        to=master,
+        prospect_of_target=prospect_of_master,
+        event=f"{link.crm.object} {link.crm.id} was merged into {master.id}",
+    )
+
+
+def _hand_over_link(
+    link: Link,
+    *,
+    to: CrmRef,
+    prospect_of_target: str | None,
+    event: str,
+    add_tags: frozenset[str] = frozenset(),
+    remove_tags: frozenset[str] = frozenset(),
+) -> LifecycleDecision:
+    """The person behind `link` now lives on as `to` (conversion, merge). The link moves there,
+    unless `to` already has a prospect of its own: two prospects are never silently merged,
+    the old link is closed and the case reported."""
+    if prospect_of_target == link.prospect_id:
         return LifecycleDecision(
-            LifecycleAction.NOTHING,
-            "the merge was already followed",
-            prospect_id=link.prospect_id,
-            crm=master,
+            LifecycleAction.NOTHING, f"already followed: {event}", prospect_id=link.prospect_id, crm=to
         )
-    if prospect_of_master is not None:
+    if prospect_of_target is not None:
         return LifecycleDecision(
             LifecycleAction.SET_LINK_STATUS,
-            f"{link.crm.object} {link.crm.id} was merged into {master.id}, "
-            f"which is already linked to prospect {prospect_of_master}",
+            f"{event}, which is already linked to prospect {prospect_of_target}",
             prospect_id=link.prospect_id,
             crm=link.crm,
             link_status=LinkStatus.MERGED,
@@ -212,10 +210,12 @@ def decide_deletion(link: Link, master: CrmRef | None, prospect_of_master: str |
         )
     return LifecycleDecision(
         LifecycleAction.MOVE_LINK,
-        f"{link.crm.object} {link.crm.id} was merged into {master.id}",
+        event,
         prospect_id=link.prospect_id,
-        crm=master,
+        crm=to,
         link_status=LinkStatus.ACTIVE,
+        add_tags=add_tags,
+        remove_tags=remove_tags,
     )
 
 
