@@ -10,7 +10,7 @@ the surviving record's values win where they differ and the prospect's unsynced 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from crmsync.domain.matching import (
@@ -21,6 +21,7 @@ from crmsync.domain.matching import (
     ProspectCandidate,
     match_record_to_prospect,
 )
+from crmsync.domain.plan import Snapshot
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,27 @@ class Link:
     prospect_id: str
     crm: CrmRef
     status: LinkStatus = LinkStatus.ACTIVE
+
+
+@dataclass(frozen=True)
+class StoredLink:
+    """A link as the link store holds it: the link, the snapshot of its last sync (the base of
+    the three-way merge) and the store's optimistic lock."""
+
+    link: Link
+    snapshot: Snapshot = field(default_factory=dict)
+    version: int = 0
+
+
+@dataclass(frozen=True)
+class LinkChange:
+    """Save `after` (with `snapshot`) in place of `before` (None: a new link). When `after`
+    points at another record than `before`, the link moves: the old record is freed and the
+    new one claimed, both or neither."""
+
+    after: Link
+    snapshot: Snapshot
+    before: StoredLink | None = None
 
 
 class LifecycleAction(StrEnum):

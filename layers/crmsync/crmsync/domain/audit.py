@@ -1,0 +1,66 @@
+"""What the connector tells its users about every record: the audit trail of each prospect and
+the sync error list (SPEC §9). Plain values; the state store keeps them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from crmsync.domain.errors import Failure
+
+
+class Direction(StrEnum):
+    OUTBOUND = "outbound"
+    """Salesforce → marketing."""
+    INBOUND = "inbound"
+    """Marketing → Salesforce."""
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """One thing that happened to a prospect: a field written (`field`, `old`, `new`, `rule`)
+    or a lifecycle event (`event` alone: linked, created, converted, deleted, merged...)."""
+
+    prospect_id: str
+    at: datetime
+    run_id: str
+    direction: Direction
+    crm_type: str
+    crm_id: str
+    event: str
+    field: str | None = None
+    side: str | None = None
+    old: Any = None
+    new: Any = None
+    rule: str | None = None
+
+
+class ErrorState(StrEnum):
+    OPEN = "open"
+    """Waits for the record to change again on either side, or for a retry on request."""
+    RETRYING = "retrying"
+    """Transient: retried by the next run on its own."""
+
+
+@dataclass(frozen=True)
+class SyncError:
+    """One entry of the sync error list; at most one per record and direction."""
+
+    direction: Direction
+    operation: str
+    sobject: str
+    record_id: str
+    failure: Failure
+    at: datetime
+    prospect_id: str | None = None
+    attempts: int = 1
+
+    @property
+    def key(self) -> str:
+        return f"{self.direction}#{self.sobject}#{self.record_id}"
+
+    @property
+    def state(self) -> ErrorState:
+        return ErrorState.RETRYING if self.failure.retryable else ErrorState.OPEN
