@@ -1,0 +1,565 @@
+"""Outbound sync, Salesforce → marketing (SPEC §1 to §4, §6, §7): one scheduled run.
+
+A run holds the `outbound` lease (one run at a time), syncs Salesforce Users (even while the
+connector is paused), then, when running and within the API budget, reads every synced object
+changed since its watermark, oldest first, in chunks of up to 200 records. For each chunk it
+reads what the stores know in a few batched calls, asks the core for one plan per record
+(`domain.outbound`), carries the plans out in batches, and only then moves the watermark past
+the chunk: a run stopped by its deadline, or by a crash, resumes from the last chunk applied.
+A record that could not be applied (a prospect or link changed under the run) goes to the
+retry list and is read again by id at the start of the next run, so nothing is lost behind
+the watermark.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from crmsync.config import OPPORTUNITY_MAPPING, Configuration, MappedObject
+from crmsync.domain.audit import AuditRecord, Direction, SyncError
+from crmsync.domain.errors import ErrorCategory, Failure
+from crmsync.domain.fields import Behaviour, FieldMapping
+from crmsync.domain.lifecycle import LinkChange, LinkStatus, StoredLink
+from crmsync.domain.matching import CrmObject, MatchingMode, ProspectCandidate, normalize_email
+from crmsync.domain.outbound import OutboundRules, PersonRecord, RecordPlan, plan_person_record
+from crmsync.domain.plan import SideState, plan_field_sync
+from crmsync.domain.prospect import Prospect, ProspectChange
+from crmsync.domain.records import CrmRecord, Watermark
+from crmsync.domain.scope import Flagged, MatchingCriteria, OutboundScope, as_checkbox, as_datetime, in_scope
+from crmsync.ports import (
+    Clock,
+    CrmGateway,
+    LinkStore,
+    ProspectStore,
+    RunSummary,
+    SalesforceUser,
+    StateStore,
+    SyncStateStore,
+)
+
+LEASE = "outbound"
+STOP_MARGIN_MS = 15_000
+"""Stop taking new chunks when less than this is left before the Lambda deadline: applying
+one chunk (a few batched DynamoDB calls) takes well under a second, the rest is headroom."""
+CHUNK_SIZE = 200
+LEASE_GRACE = timedelta(minutes=1)
+
+_COMMON_FIELDS = ("Id", "SystemModstamp", "LastModifiedDate", "CreatedDate", "OwnerId", "MasterRecordId")
+_PERSON_FIELDS: Mapping[CrmObject, tuple[str, ...]] = {
+    CrmObject.LEAD: (*_COMMON_FIELDS, "Email", "IsConverted", "ConvertedContactId", "ConvertedAccountId"),
+    CrmObject.CONTACT: (*_COMMON_FIELDS, "Email", "AccountId"),
+    CrmObject.PERSON_ACCOUNT: (*_COMMON_FIELDS, "PersonEmail", "IsPersonAccount"),
+}
+_USER_FIELDS = ("Id", "SystemModstamp", "Email", "Name", "IsActive")
+_OPPORTUNITY_FIELDS = ("Id", "SystemModstamp", *(m.salesforce_field for m in OPPORTUNITY_MAPPING))
+
+
+@dataclass(frozen=True)
+class _ObjectRead:
+    """One incremental read of a run: a Salesforce object, its fields, what applies a chunk."""
+
+    sobject: str
+    fields: tuple[str, ...]
+    apply: Callable[[Sequence[CrmRecord]], None]
+
+    @property
+    def watermark_key(self) -> str:
+        return f"outbound#{self.sobject}"
+
+
+class _Stop(Exception):
+    """The run must stop before its deadline; what was applied is kept."""
+
+
+class OutboundSync:
+    def __init__(
+        self,
+        *,
+        crm: CrmGateway,
+        links: LinkStore,
+        prospects: ProspectStore,
+        state: SyncStateStore,
+        connector: StateStore,
+        configuration: Configuration,
+        clock: Clock,
+        api_budget_percent: float = 50.0,
+        audit_retention_days: int = 30,
+        stop_margin_ms: int = STOP_MARGIN_MS,
+        new_prospect_id: Callable[[], str] = lambda: uuid.uuid4().hex,
+    ) -> None:
+        self._crm = crm
+        self._links = links
+        self._prospects = prospects
+        self._state = state
+        self._connector = connector
+        self._config = configuration
+        self._clock = clock
+        self._budget = api_budget_percent
+        self._retention = audit_retention_days
+        self._stop_margin = stop_margin_ms
+        self._new_prospect_id = new_prospect_id
+
+    def run(self, remaining_ms: Callable[[], int], run_id: str) -> RunSummary:
+        started = self._clock.now()
+        lease_until = started + timedelta(milliseconds=remaining_ms()) + LEASE_GRACE
+        if not self._state.acquire_lease(LEASE, run_id, started, lease_until):
+            return self._summary(run_id, started, "busy", Counter(), 0)
+        calls_before = self._api_calls()
+        run = _Run(self, run_id, remaining_ms)
+        try:
+            outcome = run.execute()
+        finally:
+            self._state.release_lease(LEASE, run_id)
+        summary = self._summary(run_id, started, outcome, run.counts, self._api_calls() - calls_before)
+        self._state.save_run(summary)
+        return summary
+
+    def _api_calls(self) -> int:
+        usage = self._crm.api_usage
+        return usage.used if usage else 0
+
+    def _summary(
+        self, run_id: str, started: datetime, outcome: str, counts: Counter[str], calls: int
+    ) -> RunSummary:
+        return RunSummary(
+            direction=Direction.OUTBOUND,
+            run_id=run_id,
+            started_at=started,
+            finished_at=self._clock.now(),
+            outcome=outcome,
+            counts=dict(counts),
+            api_calls=max(calls, 0),
+        )
+
+
+class _Run:
+    """One run's working state: the settled second it reads up to, its counts, the user map."""
+
+    def __init__(self, sync: OutboundSync, run_id: str, remaining_ms: Callable[[], int]) -> None:
+        self.s = sync
+        self.run_id = run_id
+        self.remaining_ms = remaining_ms
+        self.now = sync._clock.now()
+        # Records stamped in the current second may still be joined by others with a lower
+        # Id; reading up to the start of this second keeps the (stamp, Id) watermark exact.
+        self.until = self.now.replace(microsecond=0)
+        self.counts: Counter[str] = Counter()
+        config = sync._config
+        self.config = config
+        self.rules = OutboundRules(
+            matching=config.matching,
+            conflict_winner=config.conflict_winner,
+            tags=config.tags,
+            mappings={crm: config.mappings.get(MappedObject(crm.value), ()) for crm in CrmObject},
+        )
+
+    # ------------------------------------------------------------------ the run
+
+    def execute(self) -> str:
+        self._sync_users()
+        if self.s._connector.connector_state().paused:
+            return "paused"
+        try:
+            self._check_budget()
+            self._retry_records()
+            for read in self._reads():
+                self._read(read)
+        except _Stop as stop:
+            return str(stop)
+        return "completed"
+
+    def _check_deadline(self) -> None:
+        if self.remaining_ms() < self.s._stop_margin:
+            raise _Stop("cut_short")
+
+    def _check_budget(self) -> None:
+        usage = self.s._crm.api_usage or self.s._crm.check_connection()
+        if usage.limit and usage.percent >= self.s._budget:
+            raise _Stop("over_budget")
+
+    def _read(self, read: _ObjectRead) -> None:
+        since = self.s._state.watermark(read.watermark_key)
+        for page in self.s._crm.read_changes(read.sobject, read.fields, since, self.until):
+            for start in range(0, len(page.records), CHUNK_SIZE):
+                self._check_deadline()
+                chunk = page.records[start : start + CHUNK_SIZE]
+                read.apply(chunk)
+                last = chunk[-1]
+                stamp = as_datetime(last["SystemModstamp"])
+                assert stamp is not None
+                self.s._state.save_watermark(read.watermark_key, Watermark(stamp, str(last["Id"])))
+            self._check_budget()
+
+    def _reads(self) -> Iterator[_ObjectRead]:
+        objects = self.config.objects
+        if objects.leads:
+            yield _ObjectRead("Lead", self._person_fields(CrmObject.LEAD), self._apply_leads)
+        if objects.contacts:
+            yield _ObjectRead("Contact", self._person_fields(CrmObject.CONTACT), self._apply_contacts)
+        if objects.person_accounts or (objects.account_fields and self._account_mappings()):
+            yield _ObjectRead("Account", self._account_fields(), self._apply_accounts)
+        if objects.opportunities:
+            yield _ObjectRead("Opportunity", _OPPORTUNITY_FIELDS, self._apply_opportunities)
+
+    def _retry_records(self) -> None:
+        waiting = self.s._state.records_to_retry(Direction.OUTBOUND)
+        handlers = {read.sobject: read for read in self._reads()}
+        for sobject, ids in waiting.items():
+            read = handlers.get(sobject)
+            if read is None:
+                self.s._state.clear_retry(Direction.OUTBOUND, sobject, ids)
+                continue
+            for start in range(0, len(ids), CHUNK_SIZE):
+                self._check_deadline()
+                batch = ids[start : start + CHUNK_SIZE]
+                records = self.s._crm.find(sobject, read.fields, "Id", batch)
+                read.apply(records)
+                self.s._state.clear_retry(Direction.OUTBOUND, sobject, batch)
+
+    # ------------------------------------------------------------------ fields read
+
+    def _person_fields(self, crm: CrmObject) -> tuple[str, ...]:
+        fields = list(_PERSON_FIELDS[crm])
+        if crm is CrmObject.CONTACT and self.config.objects.person_accounts:
+            fields.append("IsPersonAccount")
+        fields += [
+            m.salesforce_field for m in self.rules.mappings.get(crm, ()) if m.behaviour is not Behaviour.NONE
+        ]
+        fields += _scope_fields(self.config.outbound.scope.get(crm))
+        return tuple(dict.fromkeys(fields))
+
+    def _account_mappings(self) -> Sequence[FieldMapping]:
+        return [
+            m for m in self.config.mappings.get(MappedObject.ACCOUNT, ()) if m.behaviour is not Behaviour.NONE
+        ]
+
+    def _account_fields(self) -> tuple[str, ...]:
+        fields = list(_COMMON_FIELDS)
+        if self.config.objects.person_accounts:
+            fields += self._person_fields(CrmObject.PERSON_ACCOUNT)
+        if self.config.objects.account_fields:
+            fields += [m.salesforce_field for m in self._account_mappings()]
+        return tuple(dict.fromkeys(fields))
+
+    # ------------------------------------------------------------------ users
+
+    def _sync_users(self) -> None:
+        key = "outbound#User"
+        since = self.s._state.watermark(key)
+        for page in self.s._crm.read_changes("User", _USER_FIELDS, since, self.until, include_deleted=False):
+            users = [
+                SalesforceUser(
+                    id=str(r["Id"]),
+                    email=normalize_email(r.get("Email")),
+                    name=str(r.get("Name") or ""),
+                    active=as_checkbox(r.get("IsActive")),
+                )
+                for r in page.records
+            ]
+            if users:
+                self.s._state.save_users(users)
+                self.counts["users"] += len(users)
+            if page.watermark is not None:
+                self.s._state.save_watermark(key, page.watermark)
+        owner = self.config.owner
+        emails = {
+            user.id: owner.user_map.get(user.id) or user.email
+            for user in self.s._state.users().values()
+            if user.active and (user.email or user.id in owner.user_map)
+        }
+        self.rules = replace(self.rules, owner_emails={k: v for k, v in emails.items() if v})
+
+    # ------------------------------------------------------------------ people
+
+    def _apply_leads(self, records: Sequence[CrmRecord]) -> None:
+        self._apply_people(CrmObject.LEAD, records)
+
+    def _apply_contacts(self, records: Sequence[CrmRecord]) -> None:
+        # A Person Account's hidden Contact is synced as the Person Account itself.
+        people = [r for r in records if not as_checkbox(r.get("IsPersonAccount"))]
+        self._apply_people(CrmObject.CONTACT, people)
+
+    def _apply_accounts(self, records: Sequence[CrmRecord]) -> None:
+        if self.config.objects.person_accounts:
+            self._apply_people(
+                CrmObject.PERSON_ACCOUNT, [r for r in records if as_checkbox(r.get("IsPersonAccount"))]
+            )
+        if self.config.objects.account_fields:
+            self._apply_account_fields([r for r in records if not as_checkbox(r.get("IsPersonAccount"))])
+
+    def _apply_people(self, crm: CrmObject, records: Sequence[CrmRecord]) -> None:
+        if not records:
+            return
+        self.counts["read"] += len(records)
+        scope = self.config.outbound.scope.get(crm)
+        related = {
+            str(r[f])
+            for r in records
+            for f in ("ConvertedContactId", "ConvertedAccountId", "MasterRecordId")
+            if r.get(f)
+        }
+        links = self.s._links.by_crm_ids({str(r["Id"]) for r in records} | related)
+        prospects = self.s._prospects.get_many({stored.link.prospect_id for stored in links.values()})
+        unlinked = [r for r in records if str(r["Id"]) not in links and not as_checkbox(r.get("IsDeleted"))]
+        candidates = self._candidates(crm, unlinked)
+        candidate_links = self.s._links.by_prospect_ids(
+            {p.id for found in candidates.values() for p in found}
+        )
+
+        plans: list[RecordPlan] = []
+        for values in records:
+            record_id = str(values["Id"])
+            stored = links.get(record_id)
+            person = PersonRecord(
+                object=crm,
+                values=values,
+                in_scope=scope is not None and in_scope(scope, values),
+                link=stored,
+                prospect=prospects.get(stored.link.prospect_id) if stored else None,
+                candidates=[
+                    ProspectCandidate(id=p.id, email=p.email, crm_id=p.crm_id, linked=p.id in candidate_links)
+                    for p in candidates.get(self._candidate_key(crm, values) or "", ())
+                ],
+                candidate_prospects={
+                    p.id: p for p in candidates.get(self._candidate_key(crm, values) or "", ())
+                },
+                target_link=self._target_link(values, links),
+            )
+            plans.append(plan_person_record(person, self.rules, self.now, self.s._new_prospect_id))
+        self._carry_out(crm.value if crm is not CrmObject.PERSON_ACCOUNT else "Account", plans)
+
+    def _candidate_key(self, crm: CrmObject, values: CrmRecord) -> str | None:
+        if self.config.matching is MatchingMode.CRM_ID:
+            return str(values["Id"])
+        return normalize_email(values.get("PersonEmail" if crm is CrmObject.PERSON_ACCOUNT else "Email"))
+
+    def _candidates(self, crm: CrmObject, unlinked: Sequence[CrmRecord]) -> dict[str, list[Prospect]]:
+        keys = {key for r in unlinked if (key := self._candidate_key(crm, r))}
+        if not keys:
+            return {}
+        if self.config.matching is MatchingMode.CRM_ID:
+            return self.s._prospects.find_by_crm_ids(keys)
+        return self.s._prospects.find_by_emails(keys)
+
+    @staticmethod
+    def _target_link(values: CrmRecord, links: Mapping[str, StoredLink]) -> StoredLink | None:
+        if as_checkbox(values.get("IsDeleted")):
+            target = values.get("MasterRecordId")
+        elif as_checkbox(values.get("IsConverted")):
+            target = values.get("ConvertedContactId") or values.get("ConvertedAccountId")
+        else:
+            return None
+        return links.get(str(target)) if target else None
+
+    def _carry_out(self, sobject: str, plans: Sequence[RecordPlan]) -> None:
+        """Links first, then prospects, then snapshots; a record whose step is refused stops
+        there and is read again next run."""
+        retry: set[str] = set()
+        link_changes = [p.link_change for p in plans if p.link_change is not None]
+        refused_links = {id(c) for c in self.s._links.save(link_changes)} if link_changes else set()
+        applied: list[RecordPlan] = []
+        for plan in plans:
+            if plan.link_change is not None and id(plan.link_change) in refused_links:
+                retry.add(plan.crm.id)
+            else:
+                applied.append(plan)
+        prospect_changes = [p.prospect_change for p in applied if p.prospect_change is not None]
+        refused_prospects = (
+            {id(c) for c in self.s._prospects.save(prospect_changes)} if prospect_changes else set()
+        )
+        done: list[RecordPlan] = []
+        for plan in applied:
+            if plan.prospect_change is not None and id(plan.prospect_change) in refused_prospects:
+                retry.add(plan.crm.id)
+            else:
+                done.append(plan)
+        snapshot_changes = [p.snapshot_change for p in done if p.snapshot_change is not None]
+        refused_snapshots = (
+            {id(c) for c in self.s._links.save(snapshot_changes)} if snapshot_changes else set()
+        )
+        for plan in done:
+            if plan.snapshot_change is not None and id(plan.snapshot_change) in refused_snapshots:
+                retry.add(plan.crm.id)
+        if retry:
+            self.s._state.mark_for_retry(Direction.OUTBOUND, sobject, sorted(retry))
+            self.counts["retried"] += len(retry)
+        finished = [p for p in plans if p.crm.id not in retry]
+        for plan in finished:
+            self.counts[plan.outcome] += 1
+        self._report(sobject, finished)
+
+    def _report(self, sobject: str, plans: Sequence[RecordPlan]) -> None:
+        audit: list[AuditRecord] = []
+        errors: list[SyncError] = []
+        synced: list[tuple[str, str]] = []
+        for plan in plans:
+            prospect_id = plan.prospect_id
+            if plan.reported:
+                errors.append(
+                    SyncError(
+                        direction=Direction.OUTBOUND,
+                        operation="link",
+                        sobject=sobject,
+                        record_id=plan.crm.id,
+                        failure=Failure("NOT_SYNCED", plan.reason, category=ErrorCategory.VALIDATION),
+                        at=self.now,
+                        prospect_id=prospect_id,
+                    )
+                )
+            elif plan.outcome != "unchanged":
+                synced.append((sobject, plan.crm.id))
+            if prospect_id is None:
+                continue
+            base = AuditRecord(
+                prospect_id=prospect_id,
+                at=self.now,
+                run_id=self.run_id,
+                direction=Direction.OUTBOUND,
+                crm_type=plan.crm.object.value,
+                crm_id=plan.crm.id,
+                event="",
+            )
+            audit += [replace(base, event=event) for event in plan.events]
+            audit += [
+                replace(
+                    base,
+                    event="field synced",
+                    field=entry.field,
+                    side=entry.side.value,
+                    old=entry.old,
+                    new=entry.new,
+                    rule=entry.reason.value,
+                )
+                for entry in plan.field_audit
+            ]
+        if audit:
+            self.s._state.append_audit(audit, self.s._retention)
+        if errors:
+            self.s._state.record_errors(errors)
+        if synced:
+            self.s._state.resolve_errors(Direction.OUTBOUND, synced)
+
+    # ------------------------------------------------------------------ accounts, opportunities
+
+    def _prospects_of_contacts(
+        self, key_field: str, ids: Iterable[str], wanted: Sequence[str]
+    ) -> dict[str, list[tuple[str, StoredLink]]]:
+        """`key_field` value (AccountId, OpportunityId) → the active links of its contacts."""
+        rows = self.s._crm.find(
+            "Contact" if key_field == "AccountId" else "OpportunityContactRole",
+            wanted,
+            key_field,
+            sorted(ids),
+        )
+        contact_field = "Id" if key_field == "AccountId" else "ContactId"
+        links = self.s._links.by_crm_ids({str(r[contact_field]) for r in rows if r.get(contact_field)})
+        found: dict[str, list[tuple[str, StoredLink]]] = {}
+        for row in rows:
+            stored = links.get(str(row.get(contact_field)))
+            if stored is not None and stored.link.status is LinkStatus.ACTIVE:
+                found.setdefault(str(row[key_field]), []).append((str(row[contact_field]), stored))
+        return found
+
+    def _apply_account_fields(self, accounts: Sequence[CrmRecord]) -> None:
+        live = {str(a["Id"]): a for a in accounts if not as_checkbox(a.get("IsDeleted"))}
+        if not live:
+            return
+        self.counts["accounts"] += len(live)
+        by_account = self._prospects_of_contacts("AccountId", live, ("Id", "AccountId"))
+        links = [stored for found in by_account.values() for _, stored in found]
+        prospects = self.s._prospects.get_many({s.link.prospect_id for s in links})
+        mappings = self._account_mappings()
+        plans: list[RecordPlan] = []
+        for account_id, found in by_account.items():
+            account = live[account_id]
+            for _contact_id, stored in found:
+                prospect = prospects.get(stored.link.prospect_id)
+                if prospect is None:
+                    continue
+                plan = plan_field_sync(
+                    mappings,
+                    self.config.conflict_winner,
+                    stored.snapshot,
+                    SideState(account, as_datetime(account.get("LastModifiedDate"))),
+                    SideState(prospect.fields, prospect.modified_at),
+                )
+                # Account fields only flow onto prospects (validated to be `salesforce`).
+                snapshot = {
+                    **stored.snapshot,
+                    **{k: v for k, v in plan.snapshot.items() if k in {m.key for m in mappings}},
+                }
+                writes = plan.prospect_writes
+                prospect_change = (
+                    ProspectChange(replace(prospect, fields={**prospect.fields, **writes}), before=prospect)
+                    if writes
+                    else None
+                )
+                snapshot_change = (
+                    LinkChange(stored.link, snapshot, before=stored)
+                    if snapshot != dict(stored.snapshot)
+                    else None
+                )
+                if prospect_change is None and snapshot_change is None:
+                    continue
+                plans.append(
+                    RecordPlan(
+                        "updated",
+                        stored.link.crm,
+                        f"Account {account_id} fields",
+                        prospect_change=prospect_change,
+                        snapshot_change=snapshot_change,
+                        field_audit=tuple(e for e in plan.audit if e.side.value == "marketing"),
+                    )
+                )
+        self._carry_out("Contact", plans)
+
+    def _apply_opportunities(self, opportunities: Sequence[CrmRecord]) -> None:
+        if not opportunities:
+            return
+        self.counts["opportunities"] += len(opportunities)
+        by_opportunity = self._prospects_of_contacts(
+            "OpportunityId", {str(o["Id"]) for o in opportunities}, ("OpportunityId", "ContactId")
+        )
+        links = {stored.link.prospect_id: stored for found in by_opportunity.values() for _, stored in found}
+        prospects = self.s._prospects.get_many(set(links))
+        updated: dict[str, Prospect] = {}
+        for opportunity in opportunities:
+            opportunity_id = str(opportunity["Id"])
+            for _contact_id, stored in by_opportunity.get(opportunity_id, ()):
+                prospect = updated.get(stored.link.prospect_id) or prospects.get(stored.link.prospect_id)
+                if prospect is None:
+                    continue
+                attached = dict(prospect.opportunities)
+                if as_checkbox(opportunity.get("IsDeleted")):
+                    attached.pop(opportunity_id, None)
+                else:
+                    attached[opportunity_id] = {
+                        m.marketing_field.removeprefix("opportunity_"): opportunity.get(m.salesforce_field)
+                        for m in OPPORTUNITY_MAPPING
+                    }
+                if attached != dict(prospect.opportunities):
+                    updated[prospect.id] = replace(prospect, opportunities=attached)
+        plans = [
+            RecordPlan(
+                "opportunity_attached",
+                links[prospect_id].link.crm,
+                "opportunities of the contact",
+                prospect_change=ProspectChange(after, before=prospects[prospect_id]),
+                events=("opportunities updated: " + ", ".join(sorted(after.opportunities)),),
+            )
+            for prospect_id, after in updated.items()
+        ]
+        self._carry_out("Contact", plans)
+
+
+def _scope_fields(scope: OutboundScope | None) -> list[str]:
+    match scope:
+        case Flagged(field=field):
+            return [field]
+        case MatchingCriteria(criteria=criteria):
+            return [c.field for c in criteria]
+    return []
