@@ -9,13 +9,15 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from crmsync.domain.errors import ConfigurationError
 
 if TYPE_CHECKING:
-    from crmsync.ports import CrmGateway, StateStore
+    from crmsync.ports import CrmGateway, LinkStore, ProspectStore, StateStore, SyncStateStore
+    from crmsync.sync.outbound import OutboundSync
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,34 @@ def state_store() -> StateStore:
 
 
 @cache
+def _dynamodb_client() -> Any:
+    import boto3
+
+    return boto3.client("dynamodb")
+
+
+@cache
+def link_store() -> LinkStore:
+    from crmsync.aws.links import DynamoLinkStore
+
+    return DynamoLinkStore(_dynamodb_client(), settings().links_table)
+
+
+@cache
+def prospect_store() -> ProspectStore:
+    from crmsync.aws.prospects import DynamoProspectStore
+
+    return DynamoProspectStore(_dynamodb_client(), settings().prospects_table)
+
+
+@cache
+def sync_state() -> SyncStateStore:
+    from crmsync.aws.sync_state import DynamoSyncState
+
+    return DynamoSyncState(_dynamodb_client(), settings().state_table)
+
+
+@cache
 def salesforce_gateway() -> CrmGateway:
     """The Salesforce adapter. Each login re-reads the secret (cached a few minutes), so rotated
     credentials are picked up without a redeploy."""
@@ -112,7 +142,39 @@ def status() -> dict[str, Any]:
     return connector_status(state_store(), salesforce_gateway)
 
 
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+def outbound_sync() -> OutboundSync:
+    """The outbound run, built per invocation: it reads the configuration in force now."""
+    from crmsync.sync.outbound import OutboundSync
+
+    config = settings()
+    return OutboundSync(
+        crm=salesforce_gateway(),
+        links=link_store(),
+        prospects=prospect_store(),
+        state=sync_state(),
+        connector=state_store(),
+        configuration=configuration(),
+        clock=SystemClock(),
+        api_budget_percent=config.api_budget_percent,
+        audit_retention_days=config.audit_retention_days,
+    )
+
+
 def reset() -> None:
     """Forget every built adapter (tests; a container never needs it)."""
-    for built in (settings, _dynamodb, state_store, salesforce_gateway):
+    for built in (
+        settings,
+        _dynamodb,
+        _dynamodb_client,
+        state_store,
+        link_store,
+        prospect_store,
+        sync_state,
+        salesforce_gateway,
+    ):
         built.cache_clear()

@@ -124,5 +124,18 @@ class CrmError(Exception):
         return self.failure.retryable
 
 
+class StoreError(Exception):
+    """A call to the connector's own tables (DynamoDB) failed as a whole, after its retries:
+    throttled, unreachable, or refused as malformed or not allowed."""
+
+    def __init__(self, failure: Failure) -> None:
+        super().__init__(failure.describe())
+        self.failure = failure
+
+    @property
+    def retryable(self) -> bool:
+        return self.failure.retryable
+
+
 class ConfigurationError(ValueError):
     """The connector's settings or credentials are wrong; the message names the bad entry."""

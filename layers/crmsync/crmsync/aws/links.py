@@ -1,0 +1,153 @@
+"""`LinkStore` on the links table: 1:1 between prospects and CRM records, enforced by DynamoDB.
+
+Access patterns (table key `pk`; ARCHITECTURE.md, "Links: two items per link, one transaction"):
+- link: `pk="prospect#<prospect id>"` → `prospect_id`, `crm_id`, `crm_type` (Lead, Contact,
+  PersonAccount), `status` (a `LinkStatus`), `snapshot` (pair key → `{"salesforce": value,
+  "marketing": value}`), `version` (optimistic lock, 1 when created), `linked_at` (when the
+  link got its current record), `updated_at`. Read by prospect id with a consistent
+  `BatchGetItem`. Only link items carry `crm_id`, so the keys-only GSI `by_crm_id` lists links
+  alone (operators' lookups; never on a sync path, it is eventually consistent).
+- claim: `pk="crm#<crm id>"` → `prospect_id`. A record's link is found through its claim: a
+  consistent `BatchGetItem` of claims, then one of their links.
+
+Every change is one transaction, so neither a prospect nor a record is ever in two links:
+- new link: put the link and put the claim, each only if absent (`attribute_not_exists(pk)`);
+- move (conversion, merge): update the link if its version is still the one read, delete the
+  old claim if it is still this prospect's, put the new claim only if absent;
+- any other change (status, snapshot): update the link if its version is still the one read.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Collection, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from crmsync.aws.dynamo_table import (
+    DYNAMO_RETRY,
+    DynamoTable,
+    Expression,
+    TransactionUnit,
+    TransactWrite,
+    assignments,
+    iso,
+)
+from crmsync.domain.lifecycle import CrmRef, Link, LinkChange, LinkStatus, StoredLink
+from crmsync.domain.matching import CrmObject
+from crmsync.domain.plan import FieldSnapshot, Snapshot
+from crmsync.domain.retry import RetryPolicy
+
+LINK_PREFIX = "prospect#"
+CLAIM_PREFIX = "crm#"
+
+_ABSENT = Expression("attribute_not_exists(pk)")
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class DynamoLinkStore:
+    def __init__(
+        self,
+        client: Any,
+        table_name: str,
+        *,
+        now: Callable[[], datetime] = _utc_now,
+        retry: RetryPolicy = DYNAMO_RETRY,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._table = DynamoTable(client, table_name, ("pk",), retry=retry, sleep=sleep)
+        self._now = now
+
+    def by_crm_ids(self, crm_ids: Collection[str]) -> dict[str, StoredLink]:
+        claims = self._table.get_many({"pk": CLAIM_PREFIX + crm_id} for crm_id in crm_ids)
+        prospect_of = {claim["pk"].removeprefix(CLAIM_PREFIX): claim["prospect_id"] for claim in claims}
+        links = self.by_prospect_ids(set(prospect_of.values()))
+        # Claims and links are read one after the other: a link that moved in between no
+        # longer points at the record whose claim led to it, and that record has no link now.
+        return {
+            crm_id: links[prospect_id]
+            for crm_id, prospect_id in prospect_of.items()
+            if prospect_id in links and links[prospect_id].link.crm.id == crm_id
+        }
+
+    def by_prospect_ids(self, prospect_ids: Collection[str]) -> dict[str, StoredLink]:
+        items = self._table.get_many({"pk": LINK_PREFIX + prospect_id} for prospect_id in prospect_ids)
+        links = (_stored_link(item) for item in items)
+        return {stored.link.prospect_id: stored for stored in links}
+
+    def save(self, changes: Sequence[LinkChange]) -> list[LinkChange]:
+        now = self._now()
+        return self._table.transact(
+            [TransactionUnit(change, self._writes(change, now)) for change in changes]
+        )
+
+    def _writes(self, change: LinkChange, now: datetime) -> list[TransactWrite]:
+        link = change.after
+        claim = {"pk": CLAIM_PREFIX + link.crm.id, "prospect_id": link.prospect_id}
+        before = change.before
+        if before is None:
+            item = {
+                "pk": LINK_PREFIX + link.prospect_id,
+                "prospect_id": link.prospect_id,
+                **_link_values(link, change.snapshot),
+                "version": 1,
+                "linked_at": iso(now),
+                "updated_at": iso(now),
+            }
+            return [self._table.put_write(item, _ABSENT), self._table.put_write(claim, _ABSENT)]
+
+        if before.link.prospect_id != link.prospect_id:
+            raise ValueError(
+                f"a link belongs to its prospect: {before.link.prospect_id} cannot become {link.prospect_id}"
+            )
+        moves = link.crm.id != before.link.crm.id
+        values = {
+            **_link_values(link, change.snapshot),
+            "version": before.version + 1,
+            "updated_at": iso(now),
+        }
+        if moves:
+            values["linked_at"] = iso(now)
+        assigned = assignments(values)
+        update = self._table.update_write(
+            {"pk": LINK_PREFIX + link.prospect_id},
+            Expression(f"SET {assigned.text}", assigned.names, assigned.values),
+            Expression("version = :read_version", values={":read_version": before.version}),
+        )
+        if not moves:
+            return [update]
+        release = self._table.delete_write(
+            {"pk": CLAIM_PREFIX + before.link.crm.id},
+            Expression("prospect_id = :prospect", values={":prospect": link.prospect_id}),
+        )
+        return [update, release, self._table.put_write(claim, _ABSENT)]
+
+
+def _link_values(link: Link, snapshot: Snapshot) -> dict[str, Any]:
+    return {
+        "crm_id": link.crm.id,
+        "crm_type": link.crm.object.value,
+        "status": link.status.value,
+        "snapshot": {
+            pair: {"salesforce": values.salesforce, "marketing": values.marketing}
+            for pair, values in snapshot.items()
+        },
+    }
+
+
+def _stored_link(item: dict[str, Any]) -> StoredLink:
+    return StoredLink(
+        link=Link(
+            prospect_id=item["prospect_id"],
+            crm=CrmRef(CrmObject(item["crm_type"]), item["crm_id"]),
+            status=LinkStatus(item["status"]),
+        ),
+        snapshot={
+            pair: FieldSnapshot(salesforce=values.get("salesforce"), marketing=values.get("marketing"))
+            for pair, values in item.get("snapshot", {}).items()
+        },
+        version=int(item["version"]),
+    )

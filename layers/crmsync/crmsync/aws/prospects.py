@@ -1,0 +1,171 @@
+"""`ProspectStore` on the prospects table (the built-in marketing store).
+
+Access patterns (table key `prospect_id`):
+- prospect: `prospect_id=<id>` → `fields` (map), `tags` (sorted list), `active`, `crm_id`,
+  `assigned_user`, `opportunities` (map), `modified_at` (ISO-8601), `version` (optimistic
+  lock, 1 when created) and `email_key` (the normalized email; absent when there is none, as
+  are `crm_id`, `assigned_user` and `modified_at`). Read by id with a consistent `BatchGetItem`.
+  The sparse GSI `by_email` (on `email_key`) serves ad-hoc lookups.
+- email index: `prospect_id="email#<email key>"` → `prospect_ids` (string set).
+- CRM id index: `prospect_id="crm#<crm id>"` → `prospect_ids` (string set).
+  A page of 2,000 Salesforce records is matched with 20 `BatchGetItem` calls on these index
+  items (then the prospects themselves), not 2,000 GSI queries. Index items never carry
+  `email_key`, so the GSI never lists them.
+
+A change is one transaction: the prospect put (only if absent for a new one, only if its
+version is still the one read otherwise) and the index updates its email and CRM id call for
+(`ADD` its id to the new keys' sets, `DELETE` it from the old keys' when they changed). A set
+emptied that way leaves a key-only index item behind; it costs nothing and is reused.
+
+Anything reading the table as a whole (the stream consumer, a scan) must skip index items:
+`is_prospect_key` tells them apart.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from typing import Any
+
+from crmsync.aws.dynamo_table import (
+    DYNAMO_RETRY,
+    DynamoTable,
+    Expression,
+    TransactionUnit,
+    TransactWrite,
+    iso,
+    parse_iso,
+)
+from crmsync.domain.matching import normalize_email
+from crmsync.domain.prospect import Prospect, ProspectChange
+from crmsync.domain.retry import RetryPolicy
+
+EMAIL_INDEX_PREFIX = "email#"
+CRM_INDEX_PREFIX = "crm#"
+_INDEX_PREFIXES = (EMAIL_INDEX_PREFIX, CRM_INDEX_PREFIX)
+
+_ABSENT = Expression("attribute_not_exists(prospect_id)")
+
+
+def is_prospect_key(prospect_id: str) -> bool:
+    """Whether an item key of the prospects table is a prospect's (not an index item's)."""
+    return not prospect_id.startswith(_INDEX_PREFIXES)
+
+
+class DynamoProspectStore:
+    def __init__(
+        self,
+        client: Any,
+        table_name: str,
+        *,
+        retry: RetryPolicy = DYNAMO_RETRY,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._table = DynamoTable(client, table_name, ("prospect_id",), retry=retry, sleep=sleep)
+
+    def get_many(self, prospect_ids: Collection[str]) -> dict[str, Prospect]:
+        # An id in an index item's form can never be a prospect's (`save` refuses it).
+        keys = ({"prospect_id": pid} for pid in prospect_ids if is_prospect_key(pid))
+        prospects = (_prospect(item) for item in self._table.get_many(keys))
+        return {prospect.id: prospect for prospect in prospects}
+
+    def find_by_emails(self, email_keys: Collection[str]) -> dict[str, list[Prospect]]:
+        # Normalized again, so an email given as typed still finds its prospects.
+        wanted = {key: normalized for key in email_keys if (normalized := normalize_email(key))}
+        return self._find(EMAIL_INDEX_PREFIX, wanted, lambda prospect: prospect.email_key)
+
+    def find_by_crm_ids(self, crm_ids: Collection[str]) -> dict[str, list[Prospect]]:
+        return self._find(
+            CRM_INDEX_PREFIX, {crm_id: crm_id for crm_id in crm_ids if crm_id}, lambda p: p.crm_id
+        )
+
+    def _find(
+        self, prefix: str, wanted: Mapping[str, str], key_of: Callable[[Prospect], str | None]
+    ) -> dict[str, list[Prospect]]:
+        """Prospects by index key, under the key each was asked with; keys with none left out."""
+        entries = self._table.get_many({"prospect_id": prefix + key} for key in set(wanted.values()))
+        ids_by_key: dict[str, set[str]] = {
+            entry["prospect_id"].removeprefix(prefix): entry.get("prospect_ids", set()) for entry in entries
+        }
+        prospects = self.get_many(set().union(*ids_by_key.values()))
+        found: dict[str, list[Prospect]] = {}
+        for asked, key in wanted.items():
+            # The index and the prospects are read one after the other: a prospect whose email
+            # or CRM id changed in between is no longer a match.
+            matches = [
+                prospects[pid]
+                for pid in sorted(ids_by_key.get(key, ()))
+                if pid in prospects and key_of(prospects[pid]) == key
+            ]
+            if matches:
+                found[asked] = matches
+        return found
+
+    def save(self, changes: Sequence[ProspectChange]) -> list[ProspectChange]:
+        return self._table.transact([TransactionUnit(change, self._writes(change)) for change in changes])
+
+    def _writes(self, change: ProspectChange) -> list[TransactWrite]:
+        after, before = change.after, change.before
+        if not is_prospect_key(after.id):
+            raise ValueError(f"{after.id!r}: prospect ids must not start with {' or '.join(_INDEX_PREFIXES)}")
+        if before is None:
+            put = self._table.put_write(_item(after, version=1), _ABSENT)
+        elif before.id != after.id:
+            raise ValueError(f"a change keeps its prospect: {before.id} cannot become {after.id}")
+        else:
+            put = self._table.put_write(
+                _item(after, version=before.version + 1),
+                Expression("version = :read_version", values={":read_version": before.version}),
+            )
+        index_writes = [
+            *self._index_writes(
+                EMAIL_INDEX_PREFIX, after.id, before.email_key if before else None, after.email_key
+            ),
+            *self._index_writes(CRM_INDEX_PREFIX, after.id, before.crm_id if before else None, after.crm_id),
+        ]
+        return [put, *index_writes]
+
+    def _index_writes(
+        self, prefix: str, prospect_id: str, old: str | None, new: str | None
+    ) -> Iterable[TransactWrite]:
+        if old == new:
+            return
+        ids = {":ids": {prospect_id}}
+        if old:
+            yield self._table.update_write(
+                {"prospect_id": prefix + old}, Expression("DELETE prospect_ids :ids", values=ids)
+            )
+        if new:
+            yield self._table.update_write(
+                {"prospect_id": prefix + new}, Expression("ADD prospect_ids :ids", values=ids)
+            )
+
+
+def _item(prospect: Prospect, *, version: int) -> dict[str, Any]:
+    return {
+        "prospect_id": prospect.id,
+        "fields": dict(prospect.fields),
+        "tags": sorted(prospect.tags),
+        "active": prospect.active,
+        "crm_id": prospect.crm_id,
+        "assigned_user": prospect.assigned_user,
+        "opportunities": {key: dict(values) for key, values in prospect.opportunities.items()},
+        "modified_at": iso(prospect.modified_at) if prospect.modified_at else None,
+        "version": version,
+        "email_key": prospect.email_key,
+    }
+
+
+def _prospect(item: Mapping[str, Any]) -> Prospect:
+    modified_at = item.get("modified_at")
+    return Prospect(
+        id=item["prospect_id"],
+        fields=item.get("fields", {}),
+        tags=frozenset(item.get("tags", ())),
+        active=bool(item.get("active", True)),
+        crm_id=item.get("crm_id"),
+        assigned_user=item.get("assigned_user"),
+        opportunities=item.get("opportunities", {}),
+        modified_at=parse_iso(modified_at) if modified_at else None,
+        version=int(item.get("version", 0)),
+    )

@@ -1,0 +1,32 @@
+"""The `dynamo` fixture: moto, with the stack's tables made from template.yaml. Test modules
+load it with `pytest_plugins = ["tests.adapters.conftest_dynamo"]`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from local.aws_stack import create_stack
+from tests.adapters.dynamo_doubles import REGION, DynamoTables
+
+
+@pytest.fixture
+def dynamo(monkeypatch: pytest.MonkeyPatch) -> Iterator[DynamoTables]:
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+    }.items():
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        stack = create_stack(region=REGION)
+        yield DynamoTables(
+            client=boto3.client("dynamodb", region_name=REGION),
+            links=stack.resources["LinksTable"],
+            prospects=stack.resources["ProspectsTable"],
+            state=stack.resources["StateTable"],
+        )

@@ -1,0 +1,172 @@
+"""The built-in prospect store on moto: prospects, and finding them by email or CRM id in batches."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import pytest
+from crmsync.aws.prospects import DynamoProspectStore, is_prospect_key
+from crmsync.domain.prospect import Prospect, ProspectChange
+
+from tests.adapters.dynamo_doubles import CountingClient, DynamoTables
+
+pytest_plugins = ["tests.adapters.conftest_dynamo"]
+
+MODIFIED = datetime(2026, 11, 22, 12, 30, 15, 123456, tzinfo=UTC)
+
+
+def prospect(prospect_id: str, email: str | None = None, crm_id: str | None = None) -> Prospect:
+    fields = {"email": email} if email is not None else {}
+    return Prospect(id=prospect_id, fields=fields, crm_id=crm_id, modified_at=MODIFIED)
+
+
+@pytest.fixture
+def prospects(dynamo: DynamoTables) -> DynamoProspectStore:
+    return DynamoProspectStore(dynamo.client, dynamo.prospects, sleep=lambda seconds: None)
+
+
+def created(store: DynamoProspectStore, *new: Prospect) -> list[Prospect]:
+    assert store.save([ProspectChange(p) for p in new]) == []
+    found = store.get_many([p.id for p in new])
+    return [found[p.id] for p in new]
+
+
+def test_a_new_prospect_reads_back_as_saved_at_version_1(prospects: DynamoProspectStore) -> None:
+    saved = Prospect(
+        id="p-1",
+        fields={
+            "email": "ann@example.com",
+            "first_name": "Ann",
+            "score": 42,
+            "revenue": 1234.5,
+            "opted_out": False,
+        },
+        tags=frozenset({"created-from-salesforce-lead", "vip"}),
+        active=True,
+        crm_id="00Q1",
+        assigned_user="owner@example.com",
+        opportunities={
+            "006A": {"name": "Renewal", "amount": 5000, "stage": "Closed Won", "close_date": "2026-12-01"}
+        },
+        modified_at=MODIFIED,
+    )
+
+    refused = prospects.save([ProspectChange(saved)])
+
+    assert refused == []
+    assert prospects.get_many(["p-1", "p-unknown"]) == {"p-1": replace(saved, version=1)}
+
+
+def test_a_prospect_with_nothing_optional_reads_back_with_nothing(prospects: DynamoProspectStore) -> None:
+    (read,) = created(prospects, Prospect(id="p-1"))
+
+    assert read == Prospect(id="p-1", version=1)
+
+
+def test_prospects_are_found_by_email_whatever_its_case_and_spaces(prospects: DynamoProspectStore) -> None:
+    (ann,) = created(prospects, prospect("p-1", "  Ann.Lee@Example.COM "))
+    created(prospects, prospect("p-2", "bob@example.com"))
+
+    found = prospects.find_by_emails(["ann.lee@example.com", "ANN.LEE@example.com", "nobody@example.com"])
+
+    assert found == {"ann.lee@example.com": [ann], "ANN.LEE@example.com": [ann]}
+
+
+def test_prospects_are_found_by_the_crm_id_they_carry(prospects: DynamoProspectStore) -> None:
+    first, second = created(prospects, prospect("p-1", crm_id="00Q1"), prospect("p-2", crm_id="00Q1"))
+    created(prospects, prospect("p-3", crm_id="003C"))
+
+    found = prospects.find_by_crm_ids(["00Q1", "00Q-unknown"])
+
+    assert found == {"00Q1": [first, second]}
+
+
+def test_a_page_of_emails_costs_a_few_batched_reads_and_no_query(dynamo: DynamoTables) -> None:
+    store = DynamoProspectStore(dynamo.client, dynamo.prospects)
+    store.save([ProspectChange(prospect(f"p-{n}", f"lead{n}@example.com")) for n in range(150)])
+    counting = CountingClient(dynamo.client)
+
+    found = DynamoProspectStore(counting, dynamo.prospects).find_by_emails(
+        [f"lead{n}@example.com" for n in range(300)]
+    )
+
+    assert len(found) == 150
+    assert counting.calls == {"batch_get_item": 5}, "3 calls for the 300 index items, 2 for 150 prospects"
+
+
+def test_an_email_change_moves_the_prospect_to_its_new_email(prospects: DynamoProspectStore) -> None:
+    (before,) = created(prospects, prospect("p-1", "old@example.com"))
+
+    prospects.save([ProspectChange(replace(before, fields={"email": "New@Example.com"}), before)])
+
+    assert prospects.find_by_emails(["old@example.com"]) == {}
+    assert [p.id for p in prospects.find_by_emails(["new@example.com"])["new@example.com"]] == ["p-1"]
+
+
+def test_a_removed_email_or_crm_id_no_longer_finds_the_prospect(prospects: DynamoProspectStore) -> None:
+    (before,) = created(prospects, prospect("p-1", "ann@example.com", crm_id="00Q1"))
+
+    prospects.save([ProspectChange(replace(before, fields={}, crm_id="003C"), before)])
+
+    assert prospects.find_by_emails(["ann@example.com"]) == {}
+    assert prospects.find_by_crm_ids(["00Q1"]) == {}
+    assert [p.id for p in prospects.find_by_crm_ids(["003C"])["003C"]] == ["p-1"]
+
+
+def test_a_stale_write_is_refused_and_leaves_the_stored_prospect_as_it_was(
+    prospects: DynamoProspectStore,
+) -> None:
+    (read_by_both,) = created(prospects, prospect("p-1", "ann@example.com"))
+    first = ProspectChange(
+        replace(read_by_both, fields={"email": "ann@example.com", "title": "CTO"}), read_by_both
+    )
+    stale = ProspectChange(replace(read_by_both, fields={"email": "other@example.com"}), read_by_both)
+
+    assert prospects.save([first]) == []
+    assert prospects.save([stale]) == [stale]
+
+    stored = prospects.get_many(["p-1"])["p-1"]
+    assert (stored.fields, stored.version) == ({"email": "ann@example.com", "title": "CTO"}, 2)
+    assert prospects.find_by_emails(["other@example.com"]) == {}, "the refused email was not indexed"
+
+
+def test_a_new_prospect_whose_id_exists_is_refused(prospects: DynamoProspectStore) -> None:
+    created(prospects, prospect("p-1", "ann@example.com"))
+    duplicate = ProspectChange(prospect("p-1", "bob@example.com"))
+
+    assert prospects.save([duplicate]) == [duplicate]
+
+    assert prospects.get_many(["p-1"])["p-1"].email == "ann@example.com"
+    assert prospects.find_by_emails(["bob@example.com"]) == {}
+
+
+def test_two_new_prospects_with_one_email_in_one_save_both_land(prospects: DynamoProspectStore) -> None:
+    first, second = prospect("p-1", "shared@example.com"), prospect("p-2", "Shared@Example.com")
+
+    refused = prospects.save([ProspectChange(first), ProspectChange(second)])
+
+    assert refused == []
+    assert [p.id for p in prospects.find_by_emails(["shared@example.com"])["shared@example.com"]] == [
+        "p-1",
+        "p-2",
+    ]
+
+
+def test_index_items_are_neither_prospects_nor_listed_by_the_email_index(
+    dynamo: DynamoTables, prospects: DynamoProspectStore
+) -> None:
+    created(prospects, prospect("p-1", "ann@example.com", crm_id="00Q1"))
+
+    listed = dynamo.client.query(
+        TableName=dynamo.prospects,
+        IndexName="by_email",
+        KeyConditionExpression="email_key = :email",
+        ExpressionAttributeValues={":email": {"S": "ann@example.com"}},
+    )["Items"]
+
+    assert [item["prospect_id"]["S"] for item in listed] == ["p-1"]
+    assert prospects.get_many(["email#ann@example.com", "crm#00Q1"]) == {}
+    assert not is_prospect_key("email#ann@example.com") and is_prospect_key("p-1")
+    with pytest.raises(ValueError, match="must not start with"):
+        prospects.save([ProspectChange(Prospect(id="crm#00Q1"))])
