@@ -25,6 +25,8 @@ from typing import Any
 import boto3
 import yaml
 
+from local import moto_transactions
+
 TEMPLATE = Path(__file__).resolve().parent.parent / "template.yaml"
 TABLE = "AWS::DynamoDB::Table"
 QUEUE = "AWS::SQS::Queue"
@@ -256,7 +258,9 @@ def create_stack(
 
     `template` is the parsed template, a path to one, or None for the repository's
     template.yaml. Parameters without a value take their Default; one with neither only fails
-    when something uses it. An existing table is reused, so a restarted demo can call this again."""
+    when something uses it. An existing table is reused, so a restarted demo can call this again.
+    The stack lives on moto, whose transactions are made to cost what DynamoDB's do."""
+    moto_transactions.install()
     if template is None or isinstance(template, (str, Path)):
         body = load_template(template or TEMPLATE)
     else:
