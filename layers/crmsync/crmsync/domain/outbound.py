@@ -242,6 +242,7 @@ def _plan_unlinked(
     )
     return replace(
         plan,
+        outcome="linked",
         link_change=link_change,
         events=(f"linked to {record.object} {record.id}: {decision.reason}", *plan.events),
     )
@@ -261,7 +262,12 @@ def _then_sync_fields(
         return lifecycle
     moved = StoredLink(lifecycle.link_change.after, stored.snapshot, stored.version + 1)
     fields = _sync_fields(replace(record, link=moved), rules, now, outcome)
-    return replace(fields, link_change=lifecycle.link_change, events=(*lifecycle.events, *fields.events))
+    return replace(
+        fields,
+        outcome=lifecycle.outcome,
+        link_change=lifecycle.link_change,
+        events=(*lifecycle.events, *fields.events),
+    )
 
 
 @dataclass(frozen=True)

@@ -148,6 +148,8 @@ class _Run:
         # Id; reading up to the start of this second keeps the (stamp, Id) watermark exact.
         self.until = self.now.replace(microsecond=0)
         self.counts: Counter[str] = Counter()
+        self.open_errors: set[tuple[str, str]] = set()
+        """(sObject, record id) of the error list's outbound entries, to resolve when they sync."""
         config = sync._config
         self.config = config
         self.rules = OutboundRules(
@@ -163,6 +165,7 @@ class _Run:
         self._sync_users()
         if self.s._connector.connector_state().paused:
             return "paused"
+        self.open_errors = {(e.sobject, e.record_id) for e in self.s._state.open_errors(Direction.OUTBOUND)}
         try:
             self._check_budget()
             self._retry_records()
@@ -292,9 +295,16 @@ class _Run:
             self._apply_account_fields([r for r in records if not as_checkbox(r.get("IsPersonAccount"))])
 
     def _apply_people(self, crm: CrmObject, records: Sequence[CrmRecord]) -> None:
-        if not records:
-            return
         self.counts["read"] += len(records)
+        # Deletions, merges and conversions move links; the chunk's other records (a merge's
+        # survivor, say) are planned once those moves are stored, so they see them.
+        moving = [r for r in records if as_checkbox(r.get("IsDeleted")) or as_checkbox(r.get("IsConverted"))]
+        staying = [r for r in records if r not in moving]
+        for batch in (moving, staying):
+            if batch:
+                self._plan_and_apply_people(crm, batch)
+
+    def _plan_and_apply_people(self, crm: CrmObject, records: Sequence[CrmRecord]) -> None:
         scope = self.config.outbound.scope.get(crm)
         related = {
             str(r[f])
@@ -410,7 +420,7 @@ class _Run:
                         prospect_id=prospect_id,
                     )
                 )
-            elif plan.outcome != "unchanged":
+            elif (sobject, plan.crm.id) in self.open_errors:
                 synced.append((sobject, plan.crm.id))
             if prospect_id is None:
                 continue
@@ -440,8 +450,10 @@ class _Run:
             self.s._state.append_audit(audit, self.s._retention)
         if errors:
             self.s._state.record_errors(errors)
+            self.open_errors.update((e.sobject, e.record_id) for e in errors)
         if synced:
             self.s._state.resolve_errors(Direction.OUTBOUND, synced)
+            self.open_errors.difference_update(synced)
 
     # ------------------------------------------------------------------ accounts, opportunities
 
