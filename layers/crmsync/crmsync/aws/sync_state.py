@@ -9,7 +9,8 @@ Access patterns (table keys `pk`, `sk`; `expires_at` is the table's TTL, epoch s
 - records to retry: `pk="retry#<direction>"`, `sk="<sObject>#<record id>"` → `sobject`,
   `record_id`; one query per direction reads them all.
 - Salesforce users: `pk="users"`, `sk=<user id>` → `email`, `name`, `active`.
-- audit trail: `pk="audit#<prospect id>"`, `sk="<ISO at>#<run id>#<sequence, 6 digits>"` → every
+- audit trail: `pk="audit#<prospect id>"`, `sk="<ISO at>#<run id>#<sequence, 6 digits>"`, one item
+  per prospect, record and run, its `entries` a list of events and field writes → every
   `AuditRecord` field, `expires_at` = `at` + the retention. The sort key keeps a prospect's
   entries in the order they happened, and in the order a run appended them.
 - error list: `pk="error#<direction>"`, `sk="<sObject>#<record id>"` → `code`, `message`,
@@ -163,27 +164,38 @@ class DynamoSyncState:
     # ------------------------------------------------------------------ audit trail
 
     def append_audit(self, records: Sequence[AuditRecord], retention_days: int) -> None:
+        """One item per prospect, record and run: what a run did to a prospect (its events and
+        every field it wrote) is read together, and costs one write, not one per field."""
         retention = timedelta(days=retention_days)
+        groups: dict[tuple[str, str, str, str, str], list[AuditRecord]] = {}
+        for record in records:
+            key = (record.prospect_id, record.run_id, iso(record.at), record.crm_type, record.crm_id)
+            groups.setdefault(key, []).append(record)
         self._table.write_many(
             puts=[
                 {
-                    "pk": f"audit#{record.prospect_id}",
-                    "sk": f"{iso(record.at)}#{record.run_id}#{self._next_sequence(record.run_id):0{_SEQUENCE_DIGITS}d}",
-                    "prospect_id": record.prospect_id,
-                    "at": iso(record.at),
-                    "run_id": record.run_id,
-                    "direction": record.direction.value,
-                    "crm_type": record.crm_type,
-                    "crm_id": record.crm_id,
-                    "event": record.event,
-                    "field": record.field,
-                    "side": record.side,
-                    "old": record.old,
-                    "new": record.new,
-                    "rule": record.rule,
-                    "expires_at": epoch_seconds(record.at + retention),
+                    "pk": f"audit#{prospect_id}",
+                    "sk": f"{at}#{run_id}#{self._next_sequence(run_id):0{_SEQUENCE_DIGITS}d}",
+                    "prospect_id": prospect_id,
+                    "at": at,
+                    "run_id": run_id,
+                    "direction": group[0].direction.value,
+                    "crm_type": crm_type,
+                    "crm_id": crm_id,
+                    "entries": [
+                        {
+                            "event": record.event,
+                            "field": record.field,
+                            "side": record.side,
+                            "old": record.old,
+                            "new": record.new,
+                            "rule": record.rule,
+                        }
+                        for record in group
+                    ],
+                    "expires_at": epoch_seconds(group[0].at + retention),
                 }
-                for record in records
+                for (prospect_id, run_id, at, crm_type, crm_id), group in groups.items()
             ]
         )
 
@@ -196,14 +208,15 @@ class DynamoSyncState:
                 direction=Direction(item["direction"]),
                 crm_type=item["crm_type"],
                 crm_id=item["crm_id"],
-                event=item["event"],
-                field=item.get("field"),
-                side=item.get("side"),
-                old=item.get("old"),
-                new=item.get("new"),
-                rule=item.get("rule"),
+                event=entry["event"],
+                field=entry.get("field"),
+                side=entry.get("side"),
+                old=entry.get("old"),
+                new=entry.get("new"),
+                rule=entry.get("rule"),
             )
             for item in self._table.query(_partition(f"audit#{prospect_id}"))
+            for entry in item["entries"]
         ]
 
     def _next_sequence(self, run_id: str) -> int:
