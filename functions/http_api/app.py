@@ -1,15 +1,20 @@
-"""The connector's HTTP entry point (HTTP API, IAM-authenticated): status and, later, control,
-manual sync and automation intake. Routes stay thin: parse, ask bootstrap, answer."""
+"""The connector's HTTP entry point (HTTP API, IAM-authenticated): status and connector control
+(configuration, pause, resume); later manual sync and automation intake. Routes stay thin:
+parse, ask bootstrap, answer."""
 
 from __future__ import annotations
 
+import json
+from http import HTTPStatus
 from typing import Any
 
 from aws_lambda_powertools import Logger, Tracer
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from crmsync import bootstrap
+from crmsync.config import InvalidConfiguration, StaleConfigurationVersion
+from crmsync.sync.control import SalesforceUnavailable
 
 logger = Logger()
 tracer = Tracer()
@@ -20,6 +25,76 @@ app = APIGatewayHttpResolver()
 @tracer.capture_method
 def get_status() -> dict[str, Any]:
     return bootstrap.status()
+
+
+@app.get("/config")
+@tracer.capture_method
+def get_config() -> dict[str, Any]:
+    return bootstrap.configuration_report()
+
+
+@app.put("/config")
+@tracer.capture_method
+def put_config() -> dict[str, Any] | Response[dict[str, Any]]:
+    try:
+        document = json.loads(app.current_event.decoded_body or "")
+    except ValueError as exc:
+        return _refused(
+            HTTPStatus.BAD_REQUEST,
+            {
+                "message": "the body must be the configuration document, as JSON",
+                "problems": [f"body: is not JSON ({exc})"],
+            },
+        )
+    try:
+        configuration = bootstrap.load_configuration(document)
+    except InvalidConfiguration as exc:
+        return _refused(
+            HTTPStatus.BAD_REQUEST,
+            {"message": "the configuration is invalid; nothing was loaded", "problems": list(exc.problems)},
+        )
+    except StaleConfigurationVersion as exc:
+        return _refused(HTTPStatus.CONFLICT, {"message": str(exc), "current_version": exc.current})
+    except SalesforceUnavailable as exc:
+        failure = exc.failure
+        return _refused(
+            HTTPStatus.SERVICE_UNAVAILABLE,
+            {
+                "message": str(exc),
+                "salesforce": {
+                    "code": failure.code,
+                    "category": failure.category.value,
+                    "message": failure.message,
+                },
+            },
+        )
+    logger.info("configuration loaded", extra={"version": configuration.version, "caller": _caller()})
+    return {"loaded": True, "version": configuration.version}
+
+
+@app.post("/pause")
+@tracer.capture_method
+def post_pause() -> dict[str, Any]:
+    bootstrap.pause()
+    logger.info("connector paused", extra={"caller": _caller()})
+    return bootstrap.status()
+
+
+@app.post("/resume")
+@tracer.capture_method
+def post_resume() -> dict[str, Any]:
+    bootstrap.resume()
+    logger.info("connector resumed", extra={"caller": _caller()})
+    return bootstrap.status()
+
+
+def _refused(status: HTTPStatus, body: dict[str, Any]) -> Response[dict[str, Any]]:
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
+
+
+def _caller() -> str:
+    """Who signed the request, for the log: control actions change what the connector does."""
+    return app.current_event.request_context.authorizer.iam.user_arn
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

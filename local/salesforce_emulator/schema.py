@@ -195,6 +195,9 @@ def _marketing_fields() -> list[FieldDef]:
     return [
         FieldDef("Score__c", "double"),
         _text("Grade__c", 10),
+        # The names config/crmsync.sample.json maps score and grade to, so the sample loads here.
+        FieldDef("Marketing_Score__c", "double"),
+        _text("Marketing_Grade__c", 10),
         _flag("Sync_To_Marketing__c"),
         _text("Crmsync_Key__c", 64, external_id=True, unique=True),
         _read_only(

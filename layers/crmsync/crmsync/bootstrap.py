@@ -16,7 +16,15 @@ from typing import TYPE_CHECKING, Any
 from crmsync.domain.errors import ConfigurationError
 
 if TYPE_CHECKING:
-    from crmsync.ports import CrmGateway, LinkStore, ProspectStore, StateStore, SyncStateStore
+    from crmsync.config import Configuration
+    from crmsync.ports import (
+        ConfigStore,
+        CrmGateway,
+        LinkStore,
+        ProspectStore,
+        StateStore,
+        SyncStateStore,
+    )
     from crmsync.sync.outbound import OutboundSync
 
 
@@ -116,6 +124,13 @@ def sync_state() -> SyncStateStore:
 
 
 @cache
+def config_store() -> ConfigStore:
+    from crmsync.aws.config_store import DynamoConfigStore
+
+    return DynamoConfigStore(_dynamodb_client(), settings().state_table)
+
+
+@cache
 def salesforce_gateway() -> CrmGateway:
     """The Salesforce adapter. Each login re-reads the secret (cached a few minutes), so rotated
     credentials are picked up without a redeploy."""
@@ -140,6 +155,39 @@ def status() -> dict[str, Any]:
     from crmsync.sync.status import connector_status
 
     return connector_status(state_store(), salesforce_gateway)
+
+
+def configuration() -> Configuration:
+    """The configuration in force, read again at every call (not cached): a configuration
+    loaded meanwhile takes effect at the next run of every warm container."""
+    from crmsync.sync import control
+
+    return control.current_configuration(config_store())
+
+
+def configuration_report() -> dict[str, Any]:
+    from crmsync.sync import control
+
+    return control.configuration_report(config_store())
+
+
+def load_configuration(document: Mapping[str, Any]) -> Configuration:
+    """Check `document` against the org's describe and make it the configuration in force."""
+    from crmsync.sync import control
+
+    return control.load_configuration(document, salesforce_gateway, config_store())
+
+
+def pause() -> None:
+    from crmsync.sync import control
+
+    control.pause(state_store())
+
+
+def resume() -> None:
+    from crmsync.sync import control
+
+    control.resume(state_store())
 
 
 class SystemClock:
@@ -175,6 +223,7 @@ def reset() -> None:
         link_store,
         prospect_store,
         sync_state,
+        config_store,
         salesforce_gateway,
     ):
         built.cache_clear()

@@ -262,6 +262,24 @@ class Configuration:
             },
         }
 
+    def sobjects_to_describe(self) -> frozenset[str]:
+        """The Salesforce objects `validate_against` checks: those whose fields this
+        configuration maps or filters its scope on, and Opportunity when it syncs them; objects
+        it does not sync are left out (their describe would cost API calls for nothing)."""
+        names = {
+            mapped.sobject
+            for mapped, entries in self.mappings.items()
+            if entries and self.objects.syncs(mapped)
+        }
+        names |= {
+            MappedObject(crm.value).sobject
+            for crm, scope in self.outbound.scope.items()
+            if isinstance(scope, Flagged | MatchingCriteria) and self.objects.syncs(MappedObject(crm.value))
+        }
+        if self.objects.opportunities:
+            names.add("Opportunity")
+        return frozenset(names)
+
     def validate_against(self, describes: Mapping[str, ObjectDescription]) -> None:
         """Refuse mapped or scope fields the org's describe (sObject name → description) says
         do not exist, or that a behaviour writing to Salesforce could not write."""
@@ -304,6 +322,20 @@ class InvalidConfiguration(ConfigurationError):
             listed = "\n".join(f"- {problem}" for problem in self.problems)
             message = f"{len(self.problems)} problems in the configuration:\n{listed}"
         super().__init__(message)
+
+
+class StaleConfigurationVersion(ConfigurationError):
+    """A configuration whose version is not above the one in force: versions only go up, so
+    the status always says which document the connector runs, and an older copy pushed by
+    mistake cannot replace a newer one."""
+
+    def __init__(self, offered: int, current: int) -> None:
+        self.offered = offered
+        self.current = current
+        super().__init__(
+            f"version: {offered} is not newer than the configuration in force (version {current}); "
+            f"raise it above {current}"
+        )
 
 
 def _scope_document(scope: OutboundScope) -> str | dict[str, Any]:

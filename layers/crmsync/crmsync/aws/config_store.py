@@ -1,0 +1,103 @@
+"""`ConfigStore` on the state table: the configuration document in force, and every version
+ever loaded.
+
+Access patterns (table keys `pk`, `sk`):
+- in force: `pk="config"`, `sk="current"` → `version`, `document` (the JSON text as loaded,
+  comments included), `saved_at`. One consistent `GetItem` per read.
+- history: `pk="config"`, `sk="v#<version, 10 digits>"` → the same attributes; a query on
+  `pk="config"` lists them in version order (for operators: what ran when).
+- the connector item `pk="connector"`, `sk="state"` (see `state.py`) gets `config_version`.
+
+A save is one transaction: the item in force is replaced only while its version is lower than
+the new one (`attribute_not_exists(pk) OR version < :version`), the history item is written,
+and the connector's `config_version` is set. The one condition also keeps history items from
+being overwritten: a version is written only while it is above every version before it. So two operators pushing at once cannot leave the
+status naming one version while another is in force, and a version can never go down. The
+connector item is updated, not put: a connector that was never started has no `paused`
+attribute, and reads as paused (SPEC §7), before and after its first configuration.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from crmsync.aws.dynamo_table import DYNAMO_RETRY, DynamoTable, Expression, TransactionUnit, iso
+from crmsync.config import StaleConfigurationVersion
+from crmsync.domain.errors import ConfigurationError
+from crmsync.domain.retry import RetryPolicy
+
+_CURRENT_KEY = {"pk": "config", "sk": "current"}
+_CONNECTOR_KEY = {"pk": "connector", "sk": "state"}
+_VERSION_DIGITS = 10
+
+
+def history_key(version: int) -> dict[str, str]:
+    """The key of a version's history item; zero-padded so the sort key orders versions."""
+    return {"pk": "config", "sk": f"v#{version:0{_VERSION_DIGITS}d}"}
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class DynamoConfigStore:
+    def __init__(
+        self,
+        client: Any,
+        table_name: str,
+        *,
+        now: Callable[[], datetime] = _utc_now,
+        retry: RetryPolicy = DYNAMO_RETRY,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._table = DynamoTable(client, table_name, ("pk", "sk"), retry=retry, sleep=sleep)
+        self._now = now
+
+    def current(self) -> Mapping[str, Any] | None:
+        item = self._table.get(_CURRENT_KEY)
+        if item is None:
+            return None
+        document: dict[str, Any] = json.loads(item["document"])
+        return document
+
+    def save(self, document: Mapping[str, Any]) -> int:
+        """Store `document` as the configuration in force under its `version`; raises
+        `StaleConfigurationVersion` when that version is not above the one in force. The
+        document is stored as given: the caller validates it (`sync.control`)."""
+        version = _version_of(document)
+        item = {
+            "version": version,
+            "document": json.dumps(document, ensure_ascii=False),
+            "saved_at": iso(self._now()),
+        }
+        newer_than_current = Expression(
+            "attribute_not_exists(pk) OR version < :version", values={":version": version}
+        )
+        unit = TransactionUnit(
+            change=version,
+            writes=[
+                self._table.put_write({**_CURRENT_KEY, **item}, condition=newer_than_current),
+                self._table.put_write({**history_key(version), **item}),
+                self._table.update_write(
+                    _CONNECTOR_KEY,
+                    Expression("SET config_version = :version", values={":version": version}),
+                ),
+            ],
+        )
+        if self._table.transact([unit]):
+            in_force = self._table.get(_CURRENT_KEY)
+            # Refused means a version at least as high is in force: the item is there to read.
+            current = int(in_force["version"]) if in_force is not None else version
+            raise StaleConfigurationVersion(offered=version, current=current)
+        return version
+
+
+def _version_of(document: Mapping[str, Any]) -> int:
+    version = document.get("version")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ConfigurationError(f"version: must be a whole number from 1, not {version!r}")
+    return version

@@ -1,0 +1,106 @@
+"""The configuration store on moto: the document in force, its history, the connector's
+`config_version`, and versions that only go up."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import boto3
+import pytest
+from crmsync.aws.config_store import DynamoConfigStore, history_key
+from crmsync.aws.state import DynamoStateStore
+from crmsync.config import StaleConfigurationVersion
+from crmsync.domain.errors import ConfigurationError
+from crmsync.ports import ConnectorState
+
+from tests.adapters.dynamo_doubles import REGION, DynamoTables
+
+pytest_plugins = ["tests.adapters.conftest_dynamo"]
+
+NOON = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def store(dynamo: DynamoTables) -> DynamoConfigStore:
+    return DynamoConfigStore(dynamo.client, dynamo.state, now=lambda: NOON, sleep=lambda seconds: None)
+
+
+@pytest.fixture
+def connector(dynamo: DynamoTables) -> DynamoStateStore:
+    return DynamoStateStore(boto3.resource("dynamodb", region_name=REGION).Table(dynamo.state))
+
+
+def history(dynamo: DynamoTables) -> list[tuple[str, int, str]]:
+    items = dynamo.client.query(
+        TableName=dynamo.state,
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :v)",
+        ExpressionAttributeValues={":pk": {"S": "config"}, ":v": {"S": "v#"}},
+    )["Items"]
+    return [(item["sk"]["S"], int(item["version"]["N"]), item["saved_at"]["S"]) for item in items]
+
+
+def test_nothing_is_in_force_before_a_configuration_is_saved(store: DynamoConfigStore) -> None:
+    assert store.current() is None
+
+
+def test_a_saved_document_is_in_force_as_written_and_kept_in_the_history(
+    store: DynamoConfigStore, dynamo: DynamoTables
+) -> None:
+    document = {"version": 7, "// note": "comments survive", "matching": "crm_id", "name": "Zoë"}
+
+    assert store.save(document) == 7
+
+    assert store.current() == document
+    assert history(dynamo) == [("v#0000000007", 7, "2026-11-22T12:00:00.000000+00:00")]
+    assert history_key(7) == {"pk": "config", "sk": "v#0000000007"}
+
+
+def test_each_newer_version_replaces_the_one_in_force_and_the_history_keeps_them_in_order(
+    store: DynamoConfigStore, dynamo: DynamoTables
+) -> None:
+    for version in (2, 9, 10):
+        store.save({"version": version})
+
+    assert store.current() == {"version": 10}
+    assert [sk for sk, _, _ in history(dynamo)] == ["v#0000000002", "v#0000000009", "v#0000000010"]
+
+
+@pytest.mark.parametrize("stale", [3, 2])
+def test_a_version_not_above_the_one_in_force_is_refused_and_changes_nothing(
+    store: DynamoConfigStore, connector: DynamoStateStore, dynamo: DynamoTables, stale: int
+) -> None:
+    store.save({"version": 3, "matching": "email"})
+
+    with pytest.raises(StaleConfigurationVersion) as refused:
+        store.save({"version": stale, "matching": "crm_id"})
+
+    assert (refused.value.offered, refused.value.current) == (stale, 3)
+    assert store.current() == {"version": 3, "matching": "email"}
+    assert [version for _, version, _ in history(dynamo)] == [3]
+    assert connector.connector_state().config_version == 3
+
+
+def test_saving_sets_the_config_version_and_leaves_a_new_connector_paused(
+    store: DynamoConfigStore, connector: DynamoStateStore
+) -> None:
+    store.save({"version": 1})
+
+    assert connector.connector_state() == ConnectorState(paused=True, config_version=1)
+
+
+def test_saving_leaves_a_running_connector_running(
+    store: DynamoConfigStore, connector: DynamoStateStore
+) -> None:
+    connector.set_paused(False)
+
+    store.save({"version": 5})
+
+    assert connector.connector_state() == ConnectorState(paused=False, config_version=5)
+
+
+@pytest.mark.parametrize("version", [None, "2", 0, True, 1.5])
+def test_a_document_without_a_whole_version_is_not_stored(store: DynamoConfigStore, version: object) -> None:
+    with pytest.raises(ConfigurationError, match="version: must be a whole number from 1"):
+        store.save({"version": version})
+
+    assert store.current() is None

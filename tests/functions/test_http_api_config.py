@@ -1,0 +1,256 @@
+"""Connector control through the HTTP entry point's handler with its sample events: loading the
+configuration (`PUT /config`), reading it (`GET /config`), pause and resume (SPEC §7)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from crmsync import bootstrap
+from crmsync.config import Configuration
+
+from functions.http_api import app
+from local.aws_stack import LocalStack
+from local.salesforce_emulator import Emulator
+
+from .conftest import LambdaContext, load_event
+
+SAMPLE = json.loads((Path(__file__).resolve().parents[2] / "config" / "crmsync.sample.json").read_text())
+
+
+def call(event: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    response = app.handler(event, LambdaContext())
+    return response["statusCode"], json.loads(response["body"])
+
+
+def put_config(document: Any) -> tuple[int, dict[str, Any]]:
+    event = load_event("http_api", "put_config")
+    event["body"] = document if isinstance(document, str) else json.dumps(document)
+    return call(event)
+
+
+def get_config() -> dict[str, Any]:
+    status, body = call(load_event("http_api", "get_config"))
+    assert status == 200
+    return body
+
+
+def status() -> dict[str, Any]:
+    code, body = call(load_event("http_api", "status"))
+    assert code == 200
+    return body
+
+
+def with_version(document: dict[str, Any], version: int) -> dict[str, Any]:
+    return {**document, "version": version}
+
+
+def assert_nothing_loaded() -> None:
+    assert get_config()["loaded"] is False
+    assert status()["config_version"] is None
+
+
+# ------------------------------------------------------------------ loading
+
+
+def test_the_sample_configuration_is_loaded_with_its_version(connector: LocalStack) -> None:
+    # WHEN the sample event (body: config/crmsync.sample.json) is sent
+    code, body = call(load_event("http_api", "put_config"))
+
+    # THEN it is loaded under its version
+    assert (code, body) == (200, {"loaded": True, "version": 1})
+    # AND GET /config gives back the document as it was loaded, comments included
+    assert get_config() == {"loaded": True, "version": 1, "document": SAMPLE}
+    # AND the status names the version in force, and loading did not start the connector
+    assert status()["config_version"] == 1
+    assert status()["connector"] == "paused"
+
+
+def test_before_any_load_get_config_shows_the_default_configuration(connector: LocalStack) -> None:
+    default = Configuration.default()
+    assert get_config() == {"loaded": False, "version": default.version, "document": default.to_document()}
+
+
+def test_the_next_run_reads_the_configuration_loaded_last(connector: LocalStack) -> None:
+    assert bootstrap.configuration() == Configuration.default()
+
+    put_config({"version": 1, "matching": "crm_id"})
+    assert bootstrap.configuration().matching == "crm_id"
+
+    put_config({"version": 2, "matching": "email"})
+    configuration = bootstrap.configuration()
+    assert (configuration.version, configuration.matching) == (2, "email")
+
+
+def test_an_invalid_document_is_refused_naming_every_bad_entry_and_nothing_is_loaded(
+    connector: LocalStack, emulator: Emulator
+) -> None:
+    document = {
+        "version": 2,
+        "mappings": {
+            "Lead": [
+                {"marketing_field": "email", "salesforce_field": "Email", "behaviour": "sometimes"},
+                {"marketing_field": "phone", "salesforce_field": "Phone", "behaviour": "most_recent"},
+                {"marketing_field": "mobile", "salesforce_field": "Phone", "behaviour": "salesforce"},
+            ]
+        },
+        "outbound": {
+            "scope": {"Lead": {"criteria": [{"field": "LeadSource", "operator": "like", "value": "Web"}]}}
+        },
+    }
+    emulator.reset_counters()
+
+    code, body = put_config(document)
+
+    assert code == 400
+    assert body["message"] == "the configuration is invalid; nothing was loaded"
+    problems = body["problems"]
+    assert len(problems) == 3
+    assert problems[0].startswith("mappings.Lead[0].behaviour: unknown behaviour 'sometimes'")
+    assert problems[1].startswith("mappings.Lead[2]: duplicate mapping: Salesforce field 'Phone'")
+    assert problems[2].startswith("outbound.scope.Lead.criteria[0].operator: unknown operator 'like'")
+    assert emulator.api_calls == 0, "a document that does not read costs no Salesforce call"
+    assert_nothing_loaded()
+
+
+def test_fields_salesforce_does_not_have_or_will_not_let_the_connector_write_are_refused(
+    connector: LocalStack,
+) -> None:
+    document = {
+        "version": 1,
+        "mappings": {
+            "Lead": [
+                {"marketing_field": "email", "salesforce_field": "Email", "behaviour": "most_recent"},
+                {
+                    "marketing_field": "shoe_size",
+                    "salesforce_field": "Shoe_Size__c",
+                    "behaviour": "salesforce",
+                },
+                {
+                    "marketing_field": "full_name",
+                    "salesforce_field": "Full_Name__c",
+                    "behaviour": "marketing",
+                },
+                {"marketing_field": "created", "salesforce_field": "CreatedDate", "behaviour": "most_recent"},
+            ]
+        },
+        "outbound": {"scope": {"Contact": {"flagged": "In_Marketing__c"}}},
+    }
+
+    code, body = put_config(document)
+
+    assert code == 400
+    assert body["problems"] == [
+        "mappings.Lead[1].salesforce_field: Lead has no field 'Shoe_Size__c'",
+        "mappings.Lead[2].salesforce_field: Lead.Full_Name__c is a formula field; behaviour 'marketing' "
+        "writes to it, use 'salesforce' or 'none'",
+        "mappings.Lead[3].salesforce_field: Lead.CreatedDate is not updateable or createable for the "
+        "connector; behaviour 'most_recent' writes to it, use 'salesforce' or 'none'",
+        "outbound.scope.Contact.flagged: Contact has no field 'In_Marketing__c'",
+    ]
+    assert_nothing_loaded()
+
+
+def test_read_only_fields_are_accepted_where_the_connector_only_reads_them(connector: LocalStack) -> None:
+    document = {
+        "version": 1,
+        "mappings": {
+            "Lead": [
+                {"marketing_field": "email", "salesforce_field": "Email", "behaviour": "most_recent"},
+                {
+                    "marketing_field": "full_name",
+                    "salesforce_field": "Full_Name__c",
+                    "behaviour": "salesforce",
+                },
+                {"marketing_field": "created", "salesforce_field": "CreatedDate", "behaviour": "none"},
+            ]
+        },
+    }
+
+    assert put_config(document) == (200, {"loaded": True, "version": 1})
+
+
+def test_a_version_not_above_the_one_in_force_is_refused_and_the_loaded_one_stays(
+    connector: LocalStack,
+) -> None:
+    assert put_config(with_version(SAMPLE, 2))[0] == 200
+
+    for stale in (2, 1):
+        code, body = put_config(with_version(SAMPLE, stale) | {"matching": "crm_id"})
+        assert code == 409
+        assert body["current_version"] == 2
+        assert f"version: {stale} is not newer than the configuration in force (version 2)" in body["message"]
+
+    assert get_config()["document"] == with_version(SAMPLE, 2)
+    assert status()["config_version"] == 2
+
+
+def test_a_body_that_is_not_json_is_refused(connector: LocalStack) -> None:
+    code, body = put_config('{"version": 2,')
+
+    assert code == 400
+    assert body["message"] == "the body must be the configuration document, as JSON"
+    assert body["problems"][0].startswith("body: is not JSON")
+    assert_nothing_loaded()
+
+
+def test_a_body_that_is_json_but_not_an_object_is_refused(connector: LocalStack) -> None:
+    code, body = put_config("[1, 2]")
+
+    assert code == 400
+    assert body["problems"] == ["configuration: must be an object, not a list"]
+
+
+def test_when_salesforce_cannot_describe_the_objects_nothing_is_loaded(
+    connector: LocalStack, emulator: Emulator
+) -> None:
+    emulator.faults.server_errors(count=10, status=503)
+
+    code, body = call(load_event("http_api", "put_config"))
+
+    assert code == 503
+    assert body["message"].startswith(
+        "cannot check the configuration against Salesforce, so it was not loaded"
+    )
+    assert body["salesforce"]["category"] == "transient"
+    assert_nothing_loaded()
+
+
+def test_a_salesforce_secret_that_cannot_be_used_is_reported_as_the_reason(
+    connector: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CRMSYNC_SALESFORCE_SECRET_ARN", "")
+    bootstrap.reset()
+
+    code, body = call(load_event("http_api", "put_config"))
+
+    assert code == 503
+    assert body["salesforce"]["category"] == "configuration"
+    assert "CRMSYNC_SALESFORCE_SECRET_ARN is not set" in body["salesforce"]["message"]
+    assert_nothing_loaded()
+
+
+# ------------------------------------------------------------------ pause and resume
+
+
+def test_a_new_connector_is_paused_and_resume_and_pause_switch_it(connector: LocalStack) -> None:
+    assert status()["connector"] == "paused"
+
+    code, body = call(load_event("http_api", "resume"))
+    assert (code, body["connector"]) == (200, "running")
+    assert status()["connector"] == "running"
+
+    code, body = call(load_event("http_api", "pause"))
+    assert (code, body["connector"]) == (200, "paused")
+    assert status()["connector"] == "paused"
+
+
+def test_loading_a_configuration_leaves_a_running_connector_running(connector: LocalStack) -> None:
+    call(load_event("http_api", "put_config"))
+    call(load_event("http_api", "resume"))
+
+    assert put_config(with_version(SAMPLE, 2))[0] == 200
+
+    assert (status()["connector"], status()["config_version"]) == ("running", 2)
