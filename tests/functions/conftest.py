@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from moto import mock_aws
 
 from local.aws_stack import LocalStack, create_stack, store_jwt_secret
 from local.keys import JwtKeyPair, generate_jwt_key_pair
-from local.salesforce_emulator import Emulator
+from local.salesforce_emulator import Emulator, ManualClock
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 CLIENT_ID = "3MVG9crmsync-functions"
@@ -89,3 +90,50 @@ def connector(
     bootstrap.reset()
     yield stack
     bootstrap.reset()
+
+
+# ------------------------------------------------------------------ outbound sync
+
+ORG_CLOCK_BEHIND = timedelta(hours=1)
+"""How far the outbound org's clock runs behind the real one. The connector reads changes up
+to the start of the current (real) second; an org clock in the past puts every record it
+stamps in a settled second, so a run reads every change made before it."""
+
+
+@dataclass
+class OutboundConnector:
+    """A deployed, resumed connector (OutboundSyncFunction's environment) and its org.
+
+    The org's clock only moves when a test moves it: records written without moving it share
+    one `SystemModstamp`. Move it on (`clock.advance(...)`) before a change that must read as
+    made after an earlier run, as any real change is."""
+
+    stack: LocalStack
+    salesforce: Emulator
+    clock: ManualClock
+
+
+@pytest.fixture
+def outbound_connector(
+    stack: LocalStack, key_pair: JwtKeyPair, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[OutboundConnector]:
+    clock = ManualClock(datetime.now(UTC).replace(microsecond=0) - ORG_CLOCK_BEHIND)
+    salesforce = Emulator(clock=clock)
+    salesforce.register_connected_app(CLIENT_ID, certificate_pem=key_pair.certificate_pem)
+    salesforce.add_user(USERNAME, email=USERNAME, last_name="Integration")
+    with salesforce.serve() as server:
+        secret_arn = store_jwt_secret(
+            login_url=server.url,
+            client_id=CLIENT_ID,
+            username=USERNAME,
+            private_key_pem=key_pair.private_key_pem,
+            region=REGION,
+        )
+        environment = stack.function_environment("OutboundSyncFunction", secret_arn=secret_arn)
+        for name, value in environment.items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", server.ca_file)
+        bootstrap.reset()
+        bootstrap.resume()
+        yield OutboundConnector(stack=stack, salesforce=salesforce, clock=clock)
+        bootstrap.reset()

@@ -19,7 +19,9 @@ def elf(machine: int) -> bytes:
 
 
 def built(tmp_path: Path, files: dict[str, bytes]) -> Path:
-    for name, content in {"HttpApiFunction/app.py": b"", **files}.items():
+    """A build of every function of the template (an `app.py` each) plus `files`."""
+    functions = {f"{t.logical_id}/app.py": b"" for t in targets(TEMPLATE) if not t.is_layer}
+    for name, content in {**functions, **files}.items():
         path = tmp_path / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(content)

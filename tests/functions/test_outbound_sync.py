@@ -1,0 +1,642 @@
+"""Outbound sync (Salesforce → marketing) through its handler, with the scheduler's sample event.
+
+What a user sees after each scheduled run: the prospects and their tags and fields, the links,
+the audit trail, the error list, and the Salesforce API calls spent (`Emulator.call_log`).
+The org's clock runs an hour behind (see `OutboundConnector`); a test moves it on before every
+change it makes after a run, as time would.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import uuid
+from collections import Counter
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from threading import Barrier
+from typing import Any
+
+import boto3
+import pytest
+from crmsync import bootstrap
+from crmsync.aws.prospects import is_prospect_key
+from crmsync.domain.audit import AuditRecord
+from crmsync.domain.errors import ConfigurationError
+from crmsync.domain.lifecycle import LinkStatus, StoredLink
+from crmsync.domain.plan import Reason
+from crmsync.domain.prospect import Prospect, ProspectChange
+from crmsync.sync.outbound import LEASE
+
+from functions.outbound_sync import app
+from local.salesforce_emulator import Emulator, ManualClock
+from tests.unit.test_architecture import imports_after
+
+from .conftest import REGION, USERNAME, LambdaContext, OutboundConnector, load_event
+
+ADMIN_EMAIL = "admin@crmsync.emulator"  # every emulated org's administrator; owns what tests insert
+LEAD_TAG = "created-from-salesforce-lead"
+CONTACT_TAG = "created-from-salesforce-contact"
+CONVERTED_TAG = "salesforce-lead-converted-to-contact"
+
+
+# ------------------------------------------------------------------ invoking the handler
+
+
+def new_context(remaining_millis: int = 60_000) -> LambdaContext:
+    """A fresh invocation: every Lambda request has its own id (the run id)."""
+    return LambdaContext(aws_request_id=str(uuid.uuid4()), remaining_millis=remaining_millis)
+
+
+@dataclass
+class DeadlineContext(LambdaContext):
+    """Plenty of time left for the first `answers_with_time_left` questions, then 10 s: under
+    the 15 s the run keeps in hand, as when a Lambda invocation nears its timeout."""
+
+    answers_with_time_left: int = 3
+    questions: int = 0
+
+    def get_remaining_time_in_millis(self) -> int:
+        self.questions += 1
+        return 60_000 if self.questions <= self.answers_with_time_left else 10_000
+
+
+def run_outbound(context: LambdaContext | None = None) -> dict[str, Any]:
+    """One scheduled invocation, as EventBridge Scheduler delivers it."""
+    report: dict[str, Any] = app.handler(load_event("outbound_sync", "scheduled"), context or new_context())
+    return report
+
+
+# ------------------------------------------------------------------ what a user sees
+
+
+def all_prospects() -> list[Prospect]:
+    """Every prospect of the built-in store (its index items left out)."""
+    client = boto3.client("dynamodb", region_name=REGION)
+    table = bootstrap.settings().prospects_table
+    ids = [
+        item["prospect_id"]["S"]
+        for page in client.get_paginator("scan").paginate(TableName=table, ProjectionExpression="prospect_id")
+        for item in page["Items"]
+        if is_prospect_key(item["prospect_id"]["S"])
+    ]
+    return list(bootstrap.prospect_store().get_many(ids).values())
+
+
+def link_of(crm_id: str) -> StoredLink | None:
+    return bootstrap.link_store().by_crm_ids([crm_id]).get(crm_id)
+
+
+def prospect_linked_to(crm_id: str) -> Prospect:
+    stored = link_of(crm_id)
+    assert stored is not None, f"{crm_id} is not linked to any prospect"
+    return bootstrap.prospect_store().get_many([stored.link.prospect_id])[stored.link.prospect_id]
+
+
+def audit_trail(prospect_id: str) -> list[AuditRecord]:
+    return bootstrap.sync_state().audit_trail(prospect_id)
+
+
+def writes_to_salesforce(salesforce: Emulator) -> list[tuple[str, str]]:
+    """Every API request that was not a read."""
+    return [(method, path) for method, path in salesforce.call_log if method != "GET"]
+
+
+# ------------------------------------------------------------------ Salesforce data
+
+
+def insert_lead(salesforce: Emulator, **fields: Any) -> str:
+    return salesforce.insert("Lead", {"LastName": "Hopper", "Company": "US Navy", **fields})
+
+
+def insert_leads(salesforce: Emulator, clock: ManualClock, count: int, per_second: int) -> list[str]:
+    """`count` Leads, `per_second` of them sharing each `SystemModstamp`."""
+    ids = []
+    for number in range(count):
+        if number and number % per_second == 0:
+            clock.advance(seconds=1)
+        ids.append(insert_lead(salesforce, LastName=f"Lead {number:05d}", Email=f"lead{number}@example.com"))
+    return ids
+
+
+def later(connector: OutboundConnector) -> None:
+    """Time passes in the org between two runs."""
+    connector.clock.advance(minutes=1)
+
+
+def assert_each_record_has_one_prospect(prospects: Iterable[Prospect], record_ids: list[str]) -> None:
+    carried = Counter(p.crm_id for p in prospects)
+    assert carried == Counter(record_ids), "every record has exactly one prospect, and no other exists"
+    links = bootstrap.link_store().by_crm_ids(record_ids)
+    assert set(links) == set(record_ids)
+    assert len({stored.link.prospect_id for stored in links.values()}) == len(record_ids)
+
+
+# ------------------------------------------------------------------ new records and scope
+
+
+def test_a_new_lead_becomes_a_prospect_tagged_with_its_origin_and_carrying_its_mapped_fields(
+    outbound_connector: OutboundConnector,
+) -> None:
+    salesforce = outbound_connector.salesforce
+    # GIVEN a Lead created in Salesforce (default configuration: every Lead is in scope)
+    lead_id = insert_lead(
+        salesforce,
+        FirstName="Grace",
+        Email="grace@example.com",
+        Title="Rear Admiral",
+        Phone="+1 555 0100",
+        Description="not a mapped field",
+    )
+
+    # WHEN the scheduled run happens
+    report = run_outbound()
+
+    # THEN a tagged prospect carries the Lead's mapped fields, linked to the Lead
+    assert report["outcome"] == "completed"
+    assert report["counts"]["created"] == 1
+    assert datetime.fromisoformat(report["started_at"]) <= datetime.fromisoformat(report["finished_at"])
+    prospect = prospect_linked_to(lead_id)
+    assert prospect.fields == {
+        "email": "grace@example.com",
+        "first_name": "Grace",
+        "last_name": "Hopper",
+        "company": "US Navy",
+        "job_title": "Rear Admiral",
+        "phone": "+1 555 0100",
+    }
+    assert prospect.tags == {LEAD_TAG}
+    assert prospect.active
+    assert prospect.crm_id == lead_id
+    assert prospect.assigned_user == ADMIN_EMAIL, "the Lead's owner, matched to a marketing user by email"
+    stored = link_of(lead_id)
+    assert stored is not None and stored.link.status is LinkStatus.ACTIVE
+    assert any(lead_id in entry.event for entry in audit_trail(prospect.id))
+    assert all_prospects() == [prospect]
+    assert bootstrap.sync_state().open_errors() == []
+    assert writes_to_salesforce(salesforce) == []
+
+
+def test_a_lead_outside_the_scope_criteria_does_not_become_a_prospect(
+    outbound_connector: OutboundConnector,
+) -> None:
+    salesforce = outbound_connector.salesforce
+    # GIVEN only web Leads sync
+    bootstrap.load_configuration(
+        {
+            "version": 2,
+            "outbound": {
+                "scope": {
+                    "Lead": {"criteria": [{"field": "LeadSource", "operator": "equals", "value": "Web"}]}
+                }
+            },
+        }
+    )
+    web_lead = insert_lead(salesforce, Email="web@example.com", LeadSource="Web")
+    phoned_lead = insert_lead(salesforce, Email="phoned@example.com", LeadSource="Phone Inquiry")
+
+    # WHEN the scheduled run happens
+    report = run_outbound()
+
+    # THEN only the web Lead has a prospect; the other is simply not synced (not an error)
+    assert report["outcome"] == "completed"
+    assert [p.crm_id for p in all_prospects()] == [web_lead]
+    assert link_of(phoned_lead) is None
+    assert bootstrap.sync_state().open_errors() == []
+
+
+# ------------------------------------------------------------------ matching
+
+
+def test_in_email_mode_a_contact_links_to_the_prospect_with_its_email_and_fields_follow_the_behaviours(
+    outbound_connector: OutboundConnector,
+) -> None:
+    salesforce = outbound_connector.salesforce
+    # GIVEN a prospect the marketing platform already has (default: email matching, most_recent)
+    existing = Prospect(
+        id="prospect-ada",
+        fields={
+            "email": "ada@example.com",
+            "first_name": "Ada",
+            "job_title": "Analyst",
+            "phone": "+44 20 1111",
+        },
+        modified_at=datetime.now(UTC) - timedelta(days=1),
+    )
+    assert bootstrap.prospect_store().save([ProspectChange(existing)]) == []
+    # AND a Contact with the same email (other case) created in Salesforce
+    contact_id = salesforce.insert(
+        "Contact",
+        {"FirstName": "Ada", "LastName": "Lovelace", "Email": "ADA@example.com", "Phone": "+44 20 2222"},
+    )
+
+    # WHEN the scheduled run happens
+    report = run_outbound()
+
+    # THEN the Contact is linked to that prospect, and no second prospect exists
+    assert report["outcome"] == "completed"
+    assert report["counts"]["linked"] == 1
+    stored = link_of(contact_id)
+    assert stored is not None and stored.link.prospect_id == existing.id
+    (prospect,) = all_prospects()
+    assert prospect.id == existing.id
+    assert CONTACT_TAG not in prospect.tags, "an existing prospect was linked, not created"
+    # AND each field followed its behaviour (most_recent, never synced before)
+    assert prospect.fields == {
+        "email": "ada@example.com",  # the same email, whatever its case: untouched
+        "first_name": "Ada",  # equal on both sides
+        "last_name": "Lovelace",  # blank on the prospect: filled from Salesforce
+        "job_title": "Analyst",  # blank in Salesforce: the prospect's value stands
+        "phone": "+44 20 2222",  # both set and different: Salesforce wins (default conflict rule)
+    }
+    rules = {entry.field: entry.rule for entry in audit_trail(existing.id) if entry.field}
+    assert rules == {"last_name": Reason.BLANK_FILLED, "phone": Reason.CONFLICT_SALESFORCE}
+    # AND outbound sync wrote nothing to Salesforce (the Title goes with the next inbound run)
+    assert writes_to_salesforce(salesforce) == []
+    contact = salesforce.get(contact_id)
+    assert contact is not None and contact["Title"] is None
+
+
+def test_in_crm_id_mode_a_contact_with_an_existing_prospects_email_gets_a_prospect_of_its_own(
+    outbound_connector: OutboundConnector,
+) -> None:
+    salesforce = outbound_connector.salesforce
+    # GIVEN CRM-id matching and a prospect with the email the Contact will have
+    bootstrap.load_configuration({"version": 2, "matching": "crm_id"})
+    existing = Prospect(id="prospect-ada", fields={"email": "ada@example.com"}, modified_at=datetime.now(UTC))
+    assert bootstrap.prospect_store().save([ProspectChange(existing)]) == []
+    contact_id = salesforce.insert("Contact", {"LastName": "Lovelace", "Email": "ada@example.com"})
+
+    # WHEN the scheduled run happens
+    report = run_outbound()
+
+    # THEN the Contact has a new prospect of its own, tagged, and the existing one is untouched
+    assert report["counts"]["created"] == 1
+    new = prospect_linked_to(contact_id)
+    assert new.id != existing.id
+    assert new.crm_id == contact_id
+    assert new.tags == {CONTACT_TAG}
+    assert new.fields["email"] == "ada@example.com"
+    assert bootstrap.prospect_store().get_many([existing.id])[existing.id].version == 1
+    assert bootstrap.link_store().by_prospect_ids([existing.id]) == {}
+    assert len(all_prospects()) == 2
+
+
+# ------------------------------------------------------------------ lifecycle
+
+
+def test_a_converted_lead_hands_its_prospect_to_the_contact_and_is_never_written(
+    outbound_connector: OutboundConnector,
+) -> None:
+    salesforce = outbound_connector.salesforce
+    # GIVEN a Lead synced to a prospect
+    lead_id = insert_lead(salesforce, FirstName="Grace", Email="grace@example.com")
+    run_outbound()
+    prospect = prospect_linked_to(lead_id)
+
+    # WHEN the Lead is converted, and the next run happens
+    later(outbound_connector)
+    _, contact_id = salesforce.convert_lead(lead_id)
+    converted = salesforce.get(lead_id)
+    assert converted is not None
+    salesforce.reset_counters()
+    report = run_outbound()
+
+    # THEN the same prospect is linked to the Contact, with the conversion tag
+    assert report["outcome"] == "completed"
+    assert report["counts"]["converted"] == 1
+    assert prospect_linked_to(contact_id).id == prospect.id
+    assert link_of(lead_id) is None
+    (after,) = all_prospects()
+    assert CONVERTED_TAG in after.tags
+    assert CONTACT_TAG not in after.tags
+    events = [entry.event for entry in audit_trail(prospect.id)]
+    assert any(lead_id in event and contact_id in event and "convert" in event for event in events)
+    # AND the converted Lead was not written to: no write request at all, nor a new stamp
+    assert writes_to_salesforce(salesforce) == []
+    lead = salesforce.get(lead_id)
+    assert lead is not None
+    assert (lead["LastModifiedDate"], lead["SystemModstamp"]) == (
+        converted["LastModifiedDate"],
+        converted["SystemModstamp"],
+    )
+    assert bootstrap.sync_state().open_errors() == []
+
+
+def test_a_deleted_lead_deactivates_its_prospect_and_a_restored_one_relinks(
+    outbound_connector: OutboundConnector,
+) -> None:
+    salesforce = outbound_connector.salesforce
+    # GIVEN a Lead synced to a prospect
+    lead_id = insert_lead(salesforce, Email="grace@example.com")
+    run_outbound()
+    prospect = prospect_linked_to(lead_id)
+
+    # WHEN the Lead is deleted in Salesforce
+    later(outbound_connector)
+    salesforce.delete(lead_id)
+    deleted = run_outbound()
+
+    # THEN its prospect is kept but inactive, and the link says the record was deleted
+    assert deleted["counts"]["deleted"] == 1
+    (kept,) = all_prospects()
+    assert kept.id == prospect.id
+    assert not kept.active
+    stored = link_of(lead_id)
+    assert stored is not None and stored.link.status is LinkStatus.CRM_DELETED
+
+    # WHEN the Lead is restored from the recycle bin
+    later(outbound_connector)
+    salesforce.undelete(lead_id)
+    restored = run_outbound()
+
+    # THEN the link is active again; the prospect waits for the marketing side to reactivate it
+    assert restored["counts"]["restored"] == 1
+    stored = link_of(lead_id)
+    assert stored is not None
+    assert stored.link.status is LinkStatus.ACTIVE
+    assert stored.link.prospect_id == prospect.id
+    assert not prospect_linked_to(lead_id).active
+    assert bootstrap.sync_state().open_errors() == []
+
+
+def test_a_lead_merged_away_hands_its_prospect_to_the_surviving_lead(
+    outbound_connector: OutboundConnector,
+) -> None:
+    salesforce = outbound_connector.salesforce
+    # GIVEN a Lead synced to a prospect
+    first = insert_lead(salesforce, LastName="Lovelace", Email="ada@example.com")
+    run_outbound()
+    prospect = prospect_linked_to(first)
+    # AND a duplicate Lead created later, which email matching cannot link (the prospect with
+    # its email has a record already): it is reported
+    later(outbound_connector)
+    duplicate = insert_lead(salesforce, FirstName="Ada", LastName="Lovelace", Email="ada@example.com")
+    run_outbound()
+    assert link_of(duplicate) is None
+    assert [error.record_id for error in bootstrap.sync_state().open_errors()] == [duplicate]
+
+    # WHEN the first Lead is merged into the duplicate, and the next run happens
+    later(outbound_connector)
+    salesforce.merge(duplicate, [first])
+    report = run_outbound()
+
+    # THEN the surviving Lead carries the prospect, and there is still one prospect
+    assert report["counts"]["merged"] == 1
+    survivor_link = link_of(duplicate)
+    assert survivor_link is not None
+    assert survivor_link.link.prospect_id == prospect.id
+    assert survivor_link.link.status is LinkStatus.ACTIVE
+    assert link_of(first) is None
+    assert [p.id for p in all_prospects()] == [prospect.id]
+    assert any("merged" in entry.event for entry in audit_trail(prospect.id))
+    # AND the prospect now follows the surviving Lead: its first name reaches the prospect
+    assert prospect_linked_to(duplicate).fields["first_name"] == "Ada"
+    # AND the survivor is no longer reported as unsynced: it is linked now
+    assert bootstrap.sync_state().open_errors() == []
+
+
+# ------------------------------------------------------------------ reading changes
+
+
+@pytest.mark.slow
+def test_three_thousand_leads_sharing_a_few_stamps_each_arrive_exactly_once(
+    outbound_connector: OutboundConnector,
+) -> None:
+    # GIVEN 3,000 new Leads, 500 to each SystemModstamp (a data load)
+    lead_ids = insert_leads(
+        outbound_connector.salesforce, outbound_connector.clock, count=3000, per_second=500
+    )
+
+    # WHEN the scheduled run happens
+    report = run_outbound()
+
+    # THEN each Lead has exactly one prospect
+    assert report["outcome"] == "completed"
+    assert report["counts"]["read"] == 3000
+    assert report["counts"]["created"] == 3000
+    assert_each_record_has_one_prospect(all_prospects(), lead_ids)
+
+
+def test_a_run_cut_short_by_its_deadline_is_finished_by_the_next_with_every_lead_once(
+    outbound_connector: OutboundConnector,
+) -> None:
+    # GIVEN 600 new Leads, 150 to each SystemModstamp (so a chunk of 200 ends inside a second)
+    lead_ids = insert_leads(
+        outbound_connector.salesforce, outbound_connector.clock, count=600, per_second=150
+    )
+
+    # WHEN a run nears its Lambda deadline part way through
+    first = run_outbound(DeadlineContext(answers_with_time_left=3))
+
+    # THEN it stops cleanly, keeping what it did
+    assert first["outcome"] == "cut_short"
+    created_first = len(all_prospects())
+    assert 0 < created_first < 600
+    assert first["counts"]["created"] == created_first
+
+    # WHEN the next run happens
+    second = run_outbound()
+
+    # THEN it finishes the job: every Lead once
+    assert second["outcome"] == "completed"
+    assert second["counts"]["created"] == 600 - created_first
+    prospects = {p.crm_id: p for p in all_prospects()}
+    assert_each_record_has_one_prospect(prospects.values(), lead_ids)
+    # AND the records on either side of the cut were audited by one run, once
+    for lead_id in lead_ids[max(created_first - 100, 0) : created_first + 100]:
+        prospect = prospects[lead_id]
+        trail = audit_trail(prospect.id)
+        assert len({entry.run_id for entry in trail}) == 1, f"{prospect.id} was synced by both runs"
+        assert len(trail) == len(set(trail)), f"{prospect.id} has a repeated audit entry"
+
+
+def test_a_salesforce_edit_of_a_most_recent_field_updates_the_prospect_and_is_audited(
+    outbound_connector: OutboundConnector,
+) -> None:
+    salesforce = outbound_connector.salesforce
+    # GIVEN a Lead synced to a prospect (Title <-> job_title is most_recent by default)
+    lead_id = insert_lead(salesforce, Email="grace@example.com", Title="CTO")
+    run_outbound()
+    prospect = prospect_linked_to(lead_id)
+
+    # WHEN the Title is edited in Salesforce, and the next run happens
+    later(outbound_connector)
+    salesforce.update("Lead", lead_id, {"Title": "CEO"})
+    report = run_outbound()
+
+    # THEN the prospect has the new value, and the audit trail says what changed and why
+    assert report["counts"]["updated"] == 1
+    assert prospect_linked_to(lead_id).fields["job_title"] == "CEO"
+    (entry,) = [e for e in audit_trail(prospect.id) if e.run_id == report["run_id"] and e.field]
+    assert (entry.field, entry.side, entry.old, entry.new) == ("job_title", "marketing", "CTO", "CEO")
+    assert entry.rule == Reason.CHANGED_IN_SALESFORCE
+
+
+def test_an_idle_run_costs_one_salesforce_call_per_object_it_reads(
+    outbound_connector: OutboundConnector,
+) -> None:
+    salesforce = outbound_connector.salesforce
+    # GIVEN a connector that has synced everything there is
+    insert_lead(salesforce, Email="grace@example.com")
+    run_outbound()
+    salesforce.reset_counters()
+
+    # WHEN a run finds nothing changed
+    report = run_outbound()
+
+    # THEN it spent one query each on Users, Leads and Contacts, and nothing else
+    assert report["outcome"] == "completed"
+    assert report["counts"].get("read", 0) == 0
+    assert salesforce.api_calls == 3
+    assert report["api_calls"] == 3
+    assert all(method == "GET" and "/query" in path for method, path in salesforce.call_log)
+
+
+# ------------------------------------------------------------------ one run at a time
+
+
+def test_a_run_that_finds_another_holding_the_lease_returns_busy_and_moves_nothing(
+    outbound_connector: OutboundConnector,
+) -> None:
+    salesforce = outbound_connector.salesforce
+    # GIVEN a new Lead, while another outbound run holds the lease
+    lead_id = insert_lead(salesforce, Email="grace@example.com")
+    now = datetime.now(UTC)
+    assert bootstrap.sync_state().acquire_lease(LEASE, "another-run", now, now + timedelta(minutes=5))
+
+    # WHEN the scheduled run happens
+    report = run_outbound()
+
+    # THEN it does nothing at all, not even a Salesforce call
+    assert report["outcome"] == "busy"
+    assert all_prospects() == []
+    assert salesforce.api_calls == 0
+
+    # AND once the other run lets go, the next run syncs the Lead
+    bootstrap.sync_state().release_lease(LEASE, "another-run")
+    assert run_outbound()["outcome"] == "completed"
+    assert prospect_linked_to(lead_id).crm_id == lead_id
+
+
+def test_two_invocations_at_once_sync_each_lead_exactly_once(outbound_connector: OutboundConnector) -> None:
+    salesforce = outbound_connector.salesforce
+    # GIVEN new Leads, and a Salesforce slow enough to answer that two runs overlap
+    lead_ids = insert_leads(salesforce, outbound_connector.clock, count=50, per_second=50)
+    salesforce.faults.slow(1.0, count=2)
+    start_together = Barrier(2)
+
+    def invoke() -> dict[str, Any]:
+        start_together.wait()
+        return run_outbound()
+
+    # WHEN two invocations start at the same moment
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        reports = [future.result() for future in [pool.submit(invoke), pool.submit(invoke)]]
+
+    # THEN one syncs, the other finds it busy, and each Lead has one prospect
+    assert sorted(report["outcome"] for report in reports) == ["busy", "completed"]
+    assert_each_record_has_one_prospect(all_prospects(), lead_ids)
+
+
+# ------------------------------------------------------------------ connector control
+
+
+def test_a_paused_connector_syncs_only_users_and_catches_up_once_resumed(
+    outbound_connector: OutboundConnector,
+) -> None:
+    salesforce = outbound_connector.salesforce
+    # GIVEN a paused connector, and a Lead created meanwhile
+    bootstrap.pause()
+    lead_id = insert_lead(salesforce, Email="grace@example.com")
+
+    # WHEN the scheduled run happens
+    paused = run_outbound()
+
+    # THEN Salesforce Users are synced, and no record is
+    assert paused["outcome"] == "paused"
+    assert paused["counts"]["users"] == 2
+    users = bootstrap.sync_state().users().values()
+    assert {user.email for user in users} == {ADMIN_EMAIL, USERNAME}
+    assert all_prospects() == []
+
+    # WHEN the connector is resumed, and the next run happens
+    bootstrap.resume()
+    resumed = run_outbound()
+
+    # THEN the Lead created while paused arrives
+    assert resumed["outcome"] == "completed"
+    assert prospect_linked_to(lead_id).crm_id == lead_id
+
+
+def test_an_invalid_stored_configuration_fails_the_run_with_a_message_naming_the_entry(
+    outbound_connector: OutboundConnector,
+) -> None:
+    salesforce = outbound_connector.salesforce
+    # GIVEN a stored configuration with an unknown behaviour (stored past validation)
+    bootstrap.config_store().save(
+        {
+            "version": 2,
+            "mappings": {
+                "Lead": [{"marketing_field": "email", "salesforce_field": "Email", "behaviour": "sometimes"}]
+            },
+        }
+    )
+    lead_id = insert_lead(salesforce, Email="grace@example.com")
+
+    # WHEN the scheduled run happens, THEN it fails, naming the bad entry, and moves nothing
+    with pytest.raises(ConfigurationError, match=r"mappings\.Lead\[0\]\.behaviour: unknown behaviour"):
+        run_outbound()
+    assert all_prospects() == []
+
+    # AND once the configuration is fixed, the next run syncs (the failed run held nothing)
+    bootstrap.load_configuration({"version": 3})
+    assert run_outbound()["outcome"] == "completed"
+    assert prospect_linked_to(lead_id).crm_id == lead_id
+
+
+# ------------------------------------------------------------------ the handler itself
+
+
+def test_the_run_is_published_as_one_metric_per_count_and_its_api_calls(
+    outbound_connector: OutboundConnector, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN metrics on (the test environment turns them off), the handler imported with the
+    # function's environment in place, as Lambda does, and a new Lead
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    importlib.reload(app)
+    app.metrics.clear_metrics()
+    insert_lead(outbound_connector.salesforce, Email="grace@example.com")
+    capsys.readouterr()
+
+    # WHEN the scheduled run happens
+    report = run_outbound()
+
+    # THEN one embedded-metric document carries every count of the run and its API calls
+    documents = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    (run,) = [d for d in documents if d.get("direction") == "outbound"]
+    (directive,) = run["_aws"]["CloudWatchMetrics"]
+    assert directive["Namespace"] == "crmsync"
+    assert sorted(directive["Dimensions"][0]) == ["direction", "service"]
+    published = {metric["Name"]: run[metric["Name"]] for metric in directive["Metrics"]}
+    expected = {app.metric_name(name): [value] for name, value in report["counts"].items()}
+    assert published == {**expected, "ApiCalls": [report["api_calls"]]}
+    assert published["Created"] == [1]
+    assert run["outcome"] == "completed"
+
+
+def test_the_handler_module_does_not_import_simple_salesforce_at_start() -> None:
+    loaded = imports_after("import functions.outbound_sync.app")
+    assert "simple_salesforce" not in loaded
+    assert "crmsync.salesforce.gateway" not in loaded
+
+
+def test_the_sample_event_is_the_schedulers_default_notification() -> None:
+    event = load_event("outbound_sync", "scheduled")
+    assert (event["source"], event["detail-type"], event["detail"]) == (
+        "aws.scheduler",
+        "Scheduled Event",
+        "{}",
+    )
