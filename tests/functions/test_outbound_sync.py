@@ -640,3 +640,84 @@ def test_the_sample_event_is_the_schedulers_default_notification() -> None:
         "Scheduled Event",
         "{}",
     )
+
+
+# ------------------------------------------------------------------ accounts and opportunities
+
+
+def test_mapped_account_fields_reach_the_prospects_of_the_accounts_contacts(
+    outbound_connector: OutboundConnector,
+) -> None:
+    salesforce = outbound_connector.salesforce
+    # GIVEN account fields mapped onto prospects, and a Contact of an Account synced
+    bootstrap.load_configuration(
+        {
+            "version": 2,
+            "objects": {"account_fields": True},
+            "mappings": {
+                "Account": [
+                    {
+                        "marketing_field": "company_industry",
+                        "salesforce_field": "Industry",
+                        "behaviour": "salesforce",
+                    }
+                ]
+            },
+        }
+    )
+    account = salesforce.insert("Account", {"Name": "Analytical Engines", "Industry": "Technology"})
+    contact = salesforce.insert(
+        "Contact", {"LastName": "Lovelace", "Email": "ada@example.com", "AccountId": account}
+    )
+    first = run_outbound()
+    assert first["counts"]["created"] == 1
+    assert prospect_linked_to(contact).fields["company_industry"] == "Technology"
+
+    # WHEN the Account's industry changes in Salesforce
+    later(outbound_connector)
+    salesforce.update("Account", account, {"Industry": "Education"})
+    report = run_outbound()
+
+    # THEN the Contact's prospect follows, and the audit trail says which rule moved it
+    assert report["counts"]["updated"] == 1
+    prospect = prospect_linked_to(contact)
+    assert prospect.fields["company_industry"] == "Education"
+    (entry,) = [e for e in audit_trail(prospect.id) if e.field == "company_industry" and e.new == "Education"]
+    assert entry.old == "Technology"
+    assert entry.rule == Reason.SALESFORCE_ALWAYS.value
+
+
+def test_an_opportunity_is_attached_to_the_prospects_of_its_contacts(
+    outbound_connector: OutboundConnector,
+) -> None:
+    salesforce = outbound_connector.salesforce
+    # GIVEN opportunities synced, and a Contact synced to a prospect
+    bootstrap.load_configuration({"version": 2, "objects": {"opportunities": True}})
+    contact = salesforce.insert("Contact", {"LastName": "Lovelace", "Email": "ada@example.com"})
+    run_outbound()
+
+    # WHEN an Opportunity with that Contact in a contact role is created
+    later(outbound_connector)
+    opportunity = salesforce.insert(
+        "Opportunity",
+        {"Name": "Difference Engine", "StageName": "Prospecting", "CloseDate": "2026-12-31", "Amount": 17000},
+    )
+    salesforce.insert("OpportunityContactRole", {"OpportunityId": opportunity, "ContactId": contact})
+    report = run_outbound()
+
+    # THEN the prospect carries the opportunity's name, amount, stage and close date
+    assert report["counts"]["opportunities"] == 1
+    assert prospect_linked_to(contact).opportunities == {
+        opportunity: {
+            "name": "Difference Engine",
+            "amount": 17000,
+            "stage": "Prospecting",
+            "close_date": "2026-12-31",
+        }
+    }
+
+    # AND a later stage change follows
+    later(outbound_connector)
+    salesforce.update("Opportunity", opportunity, {"StageName": "Closed Won"})
+    run_outbound()
+    assert prospect_linked_to(contact).opportunities[opportunity]["stage"] == "Closed Won"
