@@ -164,6 +164,11 @@ class Emulator:
         """What `Sforce-Limit-Info` reports as used; not reset by `reset_counters`."""
         return self._app.daily_api_usage
 
+    def spend_daily_api(self, requests: int) -> None:
+        """Other integrations of the org spend `requests` of today's API limit."""
+        with self._lock:
+            self._app.daily_api_usage += requests
+
     def reset_counters(self) -> None:
         with self._lock:
             self._app.api_calls = 0

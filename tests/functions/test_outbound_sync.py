@@ -721,3 +721,18 @@ def test_an_opportunity_is_attached_to_the_prospects_of_its_contacts(
     salesforce.update("Opportunity", opportunity, {"StageName": "Closed Won"})
     run_outbound()
     assert prospect_linked_to(contact).opportunities[opportunity]["stage"] == "Closed Won"
+
+
+def test_past_its_api_budget_the_connector_waits_and_says_so(outbound_connector: OutboundConnector) -> None:
+    salesforce = outbound_connector.salesforce
+    # GIVEN the org's other integrations spent 60% of today's API requests (budget: 50%)
+    salesforce.spend_daily_api(60_000)
+    lead_id = insert_lead(salesforce, Email="grace@example.com")
+
+    # WHEN the scheduled run happens
+    report = run_outbound()
+
+    # THEN no record moves and the run says why
+    assert report["outcome"] == "over_budget"
+    assert link_of(lead_id) is None
+    assert all_prospects() == []
