@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
 import pytest
 from crmsync import __version__, bootstrap
+from crmsync.domain.audit import Direction, SyncError
+from crmsync.domain.errors import Failure
+from crmsync.ports import RunSummary
 
 from functions.http_api import app
 from local.aws_stack import LocalStack
@@ -32,6 +36,48 @@ def test_a_newly_deployed_connector_reports_paused_its_version_and_salesforce_us
     assert body["salesforce"]["reachable"] is True
     assert body["salesforce"]["api_usage"]["limit"] == 100_000
     assert body["salesforce"]["api_usage"]["used"] == emulator.api_calls == 1
+
+
+def test_status_shows_the_last_run_of_each_direction_its_lag_and_open_errors_by_category(
+    connector: LocalStack,
+) -> None:
+    # GIVEN an outbound run that finished a minute ago and left one record it could not link
+    finished = datetime.now(UTC) - timedelta(minutes=1)
+    sync = bootstrap.sync_state()
+    sync.save_run(
+        RunSummary(
+            direction=Direction.OUTBOUND,
+            run_id="run-1",
+            started_at=finished - timedelta(seconds=20),
+            finished_at=finished,
+            outcome="completed",
+            counts={"read": 12, "created": 11, "reported": 1},
+            api_calls=3,
+        )
+    )
+    sync.record_errors(
+        [
+            SyncError(
+                direction=Direction.OUTBOUND,
+                operation="link",
+                sobject="Lead",
+                record_id="00Q000000000001AAA",
+                failure=Failure("NOT_SYNCED", "Lead 00Q000000000001AAA has no email"),
+                at=finished,
+            )
+        ]
+    )
+
+    # WHEN the status is asked for
+    _, body = call(load_event("http_api", "status"))
+
+    # THEN it shows that run, how long ago it finished, and the open error
+    outbound = body["runs"]["outbound"]
+    assert outbound["outcome"] == "completed"
+    assert outbound["counts"] == {"read": 12, "created": 11, "reported": 1}
+    assert 55 <= outbound["lag_seconds"] <= 120
+    assert body["runs"]["inbound"] is None
+    assert body["open_errors"] == {"validation": 1}
 
 
 def test_a_resumed_connector_reports_running(connector: LocalStack) -> None:

@@ -154,7 +154,7 @@ def salesforce_gateway() -> CrmGateway:
 def status() -> dict[str, Any]:
     from crmsync.sync.status import connector_status
 
-    return connector_status(state_store(), salesforce_gateway)
+    return connector_status(state_store(), salesforce_gateway, sync_state(), SystemClock().now())
 
 
 def configuration() -> Configuration:

@@ -2,22 +2,35 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from crmsync import __version__
+from crmsync.domain.audit import Direction
 from crmsync.domain.errors import ConfigurationError, CrmError
-from crmsync.ports import CrmGateway, StateStore
+from crmsync.ports import CrmGateway, StateStore, SyncStateStore
 
 
-def connector_status(state: StateStore, crm: Callable[[], CrmGateway]) -> dict[str, Any]:
-    """The status report; a Salesforce that does not answer is reported, not raised."""
+def connector_status(
+    state: StateStore,
+    crm: Callable[[], CrmGateway],
+    sync: SyncStateStore | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """The status report; a Salesforce that does not answer is reported, not raised. With
+    `sync`, it also shows each direction's last run, its lag, and the open errors by category."""
     connector = state.connector_state()
     report: dict[str, Any] = {
         "connector": "paused" if connector.paused else "running",
         "version": __version__,
         "config_version": connector.config_version,
     }
+    if sync is not None and now is not None:
+        report["runs"] = _last_runs(sync, now)
+        errors = sync.open_errors()
+        report["open_errors"] = dict(Counter(error.failure.category.value for error in errors))
     try:
         usage = crm().check_connection()
     except CrmError as exc:
@@ -37,3 +50,20 @@ def connector_status(state: StateStore, crm: Callable[[], CrmGateway]) -> dict[s
             "api_usage": {"used": usage.used, "limit": usage.limit, "percent": usage.percent},
         }
     return report
+
+
+def _last_runs(sync: SyncStateStore, now: datetime) -> dict[str, Any]:
+    runs: dict[str, Any] = {}
+    for direction in Direction:
+        last = sync.last_run(direction)
+        if last is None:
+            runs[direction.value] = None
+            continue
+        runs[direction.value] = {
+            "outcome": last.outcome,
+            "finished_at": last.finished_at.isoformat(),
+            "lag_seconds": round((now - last.finished_at).total_seconds()),
+            "counts": dict(last.counts),
+            "api_calls": last.api_calls,
+        }
+    return runs
