@@ -77,6 +77,10 @@ def local_runtime(emulator: Emulator, function: str = "HttpApiFunction") -> Iter
             )
             os.environ.update(stack.function_environment(function, secret_arn=secret_arn))
             os.environ["REQUESTS_CA_BUNDLE"] = server.ca_file
+            # After the function's own environment (its LogLevel is INFO): the handlers' log
+            # lines and EMF metric blobs would drown the report the demo prints.
+            os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
+            os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
             bootstrap.reset()
             yield LocalRuntime(emulator=emulator, stack=stack, moto_url=moto_url, salesforce_url=server.url)
     finally:

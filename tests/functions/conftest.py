@@ -115,10 +115,11 @@ class OutboundConnector:
 
 @pytest.fixture
 def outbound_connector(
-    stack: LocalStack, key_pair: JwtKeyPair, monkeypatch: pytest.MonkeyPatch
+    stack: LocalStack, key_pair: JwtKeyPair, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
 ) -> Iterator[OutboundConnector]:
     clock = ManualClock(datetime.now(UTC).replace(microsecond=0) - ORG_CLOCK_BEHIND)
-    salesforce = Emulator(clock=clock)
+    person_accounts = request.node.get_closest_marker("person_accounts") is not None
+    salesforce = Emulator(clock=clock, person_accounts=person_accounts)
     salesforce.register_connected_app(CLIENT_ID, certificate_pem=key_pair.certificate_pem)
     salesforce.add_user(USERNAME, email=USERNAME, last_name="Integration")
     with salesforce.serve() as server:

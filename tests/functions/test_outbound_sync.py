@@ -736,3 +736,26 @@ def test_past_its_api_budget_the_connector_waits_and_says_so(outbound_connector:
     assert report["outcome"] == "over_budget"
     assert link_of(lead_id) is None
     assert all_prospects() == []
+
+
+@pytest.mark.person_accounts
+def test_a_person_account_becomes_one_prospect_and_its_hidden_contact_adds_none(
+    outbound_connector: OutboundConnector,
+) -> None:
+    salesforce = outbound_connector.salesforce
+    # GIVEN Person Accounts synced, and a Person Account created in Salesforce
+    bootstrap.load_configuration({"version": 2, "objects": {"person_account": True}})
+    person = salesforce.insert(
+        "Account", {"FirstName": "Mary", "LastName": "Somerville", "PersonEmail": "mary@example.com"}
+    )
+
+    # WHEN the scheduled run happens
+    report = run_outbound()
+
+    # THEN one prospect carries the Person Account's mapped fields, tagged as a contact
+    assert report["outcome"] == "completed"
+    (prospect,) = all_prospects()
+    assert prospect_linked_to(person).id == prospect.id
+    assert prospect.fields == {"email": "mary@example.com", "first_name": "Mary", "last_name": "Somerville"}
+    assert prospect.tags == {CONTACT_TAG}
+    assert link_of(person).link.crm.object.value == "PersonAccount"
