@@ -98,8 +98,11 @@ def state_store() -> StateStore:
 @cache
 def _dynamodb_client() -> Any:
     import boto3
+    from botocore.config import Config
 
-    return boto3.client("dynamodb")
+    # DynamoDB checks every request itself; botocore's client-side check of the same shapes was
+    # a third of a sync run's CPU (make bench), and the stores' tests exercise every request.
+    return boto3.client("dynamodb", config=Config(parameter_validation=False))
 
 
 @cache

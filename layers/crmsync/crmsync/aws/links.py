@@ -2,8 +2,8 @@
 
 Access patterns (table key `pk`; ARCHITECTURE.md, "Links: two items per link, one transaction"):
 - link: `pk="prospect#<prospect id>"` → `prospect_id`, `crm_id`, `crm_type` (Lead, Contact,
-  PersonAccount), `status` (a `LinkStatus`), `snapshot` (pair key → `{"salesforce": value,
-  "marketing": value}`), `version` (optimistic lock, 1 when created), `linked_at` (when the
+  PersonAccount), `status` (a `LinkStatus`), `snapshot` (JSON text: pair key → `[Salesforce
+  value, marketing value]`), `version` (optimistic lock, 1 when created), `linked_at` (when the
   link got its current record), `updated_at`. Read by prospect id with a consistent
   `BatchGetItem`. Only link items carry `crm_id`, so the keys-only GSI `by_crm_id` lists links
   alone (operators' lookups; never on a sync path, it is eventually consistent).
@@ -19,6 +19,7 @@ Every change is one transaction, so neither a prospect nor a record is ever in t
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Collection, Sequence
 from datetime import UTC, datetime
@@ -131,10 +132,13 @@ def _link_values(link: Link, snapshot: Snapshot) -> dict[str, Any]:
         "crm_id": link.crm.id,
         "crm_type": link.crm.object.value,
         "status": link.status.value,
-        "snapshot": {
-            pair: {"salesforce": values.salesforce, "marketing": values.marketing}
-            for pair, values in snapshot.items()
-        },
+        # One JSON text, not a map of maps: it is only ever read whole, and a run writes one
+        # per record, where DynamoDB's typed maps cost an encoded attribute per value.
+        "snapshot": json.dumps(
+            {pair: [values.salesforce, values.marketing] for pair, values in snapshot.items()},
+            separators=(",", ":"),
+            default=str,
+        ),
     }
 
 
@@ -146,8 +150,8 @@ def _stored_link(item: dict[str, Any]) -> StoredLink:
             status=LinkStatus(item["status"]),
         ),
         snapshot={
-            pair: FieldSnapshot(salesforce=values.get("salesforce"), marketing=values.get("marketing"))
-            for pair, values in item.get("snapshot", {}).items()
+            pair: FieldSnapshot(salesforce=salesforce, marketing=marketing)
+            for pair, (salesforce, marketing) in json.loads(item.get("snapshot") or "{}").items()
         },
         version=int(item["version"]),
     )

@@ -10,7 +10,7 @@ Access patterns (table keys `pk`, `sk`; `expires_at` is the table's TTL, epoch s
   `record_id`; one query per direction reads them all.
 - Salesforce users: `pk="users"`, `sk=<user id>` → `email`, `name`, `active`.
 - audit trail: `pk="audit#<prospect id>"`, `sk="<ISO at>#<run id>#<sequence, 6 digits>"`, one item
-  per prospect, record and run, its `entries` a list of events and field writes → every
+  per prospect, record and run, its `entries` a JSON list of events and field writes → every
   `AuditRecord` field, `expires_at` = `at` + the retention. The sort key keeps a prospect's
   entries in the order they happened, and in the order a run appended them.
 - error list: `pk="error#<direction>"`, `sk="<sObject>#<record id>"` → `code`, `message`,
@@ -25,6 +25,7 @@ Instants are ISO-8601 in UTC with microseconds, so sort keys built on them sort 
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Collection, Sequence
 from contextlib import suppress
@@ -182,17 +183,23 @@ class DynamoSyncState:
                     "direction": group[0].direction.value,
                     "crm_type": crm_type,
                     "crm_id": crm_id,
-                    "entries": [
-                        {
-                            "event": record.event,
-                            "field": record.field,
-                            "side": record.side,
-                            "old": record.old,
-                            "new": record.new,
-                            "rule": record.rule,
-                        }
-                        for record in group
-                    ],
+                    # JSON text: read whole, never queried into, and far cheaper to write than a
+                    # typed list of maps.
+                    "entries": json.dumps(
+                        [
+                            {
+                                "event": record.event,
+                                "field": record.field,
+                                "side": record.side,
+                                "old": record.old,
+                                "new": record.new,
+                                "rule": record.rule,
+                            }
+                            for record in group
+                        ],
+                        separators=(",", ":"),
+                        default=str,
+                    ),
                     "expires_at": epoch_seconds(group[0].at + retention),
                 }
                 for (prospect_id, run_id, at, crm_type, crm_id), group in groups.items()
@@ -216,7 +223,7 @@ class DynamoSyncState:
                 rule=entry.get("rule"),
             )
             for item in self._table.query(_partition(f"audit#{prospect_id}"))
-            for entry in item["entries"]
+            for entry in json.loads(item["entries"])
         ]
 
     def _next_sequence(self, run_id: str) -> int:
