@@ -139,6 +139,18 @@ class OrgHost:
             )
         self.clock.advance(seconds=1)
 
+    def edit_leads(self, tag: str) -> int:
+        """A salesperson's edit (a new Phone) on every Lead of `tag`; returns how many."""
+        edited = 0
+        for lead in self.emulator.records("Lead"):
+            if str(lead.get("LastName", "")).startswith(f"{tag} "):
+                if edited and edited % LEADS_PER_SECOND == 0:
+                    self.clock.advance(seconds=1)
+                self.emulator.update("Lead", lead["Id"], {"Phone": f"+44 20 {edited % 10_000:04d}"})
+                edited += 1
+        self.clock.advance(seconds=1)
+        return edited
+
     def api_calls(self) -> int:
         return self.emulator.api_calls
 
@@ -359,6 +371,10 @@ def outbound_runs() -> None:
         first = _outbound_run(connector)
         _print_run(f"run over {OUTBOUND_RECORDS:,} changed Leads", first)
         after_first_rss = _peak_rss_mb()
+
+        edited = connector.org.edit_leads("ten")
+        changed = _outbound_run(connector)
+        _print_run(f"run over {edited:,} Leads edited in Salesforce (linked: field sync)", changed)
 
         idle = _outbound_run(connector)
         _print_run("idle run", idle)

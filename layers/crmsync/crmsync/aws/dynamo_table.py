@@ -25,7 +25,6 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
-from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from crmsync.domain.errors import ErrorCategory, Failure, StoreError
@@ -65,7 +64,6 @@ _REASON_NONE = "None"
 _REASON_CONFLICT = "TransactionConflict"
 _TRANSIENT_REASONS = frozenset({_REASON_CONFLICT, "ThrottlingError", "ProvisionedThroughputExceeded"})
 
-_DESERIALIZER = TypeDeserializer()
 
 Change = TypeVar("Change")
 T = TypeVar("T")
@@ -153,19 +151,41 @@ def encode_item(values: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def decode_item(item: Mapping[str, Any]) -> dict[str, Any]:
-    return {name: _plain(_DESERIALIZER.deserialize(value)) for name, value in item.items()}
+    return {name: from_attribute(value) for name, value in item.items()}
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_plain(item) for item in value]
-    if isinstance(value, set):
-        return {_plain(item) for item in value}
-    return value
+def from_attribute(typed: Mapping[str, Any]) -> Any:
+    """A plain value from DynamoDB's typed form; numbers come back as int when whole, else float."""
+    ((kind, value),) = typed.items()
+    if kind == "S":
+        return value
+    if kind == "N":
+        return _number(value)
+    if kind == "M":
+        return {key: from_attribute(item) for key, item in value.items()}
+    if kind == "BOOL":
+        return value
+    if kind == "NULL":
+        return None
+    if kind == "L":
+        return [from_attribute(item) for item in value]
+    if kind == "SS":
+        return set(value)
+    if kind == "NS":
+        return {_number(number) for number in value}
+    if kind == "B":
+        return value
+    if kind == "BS":
+        return set(value)
+    raise TypeError(f"unknown DynamoDB type {kind}")
+
+
+def _number(text: str) -> int | float:
+    try:
+        return int(text)
+    except ValueError:
+        number = Decimal(text)
+        return int(number) if number == number.to_integral_value() else float(number)
 
 
 def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:

@@ -196,6 +196,8 @@ class _Run:
                 assert stamp is not None
                 self.s._state.save_watermark(read.watermark_key, Watermark(stamp, str(last["Id"])))
             self._check_budget()
+            # Before the next page is fetched: a page read and then left unapplied is a wasted call.
+            self._check_deadline()
 
     def _reads(self) -> Iterator[_ObjectRead]:
         objects = self.config.objects
