@@ -13,8 +13,6 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from crmsync import bootstrap
-from crmsync.config import InvalidConfiguration, StaleConfigurationVersion
-from crmsync.sync.control import SalesforceUnavailable
 
 logger = Logger()
 tracer = Tracer()
@@ -36,6 +34,11 @@ def get_config() -> dict[str, Any]:
 @app.put("/config")
 @tracer.capture_method
 def put_config() -> dict[str, Any] | Response[dict[str, Any]]:
+    # Imported here: the configuration schema is only needed by this route, and every other
+    # route (status, the automation intake to come) starts without it.
+    from crmsync.config import InvalidConfiguration, StaleConfigurationVersion
+    from crmsync.sync.control import SalesforceUnavailable
+
     try:
         document = json.loads(app.current_event.decoded_body or "")
     except ValueError as exc:
