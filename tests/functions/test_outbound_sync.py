@@ -14,7 +14,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from threading import Barrier
 from typing import Any
@@ -23,12 +23,12 @@ import boto3
 import pytest
 from crmsync import bootstrap
 from crmsync.aws.prospects import is_prospect_key
-from crmsync.domain.audit import AuditRecord
+from crmsync.domain.audit import AuditRecord, Direction
 from crmsync.domain.errors import ConfigurationError
 from crmsync.domain.lifecycle import LinkStatus, StoredLink
 from crmsync.domain.plan import Reason
 from crmsync.domain.prospect import Prospect, ProspectChange
-from crmsync.sync.outbound import LEASE
+from crmsync.sync.outbound import LEASE, OutboundSync
 
 from functions.outbound_sync import app
 from local.salesforce_emulator import Emulator, ManualClock
@@ -759,3 +759,65 @@ def test_a_person_account_becomes_one_prospect_and_its_hidden_contact_adds_none(
     assert prospect.fields == {"email": "mary@example.com", "first_name": "Mary", "last_name": "Somerville"}
     assert prospect.tags == {CONTACT_TAG}
     assert link_of(person).link.crm.object.value == "PersonAccount"
+
+
+class _MarketingEditsDuringTheRun:
+    """The prospect store, with the marketing platform editing one prospect between the run's
+    read and its write (the run's write then finds a newer version and is refused)."""
+
+    def __init__(self, store: Any, prospect_id: str) -> None:
+        self._store = store
+        self._prospect_id = prospect_id
+        self.edited = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    def save(self, changes: list[ProspectChange]) -> list[ProspectChange]:
+        if not self.edited and any(c.after.id == self._prospect_id for c in changes):
+            current = self._store.get_many([self._prospect_id])[self._prospect_id]
+            edited = replace(current, fields={**current.fields, "job_title": "Countess"})
+            assert self._store.save([ProspectChange(edited, before=current)]) == []
+            self.edited = True
+        refused: list[ProspectChange] = self._store.save(changes)
+        return refused
+
+
+def test_a_prospect_edited_while_the_run_writes_it_is_retried_by_the_next_run_and_nothing_is_lost(
+    outbound_connector: OutboundConnector,
+) -> None:
+    salesforce = outbound_connector.salesforce
+    # GIVEN a Lead synced to a prospect
+    lead_id = insert_lead(salesforce, LastName="Lovelace", Email="ada@example.com")
+    run_outbound()
+    prospect = prospect_linked_to(lead_id)
+
+    # WHEN Salesforce changes the Lead's phone, and the marketing side edits the same prospect's
+    # job title while the run is writing it
+    later(outbound_connector)
+    salesforce.update("Lead", lead_id, {"Phone": "+44 20 7946 0000"})
+    racing = _MarketingEditsDuringTheRun(bootstrap.prospect_store(), prospect.id)
+    sync = OutboundSync(
+        crm=bootstrap.salesforce_gateway(),
+        links=bootstrap.link_store(),
+        prospects=racing,
+        state=bootstrap.sync_state(),
+        connector=bootstrap.state_store(),
+        configuration=bootstrap.configuration(),
+        clock=bootstrap.SystemClock(),
+    )
+    report = sync.run(lambda: 60_000, run_id="racing-run")
+
+    # THEN the run does not overwrite the newer prospect: the record waits for the next run
+    assert racing.edited
+    assert report.counts.get("retried") == 1
+    assert prospect_linked_to(lead_id).fields["job_title"] == "Countess"
+    assert prospect_linked_to(lead_id).fields.get("phone") is None
+
+    # AND the next run reads the Lead again by its Id and applies it: both edits stand
+    again = run_outbound()
+    assert again["counts"]["updated"] == 1
+    synced = prospect_linked_to(lead_id)
+    assert synced.fields["phone"] == "+44 20 7946 0000"
+    assert synced.fields["job_title"] == "Countess"
+    assert bootstrap.sync_state().records_to_retry(Direction.OUTBOUND) == {}
