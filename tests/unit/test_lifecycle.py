@@ -149,6 +149,7 @@ def test_a_lead_converted_into_a_contact_with_its_own_prospect_is_marked_merged_
     decision = decide_lead_conversion(Link("p1", LEAD), CONTACT, "p2", TAGS)
     assert decision.action is LifecycleAction.SET_LINK_STATUS
     assert (decision.crm, decision.link_status, decision.reported) == (LEAD, LinkStatus.MERGED, True)
+    assert decision.add_tags == {TAGS.merged_in_salesforce}
     assert "p2" in decision.reason
 
 
@@ -156,7 +157,7 @@ def test_a_lead_converted_into_a_contact_with_its_own_prospect_is_marked_merged_
 
 
 def test_a_deleted_record_deactivates_its_prospect_and_marks_the_link_crm_deleted() -> None:
-    decision = decide_deletion(Link("p1", LEAD), master=None, prospect_of_master=None)
+    decision = decide_deletion(Link("p1", LEAD), master=None, prospect_of_master=None, tags=TAGS)
     assert decision.action is LifecycleAction.SET_LINK_STATUS
     assert (decision.link_status, decision.deactivate_prospect) == (LinkStatus.CRM_DELETED, True)
 
@@ -173,7 +174,7 @@ def test_an_undelete_of_a_link_that_was_not_deleted_changes_nothing() -> None:
 
 def test_a_record_merged_away_hands_its_link_to_the_surviving_record() -> None:
     survivor = CrmRef(CrmObject.LEAD, "00Q9")
-    decision = decide_deletion(Link("p1", LEAD), master=survivor, prospect_of_master=None)
+    decision = decide_deletion(Link("p1", LEAD), master=survivor, prospect_of_master=None, tags=TAGS)
     assert (decision.action, decision.crm, decision.link_status) == (
         LifecycleAction.MOVE_LINK,
         survivor,
@@ -184,14 +185,15 @@ def test_a_record_merged_away_hands_its_link_to_the_surviving_record() -> None:
 
 def test_a_merge_into_a_record_with_its_own_prospect_marks_the_prospect_merged_and_reports_it() -> None:
     survivor = CrmRef(CrmObject.LEAD, "00Q9")
-    decision = decide_deletion(Link("p1", LEAD), master=survivor, prospect_of_master="p2")
+    decision = decide_deletion(Link("p1", LEAD), master=survivor, prospect_of_master="p2", tags=TAGS)
     assert (decision.link_status, decision.reported, decision.deactivate_prospect) == (
         LinkStatus.MERGED,
         True,
         False,
     )
+    assert decision.add_tags == {TAGS.merged_in_salesforce}
 
 
 def test_a_merge_already_followed_changes_nothing() -> None:
     survivor = CrmRef(CrmObject.LEAD, "00Q9")
-    assert decide_deletion(Link("p1", LEAD), survivor, "p1").action is LifecycleAction.NOTHING
+    assert decide_deletion(Link("p1", LEAD), survivor, "p1", TAGS).action is LifecycleAction.NOTHING

@@ -33,6 +33,8 @@ class Tags:
     lead_converted_to_contact: str = "salesforce-lead-converted-to-contact"
     added_to_salesforce_lead: str = "added-to-salesforce-lead"
     added_to_salesforce_contact: str = "added-to-salesforce-contact"
+    merged_in_salesforce: str = "salesforce-record-merged"
+    """A prospect whose record was merged or converted into one that has a prospect of its own."""
 
     def created_from(self, crm_object: CrmObject) -> str:
         # A Person Account is Salesforce's contact for a person, so it carries the contact tag.
@@ -181,10 +183,13 @@ def decide_lead_conversion(
         event=f"Lead {link.crm.id} was converted into {converted_to.object} {converted_to.id}",
         add_tags=frozenset({tags.lead_converted_to_contact}),
         remove_tags=frozenset({tags.created_from_contact}),
+        merged_tag=tags.merged_in_salesforce,
     )
 
 
-def decide_deletion(link: Link, master: CrmRef | None, prospect_of_master: str | None) -> LifecycleDecision:
+def decide_deletion(
+    link: Link, master: CrmRef | None, prospect_of_master: str | None, tags: Tags
+) -> LifecycleDecision:
     """A linked record was deleted. Deleted alone: its prospect is deactivated, never deleted.
     Merged away (deleted with a `MasterRecordId`): the link goes to the surviving record,
     unless that record already has a prospect of its own."""
@@ -202,6 +207,7 @@ def decide_deletion(link: Link, master: CrmRef | None, prospect_of_master: str |
         to=master,
         prospect_of_target=prospect_of_master,
         event=f"{link.crm.object} {link.crm.id} was merged into {master.id}",
+        merged_tag=tags.merged_in_salesforce,
     )
 
 
@@ -211,12 +217,13 @@ def _hand_over_link(
     to: CrmRef,
     prospect_of_target: str | None,
     event: str,
+    merged_tag: str,
     add_tags: frozenset[str] = frozenset(),
     remove_tags: frozenset[str] = frozenset(),
 ) -> LifecycleDecision:
     """The person behind `link` now lives on as `to` (conversion, merge). The link moves there,
     unless `to` already has a prospect of its own: two prospects are never silently merged,
-    the old link is closed and the case reported."""
+    the old link is closed, its prospect tagged as merged, and the case reported."""
     if prospect_of_target == link.prospect_id:
         return LifecycleDecision(
             LifecycleAction.NOTHING, f"already followed: {event}", prospect_id=link.prospect_id, crm=to
@@ -228,6 +235,7 @@ def _hand_over_link(
             prospect_id=link.prospect_id,
             crm=link.crm,
             link_status=LinkStatus.MERGED,
+            add_tags=frozenset({merged_tag}),
             reported=True,
         )
     return LifecycleDecision(

@@ -135,7 +135,9 @@ def plan_person_record(
             return RecordPlan("unchanged", crm, "deleted record without an active link")
         master = record.merged_into()
         target = record.target_link
-        decision = decide_deletion(stored.link, master, target.link.prospect_id if target else None)
+        decision = decide_deletion(
+            stored.link, master, target.link.prospect_id if target else None, rules.tags
+        )
         outcome = "merged" if master is not None else "deleted"
         return _carry_out_lifecycle(record, decision, outcome, now)
     if record.converted:
