@@ -22,10 +22,10 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from crmsync.aws.dynamo_table import DYNAMO_RETRY, DynamoTable, Expression, TransactionUnit, iso
+from crmsync.aws.dynamo_table import DYNAMO_RETRY, DynamoTable, Expression, TransactionUnit, iso, utc_now
 from crmsync.config import StaleConfigurationVersion
 from crmsync.domain.errors import ConfigurationError
 from crmsync.domain.retry import RetryPolicy
@@ -40,17 +40,13 @@ def history_key(version: int) -> dict[str, str]:
     return {"pk": "config", "sk": f"v#{version:0{_VERSION_DIGITS}d}"}
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class DynamoConfigStore:
     def __init__(
         self,
         client: Any,
         table_name: str,
         *,
-        now: Callable[[], datetime] = _utc_now,
+        now: Callable[[], datetime] = utc_now,
         retry: RetryPolicy = DYNAMO_RETRY,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:

@@ -76,6 +76,10 @@ class ConditionFailed(Exception):
 # --------------------------------------------------------------------------- values
 
 
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 def iso(moment: datetime) -> str:
     """An instant as stored: ISO-8601 in UTC with microseconds (a naive datetime counts as UTC)."""
     if moment.tzinfo is None:

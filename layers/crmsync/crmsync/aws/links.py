@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Collection, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from crmsync.aws.dynamo_table import (
@@ -33,6 +33,7 @@ from crmsync.aws.dynamo_table import (
     TransactWrite,
     assignments,
     iso,
+    utc_now,
 )
 from crmsync.domain.lifecycle import CrmRef, Link, LinkChange, LinkStatus, StoredLink
 from crmsync.domain.matching import CrmObject
@@ -45,17 +46,13 @@ CLAIM_PREFIX = "crm#"
 _ABSENT = Expression("attribute_not_exists(pk)")
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class DynamoLinkStore:
     def __init__(
         self,
         client: Any,
         table_name: str,
         *,
-        now: Callable[[], datetime] = _utc_now,
+        now: Callable[[], datetime] = utc_now,
         retry: RetryPolicy = DYNAMO_RETRY,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:

@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from crmsync.config import OPPORTUNITY_MAPPING, Configuration, MappedObject
 from crmsync.domain.audit import AuditRecord, Direction, SyncError
@@ -40,6 +41,8 @@ from crmsync.ports import (
     StateStore,
     SyncStateStore,
 )
+
+Change = TypeVar("Change", LinkChange, ProspectChange)
 
 LEASE = "outbound"
 STOP_MARGIN_MS = 15_000
@@ -371,31 +374,9 @@ class _Run:
         """Links first, then prospects, then snapshots; a record whose step is refused stops
         there and is read again next run."""
         retry: set[str] = set()
-        link_changes = [p.link_change for p in plans if p.link_change is not None]
-        refused_links = {id(c) for c in self.s._links.save(link_changes)} if link_changes else set()
-        applied: list[RecordPlan] = []
-        for plan in plans:
-            if plan.link_change is not None and id(plan.link_change) in refused_links:
-                retry.add(plan.crm.id)
-            else:
-                applied.append(plan)
-        prospect_changes = [p.prospect_change for p in applied if p.prospect_change is not None]
-        refused_prospects = (
-            {id(c) for c in self.s._prospects.save(prospect_changes)} if prospect_changes else set()
-        )
-        done: list[RecordPlan] = []
-        for plan in applied:
-            if plan.prospect_change is not None and id(plan.prospect_change) in refused_prospects:
-                retry.add(plan.crm.id)
-            else:
-                done.append(plan)
-        snapshot_changes = [p.snapshot_change for p in done if p.snapshot_change is not None]
-        refused_snapshots = (
-            {id(c) for c in self.s._links.save(snapshot_changes)} if snapshot_changes else set()
-        )
-        for plan in done:
-            if plan.snapshot_change is not None and id(plan.snapshot_change) in refused_snapshots:
-                retry.add(plan.crm.id)
+        linked = _save_step(plans, lambda p: p.link_change, self.s._links.save, retry)
+        written = _save_step(linked, lambda p: p.prospect_change, self.s._prospects.save, retry)
+        _save_step(written, lambda p: p.snapshot_change, self.s._links.save, retry)
         if retry:
             self.s._state.mark_for_retry(Direction.OUTBOUND, sobject, sorted(retry))
             self.counts["retried"] += len(retry)
@@ -568,6 +549,26 @@ class _Run:
             for prospect_id, after in updated.items()
         ]
         self._carry_out("Contact", plans)
+
+
+def _save_step(
+    plans: Sequence[RecordPlan],
+    change_of: Callable[[RecordPlan], Change | None],
+    save: Callable[[list[Change]], list[Change]],
+    retry: set[str],
+) -> list[RecordPlan]:
+    """Save one kind of change for all `plans`; the plans whose change was refused go to
+    `retry` and stop here, the others go on to the next step."""
+    changes = [change for plan in plans if (change := change_of(plan)) is not None]
+    refused = {id(change) for change in save(changes)} if changes else set()
+    going_on = []
+    for plan in plans:
+        change = change_of(plan)
+        if change is not None and id(change) in refused:
+            retry.add(plan.crm.id)
+        else:
+            going_on.append(plan)
+    return going_on
 
 
 def _scope_fields(scope: OutboundScope | None) -> list[str]:
