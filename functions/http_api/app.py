@@ -1,6 +1,6 @@
 """The connector's HTTP entry point (HTTP API, IAM-authenticated): status and connector control
-(configuration, pause, resume); later manual sync and automation intake. Routes stay thin:
-parse, ask bootstrap, answer."""
+(configuration, pause, resume), and the automation intake (`POST /actions`); later manual
+sync. Routes stay thin: parse, ask bootstrap, answer."""
 
 from __future__ import annotations
 
@@ -73,6 +73,79 @@ def put_config() -> dict[str, Any] | Response[dict[str, Any]]:
         )
     logger.info("configuration loaded", extra={"version": configuration.version, "caller": _caller()})
     return {"loaded": True, "version": configuration.version}
+
+
+MAX_ACTION_BODY_BYTES = 16 * 1024
+"""Largest `POST /actions` body accepted; an action is a few hundred bytes."""
+
+
+@app.post("/actions")
+@tracer.capture_method
+def post_action() -> Response[dict[str, Any]]:
+    # Imported here, like the configuration: nothing of the intake touches Salesforce, and
+    # neither module imports simple_salesforce.
+    from crmsync.domain.errors import StoreError
+    from crmsync.ports import QueueError
+    from crmsync.sync.actions_intake import InvalidAction, ProspectWithoutEmail, UnknownProspect
+
+    raw = app.current_event.decoded_body or ""
+    size = len(raw.encode("utf-8"))
+    if size > MAX_ACTION_BODY_BYTES:
+        return _refused(
+            HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+            {
+                "message": "the action is too large",
+                "problems": [f"body: is {size} bytes; at most {MAX_ACTION_BODY_BYTES} are accepted"],
+            },
+        )
+    try:
+        body = json.loads(raw)
+    except ValueError as exc:
+        return _refused(
+            HTTPStatus.BAD_REQUEST,
+            {
+                "message": "the body must be an action, as a JSON object",
+                "problems": [f"body: is not JSON ({exc})"],
+            },
+        )
+    try:
+        accepted = bootstrap.accept_action(body)
+    except InvalidAction as exc:
+        return _refused(
+            HTTPStatus.BAD_REQUEST,
+            {"message": "the action is invalid; nothing was accepted", "problems": list(exc.problems)},
+        )
+    except UnknownProspect as exc:
+        return _refused(HTTPStatus.NOT_FOUND, {"message": str(exc), "prospect_id": exc.prospect_id})
+    except ProspectWithoutEmail as exc:
+        return _refused(
+            HTTPStatus.UNPROCESSABLE_ENTITY, {"message": str(exc), "prospect_id": exc.prospect_id}
+        )
+    except (QueueError, StoreError) as exc:
+        logger.warning("action not accepted", extra={"code": exc.failure.code, "retryable": exc.retryable})
+        what = "the actions queue" if isinstance(exc, QueueError) else "the prospect store"
+        # Retryable (throttled, unreachable): try again later. Otherwise the stack itself is
+        # wrong (no such queue, not allowed): an operator has to look.
+        return _refused(
+            HTTPStatus.SERVICE_UNAVAILABLE if exc.retryable else HTTPStatus.INTERNAL_SERVER_ERROR,
+            {
+                "message": f"{what} cannot be used just now; the action was not accepted: {exc}",
+                "retryable": exc.retryable,
+            },
+        )
+    logger.info(
+        "action accepted",
+        extra={
+            "action_id": accepted.action_id,
+            "action": accepted.action.value,
+            "prospect_id": accepted.prospect_id,
+        },
+    )
+    return Response(
+        status_code=HTTPStatus.ACCEPTED,
+        content_type=content_types.APPLICATION_JSON,
+        body={"action_id": accepted.action_id, "status": "accepted"},
+    )
 
 
 @app.post("/pause")

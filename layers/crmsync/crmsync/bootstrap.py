@@ -18,6 +18,7 @@ from crmsync.domain.errors import ConfigurationError
 if TYPE_CHECKING:
     from crmsync.config import Configuration
     from crmsync.ports import (
+        ActionQueue,
         ConfigStore,
         CrmGateway,
         LinkStore,
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
         StateStore,
         SyncStateStore,
     )
+    from crmsync.sync.actions_intake import AcceptedAction
     from crmsync.sync.outbound import OutboundSync
 
 
@@ -134,6 +136,26 @@ def config_store() -> ConfigStore:
 
 
 @cache
+def _sqs_client() -> Any:
+    import boto3
+    from botocore.config import Config
+
+    # Standard retry mode retries throttling and 5xx answers; the HTTP route answers within
+    # API Gateway's 30 s, so connecting and reading are kept short.
+    return boto3.client(
+        "sqs",
+        config=Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=5),
+    )
+
+
+@cache
+def actions_queue() -> ActionQueue:
+    from crmsync.aws.actions_queue import SqsActionQueue
+
+    return SqsActionQueue(_sqs_client(), settings().actions_queue_url)
+
+
+@cache
 def salesforce_gateway() -> CrmGateway:
     """The Salesforce adapter. Each login re-reads the secret (cached a few minutes), so rotated
     credentials are picked up without a redeploy."""
@@ -179,6 +201,14 @@ def load_configuration(document: Mapping[str, Any]) -> Configuration:
     from crmsync.sync import control
 
     return control.load_configuration(document, salesforce_gateway, config_store())
+
+
+def accept_action(body: Any) -> AcceptedAction:
+    """Accept an automation action (SPEC §5): validate, tag the prospect, queue the action.
+    Uses the tags of the configuration in force; never touches Salesforce."""
+    from crmsync.sync.actions_intake import accept_action as accept
+
+    return accept(body, prospect_store(), actions_queue(), configuration().tags)
 
 
 def pause() -> None:
@@ -227,6 +257,8 @@ def reset() -> None:
         prospect_store,
         sync_state,
         config_store,
+        _sqs_client,
+        actions_queue,
         salesforce_gateway,
     ):
         built.cache_clear()

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from crmsync.domain.audit import AuditRecord, Direction, SyncError
+from crmsync.domain.errors import Failure
 from crmsync.domain.lifecycle import LinkChange, StoredLink
 from crmsync.domain.prospect import Prospect, ProspectChange
 from crmsync.domain.records import (
@@ -182,3 +183,25 @@ class ConfigStore(Protocol):
 
 class Clock(Protocol):
     def now(self) -> datetime: ...
+
+
+class ActionQueue(Protocol):
+    """Where accepted automation actions wait to be carried out (the stack's actions queue)."""
+
+    def send(self, message: Mapping[str, Any]) -> None:
+        """Put one message (a JSON object) on the queue; raises `QueueError` when it cannot."""
+        ...
+
+
+class QueueError(Exception):
+    """A message could not be put on a queue, after the client's own retries: throttled,
+    unreachable, or refused (no such queue, not allowed). `retryable` says whether sending it
+    again later may work."""
+
+    def __init__(self, failure: Failure) -> None:
+        super().__init__(failure.describe())
+        self.failure = failure
+
+    @property
+    def retryable(self) -> bool:
+        return self.failure.retryable

@@ -1,0 +1,71 @@
+"""`ActionQueue` on the stack's SQS actions queue (a standard queue with a DLQ).
+
+One `SendMessage` per accepted action; the body is the message as JSON (keys sorted). Duplicates
+are possible (a retried send, a repeated delivery): the consumer carries an action out once per
+`action_id`. botocore's standard retry mode retries throttling and 5xx answers; what still fails
+leaves as a `QueueError` that says whether it is retryable.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from crmsync.domain.errors import ErrorCategory, Failure
+from crmsync.ports import QueueError
+
+_PERMISSION_CODES = frozenset({"AccessDenied", "AccessDeniedException", "KMS.AccessDeniedException"})
+_CONFIGURATION_CODES = frozenset(
+    {
+        "AWS.SimpleQueueService.NonExistentQueue",
+        "QueueDoesNotExist",
+        "InvalidAddress",
+        "InvalidClientTokenId",
+        "UnrecognizedClientException",
+    }
+)
+_TRANSIENT_CODES = frozenset(
+    {
+        "RequestThrottled",
+        "ThrottlingException",
+        "ServiceUnavailable",
+        "InternalError",
+        "InternalFailure",
+        "KmsThrottled",
+        "KMS.ThrottlingException",
+    }
+)
+
+
+class SqsActionQueue:
+    def __init__(self, client: Any, queue_url: str) -> None:
+        self._client = client
+        self._queue_url = queue_url
+
+    def send(self, message: Mapping[str, Any]) -> None:
+        body = json.dumps(dict(message), sort_keys=True, separators=(",", ":"))
+        try:
+            self._client.send_message(QueueUrl=self._queue_url, MessageBody=body)
+        except ClientError as exc:
+            raise _queue_error(exc) from exc
+        except BotoCoreError as exc:
+            raise QueueError(Failure("CONNECTION_ERROR", str(exc), category=ErrorCategory.TRANSIENT)) from exc
+
+
+def _queue_error(exc: ClientError) -> QueueError:
+    error = exc.response.get("Error", {})
+    code = str(error.get("Code", "")) or "ClientError"
+    message = str(error.get("Message", "")) or str(exc)
+    status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+    if code in _TRANSIENT_CODES or status >= 500:
+        category = ErrorCategory.TRANSIENT
+    elif code in _PERMISSION_CODES:
+        category = ErrorCategory.PERMISSION
+    elif code in _CONFIGURATION_CODES:
+        category = ErrorCategory.CONFIGURATION
+    else:
+        category = ErrorCategory.VALIDATION
+    return QueueError(Failure(code, message, category=category))
