@@ -14,7 +14,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from crmsync.domain.errors import ErrorCategory, Failure
+from crmsync.aws.errors import client_failure, connection_failure
 from crmsync.ports import QueueError
 
 _PERMISSION_CODES = frozenset({"AccessDenied", "AccessDeniedException", "KMS.AccessDeniedException"})
@@ -52,20 +52,15 @@ class SqsActionQueue:
         except ClientError as exc:
             raise _queue_error(exc) from exc
         except BotoCoreError as exc:
-            raise QueueError(Failure("CONNECTION_ERROR", str(exc), category=ErrorCategory.TRANSIENT)) from exc
+            raise QueueError(connection_failure(exc)) from exc
 
 
 def _queue_error(exc: ClientError) -> QueueError:
-    error = exc.response.get("Error", {})
-    code = str(error.get("Code", "")) or "ClientError"
-    message = str(error.get("Message", "")) or str(exc)
-    status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
-    if code in _TRANSIENT_CODES or status >= 500:
-        category = ErrorCategory.TRANSIENT
-    elif code in _PERMISSION_CODES:
-        category = ErrorCategory.PERMISSION
-    elif code in _CONFIGURATION_CODES:
-        category = ErrorCategory.CONFIGURATION
-    else:
-        category = ErrorCategory.VALIDATION
-    return QueueError(Failure(code, message, category=category))
+    return QueueError(
+        client_failure(
+            exc,
+            transient=_TRANSIENT_CODES,
+            permission=_PERMISSION_CODES,
+            configuration=_CONFIGURATION_CODES,
+        )
+    )

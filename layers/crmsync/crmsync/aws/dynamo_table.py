@@ -27,6 +27,7 @@ from typing import Any, Generic, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from crmsync.aws.errors import client_failure, connection_failure
 from crmsync.domain.errors import ErrorCategory, Failure, StoreError
 from crmsync.domain.retry import RetryPolicy
 
@@ -544,18 +545,15 @@ def _message(exc: ClientError) -> str:
 
 
 def _store_error(exc: ClientError) -> StoreError:
-    code = _code(exc)
-    status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
-    if code in _TRANSIENT_CODES or status >= 500:
-        category = ErrorCategory.TRANSIENT
-    elif code in _PERMISSION_CODES:
-        category = ErrorCategory.PERMISSION
-    elif code in _CONFIGURATION_CODES:
-        category = ErrorCategory.CONFIGURATION
-    else:
-        category = ErrorCategory.VALIDATION
-    return StoreError(Failure(code or "ClientError", _message(exc), category=category))
+    return StoreError(
+        client_failure(
+            exc,
+            transient=_TRANSIENT_CODES,
+            permission=_PERMISSION_CODES,
+            configuration=_CONFIGURATION_CODES,
+        )
+    )
 
 
 def _connection_error(exc: BotoCoreError) -> StoreError:
-    return StoreError(Failure("CONNECTION_ERROR", str(exc), category=ErrorCategory.TRANSIENT))
+    return StoreError(connection_failure(exc))
