@@ -303,8 +303,11 @@ class _Run:
         self.counts["read"] += len(records)
         # Deletions, merges and conversions move links; the chunk's other records (a merge's
         # survivor, say) are planned once those moves are stored, so they see them.
-        moving = [r for r in records if as_checkbox(r.get("IsDeleted")) or as_checkbox(r.get("IsConverted"))]
-        staying = [r for r in records if r not in moving]
+        moving: list[CrmRecord] = []
+        staying: list[CrmRecord] = []
+        for record in records:
+            moves = as_checkbox(record.get("IsDeleted")) or as_checkbox(record.get("IsConverted"))
+            (moving if moves else staying).append(record)
         for batch in (moving, staying):
             if batch:
                 self._plan_and_apply_people(crm, batch)
@@ -329,6 +332,7 @@ class _Run:
         for values in records:
             record_id = str(values["Id"])
             stored = links.get(record_id)
+            found = candidates.get(self._candidate_key(crm, values) or "", [])
             person = PersonRecord(
                 object=crm,
                 values=values,
@@ -337,11 +341,9 @@ class _Run:
                 prospect=prospects.get(stored.link.prospect_id) if stored else None,
                 candidates=[
                     ProspectCandidate(id=p.id, email=p.email, crm_id=p.crm_id, linked=p.id in candidate_links)
-                    for p in candidates.get(self._candidate_key(crm, values) or "", ())
+                    for p in found
                 ],
-                candidate_prospects={
-                    p.id: p for p in candidates.get(self._candidate_key(crm, values) or "", ())
-                },
+                candidate_prospects={p.id: p for p in found},
                 target_link=self._target_link(values, links),
             )
             plans.append(plan_person_record(person, self.rules, self.now, self.s._new_prospect_id))
