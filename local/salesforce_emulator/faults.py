@@ -38,6 +38,10 @@ class Faults:
             raise ValueError(f"status must be one of {sorted(_SERVER_ERRORS)}")
         self._server_errors += [status] * count
 
+    def recover(self) -> None:
+        """Salesforce is back: the server errors still queued are dropped."""
+        self._server_errors.clear()
+
     def slow(self, seconds: float, count: int = 1) -> None:
         """The next `count` API requests are answered only after `seconds`."""
         self._delays += [seconds] * count

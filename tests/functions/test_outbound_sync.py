@@ -24,7 +24,7 @@ import pytest
 from crmsync import bootstrap
 from crmsync.aws.prospects import is_prospect_key
 from crmsync.domain.audit import AuditRecord, Direction
-from crmsync.domain.errors import ConfigurationError
+from crmsync.domain.errors import ConfigurationError, CrmError
 from crmsync.domain.lifecycle import LinkStatus, StoredLink
 from crmsync.domain.plan import Reason
 from crmsync.domain.prospect import Prospect, ProspectChange
@@ -821,3 +821,24 @@ def test_a_prospect_edited_while_the_run_writes_it_is_retried_by_the_next_run_an
     assert synced.fields["phone"] == "+44 20 7946 0000"
     assert synced.fields["job_title"] == "Countess"
     assert bootstrap.sync_state().records_to_retry(Direction.OUTBOUND) == {}
+
+
+def test_a_salesforce_outage_fails_the_run_without_moving_the_watermark_and_the_next_run_catches_up(
+    outbound_connector: OutboundConnector,
+) -> None:
+    salesforce = outbound_connector.salesforce
+    # GIVEN new Leads, and a Salesforce that answers 500 for longer than the retry budget
+    lead_ids = [insert_lead(salesforce, LastName=f"Lead {n}", Email=f"lead{n}@example.com") for n in range(3)]
+    salesforce.faults.server_errors(count=50, status=500)
+
+    # WHEN the scheduled run happens, it fails as retryable and syncs nothing
+    with pytest.raises(CrmError) as failed:
+        run_outbound()
+    assert failed.value.retryable
+    assert all_prospects() == []
+
+    # THEN once Salesforce answers again, the next run syncs every Lead exactly once
+    salesforce.faults.recover()
+    report = run_outbound()
+    assert report["outcome"] == "completed"
+    assert_each_record_has_one_prospect(all_prospects(), lead_ids)
