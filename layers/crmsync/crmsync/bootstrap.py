@@ -116,9 +116,10 @@ def link_store() -> LinkStore:
 
 @cache
 def prospect_store() -> ProspectStore:
-    from crmsync.aws.prospects import DynamoProspectStore
+    from crmsync.aws.prospects import CONNECTOR_WRITER, DynamoProspectStore
 
-    return DynamoProspectStore(_dynamodb_client(), settings().prospects_table)
+    # Marked as the connector's own writes, which change capture does not send back.
+    return DynamoProspectStore(_dynamodb_client(), settings().prospects_table, writer=CONNECTOR_WRITER)
 
 
 @cache

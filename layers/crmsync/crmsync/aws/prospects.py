@@ -3,8 +3,9 @@
 Access patterns (table key `prospect_id`):
 - prospect: `prospect_id=<id>` → `fields` (map), `tags` (sorted list), `active`, `crm_id`,
   `assigned_user`, `opportunities` (map), `modified_at` (ISO-8601), `version` (optimistic
-  lock, 1 when created) and `email_key` (the normalized email; absent when there is none, as
-  are `crm_id`, `assigned_user` and `modified_at`). Read by id with a consistent `BatchGetItem`.
+  lock, 1 when created), `email_key` (the normalized email; absent when there is none, as
+  are `crm_id`, `assigned_user` and `modified_at`) and `written_by` (who saved this version:
+  `CONNECTOR_WRITER` for the connector's own writes, "marketing" for the platform's). Read by id with a consistent `BatchGetItem`.
   The sparse GSI `by_email` (on `email_key`) serves ad-hoc lookups.
 - email index: `prospect_id="email#<email key>"` → `prospect_ids` (string set).
 - CRM id index: `prospect_id="crm#<crm id>"` → `prospect_ids` (string set).
@@ -18,7 +19,10 @@ version is still the one read otherwise) and the index updates its email and CRM
 emptied that way leaves a key-only index item behind; it costs nothing and is reused.
 
 Anything reading the table as a whole (the stream consumer, a scan) must skip index items:
-`is_prospect_key` tells them apart.
+`is_prospect_key` tells them apart. The stream consumer also skips the versions the connector
+wrote itself (`written_by`), so an outbound write never comes back as an inbound change. A
+platform writing the table directly must raise `version` on every change (it is the
+optimistic lock) and set `written_by` to anything but `CONNECTOR_WRITER`.
 """
 
 from __future__ import annotations
@@ -46,6 +50,9 @@ _INDEX_PREFIXES = (EMAIL_INDEX_PREFIX, CRM_INDEX_PREFIX)
 
 _ABSENT = Expression("attribute_not_exists(prospect_id)")
 
+CONNECTOR_WRITER = "crmsync"
+MARKETING_WRITER = "marketing"
+
 
 def is_prospect_key(prospect_id: str) -> bool:
     """Whether an item key of the prospects table is a prospect's (not an index item's)."""
@@ -60,8 +67,10 @@ class DynamoProspectStore:
         *,
         retry: RetryPolicy = DYNAMO_RETRY,
         sleep: Callable[[float], None] = time.sleep,
+        writer: str = MARKETING_WRITER,
     ) -> None:
         self._table = DynamoTable(client, table_name, ("prospect_id",), retry=retry, sleep=sleep)
+        self._writer = writer
 
     def get_many(self, prospect_ids: Collection[str]) -> dict[str, Prospect]:
         # An id in an index item's form can never be a prospect's (`save` refuses it).
@@ -109,12 +118,12 @@ class DynamoProspectStore:
         if not is_prospect_key(after.id):
             raise ValueError(f"{after.id!r}: prospect ids must not start with {' or '.join(_INDEX_PREFIXES)}")
         if before is None:
-            put = self._table.put_write(_item(after, version=1), _ABSENT)
+            put = self._table.put_write(_item(after, version=1, writer=self._writer), _ABSENT)
         elif before.id != after.id:
             raise ValueError(f"a change keeps its prospect: {before.id} cannot become {after.id}")
         else:
             put = self._table.put_write(
-                _item(after, version=before.version + 1),
+                _item(after, version=before.version + 1, writer=self._writer),
                 Expression("version = :read_version", values={":read_version": before.version}),
             )
         index_writes = [
@@ -141,7 +150,7 @@ class DynamoProspectStore:
             )
 
 
-def _item(prospect: Prospect, *, version: int) -> dict[str, Any]:
+def _item(prospect: Prospect, *, version: int, writer: str) -> dict[str, Any]:
     return {
         "prospect_id": prospect.id,
         "fields": dict(prospect.fields),
@@ -153,6 +162,7 @@ def _item(prospect: Prospect, *, version: int) -> dict[str, Any]:
         "modified_at": iso(prospect.modified_at) if prospect.modified_at else None,
         "version": version,
         "email_key": prospect.email_key,
+        "written_by": writer,
     }
 
 
