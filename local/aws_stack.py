@@ -216,6 +216,10 @@ class LocalStack:
     arns: dict[str, str]  # logical id -> ARN
     _context: _Context = field(repr=False)
 
+    def attribute(self, logical_id: str, name: str) -> str:
+        """What `!GetAtt logical_id.name` gives (a table's StreamArn, a queue's Arn...)."""
+        return self._context.get_att(logical_id, name)
+
     def function_environment(
         self, logical_id: str = "HttpApiFunction", secret_arn: str | None = None
     ) -> dict[str, str]:

@@ -12,11 +12,10 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from crmsync import bootstrap
 from crmsync.domain.errors import ConfigurationError
-from crmsync.ports import RunSummary
+from crmsync.sync.run_report import publish_metrics, summary_report
 
 logger = Logger()
 tracer = Tracer()
@@ -38,34 +37,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         logger.exception("outbound run refused: the connector is not configured correctly")
         raise
     report = summary_report(summary)
-    publish_metrics(summary)
+    publish_metrics(metrics, summary)
     tracer.put_annotation("outcome", summary.outcome)
     logger.info(f"outbound run {summary.outcome}", extra={"run": report})
     return report
-
-
-def summary_report(summary: RunSummary) -> dict[str, Any]:
-    """The run summary as JSON values."""
-    return {
-        "direction": str(summary.direction),
-        "run_id": summary.run_id,
-        "outcome": summary.outcome,
-        "counts": dict(summary.counts),
-        "api_calls": summary.api_calls,
-        "started_at": summary.started_at.isoformat(),
-        "finished_at": summary.finished_at.isoformat(),
-    }
-
-
-def publish_metrics(summary: RunSummary) -> None:
-    """One metric per count of the run (`out_of_scope` → `OutOfScope`), plus `ApiCalls`."""
-    metrics.add_dimension(name="direction", value=str(summary.direction))
-    for name, value in summary.counts.items():
-        metrics.add_metric(name=metric_name(name), unit=MetricUnit.Count, value=value)
-    metrics.add_metric(name="ApiCalls", unit=MetricUnit.Count, value=summary.api_calls)
-    metrics.add_metadata(key="outcome", value=summary.outcome)
-    metrics.add_metadata(key="run_id", value=summary.run_id)
-
-
-def metric_name(count: str) -> str:
-    return "".join(part.capitalize() for part in count.split("_"))

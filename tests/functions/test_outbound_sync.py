@@ -29,6 +29,7 @@ from crmsync.domain.lifecycle import LinkStatus, StoredLink
 from crmsync.domain.plan import Reason
 from crmsync.domain.prospect import Prospect, ProspectChange
 from crmsync.sync.outbound import LEASE, OutboundSync
+from crmsync.sync.run_report import metric_name
 
 from functions.outbound_sync import app
 from local.salesforce_emulator import Emulator, ManualClock
@@ -621,7 +622,7 @@ def test_the_run_is_published_as_one_metric_per_count_and_its_api_calls(
     assert directive["Namespace"] == "crmsync"
     assert sorted(directive["Dimensions"][0]) == ["direction", "service"]
     published = {metric["Name"]: run[metric["Name"]] for metric in directive["Metrics"]}
-    expected = {app.metric_name(name): [value] for name, value in report["counts"].items()}
+    expected = {metric_name(name): [value] for name, value in report["counts"].items()}
     assert published == {**expected, "ApiCalls": [report["api_calls"]]}
     assert published["Created"] == [1]
     assert run["outcome"] == "completed"

@@ -300,7 +300,7 @@ def test_a_criterion_may_compare_with_null() -> None:
         (
             {"version": 1, "colour": "blue"},
             "colour: unknown top-level key (expected one of: version, matching, "
-            "conflict_winner, objects, mappings, outbound, inbound, owner, tags, batching)",
+            "conflict_winner, objects, mappings, outbound, inbound, owner, tags, batching, activities, automation)",
         ),
         (
             {"version": 1, "matching": "fuzzy"},

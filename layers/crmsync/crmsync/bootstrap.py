@@ -19,14 +19,19 @@ if TYPE_CHECKING:
     from crmsync.config import Configuration
     from crmsync.ports import (
         ActionQueue,
+        ActivityStore,
         ConfigStore,
         CrmGateway,
         LinkStore,
+        PendingChanges,
         ProspectStore,
         StateStore,
         SyncStateStore,
     )
+    from crmsync.sync.actions import AutomationActions
     from crmsync.sync.actions_intake import AcceptedAction
+    from crmsync.sync.activities import ActivitySync
+    from crmsync.sync.inbound import InboundSync
     from crmsync.sync.outbound import OutboundSync
 
 
@@ -37,6 +42,7 @@ class Settings:
     state_table: str
     links_table: str
     prospects_table: str
+    activities_table: str
     idempotency_table: str
     actions_queue_url: str
     salesforce_secret_arn: str
@@ -67,6 +73,7 @@ class Settings:
             state_table=required("CRMSYNC_STATE_TABLE"),
             links_table=required("CRMSYNC_LINKS_TABLE"),
             prospects_table=required("CRMSYNC_PROSPECTS_TABLE"),
+            activities_table=required("CRMSYNC_ACTIVITIES_TABLE"),
             idempotency_table=required("CRMSYNC_IDEMPOTENCY_TABLE"),
             actions_queue_url=required("CRMSYNC_ACTIONS_QUEUE_URL"),
             salesforce_secret_arn=env.get("CRMSYNC_SALESFORCE_SECRET_ARN", ""),
@@ -123,10 +130,27 @@ def prospect_store() -> ProspectStore:
 
 
 @cache
+def activity_store() -> ActivityStore:
+    from datetime import timedelta
+
+    from crmsync.aws.activities import DynamoActivityStore
+
+    retention = timedelta(days=settings().audit_retention_days)
+    return DynamoActivityStore(_dynamodb_client(), settings().activities_table, retention=retention)
+
+
+@cache
 def sync_state() -> SyncStateStore:
     from crmsync.aws.sync_state import DynamoSyncState
 
     return DynamoSyncState(_dynamodb_client(), settings().state_table)
+
+
+@cache
+def pending_changes() -> PendingChanges:
+    from crmsync.aws.pending_changes import DynamoPendingChanges
+
+    return DynamoPendingChanges(_dynamodb_client(), settings().state_table)
 
 
 @cache
@@ -247,6 +271,69 @@ def outbound_sync() -> OutboundSync:
     )
 
 
+def inbound_sync() -> InboundSync:
+    """Change capture and the inbound run, built per invocation: they read the configuration
+    in force now. Salesforce is only reached when a run has something to send."""
+    from crmsync.sync.inbound import InboundSync
+
+    config = settings()
+    return InboundSync(
+        crm=salesforce_gateway,
+        links=link_store(),
+        prospects=prospect_store(),
+        pending=pending_changes(),
+        state=sync_state(),
+        connector=state_store(),
+        configuration=configuration(),
+        clock=SystemClock(),
+        api_budget_percent=config.api_budget_percent,
+        audit_retention_days=config.audit_retention_days,
+    )
+
+
+def activity_sync() -> ActivitySync:
+    """Marketing activities to Salesforce Tasks, built per invocation: it reads the
+    configuration in force now. Salesforce is only reached when a Task is to be written."""
+    from crmsync.sync.activities import ActivitySync
+
+    config = settings()
+    return ActivitySync(
+        crm=salesforce_gateway,
+        links=link_store(),
+        activities=activity_store(),
+        state=sync_state(),
+        connector=state_store(),
+        settings=configuration().activities,
+        clock=SystemClock(),
+        bulk_threshold=config.bulk_threshold,
+        api_budget_percent=config.api_budget_percent,
+        audit_retention_days=config.audit_retention_days,
+    )
+
+
+def automation_actions() -> AutomationActions:
+    """The automation actions consumer's use case, built per invocation: it reads the
+    configuration in force now. Also used by the inbound run to carry out parked actions."""
+    from crmsync.aws.action_claims import IdempotencyActionClaims
+    from crmsync.aws.parked_actions import DynamoParkedActions
+    from crmsync.sync.actions import AutomationActions
+
+    config = settings()
+    return AutomationActions(
+        crm=salesforce_gateway,
+        links=link_store(),
+        prospects=prospect_store(),
+        state=sync_state(),
+        connector=state_store(),
+        claims=IdempotencyActionClaims(config.idempotency_table, _dynamodb_client()),
+        parked=DynamoParkedActions(_dynamodb_client(), config.state_table),
+        configuration=configuration(),
+        clock=SystemClock(),
+        api_budget_percent=config.api_budget_percent,
+        audit_retention_days=config.audit_retention_days,
+    )
+
+
 def reset() -> None:
     """Forget every built adapter (tests; a container never needs it)."""
     for built in (
@@ -256,7 +343,9 @@ def reset() -> None:
         state_store,
         link_store,
         prospect_store,
+        activity_store,
         sync_state,
+        pending_changes,
         config_store,
         _sqs_client,
         actions_queue,

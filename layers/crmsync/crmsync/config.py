@@ -21,6 +21,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, TypeVar
 
+from crmsync.domain.actions import AutomationSettings, DefaultAccount
+from crmsync.domain.activities import ActivityType
 from crmsync.domain.errors import ConfigurationError
 from crmsync.domain.fields import Behaviour, ConflictWinner, FieldMapping
 from crmsync.domain.lifecycle import Tags
@@ -40,6 +42,9 @@ from crmsync.domain.scope import (
 
 _API_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _SALESFORCE_USER_ID = re.compile(r"^005[A-Za-z0-9]{12}([A-Za-z0-9]{3})?$")
+_SALESFORCE_ACCOUNT_ID = re.compile(r"^001[A-Za-z0-9]{12}([A-Za-z0-9]{3})?$")
+_LAST_NAME_LENGTH = 80  # Lead.LastName and Contact.LastName
+_COMPANY_LENGTH = 255  # Lead.Company and Account.Name
 _SCHEDULE = re.compile(r"^(\d+) (minute|minutes|hour|hours)$")
 _HOURLY_SCHEDULES = (1, 2, 3, 4, 6, 8, 12)
 _MARKETING_OWNED_FIELDS = ("score", "grade")
@@ -176,6 +181,13 @@ class Batching:
     """Records per SOQL page (Salesforce allows 200 to 2,000)."""
 
 
+@dataclass(frozen=True)
+class ActivitySettings:
+    """Which marketing activities become Salesforce Tasks (SPEC §8): every type by default."""
+
+    types: frozenset[ActivityType] = frozenset(ActivityType)
+
+
 def _default_mappings() -> dict[MappedObject, tuple[FieldMapping, ...]]:
     def two_way(*pairs: tuple[str, str]) -> tuple[FieldMapping, ...]:
         return tuple(FieldMapping(m, s, Behaviour.MOST_RECENT) for m, s in pairs)
@@ -208,6 +220,8 @@ class Configuration:
     owner: OwnerSync = field(default_factory=OwnerSync)
     tags: Tags = field(default_factory=Tags)
     batching: Batching = field(default_factory=Batching)
+    activities: ActivitySettings = field(default_factory=ActivitySettings)
+    automation: AutomationSettings = field(default_factory=AutomationSettings)
 
     @classmethod
     def default(cls) -> Configuration:
@@ -260,6 +274,8 @@ class Configuration:
                 "bulk_threshold": self.batching.bulk_threshold,
                 "read_page_size": self.batching.read_page_size,
             },
+            "activities": {"types": [kind.value for kind in ActivityType if kind in self.activities.types]},
+            "automation": _automation_document(self.automation),
         }
 
     def sobjects_to_describe(self) -> frozenset[str]:
@@ -359,6 +375,19 @@ def _scope_document(scope: OutboundScope) -> str | dict[str, Any]:
                     for c in criteria
                 ]
             }
+
+
+def _automation_document(automation: AutomationSettings) -> dict[str, Any]:
+    default = automation.default_account
+    account = None
+    if default is not None:
+        account = {"id": default.id} if default.id is not None else {"name": default.name}
+    return {
+        "last_name_fallback": automation.last_name_fallback,
+        "company_fallback": automation.company_fallback,
+        "default_account": account,
+        "external_id_field": automation.external_id_field,
+    }
 
 
 def _described_fields(
@@ -523,6 +552,8 @@ class _DocumentReader:
         owner = self.owner(root.get("owner", {}))
         tags = self.tags(root.get("tags", {}))
         batching = self.batching(root.get("batching", {}))
+        activities = self.activities(root.get("activities", {}))
+        automation = self.automation(root.get("automation", {}))
         if self.problems:
             raise InvalidConfiguration(self.problems)
         assert version is not None and matching is not None and conflict_winner is not None
@@ -537,6 +568,8 @@ class _DocumentReader:
             owner=owner,
             tags=tags,
             batching=batching,
+            activities=activities,
+            automation=automation,
         )
 
     def objects(self, value: Any) -> SyncedObjects:
@@ -848,6 +881,80 @@ class _DocumentReader:
             bulk_threshold=bulk or default.bulk_threshold,
             read_page_size=page or default.read_page_size,
         )
+
+    def activities(self, value: Any) -> ActivitySettings:
+        section = self.section(value, "activities", ("types",))
+        if section is None or "types" not in section:
+            return ActivitySettings()
+        path = "activities.types"
+        listed = section["types"]
+        if not isinstance(listed, list):
+            known = ", ".join(kind.value for kind in ActivityType)
+            self.problem(path, f"must be a list of activity types (any of: {known}), not {_kind(listed)}")
+            return ActivitySettings()
+        chosen: set[ActivityType] = set()
+        for index, entry in enumerate(listed):
+            kind = self.choice(entry, _join(path, index), ActivityType, "activity type")
+            if kind in chosen:
+                self.problem(_join(path, index), f"'{kind}' is listed twice")
+            if kind is not None:
+                chosen.add(kind)
+        return ActivitySettings(types=frozenset(chosen))
+
+    def automation(self, value: Any) -> AutomationSettings:
+        default = AutomationSettings()
+        keys = ("last_name_fallback", "company_fallback", "default_account", "external_id_field")
+        section = self.section(value, "automation", keys)
+        if section is None:
+            return default
+        last_name = self.bounded_text(
+            section.get("last_name_fallback", default.last_name_fallback),
+            "automation.last_name_fallback",
+            _LAST_NAME_LENGTH,
+        )
+        company = self.bounded_text(
+            section.get("company_fallback", default.company_fallback),
+            "automation.company_fallback",
+            _COMPANY_LENGTH,
+        )
+        external_id = self.api_name(
+            section.get("external_id_field", default.external_id_field), "automation.external_id_field"
+        )
+        return AutomationSettings(
+            last_name_fallback=last_name or default.last_name_fallback,
+            company_fallback=company or default.company_fallback,
+            default_account=self.default_account(section.get("default_account")),
+            external_id_field=external_id or default.external_id_field,
+        )
+
+    def default_account(self, value: Any) -> DefaultAccount | None:
+        path = "automation.default_account"
+        if value is None:
+            return None
+        expected = 'an object with one of "id" (an Account id) or "name", or null'
+        if not isinstance(value, Mapping) or len([k for k in value if not str(k).startswith("//")]) != 1:
+            self.problem(path, f"must be {expected}, not {_kind(value)}")
+            return None
+        section = self.section(value, path, ("id", "name"))
+        if section is None:
+            return None
+        if "id" in section:
+            account_id = self.text(section["id"], _join(path, "id"))
+            if account_id is not None and not _SALESFORCE_ACCOUNT_ID.match(account_id):
+                self.problem(
+                    _join(path, "id"), "is not an Account id (15 or 18 characters starting with 001)"
+                )
+                return None
+            return DefaultAccount(id=account_id) if account_id is not None else None
+        name = self.bounded_text(section.get("name"), _join(path, "name"), _COMPANY_LENGTH)
+        return DefaultAccount(name=name) if name is not None else None
+
+    def bounded_text(self, value: Any, path: str, longest: int) -> str | None:
+        text = self.text(value, path)
+        if text is not None and len(text) > longest:
+            self.problem(path, f"must be at most {longest} characters (Salesforce's limit), not {len(text)}")
+            return None
+        return text
 
 
 def _kind(value: Any) -> str:

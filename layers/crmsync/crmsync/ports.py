@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from crmsync.domain.activities import Activity, ActivityState, ClickKey, StoredActivity
 from crmsync.domain.audit import AuditRecord, Direction, SyncError
 from crmsync.domain.errors import Failure
 from crmsync.domain.lifecycle import LinkChange, StoredLink
@@ -54,6 +55,11 @@ class CrmGateway(Protocol):
         """The usage Salesforce reported on its last response (None before any call)."""
         ...
 
+    @property
+    def api_calls(self) -> int:
+        """API requests this gateway made so far (what a run spent: the difference)."""
+        ...
+
 
 @dataclass(frozen=True)
 class ConnectorState:
@@ -98,6 +104,41 @@ class ProspectStore(Protocol):
     def save(self, changes: Sequence[ProspectChange]) -> list[ProspectChange]:
         """Carry the changes out; returns those refused because the prospect changed since it
         was read (or, for a new one, its id exists)."""
+        ...
+
+
+@dataclass(frozen=True)
+class WaitingActivities:
+    """A page of waiting activities, and the position to read the next page from (None: the
+    last page). Activities sent meanwhile are left out, so a page may hold fewer than asked."""
+
+    activities: list[Activity]
+    next_after: Watermark | None
+
+
+class ActivityStore(Protocol):
+    """The marketing platform's engagement events and what became of each (SPEC §8); the
+    built-in store is a table of this stack."""
+
+    def record(self, activities: Sequence[Activity]) -> list[Activity]:
+        """Add new activities, waiting to be sent; returns those recorded before, left as they are."""
+        ...
+
+    def waiting(self, state: ActivityState, after: Watermark | None, limit: int) -> WaitingActivities:
+        """Up to `limit` activities in `state` (one of the waiting states), oldest first, from
+        the first whose `position` is after `after`."""
+        ...
+
+    def sent_clicks(self, clicks: Collection[ClickKey]) -> set[ClickKey]:
+        """Those of `clicks` already sent as a Task."""
+        ...
+
+    def settle(self, outcomes: Sequence[StoredActivity]) -> None:
+        """Keep what became of these activities; a click sent is remembered for `sent_clicks`."""
+        ...
+
+    def of_prospect(self, prospect_id: str) -> list[StoredActivity]:
+        """A prospect's activities with what became of each, oldest first."""
         ...
 
 
@@ -193,6 +234,56 @@ class ActionQueue(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class Claim:
+    """The answer to claiming a prospect for an automation action: `claimed`, or not because an
+    earlier action already carried it out (`done_with`, what that action saved) or because
+    another invocation is carrying one out right now (`done_with` None: try again later)."""
+
+    claimed: bool
+    done_with: Mapping[str, Any] | None = None
+
+
+class ActionClaims(Protocol):
+    """One automation action at a time per prospect, and a prospect carried out once: the
+    business key of the actions' idempotency is the prospect id (one CRM record per prospect)."""
+
+    def claim(self, prospect_id: str, remaining_ms: int) -> Claim:
+        """Claim the prospect until done or released; a claim left by an invocation that died
+        lapses after `remaining_ms` (that invocation's deadline)."""
+        ...
+
+    def complete(self, prospect_id: str, result: Mapping[str, Any]) -> None:
+        """The prospect's action is carried out; later claims answer `done_with=result`."""
+        ...
+
+    def release(self, prospect_id: str) -> None:
+        """Nothing was carried out (a failure): the next action for the prospect may claim it."""
+        ...
+
+
+@dataclass(frozen=True)
+class ParkedAction:
+    """An actions queue message kept while the connector cannot carry it out (paused, over
+    its API budget), so that it is neither lost nor sent to the dead-letter queue."""
+
+    message_id: str
+    body: str
+    sent_at: datetime
+
+
+class ParkedActions(Protocol):
+    def park(self, actions: Sequence[ParkedAction]) -> None:
+        """Keep these (parking the same message twice keeps it once)."""
+        ...
+
+    def waiting(self, limit: int) -> list[ParkedAction]:
+        """Up to `limit` parked actions, oldest first."""
+        ...
+
+    def remove(self, actions: Sequence[ParkedAction]) -> None: ...
+
+
 class QueueError(Exception):
     """A message could not be put on a queue, after the client's own retries: throttled,
     unreachable, or refused (no such queue, not allowed). `retryable` says whether sending it
@@ -205,3 +296,33 @@ class QueueError(Exception):
     @property
     def retryable(self) -> bool:
         return self.failure.retryable
+
+
+@dataclass(frozen=True)
+class PendingChange:
+    """A prospect changed on the marketing side and not yet sent to Salesforce; `version` is
+    the prospect version change capture last saw."""
+
+    prospect_id: str
+    version: int
+
+
+class PendingChanges(Protocol):
+    """The prospects waiting for the next inbound run (filled by change capture)."""
+
+    def add(self, changes: Sequence[PendingChange]) -> None:
+        """Note these prospects as waiting (a prospect waiting already keeps one entry)."""
+        ...
+
+    def count(self, at_most: int) -> int:
+        """How many prospects wait, counted up to `at_most`."""
+        ...
+
+    def waiting(self, limit: int, after: str | None = None) -> list[PendingChange]:
+        """Up to `limit` waiting prospects in prospect id order, from the first id after `after`."""
+        ...
+
+    def done(self, changes: Sequence[PendingChange]) -> list[PendingChange]:
+        """Stop waiting for these, unless the prospect changed again since `version` was seen;
+        returns those kept for that reason."""
+        ...

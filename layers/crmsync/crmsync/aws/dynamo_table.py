@@ -289,18 +289,12 @@ class DynamoTable:
         consistent: bool = False,
         newest_first: bool = False,
         limit: int | None = None,
+        index: str | None = None,
     ) -> list[dict[str, Any]]:
-        """The items matching `key_condition`, in sort key order, every page read (or `limit`)."""
-        request: dict[str, Any] = {
-            "TableName": self.name,
-            "KeyConditionExpression": key_condition.text,
-            "ConsistentRead": consistent,
-            "ScanIndexForward": not newest_first,
-        }
-        if key_condition.names:
-            request["ExpressionAttributeNames"] = dict(key_condition.names)
-        if key_condition.values:
-            request["ExpressionAttributeValues"] = encode_item(key_condition.values)
+        """The items matching `key_condition`, in sort key order, every page read (or `limit`);
+        on the secondary index `index` when given (never consistent)."""
+        request = self._query_request(key_condition, consistent=consistent, index=index)
+        request["ScanIndexForward"] = not newest_first
         if limit is not None:
             request["Limit"] = limit
         items: list[dict[str, Any]] = []
@@ -311,6 +305,36 @@ class DynamoTable:
             if not last_key or (limit is not None and len(items) >= limit):
                 return items[:limit] if limit is not None else items
             request["ExclusiveStartKey"] = last_key
+
+    def count(self, key_condition: Expression, *, at_most: int, consistent: bool = False) -> int:
+        """How many items match `key_condition`, counted up to `at_most`; no item is returned."""
+        request = self._query_request(key_condition, consistent=consistent, index=None)
+        request["Select"] = "COUNT"
+        total = 0
+        while total < at_most:
+            request["Limit"] = at_most - total
+            response = self._call(self._client.query, **request)
+            total += int(response.get("Count", 0))
+            if not response.get("LastEvaluatedKey"):
+                break
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return min(total, at_most)
+
+    def _query_request(
+        self, key_condition: Expression, *, consistent: bool, index: str | None
+    ) -> dict[str, Any]:
+        request: dict[str, Any] = {
+            "TableName": self.name,
+            "KeyConditionExpression": key_condition.text,
+            "ConsistentRead": consistent,
+        }
+        if index is not None:
+            request["IndexName"] = index
+        if key_condition.names:
+            request["ExpressionAttributeNames"] = dict(key_condition.names)
+        if key_condition.values:
+            request["ExpressionAttributeValues"] = encode_item(key_condition.values)
+        return request
 
     # ------------------------------------------------------------------ batches
 

@@ -42,8 +42,8 @@ from crmsync.aws.dynamo_table import (
     iso,
     parse_iso,
 )
-from crmsync.domain.audit import AuditRecord, Direction, SyncError
-from crmsync.domain.errors import ErrorCategory, Failure
+from crmsync.domain.audit import AuditRecord, Direction, ErrorState, SyncError
+from crmsync.domain.errors import RETRYABLE_CATEGORIES, ErrorCategory, Failure
 from crmsync.domain.records import Watermark
 from crmsync.domain.retry import RetryPolicy
 from crmsync.ports import RunSummary, SalesforceUser
@@ -289,6 +289,8 @@ class DynamoSyncState:
                 at=parse_iso(item["last_at"]),
                 prospect_id=item.get("prospect_id"),
                 attempts=int(item["attempts"]),
+                retries_exhausted=item.get("state") == ErrorState.OPEN
+                and ErrorCategory(item["category"]) in RETRYABLE_CATEGORIES,
             )
             for each in directions
             for item in self._table.query(_partition(f"error#{each}"))

@@ -56,6 +56,8 @@ class SyncError:
     at: datetime
     prospect_id: str | None = None
     attempts: int = 1
+    retries_exhausted: bool = False
+    """A transient failure that outlasted the retry budget: it waits like a permanent one."""
 
     @property
     def key(self) -> str:
@@ -63,4 +65,5 @@ class SyncError:
 
     @property
     def state(self) -> ErrorState:
-        return ErrorState.RETRYING if self.failure.retryable else ErrorState.OPEN
+        retrying = self.failure.retryable and not self.retries_exhausted
+        return ErrorState.RETRYING if retrying else ErrorState.OPEN

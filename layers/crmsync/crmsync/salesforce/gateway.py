@@ -74,6 +74,11 @@ class SalesforceGateway:
         return self._session.api_usage
 
     @property
+    def api_calls(self) -> int:
+        """Salesforce API requests this gateway made (logins excluded)."""
+        return self._session.api_calls
+
+    @property
     def _client(self) -> Salesforce:
         if self._sf is None:
             token = self._session.token

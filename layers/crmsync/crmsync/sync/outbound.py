@@ -122,8 +122,7 @@ class OutboundSync:
         return summary
 
     def _api_calls(self) -> int:
-        usage = self._crm.api_usage
-        return usage.used if usage else 0
+        return self._crm.api_calls
 
     def _summary(
         self, run_id: str, started: datetime, outcome: str, counts: Counter[str], calls: int

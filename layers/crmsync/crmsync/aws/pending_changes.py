@@ -1,0 +1,89 @@
+"""`PendingChanges` on the state table: the prospects waiting for the next inbound run.
+
+Access pattern: `pk="inbound#pending"`, `sk=<prospect id>` → `version` (the prospect version
+change capture saw last), `noted_at` (ISO-8601). One item per waiting prospect however often
+it changed. Written by change capture with `BatchWriteItem` (a later version overwrites an
+earlier one: the stream delivers an item's changes in order), read by the inbound run with a
+consistent query in prospect id order, and removed once sent with a conditional delete
+(`version <= :sent`) in transactions of up to 100: a change noted while the run was sending
+the earlier one keeps its item, so it is never lost.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from crmsync.aws.dynamo_table import (
+    DYNAMO_RETRY,
+    DynamoTable,
+    Expression,
+    TransactionUnit,
+    iso,
+    utc_now,
+)
+from crmsync.domain.retry import RetryPolicy
+from crmsync.ports import PendingChange
+
+PENDING_PARTITION = "inbound#pending"
+
+
+class DynamoPendingChanges:
+    def __init__(
+        self,
+        client: Any,
+        table_name: str,
+        *,
+        now: Callable[[], datetime] = utc_now,
+        retry: RetryPolicy = DYNAMO_RETRY,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._table = DynamoTable(client, table_name, ("pk", "sk"), retry=retry, sleep=sleep)
+        self._now = now
+
+    def add(self, changes: Sequence[PendingChange]) -> None:
+        latest: dict[str, int] = {}
+        for change in changes:
+            latest[change.prospect_id] = max(change.version, latest.get(change.prospect_id, change.version))
+        noted_at = iso(self._now())
+        self._table.write_many(
+            {"pk": PENDING_PARTITION, "sk": prospect_id, "version": version, "noted_at": noted_at}
+            for prospect_id, version in latest.items()
+        )
+
+    def count(self, at_most: int) -> int:
+        return self._table.count(
+            Expression("pk = :pk", values={":pk": PENDING_PARTITION}), at_most=at_most, consistent=True
+        )
+
+    def waiting(self, limit: int, after: str | None = None) -> list[PendingChange]:
+        return [PendingChange(item["sk"], int(item.get("version", 0))) for item in self._query(limit, after)]
+
+    def done(self, changes: Sequence[PendingChange]) -> list[PendingChange]:
+        units = [
+            TransactionUnit(
+                change,
+                [
+                    self._table.delete_write(
+                        {"pk": PENDING_PARTITION, "sk": change.prospect_id},
+                        Expression(
+                            "attribute_not_exists(version) OR version <= :sent",
+                            values={":sent": change.version},
+                        ),
+                    )
+                ],
+            )
+            for change in {c.prospect_id: c for c in changes}.values()
+        ]
+        return self._table.transact(units) if units else []
+
+    def _query(self, limit: int, after: str | None) -> list[dict[str, Any]]:
+        if after is None:
+            condition = Expression("pk = :pk", values={":pk": PENDING_PARTITION})
+        else:
+            condition = Expression(
+                "pk = :pk AND sk > :after", values={":pk": PENDING_PARTITION, ":after": after}
+            )
+        return self._table.query(condition, consistent=True, limit=limit)

@@ -1,0 +1,160 @@
+"""What inbound sync sends to Salesforce for one changed prospect (SPEC §2, §3): the whole
+decision, as plain values, for the run to carry out (ARCHITECTURE rule 1).
+
+The Salesforce side of the three-way merge is the link's snapshot: it holds the value each
+mapped field had in Salesforce when the record was last synced. Outbound sync reads every
+record changed since then, so unless Salesforce changed the record after outbound's last read,
+the snapshot *is* Salesforce's current value and no read is needed. The run reads the records
+changed after outbound's watermark and passes their values here: then the behaviour table sees
+Salesforce's change too, and where Salesforce wins (the default conflict rule) the prospect's
+pending change is dropped and audited, never sent over Salesforce's newer value.
+
+Writes the plan makes to the prospect (Salesforce won, or fills a blank) are not made here:
+they belong to the outbound run, which reads the same record change. Those pairs keep their old
+snapshot so outbound still sees them as changed in Salesforce.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from crmsync.domain.fields import ConflictWinner, FieldMapping, Side
+from crmsync.domain.lifecycle import LinkChange, LinkStatus, StoredLink
+from crmsync.domain.matching import CrmObject
+from crmsync.domain.plan import AuditEntry, FieldSnapshot, SideState, Snapshot, plan_field_sync
+from crmsync.domain.prospect import Prospect
+
+
+class InboundOutcome(StrEnum):
+    """The count a prospect adds to in the run summary."""
+
+    UPDATE = "updated"
+    UNCHANGED = "unchanged"
+    UNLINKED = "unlinked"
+    LINK_INACTIVE = "link_inactive"
+    PROSPECT_GONE = "prospect_missing"
+
+
+@dataclass(frozen=True)
+class InboundRules:
+    """The parts of the configuration one prospect's decision needs."""
+
+    conflict_winner: ConflictWinner
+    mappings: Mapping[CrmObject, Sequence[FieldMapping]]
+
+
+@dataclass(frozen=True)
+class InboundPlan:
+    """For one prospect: the fields to write on its record and the snapshot to store once they
+    are written. `dropped` are the prospect's pending changes Salesforce's newer value beat."""
+
+    outcome: InboundOutcome
+    prospect_id: str
+    reason: str
+    link: StoredLink | None = None
+    salesforce_writes: Mapping[str, Any] = field(default_factory=dict)
+    snapshot: Snapshot = field(default_factory=dict)
+    pushed: tuple[AuditEntry, ...] = ()
+    dropped: tuple[AuditEntry, ...] = ()
+
+    @property
+    def snapshot_change(self) -> LinkChange | None:
+        """The link's new snapshot, to save after Salesforce took the writes (or at once when
+        there were none but the snapshot still moved, e.g. a dropped change)."""
+        if self.link is None or dict(self.snapshot) == dict(self.link.snapshot):
+            return None
+        return LinkChange(self.link.link, self.snapshot, before=self.link)
+
+
+def salesforce_values_from_snapshot(mappings: Sequence[FieldMapping], snapshot: Snapshot) -> dict[str, Any]:
+    """The record's mapped values as of its last sync (see the module documentation)."""
+    return {m.salesforce_field: snapshot[m.key].salesforce for m in mappings if m.key in snapshot}
+
+
+def plan_prospect_change(
+    prospect: Prospect | None,
+    prospect_id: str,
+    link: StoredLink | None,
+    rules: InboundRules,
+    *,
+    salesforce_now: Mapping[str, Any] | None = None,
+    salesforce_modified_at: datetime | None = None,
+) -> InboundPlan:
+    """What to send for a prospect that changed on the marketing side.
+
+    `salesforce_now` are the record's current values when Salesforce changed it after
+    outbound's last read; None means the snapshot is current."""
+    if prospect is None:
+        return InboundPlan(InboundOutcome.PROSPECT_GONE, prospect_id, "the prospect no longer exists")
+    if link is None:
+        return InboundPlan(
+            InboundOutcome.UNLINKED,
+            prospect_id,
+            "not linked: an unlinked prospect reaches Salesforce through an automation action",
+        )
+    if link.link.status is not LinkStatus.ACTIVE:
+        return InboundPlan(
+            InboundOutcome.LINK_INACTIVE,
+            prospect_id,
+            f"the link is {link.link.status.value}: nothing is sent",
+            link=link,
+        )
+    mappings = rules.mappings.get(link.link.crm.object, ())
+    snapshot = link.snapshot
+    current = (
+        salesforce_now if salesforce_now is not None else salesforce_values_from_snapshot(mappings, snapshot)
+    )
+    plan = plan_field_sync(
+        mappings,
+        rules.conflict_winner,
+        snapshot,
+        SideState(current, salesforce_modified_at),
+        SideState(prospect.fields, prospect.modified_at),
+    )
+    # A pair Salesforce wins keeps its old snapshot: the outbound run brings Salesforce's value
+    # to the prospect and settles it.
+    deferred = {m.key for m in mappings if m.marketing_field in plan.prospect_writes}
+    new_snapshot: dict[str, FieldSnapshot] = {}
+    for key, values in plan.snapshot.items():
+        if key not in deferred:
+            new_snapshot[key] = values
+        elif key in snapshot:
+            new_snapshot[key] = snapshot[key]
+    pushed = tuple(entry for entry in plan.audit if entry.side is Side.SALESFORCE)
+    dropped = tuple(
+        entry
+        for entry in plan.audit
+        if entry.side is Side.MARKETING and _changed_since_sync(entry, snapshot, mappings)
+    )
+    if not plan.salesforce_writes:
+        return InboundPlan(
+            InboundOutcome.UNCHANGED,
+            prospect_id,
+            "already in step with Salesforce" if not dropped else "Salesforce's newer values stand",
+            link=link,
+            snapshot=new_snapshot,
+            dropped=dropped,
+        )
+    return InboundPlan(
+        InboundOutcome.UPDATE,
+        prospect_id,
+        "fields sent to Salesforce",
+        link=link,
+        salesforce_writes=dict(plan.salesforce_writes),
+        snapshot=new_snapshot,
+        pushed=pushed,
+        dropped=dropped,
+    )
+
+
+def _changed_since_sync(entry: AuditEntry, snapshot: Snapshot, mappings: Sequence[FieldMapping]) -> bool:
+    """Whether the prospect's value Salesforce overwrites was a change still waiting to be sent
+    (not just a blank being filled)."""
+    mapping = next((m for m in mappings if m.marketing_field == entry.field), None)
+    if mapping is None or mapping.key not in snapshot:
+        return False
+    return bool(entry.old != snapshot[mapping.key].marketing)

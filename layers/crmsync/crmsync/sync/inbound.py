@@ -1,0 +1,404 @@
+"""Inbound sync, marketing → Salesforce (SPEC §2, §3, §4, §9): change capture and one run.
+
+Change capture (`InboundSync.capture`) notes the prospects the marketing side changed as
+waiting (`PendingChanges`), and says whether enough wait to start a run before the schedule.
+
+A run holds the `inbound` lease (one run at a time) and, unless the connector is paused or over
+its API budget, takes the waiting prospects page by page in prospect id order. For each page it
+reads the prospects and their links in a few batched calls and asks the core for one plan per
+prospect (`domain.inbound`). Plans with writes are gathered and sent together, per object,
+through the gateway's one write path (Collections by 200, Bulk API 2.0 from the threshold on),
+so 1,000 changed prospects cost 5 Collections calls. Before sending, the records Salesforce
+changed after outbound's last read are read once per object (usually none): for them the
+core decides with Salesforce's current values, so a pending marketing change never overwrites
+a newer Salesforce value it conflicts with.
+
+Each prospect stops waiting once its outcome is settled: written (and its link's snapshot
+saved), nothing to send, or a permanent failure (in the error list, sent again when the
+prospect changes again). A transient failure keeps it waiting for the next run until the retry
+budget is spent. A prospect that changed again while the run sent it keeps waiting too.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from crmsync.config import Configuration, MappedObject
+from crmsync.domain.audit import AuditRecord, Direction, ErrorState, SyncError
+from crmsync.domain.errors import Failure
+from crmsync.domain.inbound import InboundPlan, InboundRules, plan_prospect_change
+from crmsync.domain.lifecycle import LinkChange, StoredLink
+from crmsync.domain.matching import CrmObject
+from crmsync.domain.plan import AuditEntry
+from crmsync.domain.records import CrmRecord, WriteOperation, WriteResult
+from crmsync.domain.scope import as_datetime
+from crmsync.ports import (
+    Clock,
+    CrmGateway,
+    LinkStore,
+    PendingChange,
+    PendingChanges,
+    ProspectStore,
+    RunSummary,
+    StateStore,
+    SyncStateStore,
+)
+
+LEASE = "inbound"
+STOP_MARGIN_MS = 15_000
+"""Stop taking new pages when less than this is left before the Lambda deadline."""
+LEASE_GRACE = timedelta(minutes=1)
+PAGE_SIZE = 1_000
+"""Waiting prospects planned together (their stores are read in batched calls)."""
+MAX_BATCH = 10_000
+"""Planned writes gathered before they are sent: one Bulk API 2.0 job at most this large."""
+RETRY_BUDGET = 5
+"""Runs a record with a transient failure is tried in before it waits like a permanent one."""
+
+
+def sobject_of(crm: CrmObject) -> str:
+    """The Salesforce object a linked record is written as (a Person Account is an Account)."""
+    return "Account" if crm is CrmObject.PERSON_ACCOUNT else crm.value
+
+
+class _Stop(Exception):
+    """The run must stop before its deadline or its API budget; what was sent is kept."""
+
+
+@dataclass(frozen=True)
+class _Planned:
+    pending: PendingChange
+    plan: InboundPlan
+
+    @property
+    def link(self) -> StoredLink:
+        assert self.plan.link is not None
+        return self.plan.link
+
+
+class InboundSync:
+    def __init__(
+        self,
+        *,
+        crm: Callable[[], CrmGateway],
+        links: LinkStore,
+        prospects: ProspectStore,
+        pending: PendingChanges,
+        state: SyncStateStore,
+        connector: StateStore,
+        configuration: Configuration,
+        clock: Clock,
+        api_budget_percent: float = 50.0,
+        audit_retention_days: int = 30,
+        stop_margin_ms: int = STOP_MARGIN_MS,
+        page_size: int = PAGE_SIZE,
+        max_batch: int = MAX_BATCH,
+    ) -> None:
+        self._crm_factory = crm
+        self._links = links
+        self._prospects = prospects
+        self._pending = pending
+        self._state = state
+        self._connector = connector
+        self._config = configuration
+        self._clock = clock
+        self._budget = api_budget_percent
+        self._retention = audit_retention_days
+        self._stop_margin = stop_margin_ms
+        self._page_size = page_size
+        self._max_batch = max_batch
+
+    @property
+    def _crm(self) -> CrmGateway:
+        """Built on first use: capture, and a run with nothing to send, never reach Salesforce."""
+        return self._crm_factory()
+
+    def capture(self, changes: Sequence[PendingChange]) -> bool:
+        """Note `changes` as waiting; True when enough wait to run now rather than on schedule."""
+        if changes:
+            self._pending.add(changes)
+        threshold = self._config.inbound.max_waiting_changes
+        return self._pending.count(threshold) >= threshold
+
+    def run(self, remaining_ms: Callable[[], int], run_id: str) -> RunSummary:
+        started = self._clock.now()
+        lease_until = started + timedelta(milliseconds=remaining_ms()) + LEASE_GRACE
+        if not self._state.acquire_lease(LEASE, run_id, started, lease_until):
+            return self._summary(run_id, started, "busy", Counter(), 0)
+        run = _Run(self, run_id, remaining_ms)
+        try:
+            outcome = run.execute()
+        finally:
+            self._state.release_lease(LEASE, run_id)
+        summary = self._summary(run_id, started, outcome, run.counts, run.api_calls())
+        self._state.save_run(summary)
+        return summary
+
+    def _summary(
+        self, run_id: str, started: datetime, outcome: str, counts: Counter[str], calls: int
+    ) -> RunSummary:
+        return RunSummary(
+            direction=Direction.INBOUND,
+            run_id=run_id,
+            started_at=started,
+            finished_at=self._clock.now(),
+            outcome=outcome,
+            counts=dict(counts),
+            api_calls=max(calls, 0),
+        )
+
+
+class _Run:
+    def __init__(self, sync: InboundSync, run_id: str, remaining_ms: Callable[[], int]) -> None:
+        self.s = sync
+        self.run_id = run_id
+        self.remaining_ms = remaining_ms
+        self.now = sync._clock.now()
+        self.counts: Counter[str] = Counter()
+        config = sync._config
+        self.rules = InboundRules(
+            conflict_winner=config.conflict_winner,
+            mappings={
+                crm: config.mappings.get(MappedObject(crm.value), ())
+                for crm in CrmObject
+                if config.objects.syncs(MappedObject(crm.value))
+            },
+        )
+        self.open_errors: dict[tuple[str, str], SyncError] = {}
+        self.calls_at_start: int | None = None
+        """The gateway's call count when this run first needed Salesforce (None: it never did)."""
+        self.fresh: dict[str, dict[str, CrmRecord]] = {}
+        """sObject → the records Salesforce changed after outbound's last read, by id."""
+
+    def execute(self) -> str:
+        if self.s._connector.connector_state().paused:
+            return "paused"
+        first = self.s._pending.waiting(self.s._page_size)
+        if not first:
+            return "idle"  # nothing waits: not one Salesforce call
+        self.open_errors = {(e.sobject, e.record_id): e for e in self.s._state.open_errors(Direction.INBOUND)}
+        batch: list[_Planned] = []
+        try:
+            self._check_budget()
+            page = first
+            while page:
+                batch += self._plan(page)
+                if sum(1 for p in batch if p.plan.salesforce_writes) >= self.s._max_batch:
+                    self._send(batch)
+                    batch = []
+                self._check_deadline()
+                page = self.s._pending.waiting(self.s._page_size, after=page[-1].prospect_id)
+        except _Stop as stop:
+            self._send(batch)
+            return str(stop)
+        self._send(batch)
+        return "completed"
+
+    def _check_deadline(self) -> None:
+        if self.remaining_ms() < self.s._stop_margin:
+            raise _Stop("cut_short")
+
+    def api_calls(self) -> int:
+        return 0 if self.calls_at_start is None else self.s._crm.api_calls - self.calls_at_start
+
+    def _check_budget(self) -> None:
+        if self.calls_at_start is None:
+            self.calls_at_start = self.s._crm.api_calls
+        usage = self.s._crm.api_usage or self.s._crm.check_connection()
+        if usage.limit and usage.percent >= self.s._budget:
+            raise _Stop("over_budget")
+
+    # ------------------------------------------------------------------ planning
+
+    def _plan(self, page: Sequence[PendingChange]) -> list[_Planned]:
+        ids = [change.prospect_id for change in page]
+        links = self.s._links.by_prospect_ids(ids)
+        prospects = self.s._prospects.get_many(ids)
+        return [
+            _Planned(
+                change,
+                plan_prospect_change(
+                    prospects.get(change.prospect_id),
+                    change.prospect_id,
+                    links.get(change.prospect_id),
+                    self.rules,
+                ),
+            )
+            for change in page
+        ]
+
+    def _with_salesforce_changes(self, batch: Sequence[_Planned]) -> list[_Planned]:
+        """Plan again the prospects whose record Salesforce changed after outbound read it."""
+        objects = {p.link.link.crm.object for p in batch if p.plan.salesforce_writes}
+        for crm in objects:
+            self._read_salesforce_changes(crm)
+        changed: dict[str, CrmRecord] = {}
+        for planned in batch:
+            link = planned.plan.link
+            if link is not None and planned.plan.salesforce_writes:
+                record = self.fresh[sobject_of(link.link.crm.object)].get(link.link.crm.id)
+                if record is not None:
+                    changed[planned.pending.prospect_id] = record
+        if not changed:
+            return list(batch)
+        # Read again: the prospect may have changed since its page was planned.
+        prospects = self.s._prospects.get_many(changed)
+        replanned: list[_Planned] = []
+        for planned in batch:
+            record = changed.get(planned.pending.prospect_id)
+            if record is None:
+                replanned.append(planned)
+                continue
+            plan = plan_prospect_change(
+                prospects.get(planned.pending.prospect_id),
+                planned.pending.prospect_id,
+                planned.plan.link,
+                self.rules,
+                salesforce_now=record,
+                salesforce_modified_at=as_datetime(
+                    record.get("LastModifiedDate") or record.get("SystemModstamp")
+                ),
+            )
+            replanned.append(replace(planned, plan=plan))
+        return replanned
+
+    def _read_salesforce_changes(self, crm: CrmObject) -> None:
+        sobject = sobject_of(crm)
+        if sobject in self.fresh:
+            return
+        since = self.s._state.watermark(f"outbound#{sobject}")
+        self.fresh[sobject] = {}
+        if since is None:
+            # Outbound never read this object: every link's snapshot was written by this
+            # connector's own writes, so it is Salesforce's current value.
+            return
+        fields = ["Id", "SystemModstamp", "LastModifiedDate"]
+        fields += [m.salesforce_field for m in self.rules.mappings.get(crm, ())]
+        until = self.now.replace(microsecond=0) + timedelta(seconds=1)
+        for page in self.s._crm.read_changes(
+            sobject, tuple(dict.fromkeys(fields)), since, until, include_deleted=False
+        ):
+            self.fresh[sobject].update({str(r["Id"]): r for r in page.records})
+
+    # ------------------------------------------------------------------ sending
+
+    def _send(self, batch: Sequence[_Planned]) -> None:
+        if not batch:
+            return
+        batch = self._with_salesforce_changes(batch)
+        by_sobject: dict[str, list[_Planned]] = {}
+        for planned in batch:
+            if planned.plan.salesforce_writes:
+                by_sobject.setdefault(sobject_of(planned.link.link.crm.object), []).append(planned)
+        results: dict[str, WriteResult] = {}
+        sent: list[_Planned] = [p for p in batch if not p.plan.salesforce_writes]
+        try:
+            for sobject, to_write in by_sobject.items():
+                written = self.s._crm.write(
+                    sobject,
+                    WriteOperation.UPDATE,
+                    [{"Id": p.link.link.crm.id, **p.plan.salesforce_writes} for p in to_write],
+                )
+                for item, result in zip(to_write, written, strict=True):
+                    results[item.pending.prospect_id] = result
+                sent += to_write
+        finally:
+            # When Salesforce fails a whole request, what it took before is still settled.
+            self._settle(sent, results)
+
+    def _settle(self, batch: Sequence[_Planned], results: Mapping[str, WriteResult]) -> None:
+        """Save the snapshots of what Salesforce took, list the failures, stop waiting for the
+        prospects whose outcome is settled."""
+        snapshots: list[LinkChange] = []
+        settled: list[PendingChange] = []
+        errors: list[SyncError] = []
+        synced: list[tuple[str, str]] = []
+        audit: list[AuditRecord] = []
+        waiting_by_change: dict[int, PendingChange] = {}
+        for planned in batch:
+            plan = planned.plan
+            result = results.get(plan.prospect_id)
+            if result is not None and result.failure is not None:
+                error = self._error(planned, result.failure)
+                errors.append(error)
+                self.counts["failed"] += 1
+                if error.state is ErrorState.OPEN:
+                    settled.append(planned.pending)
+                continue
+            change = plan.snapshot_change
+            if change is not None:
+                snapshots.append(change)
+                waiting_by_change[id(change)] = planned.pending
+            else:
+                settled.append(planned.pending)
+            self.counts[plan.outcome.value] += 1
+            if plan.link is not None and result is not None:
+                key = (sobject_of(plan.link.link.crm.object), plan.link.link.crm.id)
+                if key in self.open_errors:
+                    synced.append(key)
+            audit += self._audit(plan)
+        refused = {id(change) for change in self.s._links.save(snapshots)} if snapshots else set()
+        for change in snapshots:
+            if id(change) in refused:
+                # The link changed meanwhile (outbound moved it, say): plan again next run.
+                self.counts["retried"] += 1
+            else:
+                settled.append(waiting_by_change[id(change)])
+        if errors:
+            self.s._state.record_errors(errors)
+        if synced:
+            self.s._state.resolve_errors(Direction.INBOUND, synced)
+        if audit:
+            self.s._state.append_audit(audit, self.s._retention)
+        kept = self.s._pending.done(settled) if settled else []
+        if kept:
+            self.counts["changed_again"] += len(kept)
+
+    def _error(self, planned: _Planned, failure: Failure) -> SyncError:
+        crm = planned.link.link.crm
+        sobject = sobject_of(crm.object)
+        earlier = self.open_errors.get((sobject, crm.id))
+        attempts = (earlier.attempts if earlier else 0) + 1
+        return SyncError(
+            direction=Direction.INBOUND,
+            operation="update",
+            sobject=sobject,
+            record_id=crm.id,
+            failure=failure,
+            at=self.now,
+            prospect_id=planned.pending.prospect_id,
+            attempts=attempts,
+            retries_exhausted=failure.retryable and attempts >= RETRY_BUDGET,
+        )
+
+    def _audit(self, plan: InboundPlan) -> list[AuditRecord]:
+        if plan.link is None or not (plan.pushed or plan.dropped):
+            return []
+        crm = plan.link.link.crm
+        base = AuditRecord(
+            prospect_id=plan.prospect_id,
+            at=self.now,
+            run_id=self.run_id,
+            direction=Direction.INBOUND,
+            crm_type=crm.object.value,
+            crm_id=crm.id,
+            event="field synced",
+        )
+
+        def entry(event: str, audited: AuditEntry) -> AuditRecord:
+            return replace(
+                base,
+                event=event,
+                field=audited.field,
+                side=audited.side.value,
+                old=audited.old,
+                new=audited.new,
+                rule=audited.reason.value,
+            )
+
+        return [entry("field synced", e) for e in plan.pushed] + [
+            entry("pending change dropped: Salesforce's value stands", e) for e in plan.dropped
+        ]

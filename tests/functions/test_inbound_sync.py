@@ -1,0 +1,489 @@
+"""Inbound sync end to end: the real handler fed by the prospects table's real stream (moto) and
+by its sample scheduled event, the Salesforce emulator reached through simple-salesforce.
+
+Links come from real outbound runs: Leads inserted in the org become linked prospects, then the
+marketing side edits those prospects as the platform would (through the store, not as the
+connector)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+import pytest
+from crmsync import bootstrap
+from crmsync.aws.prospects import DynamoProspectStore
+from crmsync.domain.activities import Activity, ActivityType
+from crmsync.domain.audit import Direction
+from crmsync.domain.errors import CrmError
+from crmsync.domain.prospect import Prospect, ProspectChange
+from crmsync.sync.inbound import LEASE
+
+from functions.inbound_sync import app as inbound_app
+from functions.outbound_sync import app as outbound_app
+from local.prospect_stream import ProspectStream
+from local.salesforce_emulator import Emulator
+
+from .conftest import REGION, LambdaContext, OutboundConnector, load_event
+
+CONFIGURATION: dict[str, Any] = {
+    "version": 2,
+    "mappings": {
+        "Lead": [
+            {"marketing_field": "email", "salesforce_field": "Email", "behaviour": "most_recent"},
+            {"marketing_field": "first_name", "salesforce_field": "FirstName", "behaviour": "most_recent"},
+            {"marketing_field": "last_name", "salesforce_field": "LastName", "behaviour": "most_recent"},
+            {"marketing_field": "company", "salesforce_field": "Company", "behaviour": "most_recent"},
+            {"marketing_field": "job_title", "salesforce_field": "Title", "behaviour": "most_recent"},
+            {"marketing_field": "lead_status", "salesforce_field": "Status", "behaviour": "salesforce"},
+            {"marketing_field": "score", "salesforce_field": "Marketing_Score__c", "behaviour": "marketing"},
+            {"marketing_field": "grade", "salesforce_field": "Marketing_Grade__c", "behaviour": "marketing"},
+        ],
+    },
+}
+
+
+@dataclass
+class Inbound:
+    """A resumed connector with the configuration above, its org, and the prospects stream."""
+
+    salesforce: Emulator
+    connector: OutboundConnector
+    stream: ProspectStream
+    marketing: DynamoProspectStore
+    """The marketing platform's view of the built-in store: its saves are not the connector's."""
+
+    def leads(self, count: int, **fields: Any) -> list[str]:
+        """`count` Leads synced to linked prospects by an outbound run."""
+        ids = [
+            self.salesforce.insert(
+                "Lead",
+                {"LastName": f"Lead {n:05d}", "Company": "Acme", "Email": f"lead{n}@example.com", **fields},
+            )
+            for n in range(count)
+        ]
+        report = run_outbound()
+        assert report["outcome"] == "completed"
+        self.connector.clock.advance(minutes=1)
+        # Outbound's own writes are not changes to send back.
+        assert all(report["noted"] == 0 for report in self.capture())
+        return ids
+
+    def capture(self) -> list[dict[str, Any]]:
+        """Deliver what the stream holds to the handler, as the event source mapping would."""
+        return [inbound_app.handler(event, new_context()) for event in self.stream.events()]
+
+    def prospect_of(self, lead_id: str) -> Prospect:
+        stored = bootstrap.link_store().by_crm_ids([lead_id])[lead_id]
+        return self.marketing.get_many([stored.link.prospect_id])[stored.link.prospect_id]
+
+    def edit(self, lead_ids: list[str], **fields: Any) -> None:
+        """The marketing side changes these prospects' fields (one new version each)."""
+        links = bootstrap.link_store().by_crm_ids(lead_ids)
+        prospects = self.marketing.get_many([links[lead_id].link.prospect_id for lead_id in lead_ids])
+        now = datetime.now(UTC)
+        changes = [
+            ProspectChange(replace(p, fields={**p.fields, **fields}, modified_at=now), before=p)
+            for p in prospects.values()
+        ]
+        assert self.marketing.save(changes) == []
+
+
+def new_context(remaining_millis: int = 120_000) -> LambdaContext:
+    return LambdaContext(aws_request_id=str(uuid.uuid4()), remaining_millis=remaining_millis)
+
+
+def run_outbound() -> dict[str, Any]:
+    report: dict[str, Any] = outbound_app.handler(load_event("outbound_sync", "scheduled"), new_context())
+    return report
+
+
+def run_inbound() -> dict[str, Any]:
+    report: dict[str, Any] = inbound_app.handler(load_event("inbound_sync", "scheduled"), new_context())
+    return report
+
+
+@pytest.fixture
+def inbound(outbound_connector: OutboundConnector) -> Inbound:
+    bootstrap.load_configuration(CONFIGURATION)
+    stream = ProspectStream(outbound_connector.stack)
+    marketing = DynamoProspectStore(
+        boto3.client("dynamodb", region_name=REGION), bootstrap.settings().prospects_table
+    )
+    return Inbound(outbound_connector.salesforce, outbound_connector, stream, marketing)
+
+
+def wait_for_schedule() -> None:
+    """Changes gather until the scheduled run, however many: no early start."""
+    bootstrap.load_configuration({**CONFIGURATION, "version": 3, "inbound": {"max_waiting_changes": 100_000}})
+
+
+def collection_updates(salesforce: Emulator) -> list[tuple[str, str]]:
+    return [(m, p) for m, p in salesforce.call_log if m == "PATCH" and p.endswith("/composite/sobjects")]
+
+
+def lead(salesforce: Emulator, lead_id: str) -> dict[str, Any]:
+    record = salesforce.get(lead_id)
+    assert record is not None
+    return dict(record)
+
+
+# ------------------------------------------------------------------ what is sent
+
+
+def test_a_score_change_reaches_the_lead_and_a_salesforce_owned_field_change_does_not(
+    inbound: Inbound,
+) -> None:
+    salesforce = inbound.salesforce
+    # GIVEN two Leads synced to prospects
+    scored, restated = inbound.leads(2)
+    salesforce.reset_counters()
+
+    # WHEN marketing scores one prospect, and edits the other's Salesforce-owned status
+    inbound.edit([scored], score=87, grade="A")
+    inbound.edit([restated], lead_status="Closed - Converted")
+    noted = inbound.capture()
+    report = run_inbound()
+
+    # THEN the score and grade reach the first Lead in one Collections call; the status stays
+    assert [r["outcome"] for r in noted] == ["waiting"]
+    assert report["outcome"] == "completed"
+    assert (
+        lead(salesforce, scored)["Marketing_Score__c"],
+        lead(salesforce, scored)["Marketing_Grade__c"],
+    ) == (
+        87,
+        "A",
+    )
+    assert lead(salesforce, restated)["Status"] == "Open - Not Contacted"
+    assert len(collection_updates(salesforce)) == 1
+    assert report["counts"] == {"updated": 1, "unchanged": 1}
+
+    # AND the audit trail of the scored prospect says what was sent and why
+    trail = bootstrap.sync_state().audit_trail(inbound.prospect_of(scored).id)
+    sent = {(e.field, e.new) for e in trail if e.direction is Direction.INBOUND and e.field}
+    assert sent == {("Marketing_Score__c", 87), ("Marketing_Grade__c", "A")}
+
+    # AND nothing waits any more: the next run costs nothing
+    salesforce.reset_counters()
+    assert run_inbound()["outcome"] == "idle"
+    assert salesforce.api_calls == 0
+
+
+def test_a_thousand_changed_prospects_cost_exactly_five_collections_calls(inbound: Inbound) -> None:
+    salesforce = inbound.salesforce
+    # GIVEN 1,000 synced Leads, each scored by marketing
+    wait_for_schedule()
+    lead_ids = inbound.leads(1000)
+    inbound.edit(lead_ids, score=64)
+    inbound.capture()
+    salesforce.reset_counters()
+
+    # WHEN the inbound run sends them
+    report = run_inbound()
+
+    # THEN 5 Collections calls carried every score, plus one read of what Salesforce changed
+    # since outbound read it (and a limits check in a container that has not called yet)
+    assert report["counts"]["updated"] == 1000
+    assert len(collection_updates(salesforce)) == 5
+    assert salesforce.api_calls == report["api_calls"] <= 7
+    assert {lead(salesforce, lead_id)["Marketing_Score__c"] for lead_id in lead_ids} == {64}
+
+
+@pytest.mark.slow
+def test_five_thousand_changed_prospects_go_through_bulk_api(inbound: Inbound) -> None:
+    salesforce = inbound.salesforce
+    # GIVEN 5,000 synced Leads, each graded by marketing
+    wait_for_schedule()
+    lead_ids = inbound.leads(5000)
+    inbound.edit(lead_ids, grade="B")
+    inbound.capture()
+    salesforce.reset_counters()
+
+    # WHEN the inbound run sends them
+    report = run_inbound()
+
+    # THEN one Bulk API 2.0 job carried them, and no Collections call
+    assert report["counts"]["updated"] == 5000
+    assert collection_updates(salesforce) == []
+    assert any("/jobs/ingest" in path for _, path in salesforce.call_log)
+    assert report["api_calls"] <= 10
+    assert {lead(salesforce, lead_id)["Marketing_Grade__c"] for lead_id in lead_ids} == {"B"}
+
+
+def test_a_prospect_nobody_changed_costs_nothing(inbound: Inbound) -> None:
+    salesforce = inbound.salesforce
+    # GIVEN synced Leads and no marketing change
+    inbound.leads(3)
+    salesforce.reset_counters()
+
+    # WHEN the scheduled run happens
+    report = run_inbound()
+
+    # THEN it does not touch Salesforce at all
+    assert report["outcome"] == "idle"
+    assert salesforce.api_calls == 0
+    assert report["api_calls"] == 0
+
+
+def test_the_hundredth_waiting_change_starts_a_run_before_the_schedule(inbound: Inbound) -> None:
+    salesforce = inbound.salesforce
+    # GIVEN 100 synced Leads, 99 of whose prospects marketing scored
+    lead_ids = inbound.leads(100)
+    inbound.edit(lead_ids[:99], score=50)
+    noted = inbound.capture()
+
+    # THEN 99 waiting changes start nothing
+    assert {r["outcome"] for r in noted} == {"waiting"}
+    assert sum(r["noted"] for r in noted) == 99
+    assert lead(salesforce, lead_ids[0]).get("Marketing_Score__c") is None
+
+    # WHEN the 100th change arrives on the stream
+    inbound.edit(lead_ids[99:], score=50)
+    (started,) = inbound.capture()
+
+    # THEN the stream invocation runs the batch at once, without waiting for the schedule
+    assert started["outcome"] == "completed"
+    assert started["counts"]["updated"] == 100
+    assert {lead(salesforce, lead_id)["Marketing_Score__c"] for lead_id in lead_ids} == {50}
+
+
+def test_an_outbound_write_does_not_come_back_as_an_inbound_write(inbound: Inbound) -> None:
+    salesforce = inbound.salesforce
+    # GIVEN a synced Lead
+    (lead_id,) = inbound.leads(1)
+
+    # WHEN a salesperson edits it and outbound writes the change to the prospect
+    salesforce.update("Lead", lead_id, {"Title": "VP Sales"})
+    assert run_outbound()["counts"]["updated"] == 1
+    salesforce.reset_counters()
+    noted = inbound.capture()
+    report = run_inbound()
+
+    # THEN change capture noted nothing, and the inbound run sent nothing
+    assert all(r["noted"] == 0 for r in noted)
+    assert report["outcome"] == "idle"
+    assert salesforce.api_calls == 0
+    assert inbound.prospect_of(lead_id).fields["job_title"] == "VP Sales"
+
+
+def test_a_pending_change_salesforce_overtook_is_dropped_and_audited(inbound: Inbound) -> None:
+    salesforce = inbound.salesforce
+    # GIVEN a synced Lead whose title marketing changes
+    (lead_id,) = inbound.leads(1, Title="Engineer")
+    inbound.edit([lead_id], job_title="Marketing Engineer")
+    inbound.capture()
+
+    # WHEN a salesperson changes the same field before the inbound run (outbound has not run)
+    inbound.connector.clock.advance(minutes=1)
+    salesforce.update("Lead", lead_id, {"Title": "Principal Engineer"})
+    report = run_inbound()
+
+    # THEN Salesforce's value stands (conflict_winner: salesforce) and the drop is audited
+    assert lead(salesforce, lead_id)["Title"] == "Principal Engineer"
+    assert report["counts"] == {"unchanged": 1}
+    prospect = inbound.prospect_of(lead_id)
+    (dropped,) = [
+        e for e in bootstrap.sync_state().audit_trail(prospect.id) if e.direction is Direction.INBOUND
+    ]
+    assert dropped.event.startswith("pending change dropped")
+    assert (dropped.field, dropped.old, dropped.new) == (
+        "job_title",
+        "Marketing Engineer",
+        "Principal Engineer",
+    )
+
+    # AND the next outbound run brings Salesforce's value to the prospect
+    run_outbound()
+    assert inbound.prospect_of(lead_id).fields["job_title"] == "Principal Engineer"
+
+
+# ------------------------------------------------------------------ failures
+
+
+def test_a_validation_error_on_one_record_leaves_the_other_199_written_and_is_listed(
+    inbound: Inbound,
+) -> None:
+    salesforce = inbound.salesforce
+    # GIVEN 200 synced Leads; marketing scores them all and gives one an invalid email
+    wait_for_schedule()
+    lead_ids = inbound.leads(200)
+    inbound.edit(lead_ids, score=10)
+    bad = lead_ids[17]
+    inbound.edit([bad], email="not-an-email")
+    inbound.capture()
+
+    # WHEN the batch is sent
+    report = run_inbound()
+
+    # THEN 199 Leads have their score, the bad one has nothing written
+    assert report["counts"]["updated"] == 199
+    assert report["counts"]["failed"] == 1
+    assert all(lead(salesforce, i).get("Marketing_Score__c") == 10 for i in lead_ids if i != bad)
+    assert lead(salesforce, bad).get("Marketing_Score__c") is None
+
+    # AND the error list has the failure with its code, fields and prospect
+    (error,) = bootstrap.sync_state().open_errors(Direction.INBOUND)
+    assert (error.sobject, error.record_id, error.operation) == ("Lead", bad, "update")
+    assert error.failure.code == "INVALID_EMAIL_ADDRESS"
+    assert error.failure.fields == ("Email",)
+    assert error.prospect_id == inbound.prospect_of(bad).id
+    assert error.state.value == "open"
+
+    # AND it is not sent again until the prospect changes; then it is, and the entry goes
+    salesforce.reset_counters()
+    assert run_inbound()["outcome"] == "idle"
+    inbound.edit([bad], email="fixed@example.com")
+    inbound.capture()
+    fixed = run_inbound()
+    assert fixed["counts"] == {"updated": 1}
+    assert lead(salesforce, bad)["Email"] == "fixed@example.com"
+    assert lead(salesforce, bad)["Marketing_Score__c"] == 10
+    assert bootstrap.sync_state().open_errors(Direction.INBOUND) == []
+
+
+def test_a_locked_record_succeeds_on_retry(inbound: Inbound) -> None:
+    salesforce = inbound.salesforce
+    # GIVEN a synced Lead another process holds locked for one write
+    (lead_id,) = inbound.leads(1)
+    salesforce.faults.lock_records([lead_id], times=1)
+    inbound.edit([lead_id], score=99)
+    inbound.capture()
+
+    # WHEN the run sends the score
+    report = run_inbound()
+
+    # THEN the retry got it through, and nothing is in the error list
+    assert report["counts"] == {"updated": 1}
+    assert lead(salesforce, lead_id)["Marketing_Score__c"] == 99
+    assert bootstrap.sync_state().open_errors(Direction.INBOUND) == []
+
+
+def test_a_record_failing_past_the_retry_budget_stays_listed_and_goes_when_the_prospect_changes(
+    inbound: Inbound,
+) -> None:
+    salesforce = inbound.salesforce
+    # GIVEN a synced Lead that stays locked for a long while
+    (lead_id,) = inbound.leads(1)
+    salesforce.faults.lock_records([lead_id], times=1000)
+    inbound.edit([lead_id], score=42)
+    inbound.capture()
+
+    # WHEN runs keep trying it
+    reports = [run_inbound() for _ in range(6)]
+
+    # THEN each of the first five tried it; then it waits in the error list, not lost
+    assert [r["counts"].get("failed", 0) for r in reports] == [1, 1, 1, 1, 1, 0]
+    (error,) = bootstrap.sync_state().open_errors(Direction.INBOUND)
+    assert error.failure.code == "UNABLE_TO_LOCK_ROW"
+    assert error.attempts == 5
+    assert error.state.value == "open"
+
+    # WHEN the lock is gone and marketing changes the prospect again
+    salesforce.faults.lock_records([lead_id], times=0)
+    inbound.edit([lead_id], grade="C")
+    inbound.capture()
+    report = run_inbound()
+
+    # THEN both the old score and the new grade reach the Lead, and the entry is resolved
+    assert report["counts"] == {"updated": 1}
+    assert (
+        lead(salesforce, lead_id)["Marketing_Score__c"],
+        lead(salesforce, lead_id)["Marketing_Grade__c"],
+    ) == (
+        42,
+        "C",
+    )
+    assert bootstrap.sync_state().open_errors(Direction.INBOUND) == []
+
+
+def test_a_salesforce_outage_fails_the_run_and_the_changes_wait_for_the_next(inbound: Inbound) -> None:
+    salesforce = inbound.salesforce
+    # GIVEN a scored prospect, and Salesforce down
+    (lead_id,) = inbound.leads(1)
+    inbound.edit([lead_id], score=5)
+    inbound.capture()
+    salesforce.faults.server_errors(count=100, status=503)
+
+    # WHEN the scheduled run happens, it fails as a retryable error
+    with pytest.raises(CrmError) as failed:
+        run_inbound()
+    assert failed.value.retryable
+    assert lead(salesforce, lead_id).get("Marketing_Score__c") is None
+
+    # WHEN Salesforce is back, the next run sends it
+    salesforce.faults.recover()
+    assert run_inbound()["counts"] == {"updated": 1}
+    assert lead(salesforce, lead_id)["Marketing_Score__c"] == 5
+
+
+# ------------------------------------------------------------------ control
+
+
+def test_a_paused_connector_sends_nothing_and_catches_up_on_resume(inbound: Inbound) -> None:
+    salesforce = inbound.salesforce
+    # GIVEN a synced Lead, and a paused connector
+    (lead_id,) = inbound.leads(1)
+    bootstrap.pause()
+    inbound.edit([lead_id], score=77)
+    inbound.capture()
+    salesforce.reset_counters()
+
+    # WHEN the scheduled run happens
+    paused = run_inbound()
+
+    # THEN nothing is sent
+    assert paused["outcome"] == "paused"
+    assert salesforce.api_calls == 0
+
+    # WHEN the connector is resumed, the next run sends what waited
+    bootstrap.resume()
+    assert run_inbound()["counts"] == {"updated": 1}
+    assert lead(salesforce, lead_id)["Marketing_Score__c"] == 77
+
+
+def test_a_run_that_finds_another_holding_the_lease_returns_busy_and_sends_nothing(inbound: Inbound) -> None:
+    salesforce = inbound.salesforce
+    (lead_id,) = inbound.leads(1)
+    inbound.edit([lead_id], score=1)
+    inbound.capture()
+    now = datetime.now(UTC)
+    assert bootstrap.sync_state().acquire_lease(LEASE, "another-run", now, now.replace(year=now.year + 1))
+
+    report = run_inbound()
+
+    assert report["outcome"] == "busy"
+    assert lead(salesforce, lead_id).get("Marketing_Score__c") is None
+
+
+def test_the_scheduled_run_sends_the_fields_then_the_waiting_activities_as_tasks(inbound: Inbound) -> None:
+    salesforce = inbound.salesforce
+    # GIVEN a synced Lead whose prospect was scored and opened a marketing email
+    (lead_id,) = inbound.leads(1)
+    prospect_id = inbound.prospect_of(lead_id).id
+    inbound.edit([lead_id], score=12)
+    inbound.capture()
+    opened = Activity(
+        "act-1", prospect_id, ActivityType.EMAIL_OPEN, datetime.now(UTC), name="Launch", email_id="em-1"
+    )
+    assert bootstrap.activity_store().record([opened]) == []
+
+    # WHEN the scheduled inbound invocation runs
+    report = run_inbound()
+
+    # THEN the score reached the Lead, and the open became a completed Task on it
+    assert report["counts"] == {"updated": 1}
+    assert report["activities"]["outcome"] == "completed"
+    assert report["activities"]["counts"]["sent"] == 1
+    (task,) = salesforce.records("Task")
+    assert (task["WhoId"], task["Status"]) == (lead_id, "Completed")
+    assert lead(salesforce, lead_id)["Marketing_Score__c"] == 12
+
+
+def test_the_handler_module_does_not_import_simple_salesforce_at_start() -> None:
+    from tests.unit.test_architecture import imports_after
+
+    assert "simple_salesforce" not in imports_after("import functions.inbound_sync.app")
