@@ -75,10 +75,6 @@ def put_config() -> dict[str, Any] | Response[dict[str, Any]]:
     return {"loaded": True, "version": configuration.version}
 
 
-MAX_ACTION_BODY_BYTES = 16 * 1024
-"""Largest `POST /actions` body accepted; an action is a few hundred bytes."""
-
-
 @app.post("/actions")
 @tracer.capture_method
 def post_action() -> Response[dict[str, Any]]:
@@ -86,16 +82,21 @@ def post_action() -> Response[dict[str, Any]]:
     # neither module imports simple_salesforce.
     from crmsync.domain.errors import StoreError
     from crmsync.ports import QueueError
-    from crmsync.sync.actions_intake import InvalidAction, ProspectWithoutEmail, UnknownProspect
+    from crmsync.sync.actions_intake import (
+        MAX_ACTION_BYTES,
+        InvalidAction,
+        ProspectWithoutEmail,
+        UnknownProspect,
+    )
 
     raw = app.current_event.decoded_body or ""
     size = len(raw.encode("utf-8"))
-    if size > MAX_ACTION_BODY_BYTES:
+    if size > MAX_ACTION_BYTES:
         return _refused(
             HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
             {
                 "message": "the action is too large",
-                "problems": [f"body: is {size} bytes; at most {MAX_ACTION_BODY_BYTES} are accepted"],
+                "problems": [f"body: is {size} bytes; at most {MAX_ACTION_BYTES} are accepted"],
             },
         )
     try:

@@ -34,9 +34,9 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any
 
+from crmsync.domain.actions import ActionKind
 from crmsync.domain.errors import ErrorCategory, Failure, StoreError
 from crmsync.domain.lifecycle import Tags
 from crmsync.domain.prospect import Prospect, ProspectChange
@@ -45,17 +45,16 @@ from crmsync.ports import ActionQueue, ProspectStore
 MAX_ID_LENGTH = 128
 """Longest `prospect_id` and `idempotency_key` accepted."""
 
+MAX_ACTION_BYTES = 16 * 1024
+"""Largest action accepted, as a `POST /actions` body or a queue message; an action is a few
+hundred bytes."""
+
 TAG_ATTEMPTS = 5
 """Tries at tagging a prospect that keeps changing under us before giving up (retryable)."""
 
 ACTION_ID_NAMESPACE = uuid.UUID("6f1c2f0e-8c1e-5b7a-9a43-2d8f0c6e4b11")
 """The uuid5 namespace of action ids derived from an idempotency key. Never change it: the
 same delivery must keep its id across deployments."""
-
-
-class ActionKind(StrEnum):
-    CREATE_LEAD = "create_lead"
-    CREATE_CONTACT = "create_contact"
 
 
 KNOWN_KEYS = ("action", "prospect_id", "idempotency_key")

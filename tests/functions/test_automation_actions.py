@@ -1,0 +1,629 @@
+"""The automation actions consumer (SPEC §5) through its handler, with SQS events like the ones
+in events/automation_actions/: moto for AWS (tables and queues made from template.yaml), the
+Salesforce emulator over HTTPS through the real simple-salesforce client.
+
+What a user sees after each delivery: the Leads, Contacts and Accounts in Salesforce, the
+prospects' links, tags and CRM IDs, the audit trail, the error list, and what SQS is told to
+deliver again (`batchItemFailures`).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import uuid
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import boto3
+import pytest
+from crmsync import bootstrap
+from crmsync.aws.action_claims import IdempotencyActionClaims
+from crmsync.aws.parked_actions import DynamoParkedActions
+from crmsync.domain.audit import Direction, SyncError
+from crmsync.domain.errors import ErrorCategory, Failure, StoreError
+from crmsync.domain.lifecycle import LinkChange, StoredLink
+from crmsync.domain.prospect import Prospect, ProspectChange
+from crmsync.sync.actions_intake import MAX_ACTION_BYTES
+
+from functions.automation_actions import app
+from local.aws_stack import LocalStack, store_jwt_secret
+from local.keys import JwtKeyPair
+from local.salesforce_emulator import Emulator
+
+from .conftest import CLIENT_ID, REGION, USERNAME, LambdaContext, load_event
+
+KEY_FIELD = "Crmsync_Key__c"
+LEAD_TAG = "added-to-salesforce-lead"
+CONTACT_TAG = "added-to-salesforce-contact"
+
+
+@pytest.fixture
+def actions_connector(
+    stack: LocalStack, emulator: Emulator, key_pair: JwtKeyPair, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Emulator]:
+    """A deployed, resumed connector (AutomationActionsFunction's environment) and its org."""
+    server = emulator.server  # type: ignore[attr-defined]
+    secret_arn = store_jwt_secret(
+        login_url=server.url,
+        client_id=CLIENT_ID,
+        username=USERNAME,
+        private_key_pem=key_pair.private_key_pem,
+        region=REGION,
+    )
+    for name, value in stack.function_environment("AutomationActionsFunction", secret_arn=secret_arn).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", server.ca_file)
+    bootstrap.reset()
+    bootstrap.resume()
+    yield emulator
+    bootstrap.reset()
+
+
+# ------------------------------------------------------------------ deliveries
+
+
+def message(action: str = "create_lead", prospect_id: str = "p-1", **extra: Any) -> dict[str, Any]:
+    return {"action": action, "prospect_id": prospect_id, **extra}
+
+
+def sqs_record(
+    body: str | dict[str, Any], message_id: str | None = None, receive_count: int = 1
+) -> dict[str, Any]:
+    """One SQS record as Lambda delivers it; a redelivery keeps its message id."""
+    record = json.loads(json.dumps(load_event("automation_actions", "direct_message")["Records"][0]))
+    record["messageId"] = message_id or str(uuid.uuid4())
+    record["body"] = body if isinstance(body, str) else json.dumps(body)
+    record["attributes"]["ApproximateReceiveCount"] = str(receive_count)
+    return record
+
+
+def deliver(records: Sequence[dict[str, Any]]) -> list[str]:
+    """One invocation; the ids of the messages SQS is asked to deliver again."""
+    response = app.handler({"Records": list(records)}, LambdaContext(aws_request_id=str(uuid.uuid4())))
+    return [failure["itemIdentifier"] for failure in response["batchItemFailures"]]
+
+
+# ------------------------------------------------------------------ the marketing side
+
+
+def add_prospects(*prospects: Prospect) -> None:
+    assert bootstrap.prospect_store().save([ProspectChange(p) for p in prospects]) == []
+
+
+def person(prospect_id: str, email: str | None = None, **fields: Any) -> Prospect:
+    values = {"email": email or f"{prospect_id}@example.com", "first_name": "Ada", "last_name": "Lovelace"}
+    values.update(fields)
+    return Prospect(id=prospect_id, fields={k: v for k, v in values.items() if v is not None})
+
+
+def stored(prospect_id: str) -> Prospect:
+    return bootstrap.prospect_store().get_many([prospect_id])[prospect_id]
+
+
+def link_of(prospect_id: str) -> StoredLink | None:
+    return bootstrap.link_store().by_prospect_ids([prospect_id]).get(prospect_id)
+
+
+def errors() -> dict[str, SyncError]:
+    """The inbound error list by record id (the prospect id for actions)."""
+    return {e.record_id: e for e in bootstrap.sync_state().open_errors(Direction.INBOUND)}
+
+
+def events_of(prospect_id: str) -> list[str]:
+    return [entry.event for entry in bootstrap.sync_state().audit_trail(prospect_id) if entry.event]
+
+
+def writes(salesforce: Emulator) -> list[tuple[str, str]]:
+    """Every API request that was not a read, its path after `/services/data/vNN.N/`."""
+    return [(method, path.split("/", 4)[-1]) for method, path in salesforce.call_log if method != "GET"]
+
+
+def keyed(salesforce: Emulator, sobject: str) -> Counter[str]:
+    """How many records of `sobject` carry each external-id key."""
+    return Counter(str(r[KEY_FIELD]) for r in salesforce.records(sobject) if r.get(KEY_FIELD))
+
+
+# ------------------------------------------------------------------ creating and linking
+
+
+def test_the_sample_batch_creates_one_lead_and_one_contact_with_its_account(
+    actions_connector: Emulator,
+) -> None:
+    salesforce = actions_connector
+    # GIVEN the sample batch's prospects: p-1001 asked twice for a Lead, p-1002 for a Contact
+    add_prospects(
+        person("p-1001", "ada@example.com", company="Analytical Engines", score=42),
+        person(
+            "p-1002",
+            "charles@example.com",
+            first_name="Charles",
+            last_name="Babbage",
+            company="Difference Ltd",
+        ),
+    )
+    event = load_event("automation_actions", "batch_with_duplicate")
+
+    # WHEN the batch is delivered
+    retry = deliver(event["Records"])
+
+    # THEN every message is consumed, and each prospect has exactly one record
+    assert retry == []
+    [lead] = salesforce.records("Lead")
+    assert (lead["Email"], lead["FirstName"], lead["LastName"], lead["Company"]) == (
+        "ada@example.com",
+        "Ada",
+        "Lovelace",
+        "Analytical Engines",
+    )
+    assert lead[KEY_FIELD] == "p-1001"
+    [contact] = salesforce.records("Contact")
+    [account] = salesforce.records("Account")
+    assert (contact["LastName"], contact["AccountId"], account["Name"]) == (
+        "Babbage",
+        account["Id"],
+        "Difference Ltd",
+    )
+    # AND the prospects are linked, carry the record's id and the action's tag
+    for prospect_id, record, tag in (("p-1001", lead, LEAD_TAG), ("p-1002", contact, CONTACT_TAG)):
+        stored_link = link_of(prospect_id)
+        assert stored_link is not None and stored_link.link.crm.id == record["Id"]
+        assert stored(prospect_id).crm_id == record["Id"]
+        assert tag in stored(prospect_id).tags
+    # AND the link's snapshot is what was written, so the prospect syncs both ways from now on
+    snapshot = link_of("p-1001").snapshot  # type: ignore[union-attr]
+    assert snapshot["LastName=last_name"].salesforce == "Lovelace"
+    assert snapshot["LastName=last_name"].marketing == "Lovelace"
+    assert snapshot["Company=company"].salesforce == "Analytical Engines"
+    # AND the audit trail says what was created, by which action
+    assert events_of("p-1001") == [
+        f"created Lead {lead['Id']} by action bb6e0fd6-9256-5476-8e63-c3ae08d4588a (create_lead)"
+    ]
+    assert errors() == {}
+
+
+def test_a_direct_message_without_id_or_acceptance_time_is_carried_out_and_tags_the_prospect(
+    actions_connector: Emulator,
+) -> None:
+    # GIVEN a platform put a bare action on the queue (no action_id, no accepted_at, no tag set)
+    add_prospects(person("p-7"))
+    record = sqs_record(message("create_lead", "p-7"))
+
+    # WHEN it is delivered
+    assert deliver([record]) == []
+
+    # THEN the Lead exists, the prospect is tagged, and the action id is the SQS message id
+    [lead] = actions_connector.records("Lead")
+    assert LEAD_TAG in stored("p-7").tags
+    assert events_of("p-7") == [f"created Lead {lead['Id']} by action {record['messageId']} (create_lead)"]
+
+
+def test_in_email_mode_an_existing_contact_with_the_email_is_linked_and_nothing_is_created(
+    actions_connector: Emulator,
+) -> None:
+    salesforce = actions_connector
+    # GIVEN a Contact already in Salesforce with the prospect's email (typed differently)
+    account = salesforce.insert("Account", {"Name": "Existing Co"})
+    contact = salesforce.insert(
+        "Contact", {"LastName": "Hopper", "Email": " Grace@Example.com", "AccountId": account}
+    )
+    add_prospects(person("p-9", "grace@example.com"))
+    salesforce.reset_counters()
+
+    # WHEN an automation asks for a Lead
+    assert deliver([sqs_record(message("create_lead", "p-9", action_id="a-9"))]) == []
+
+    # THEN the Contact is linked instead, and nothing at all was written to Salesforce
+    stored_link = link_of("p-9")
+    assert stored_link is not None and stored_link.link.crm.id == contact
+    assert stored_link.snapshot == {}, "nothing was synced yet: the next runs merge from scratch"
+    assert salesforce.records("Lead") == []
+    assert writes(salesforce) == []
+    assert stored("p-9").crm_id == contact
+    [event] = events_of("p-9")
+    assert event.startswith(f"linked to existing Contact {contact} by action a-9 (create_lead): ")
+    assert "the only unlinked Contact with this email" in event
+
+
+def test_a_second_action_for_a_linked_prospect_creates_nothing(actions_connector: Emulator) -> None:
+    salesforce = actions_connector
+    add_prospects(person("p-2"))
+    assert deliver([sqs_record(message("create_lead", "p-2", action_id="first"))]) == []
+    [lead] = salesforce.records("Lead")
+    salesforce.reset_counters()
+
+    # WHEN another automation asks for a Contact for the same prospect
+    assert deliver([sqs_record(message("create_contact", "p-2", action_id="second"))]) == []
+
+    # THEN one CRM record per prospect: nothing new, no Salesforce call at all
+    assert salesforce.records("Contact") == []
+    assert salesforce.api_calls == 0
+    assert events_of("p-2")[-1] == (
+        f"nothing created by action second (create_contact): the prospect is already linked to Lead {lead['Id']}: "
+        "one CRM record per prospect"
+    )
+
+
+def test_a_contact_action_for_a_new_company_creates_the_account_once_for_all_its_contacts(
+    actions_connector: Emulator,
+) -> None:
+    salesforce = actions_connector
+    # GIVEN three prospects of a company Salesforce does not know (written three ways), one of a
+    # company it knows, and one with no company while a default account is configured by name
+    globex = salesforce.insert("Account", {"Name": "Globex"})
+    bootstrap.load_configuration(
+        {"version": 2, "automation": {"default_account": {"name": "Marketing contacts"}}}
+    )
+    add_prospects(
+        person("p-1", company="Initech"),
+        person("p-2", company="INITECH "),
+        person("p-3", company="initech"),
+        person("p-4", company="globex"),
+        person("p-5"),
+    )
+    salesforce.reset_counters()
+
+    # WHEN their Contact actions arrive in one batch
+    assert deliver([sqs_record(message("create_contact", f"p-{n}")) for n in range(1, 6)]) == []
+
+    # THEN Initech and the default account were created once each, Globex was reused
+    accounts = {a["Name"]: a["Id"] for a in salesforce.records("Account")}
+    assert sorted(accounts) == ["Globex", "Initech", "Marketing contacts"]
+    assert accounts["Globex"] == globex
+    account_of = {c[KEY_FIELD]: c["AccountId"] for c in salesforce.records("Contact")}
+    assert account_of == {
+        "p-1": accounts["Initech"],
+        "p-2": accounts["Initech"],
+        "p-3": accounts["Initech"],
+        "p-4": globex,
+        "p-5": accounts["Marketing contacts"],
+    }
+    # AND in batched calls: one Account lookup, one Account create, one Contact upsert
+    assert writes(salesforce) == [
+        ("POST", "composite/sobjects"),
+        ("PATCH", f"composite/sobjects/Contact/{KEY_FIELD}"),
+    ]
+
+
+def test_a_contact_without_company_or_default_account_is_refused_clearly(actions_connector: Emulator) -> None:
+    add_prospects(person("p-1"))
+
+    assert deliver([sqs_record(message("create_contact", "p-1"))]) == []
+
+    assert actions_connector.records("Contact") == []
+    error = errors()["p-1"]
+    assert (error.failure.code, error.operation, error.sobject) == (
+        "NO_ACCOUNT_FOR_CONTACT",
+        "create_contact",
+        "Contact",
+    )
+    assert "automation.default_account" in error.failure.message
+
+
+# ------------------------------------------------------------------ exactly once
+
+
+class CrashingLinkStore:
+    """The link store, except that its next save dies as a Lambda would mid-batch: after
+    Salesforce created the records, before any link was written."""
+
+    def __init__(self) -> None:
+        self.inner = bootstrap.link_store()
+        self.crashes_left = 0
+        self.crash: Exception = RuntimeError("Lambda died here (test)")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def save(self, changes: Sequence[LinkChange]) -> list[LinkChange]:
+        if self.crashes_left and any(change.before is None for change in changes):
+            self.crashes_left -= 1
+            raise self.crash
+        return self.inner.save(changes)
+
+
+@pytest.fixture
+def crashing_links(actions_connector: Emulator) -> Iterator[CrashingLinkStore]:
+    links = CrashingLinkStore()
+    # Undone before the connector's teardown resets bootstrap's (cached) builders.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(bootstrap, "link_store", lambda: links)
+        yield links
+
+
+@pytest.mark.parametrize("matching", ["email", "crm_id"])
+def test_300_actions_delivered_with_duplicates_and_a_crash_create_exactly_one_record_per_prospect(
+    actions_connector: Emulator, crashing_links: CrashingLinkStore, matching: str
+) -> None:
+    salesforce = actions_connector
+    bootstrap.load_configuration({"version": 2, "matching": matching})
+    # GIVEN 300 prospects of 10 companies, half asked as Leads and half as Contacts
+    prospects = [person(f"p-{n:03d}", company=f"Company {n // 30}") for n in range(300)]
+    add_prospects(*prospects)
+    actions = [
+        sqs_record(message("create_lead" if n % 2 else "create_contact", p.id, action_id=f"action-{n}"))
+        for n, p in enumerate(prospects)
+    ]
+    # AND 10% of them delivered twice, the second copy in a later batch than the first
+    shuffled = random.Random(7)
+    twice = shuffled.sample(actions, 30)
+    deliveries = actions + [sqs_record(a["body"]) for a in twice]
+    batches = [deliveries[start : start + 100] for start in range(0, len(deliveries), 100)]
+
+    # WHEN the second batch dies after Salesforce created its records, and SQS delivers it again
+    for number, batch in enumerate(batches):
+        if number == 1:
+            before = set(keyed(salesforce, "Lead")) | set(keyed(salesforce, "Contact"))
+            crashing_links.crashes_left = 1
+            with pytest.raises(RuntimeError, match="Lambda died"):
+                deliver(batch)
+            created_by_crash = (set(keyed(salesforce, "Lead")) | set(keyed(salesforce, "Contact"))) - before
+            assert len(created_by_crash) > 50, "the records of the crashed batch exist in Salesforce"
+            assert not bootstrap.link_store().by_prospect_ids(created_by_crash), "and none is linked"
+            redelivered = [
+                {**record, "attributes": {**record["attributes"], "ApproximateReceiveCount": "2"}}
+                for record in batch
+            ]
+            assert deliver(redelivered) == []
+            for prospect_id in created_by_crash:
+                assert any(
+                    "created for this prospect by an earlier attempt" in e for e in events_of(prospect_id)
+                )
+        else:
+            assert deliver(batch) == []
+    # AND every message is delivered once more, long after (a redrive, say)
+    for start in range(0, len(actions), 100):
+        assert deliver(actions[start : start + 100]) == []
+
+    # THEN each prospect has exactly one CRM record, linked to it, and no duplicate exists
+    leads, contacts = keyed(salesforce, "Lead"), keyed(salesforce, "Contact")
+    assert set(leads) | set(contacts) == {p.id for p in prospects}
+    assert not set(leads) & set(contacts)
+    assert set(leads.values()) == set(contacts.values()) == {1}
+    assert len(salesforce.records("Lead")) == 150 and len(salesforce.records("Contact")) == 150
+    records = {r[KEY_FIELD]: r["Id"] for r in salesforce.records("Lead") + salesforce.records("Contact")}
+    links = bootstrap.link_store().by_prospect_ids(records)
+    assert {pid: stored_link.link.crm.id for pid, stored_link in links.items()} == records
+    # AND each company's Account exists once
+    assert Counter(a["Name"] for a in salesforce.records("Account")) == {f"Company {n}": 1 for n in range(10)}
+    assert errors() == {}
+
+
+def test_the_same_action_delivered_twice_in_one_batch_is_carried_out_once(
+    actions_connector: Emulator,
+) -> None:
+    add_prospects(person("p-1"))
+    body = json.dumps(message("create_lead", "p-1", action_id="a-1"))
+
+    assert deliver([sqs_record(body), sqs_record(body), sqs_record(message("create_contact", "p-1"))]) == []
+
+    assert len(actions_connector.records("Lead")) == 1
+    assert actions_connector.records("Contact") == []
+
+
+def test_two_prospects_sharing_an_email_in_one_batch_get_one_record_and_a_clear_error(
+    actions_connector: Emulator,
+) -> None:
+    add_prospects(person("p-1", "twin@example.com"), person("p-2", "twin@example.com"))
+
+    assert (
+        deliver([sqs_record(message("create_lead", "p-1")), sqs_record(message("create_lead", "p-2"))]) == []
+    )
+
+    [lead] = actions_connector.records("Lead")
+    assert lead[KEY_FIELD] == "p-1"
+    assert errors()["p-2"].failure.code == "DUPLICATE_EMAIL"
+
+
+# ------------------------------------------------------------------ failures
+
+
+def test_a_validation_error_on_one_record_leaves_the_other_199_written_and_lists_the_failure(
+    actions_connector: Emulator,
+) -> None:
+    salesforce = actions_connector
+    # GIVEN 200 prospects, one of whom has an email Salesforce refuses
+    prospects = [person(f"p-{n:03d}") for n in range(199)] + [person("p-bad", "not-an-email")]
+    add_prospects(*prospects)
+    salesforce.reset_counters()
+
+    # WHEN their 200 Lead actions are carried out together
+    assert deliver([sqs_record(message("create_lead", p.id)) for p in prospects]) == []
+
+    # THEN one Collections upsert wrote the 199, and the refused one is in the error list
+    assert writes(salesforce) == [("PATCH", f"composite/sobjects/Lead/{KEY_FIELD}")]
+    assert set(keyed(salesforce, "Lead")) == {f"p-{n:03d}" for n in range(199)}
+    assert len(bootstrap.link_store().by_prospect_ids([p.id for p in prospects])) == 199
+    [error] = errors().values()
+    assert (error.record_id, error.prospect_id, error.operation) == ("p-bad", "p-bad", "create_lead")
+    assert (error.failure.code, error.failure.fields, error.failure.category) == (
+        "INVALID_EMAIL_ADDRESS",
+        ("Email",),
+        "validation",
+    )
+    assert link_of("p-bad") is None
+    assert events_of("p-bad")[-1].startswith("not carried out by action")
+
+
+def test_every_bad_action_gets_its_clear_error_and_the_rest_of_the_batch_goes_on(
+    actions_connector: Emulator,
+) -> None:
+    add_prospects(person("p-good"), Prospect(id="p-no-email", fields={"last_name": "Nobody"}))
+    event = load_event("automation_actions", "malformed")
+    not_json, unknown_action, unknown_prospect = event["Records"]
+    oversized = sqs_record(message("create_lead", "p-good", padding="x" * MAX_ACTION_BYTES))
+
+    retry = deliver(
+        [
+            not_json,
+            unknown_action,
+            unknown_prospect,
+            oversized,
+            sqs_record(message("create_lead", "p-no-email")),
+            sqs_record(message("create_lead", "p-good")),
+        ]
+    )
+
+    assert retry == []
+    [lead] = actions_connector.records("Lead")
+    assert lead[KEY_FIELD] == "p-good"
+    listed = errors()
+    assert listed[not_json["messageId"]].failure.code == "MALFORMED_ACTION"
+    assert "not JSON" in listed[not_json["messageId"]].failure.message
+    assert listed["p-1001"].failure.code == "UNKNOWN_ACTION"
+    assert (
+        "action: must be one of create_lead, create_contact, not 'delete_lead'"
+        in listed["p-1001"].failure.message
+    )
+    assert listed["p-does-not-exist"].failure.code == "UNKNOWN_PROSPECT"
+    assert listed[oversized["messageId"]].failure.code == "ACTION_TOO_LARGE"
+    assert listed["p-no-email"].failure.code == "PROSPECT_WITHOUT_EMAIL"
+    assert "never created in Salesforce" in listed["p-no-email"].failure.message
+    assert len(listed) == 5
+
+
+def test_salesforce_down_sends_the_batch_back_and_the_next_delivery_creates_it_once(
+    actions_connector: Emulator,
+) -> None:
+    salesforce = actions_connector
+    add_prospects(person("p-1"), person("p-2"))
+    batch = [sqs_record(message("create_lead", "p-1")), sqs_record(message("create_lead", "p-2"))]
+    # GIVEN Salesforce answers 503 to everything, beyond the gateway's own retries
+    salesforce.faults.server_errors(count=50, status=503)
+
+    # WHEN the batch is delivered, THEN SQS is asked to deliver both again
+    assert sorted(deliver(batch)) == sorted(r["messageId"] for r in batch)
+    assert salesforce.records("Lead") == []
+    assert errors()["p-1"].failure.code == "SERVER_UNAVAILABLE"
+    assert errors()["p-1"].state == "retrying"
+
+    # WHEN Salesforce is back and SQS delivers them again (the claims were given back)
+    salesforce.faults.recover()
+    assert deliver(batch) == []
+
+    # THEN each was created once, and the error list is clear again
+    assert set(keyed(salesforce, "Lead")) == {"p-1", "p-2"}
+    assert errors() == {}
+
+
+def test_an_action_still_failing_on_its_last_receive_stays_listed_as_no_longer_retrying(
+    actions_connector: Emulator,
+) -> None:
+    add_prospects(person("p-1"))
+    actions_connector.faults.server_errors(count=50, status=500)
+
+    assert len(deliver([sqs_record(message("create_lead", "p-1"), receive_count=5)])) == 1
+
+    error = errors()["p-1"]
+    assert error.failure.retryable and error.state == "open", (
+        "the dead-letter queue is next: a person must look"
+    )
+
+
+# ------------------------------------------------------------------ paused
+
+
+def test_a_paused_connector_sends_nothing_and_carries_the_actions_out_after_the_resume(
+    actions_connector: Emulator,
+) -> None:
+    salesforce = actions_connector
+    add_prospects(person("p-1"), person("p-2"), person("p-3"))
+    bootstrap.pause()
+    salesforce.reset_counters()
+
+    # WHEN actions arrive while paused, THEN they are consumed (not redelivered towards the
+    # dead-letter queue) and nothing reaches Salesforce
+    first = [sqs_record(message("create_lead", "p-1")), sqs_record(message("create_lead", "p-2"))]
+    assert deliver(first) == []
+    assert deliver(first) == [], "a redelivery is parked once"
+    assert salesforce.api_calls == 0
+    assert salesforce.records("Lead") == []
+
+    # WHEN the connector resumes and the inbound run carries out what was parked
+    bootstrap.resume()
+    report = bootstrap.automation_actions().carry_out_parked(lambda: 60_000, run_id="inbound-run")
+
+    # THEN both are created, once
+    assert report.counts == {"created": 2}
+    assert set(keyed(salesforce, "Lead")) == {"p-1", "p-2"}
+    assert bootstrap.automation_actions().carry_out_parked(lambda: 60_000, run_id="again").counts == {}
+
+    # AND actions parked later are carried out at the start of the next delivery
+    bootstrap.pause()
+    assert deliver([sqs_record(message("create_lead", "p-3"))]) == []
+    bootstrap.resume()
+    add_prospects(person("p-4"))
+    assert deliver([sqs_record(message("create_lead", "p-4"))]) == []
+    assert set(keyed(salesforce, "Lead")) == {"p-1", "p-2", "p-3", "p-4"}
+
+
+def test_past_its_api_budget_the_connector_parks_actions_instead_of_spending_more(
+    actions_connector: Emulator,
+) -> None:
+    salesforce = actions_connector
+    add_prospects(person("p-1"))
+    # GIVEN other integrations spent 60% of today's API calls (the connector may use 50%)
+    salesforce.spend_daily_api(60_000)
+
+    record = sqs_record(message("create_lead", "p-1"))
+    assert deliver([record]) == []
+
+    assert salesforce.records("Lead") == []
+    assert writes(salesforce) == []
+    parked = DynamoParkedActions(
+        boto3.client("dynamodb", region_name=REGION), bootstrap.settings().state_table
+    )
+    assert [p.message_id for p in parked.waiting(10)] == [record["messageId"]], "it waits, parked"
+
+
+def test_dynamodb_throttling_the_links_sends_the_actions_back_and_the_redelivery_links_what_was_created(
+    actions_connector: Emulator, crashing_links: CrashingLinkStore
+) -> None:
+    salesforce = actions_connector
+    add_prospects(person("p-1"), person("p-2", company="Acme"))
+    batch = [sqs_record(message("create_lead", "p-1")), sqs_record(message("create_contact", "p-2"))]
+    # GIVEN DynamoDB throttles the link writes beyond the store's own retries
+    crashing_links.crashes_left = 1
+    crashing_links.crash = StoreError(
+        Failure(
+            "ThrottlingException",
+            "Rate of requests exceeds the allowed throughput",
+            category=ErrorCategory.TRANSIENT,
+        )
+    )
+
+    # WHEN the batch is delivered, THEN both come back, their records made but not linked
+    assert sorted(deliver(batch)) == sorted(r["messageId"] for r in batch)
+    assert set(keyed(salesforce, "Lead")) | set(keyed(salesforce, "Contact")) == {"p-1", "p-2"}
+    assert errors()["p-1"].failure.code == "ThrottlingException"
+
+    # WHEN SQS delivers them again, THEN the same records are linked, and nothing is duplicated
+    assert deliver(batch) == []
+    assert len(salesforce.records("Lead")) == len(salesforce.records("Contact")) == 1
+    assert link_of("p-1").link.crm.id == salesforce.records("Lead")[0]["Id"]  # type: ignore[union-attr]
+    assert link_of("p-2").link.crm.id == salesforce.records("Contact")[0]["Id"]  # type: ignore[union-attr]
+    assert len(salesforce.records("Account")) == 1
+    assert errors() == {}
+
+
+def test_an_action_for_a_prospect_another_invocation_is_carrying_out_waits_for_it(
+    actions_connector: Emulator,
+) -> None:
+    add_prospects(person("p-1"))
+    # GIVEN another invocation holds the prospect (a duplicate delivery, running right now)
+    claims = IdempotencyActionClaims(
+        bootstrap.settings().idempotency_table, boto3.client("dynamodb", region_name=REGION)
+    )
+    assert claims.claim("p-1", remaining_ms=60_000).claimed
+    record = sqs_record(message("create_lead", "p-1"))
+
+    # WHEN this delivery comes, THEN it sends nothing and asks SQS to deliver it again later
+    assert deliver([record]) == [record["messageId"]]
+    assert actions_connector.records("Lead") == []
+    assert errors() == {}, "waiting on another invocation is no failure"
+
+    # WHEN the other invocation is done with it, THEN the redelivery goes through
+    claims.release("p-1")
+    assert deliver([record]) == []
+    assert set(keyed(actions_connector, "Lead")) == {"p-1"}
