@@ -1,0 +1,281 @@
+"""Marketing activities as Salesforce Tasks (SPEC §8).
+
+The marketing platform records engagement events (form submissions, email sends, opens, clicks,
+page visits) for its prospects. Each one becomes a completed Task on the prospect's linked Lead
+or Contact, or nothing, by these rules, in this order:
+
+1. Only the configured types (`activities.types`) are sent; the others are skipped for good,
+   so switching a type on later does not flood the org with old events.
+2. A prospect without an active link waits: its activities go once it is linked (or its link
+   is active again). A Person Account's Task names its person contact (`PersonContactId`),
+   which the link does not hold; until the run knows it, the activity waits too.
+3. Only the first click on each link of an email reaches Salesforce: a click whose (email,
+   URL) was already sent for the prospect, or is sent earlier in the same batch, is skipped.
+
+`decide_activities` applies them to a batch; the run writes the Tasks and keeps the outcome
+(sent with its Task id, skipped or failed with why) on each activity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from crmsync.domain.lifecycle import LinkStatus, StoredLink
+from crmsync.domain.matching import CrmObject
+from crmsync.domain.records import Watermark
+
+SUBJECT_LENGTH = 255
+DESCRIPTION_LENGTH = 32_000
+"""Task.Subject and Task.Description lengths in every org."""
+
+TASK_STATUS = "Completed"
+
+
+class ActivityType(StrEnum):
+    FORM_SUBMISSION = "form_submission"
+    EMAIL_SEND = "email_send"
+    EMAIL_OPEN = "email_open"
+    EMAIL_CLICK = "email_click"
+    PAGE_VISIT = "page_visit"
+
+    @property
+    def about_an_email(self) -> bool:
+        return self in (ActivityType.EMAIL_SEND, ActivityType.EMAIL_OPEN, ActivityType.EMAIL_CLICK)
+
+
+_SUBJECTS = {
+    ActivityType.FORM_SUBMISSION: "Marketing form submitted",
+    ActivityType.EMAIL_SEND: "Marketing email sent",
+    ActivityType.EMAIL_OPEN: "Marketing email opened",
+    ActivityType.EMAIL_CLICK: "Marketing email link clicked",
+    ActivityType.PAGE_VISIT: "Web page visited",
+}
+
+
+class InvalidActivity(ValueError):
+    """An activity the marketing platform described incompletely; the message names the field."""
+
+
+@dataclass(frozen=True)
+class Activity:
+    """One engagement event of a prospect, as the marketing platform recorded it.
+
+    `name` is what a person recognises: the email's, the form's or the page's title. `url` is
+    the clicked link (email_click), the visited page (page_visit) or the form's page."""
+
+    id: str
+    prospect_id: str
+    type: ActivityType
+    occurred_at: datetime
+    name: str | None = None
+    email_id: str | None = None
+    url: str | None = None
+
+    def __post_init__(self) -> None:
+        for attribute in ("id", "prospect_id"):
+            if not str(getattr(self, attribute) or "").strip():
+                raise InvalidActivity(f"{attribute}: is required")
+        if self.occurred_at.tzinfo is None:
+            raise InvalidActivity(f"occurred_at: {self.occurred_at.isoformat()} has no time zone")
+        missing = [attribute for attribute in _REQUIRED[self.type] if not getattr(self, attribute)]
+        if missing:
+            raise InvalidActivity(f"{', '.join(missing)}: required for a {self.type} activity ({self.id})")
+
+    @property
+    def position(self) -> Watermark:
+        """Where the activity stands in the order activities are sent: oldest first, then by id."""
+        return Watermark(self.occurred_at, self.id)
+
+    @property
+    def click(self) -> ClickKey | None:
+        """The (prospect, email, link) this activity clicked; None for other types."""
+        if self.type is not ActivityType.EMAIL_CLICK:
+            return None
+        assert self.email_id is not None and self.url is not None
+        return ClickKey(self.prospect_id, self.email_id, self.url)
+
+
+_REQUIRED: Mapping[ActivityType, tuple[str, ...]] = {
+    ActivityType.FORM_SUBMISSION: ("name",),
+    ActivityType.EMAIL_SEND: ("email_id",),
+    ActivityType.EMAIL_OPEN: ("email_id",),
+    ActivityType.EMAIL_CLICK: ("email_id", "url"),
+    ActivityType.PAGE_VISIT: ("url",),
+}
+
+
+@dataclass(frozen=True)
+class ClickKey:
+    """What makes two clicks "the same link of the same email" for one prospect."""
+
+    prospect_id: str
+    email_id: str
+    url: str
+
+
+class ActivityState(StrEnum):
+    WAITING = "waiting"
+    """To be sent at the next run."""
+    WAITING_FOR_LINK = "waiting_for_link"
+    """The prospect has no active link (or its Person Account's contact is not known yet)."""
+    SENT = "sent"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+    """Salesforce refused the Task for good; the error list has the entry."""
+
+    @property
+    def waits(self) -> bool:
+        return self in (ActivityState.WAITING, ActivityState.WAITING_FOR_LINK)
+
+
+@dataclass(frozen=True)
+class StoredActivity:
+    """An activity with what became of it."""
+
+    activity: Activity
+    state: ActivityState
+    task_id: str | None = None
+    reason: str = ""
+
+
+class Decision(StrEnum):
+    SEND = "send"
+    SKIP = "skip"
+    WAIT_FOR_LINK = "wait_for_link"
+
+
+@dataclass(frozen=True)
+class ActivityDecision:
+    activity: Activity
+    decision: Decision
+    reason: str
+    link: StoredLink | None = None
+    task: Mapping[str, Any] | None = None
+    """The Task's fields, when the activity is sent."""
+
+
+def person_accounts_to_resolve(links: Iterable[StoredLink]) -> set[str]:
+    """The Person Account ids among active links, whose person contact a Task must name."""
+    return {
+        stored.link.crm.id
+        for stored in links
+        if stored.link.status is LinkStatus.ACTIVE and stored.link.crm.object is CrmObject.PERSON_ACCOUNT
+    }
+
+
+def decide_activities(
+    activities: Sequence[Activity],
+    types: Collection[ActivityType],
+    links: Mapping[str, StoredLink],
+    person_contacts: Mapping[str, str],
+    sent_clicks: Collection[ClickKey],
+) -> list[ActivityDecision]:
+    """One decision per activity, in the order they happened.
+
+    `links` maps prospect id → link; `person_contacts` Person Account id → its
+    `PersonContactId`; `sent_clicks` the clicks already sent as Tasks for these prospects."""
+    decisions: list[ActivityDecision] = []
+    clicked = set(sent_clicks)
+    for activity in sorted(activities, key=lambda a: a.position):
+        stored = links.get(activity.prospect_id)
+        if activity.type not in types:
+            decisions.append(
+                ActivityDecision(
+                    activity,
+                    Decision.SKIP,
+                    f"{activity.type} activities are not sent to Salesforce (activities.types)",
+                    stored,
+                )
+            )
+            continue
+        if stored is None or stored.link.status is not LinkStatus.ACTIVE:
+            why = (
+                "the prospect is not linked to a Salesforce record"
+                if stored is None
+                else f"the prospect's link is {stored.link.status}"
+            )
+            decisions.append(ActivityDecision(activity, Decision.WAIT_FOR_LINK, why, stored))
+            continue
+        who_id = _who_id(stored, person_contacts)
+        if who_id is None:
+            decisions.append(
+                ActivityDecision(
+                    activity,
+                    Decision.WAIT_FOR_LINK,
+                    f"the person contact (PersonContactId) of Person Account {stored.link.crm.id} is not known",
+                    stored,
+                )
+            )
+            continue
+        click = activity.click
+        if click is not None and click in clicked:
+            decisions.append(
+                ActivityDecision(
+                    activity,
+                    Decision.SKIP,
+                    f"a click on {click.url} in email {click.email_id} was already sent (first click only)",
+                    stored,
+                )
+            )
+            continue
+        if click is not None:
+            clicked.add(click)
+        decisions.append(
+            ActivityDecision(
+                activity, Decision.SEND, "sent as a Task", stored, task=task_fields(activity, who_id)
+            )
+        )
+    return decisions
+
+
+def _who_id(stored: StoredLink, person_contacts: Mapping[str, str]) -> str | None:
+    crm = stored.link.crm
+    if crm.object is CrmObject.PERSON_ACCOUNT:
+        return person_contacts.get(crm.id)
+    return crm.id
+
+
+def task_fields(activity: Activity, who_id: str) -> dict[str, Any]:
+    """A completed Task on `who_id` (a Lead or Contact) describing the activity."""
+    return {
+        "WhoId": who_id,
+        "Subject": _cut(f"{_SUBJECTS[activity.type]}: {_title(activity)}", SUBJECT_LENGTH),
+        "Status": TASK_STATUS,
+        "ActivityDate": activity.occurred_at.astimezone(UTC).date().isoformat(),
+        "Description": _cut(_description(activity), DESCRIPTION_LENGTH),
+    }
+
+
+def _title(activity: Activity) -> str:
+    return activity.name or activity.email_id or activity.url or activity.id
+
+
+def _description(activity: Activity) -> str:
+    occurred = activity.occurred_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    lines = [
+        f"{_SUBJECTS[activity.type]} (recorded by the marketing platform, sent by crmsync).",
+        f"When: {occurred}",
+    ]
+    if activity.type.about_an_email:
+        named = f"{activity.name} " if activity.name else ""
+        lines.append(f"Email: {named}(id {activity.email_id})")
+    if activity.type is ActivityType.EMAIL_CLICK:
+        lines.append(f"Link: {activity.url}")
+    elif activity.type is ActivityType.FORM_SUBMISSION:
+        lines.append(f"Form: {activity.name}")
+        if activity.url:
+            lines.append(f"Page: {activity.url}")
+    elif activity.type is ActivityType.PAGE_VISIT:
+        if activity.name:
+            lines.append(f"Page: {activity.name}")
+        lines.append(f"URL: {activity.url}")
+    lines += [f"Prospect: {activity.prospect_id}", f"Activity: {activity.id}"]
+    return "\n".join(lines)
+
+
+def _cut(text: str, length: int) -> str:
+    return text if len(text) <= length else text[: length - 1] + "…"

@@ -1,0 +1,283 @@
+"""Marketing activities to Salesforce Tasks (SPEC §8): one run, called by the inbound run.
+
+A run holds the `activities` lease and does nothing while the connector is paused (activities
+wait and go on resume). It first looks again at a share of the activities waiting for a link
+(`LINK_CHECKS_PER_RUN`, from where the previous run stopped, round and round) and sends those
+whose prospect is linked now; then it sends every activity waiting, oldest first, in batches.
+For a batch it reads the prospects' links and the clicks already sent in batched calls (and,
+for Person Accounts, their person contact ids in one query), asks `domain.activities` what
+becomes of each activity, writes the Tasks, and keeps each outcome on its activity.
+
+Tasks are written in Collections calls of 200, each settled before the next is sent; a batch
+that reaches the gateway's bulk threshold goes as one Bulk API 2.0 job. A Task Salesforce
+refuses for good is kept as failed and listed in the error list; one refused for now (a locked
+row, the API limit) waits for the next run. Salesforce unreachable stops the run with nothing
+lost. A create is never replayed blind (ARCHITECTURE.md, "Retries"): a call whose answer was
+lost after Salesforce took it leaves its activities waiting, and the next run sends them again.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from crmsync.config import ActivitySettings
+from crmsync.domain.activities import (
+    Activity,
+    ActivityDecision,
+    ActivityState,
+    Decision,
+    StoredActivity,
+    decide_activities,
+    person_accounts_to_resolve,
+)
+from crmsync.domain.audit import AuditRecord, Direction, SyncError
+from crmsync.domain.errors import CrmError
+from crmsync.domain.lifecycle import LinkStatus
+from crmsync.domain.records import Watermark, WriteOperation
+from crmsync.ports import ActivityStore, Clock, CrmGateway, LinkStore, StateStore, SyncStateStore
+
+LEASE = "activities"
+LEASE_GRACE = timedelta(minutes=1)
+STOP_MARGIN_MS = 15_000
+"""As outbound's: a batch (a few batched DynamoDB calls and its Collections calls) takes a
+few seconds at most; the rest is headroom."""
+BATCH_SIZE = 2000
+COLLECTION_SIZE = 200
+LINK_CHECKS_PER_RUN = 2000
+"""Activities waiting for a link looked at per run. Most prospects of a marketing database are
+never linked, so their activities are not all read again at every run; a prospect linked now
+gets its activities sent within (activities waiting for a link / 2,000) runs."""
+LINK_CHECK_CURSOR = "activities#waiting_for_link"
+_FROM_THE_START = Watermark(datetime(1970, 1, 1, tzinfo=UTC), "")
+
+
+@dataclass(frozen=True)
+class ActivityRun:
+    """What one run did: `outcome` is completed, paused, busy, cut_short, over_budget or
+    salesforce_unavailable; `counts` says how many activities were sent, skipped, failed,
+    left waiting for a link, or left for the next run (retry_later)."""
+
+    outcome: str
+    counts: Mapping[str, int] = field(default_factory=dict)
+
+
+class _Stop(Exception):
+    """The run stops here; what was settled is kept."""
+
+
+class ActivitySync:
+    """`crm` builds the Salesforce gateway on first use: a run with nothing to write (paused,
+    nothing waiting, every prospect unlinked) never logs in."""
+
+    def __init__(
+        self,
+        *,
+        crm: Callable[[], CrmGateway],
+        links: LinkStore,
+        activities: ActivityStore,
+        state: SyncStateStore,
+        connector: StateStore,
+        settings: ActivitySettings,
+        clock: Clock,
+        bulk_threshold: int = 2000,
+        api_budget_percent: float = 50.0,
+        audit_retention_days: int = 30,
+        stop_margin_ms: int = STOP_MARGIN_MS,
+        batch_size: int = BATCH_SIZE,
+        link_checks_per_run: int = LINK_CHECKS_PER_RUN,
+    ) -> None:
+        self._crm = crm
+        self._links = links
+        self._activities = activities
+        self._state = state
+        self._connector = connector
+        self._settings = settings
+        self._clock = clock
+        self._bulk_threshold = bulk_threshold
+        self._budget = api_budget_percent
+        self._retention = audit_retention_days
+        self._stop_margin = stop_margin_ms
+        self._batch_size = batch_size
+        self._link_checks = link_checks_per_run
+
+    def run(self, remaining_ms: Callable[[], int], run_id: str) -> ActivityRun:
+        if self._connector.connector_state().paused:
+            return ActivityRun("paused")
+        started = self._clock.now()
+        lease_until = started + timedelta(milliseconds=remaining_ms()) + LEASE_GRACE
+        if not self._state.acquire_lease(LEASE, run_id, started, lease_until):
+            return ActivityRun("busy")
+        run = _Run(self, run_id, remaining_ms)
+        try:
+            outcome = run.execute()
+        finally:
+            self._state.release_lease(LEASE, run_id)
+        return ActivityRun(outcome, {name: count for name, count in run.counts.items() if count})
+
+
+class _Run:
+    def __init__(self, sync: ActivitySync, run_id: str, remaining_ms: Callable[[], int]) -> None:
+        self.s = sync
+        self.run_id = run_id
+        self.remaining_ms = remaining_ms
+        self.counts: Counter[str] = Counter()
+
+    def execute(self) -> str:
+        try:
+            self._check_prospects_waiting_for_a_link()
+            self._send_waiting()
+        except _Stop as stop:
+            return str(stop)
+        except CrmError as error:
+            if error.retryable:
+                return "salesforce_unavailable"
+            raise
+        return "completed"
+
+    def _check_deadline(self) -> None:
+        if self.remaining_ms() < self.s._stop_margin:
+            raise _Stop("cut_short")
+
+    def _check_budget(self) -> None:
+        # The last answer's usage; a run that has not called Salesforce yet spends no call to ask.
+        usage = self.s._crm().api_usage
+        if usage is not None and usage.limit and usage.percent >= self.s._budget:
+            raise _Stop("over_budget")
+
+    # ------------------------------------------------------------------ the two queues
+
+    def _check_prospects_waiting_for_a_link(self) -> None:
+        self._check_deadline()
+        after = self.s._state.watermark(LINK_CHECK_CURSOR)
+        page = self.s._activities.waiting(ActivityState.WAITING_FOR_LINK, after, self.s._link_checks)
+        linked = self.s._links.by_prospect_ids({a.prospect_id for a in page.activities})
+        ready = [
+            activity
+            for activity in page.activities
+            if (stored := linked.get(activity.prospect_id)) is not None
+            and stored.link.status is LinkStatus.ACTIVE
+        ]
+        for start in range(0, len(ready), self.s._batch_size):
+            self._check_deadline()
+            self._send(ready[start : start + self.s._batch_size], waited_for_link=True)
+        # Round and round: the next run looks at the next share, then from the start again.
+        self.s._state.save_watermark(LINK_CHECK_CURSOR, page.next_after or _FROM_THE_START)
+
+    def _send_waiting(self) -> None:
+        # Activities left waiting by this run (a locked row) are behind `after`: each is tried
+        # once a run, and the run ends.
+        after: Watermark | None = None
+        while True:
+            self._check_deadline()
+            page = self.s._activities.waiting(ActivityState.WAITING, after, self.s._batch_size)
+            if page.activities:
+                self._send(page.activities)
+            if page.next_after is None:
+                return
+            after = page.next_after
+
+    # ------------------------------------------------------------------ one batch
+
+    def _send(self, batch: Sequence[Activity], *, waited_for_link: bool = False) -> None:
+        links = self.s._links.by_prospect_ids({a.prospect_id for a in batch})
+        person_accounts = person_accounts_to_resolve(links.values())
+        person_contacts = self._person_contacts(person_accounts) if person_accounts else {}
+        clicks = {click for a in batch if (click := a.click) is not None and a.prospect_id in links}
+        sent_clicks = self.s._activities.sent_clicks(clicks) if clicks else set()
+        decisions = decide_activities(batch, self.s._settings.types, links, person_contacts, sent_clicks)
+
+        skipped = [d for d in decisions if d.decision is Decision.SKIP]
+        waiting = [d for d in decisions if d.decision is Decision.WAIT_FOR_LINK]
+        self.s._activities.settle(
+            [StoredActivity(d.activity, ActivityState.SKIPPED, reason=d.reason) for d in skipped]
+            + [StoredActivity(d.activity, ActivityState.WAITING_FOR_LINK, reason=d.reason) for d in waiting]
+        )
+        self._audit((d, f"skipped: {d.reason}") for d in skipped)
+        self.counts["skipped"] += len(skipped)
+        self.counts["waiting_for_link"] += len(waiting)
+
+        to_send = [d for d in decisions if d.decision is Decision.SEND]
+        # Each Collections call is settled before the next is sent, so a failure part way loses
+        # no Task already created; a batch large enough for Bulk API 2.0 goes as one job.
+        size = len(to_send) if len(to_send) >= self.s._bulk_threshold else COLLECTION_SIZE
+        for start in range(0, len(to_send), size):
+            self._check_deadline()
+            self._check_budget()
+            self._write(to_send[start : start + size], waited_for_link)
+
+    def _person_contacts(self, account_ids: Iterable[str]) -> dict[str, str]:
+        records = self.s._crm().find("Account", ("Id", "PersonContactId"), "Id", sorted(account_ids))
+        return {str(r["Id"]): str(r["PersonContactId"]) for r in records if r.get("PersonContactId")}
+
+    def _write(self, decisions: Sequence[ActivityDecision], waited_for_link: bool) -> None:
+        results = self.s._crm().write("Task", WriteOperation.CREATE, [d.task or {} for d in decisions])
+        now = self.s._clock.now()
+        outcomes: list[StoredActivity] = []
+        errors: list[SyncError] = []
+        audited: list[tuple[ActivityDecision, str]] = []
+        for decision, result in zip(decisions, results, strict=True):
+            activity = decision.activity
+            failure = result.failure
+            if failure is None:
+                outcomes.append(
+                    StoredActivity(
+                        activity, ActivityState.SENT, task_id=result.record_id, reason=decision.reason
+                    )
+                )
+                audited.append((decision, f"sent as Task {result.record_id}"))
+                self.counts["sent"] += 1
+            elif failure.retryable:
+                self.counts["retry_later"] += 1
+                if waited_for_link:
+                    # Its prospect is linked now: the next run's sending picks it up.
+                    outcomes.append(
+                        StoredActivity(activity, ActivityState.WAITING, reason=failure.describe())
+                    )
+            else:
+                outcomes.append(
+                    StoredActivity(
+                        activity,
+                        ActivityState.FAILED,
+                        reason=f"Salesforce refused the Task: {failure.describe()}",
+                    )
+                )
+                errors.append(
+                    SyncError(
+                        direction=Direction.INBOUND,
+                        operation="task",
+                        sobject="Task",
+                        record_id=activity.id,
+                        failure=failure,
+                        at=now,
+                        prospect_id=activity.prospect_id,
+                    )
+                )
+                audited.append((decision, f"refused by Salesforce: {failure.describe()}"))
+                self.counts["failed"] += 1
+        self.s._activities.settle(outcomes)
+        self.s._state.record_errors(errors)
+        self._audit(audited)
+
+    # ------------------------------------------------------------------ audit trail
+
+    def _audit(self, entries: Iterable[tuple[ActivityDecision, str]]) -> None:
+        """One entry per activity of a linked prospect (the store keeps one item per prospect)."""
+        now = self.s._clock.now()
+        records = [
+            AuditRecord(
+                prospect_id=decision.activity.prospect_id,
+                at=now,
+                run_id=self.run_id,
+                direction=Direction.INBOUND,
+                crm_type=decision.link.link.crm.object.value,
+                crm_id=decision.link.link.crm.id,
+                event=f"{decision.activity.type} activity {decision.activity.id} {what}",
+            )
+            for decision, what in entries
+            if decision.link is not None
+        ]
+        if records:
+            self.s._state.append_audit(records, self.s._retention)
