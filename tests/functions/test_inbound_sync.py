@@ -7,6 +7,7 @@ connector)."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -22,6 +23,7 @@ from crmsync.domain.errors import CrmError
 from crmsync.domain.prospect import Prospect, ProspectChange
 from crmsync.sync.inbound import LEASE
 
+from functions.automation_actions import app as actions_app
 from functions.inbound_sync import app as inbound_app
 from functions.outbound_sync import app as outbound_app
 from local.prospect_stream import ProspectStream
@@ -481,6 +483,104 @@ def test_the_scheduled_run_sends_the_fields_then_the_waiting_activities_as_tasks
     (task,) = salesforce.records("Task")
     assert (task["WhoId"], task["Status"]) == (lead_id, "Completed")
     assert lead(salesforce, lead_id)["Marketing_Score__c"] == 12
+
+
+# ------------------------------------------------------------------ unlinked prospects
+
+
+def deliver_queued_actions() -> list[dict[str, Any]]:
+    """What the actions queue holds, consumed by the automation_actions handler as SQS would."""
+    sqs = boto3.client("sqs", region_name=REGION)
+    queue = bootstrap.settings().actions_queue_url
+    bodies: list[dict[str, Any]] = []
+    while messages := sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", []):
+        template = load_event("automation_actions", "direct_message")["Records"][0]
+        records = [{**template, "messageId": m["MessageId"], "body": m["Body"]} for m in messages]
+        response = actions_app.handler({"Records": records}, new_context())
+        assert response["batchItemFailures"] == []
+        for m in messages:
+            sqs.delete_message(QueueUrl=queue, ReceiptHandle=m["ReceiptHandle"])
+        bodies += [json.loads(m["Body"]) for m in messages]
+    return bodies
+
+
+@pytest.mark.parametrize(
+    ("create_unlinked", "assigned_user", "reaches_salesforce"),
+    [
+        ("never", "owner@example.com", False),
+        ("assigned_only", None, False),
+        ("assigned_only", "owner@example.com", True),
+        ("always", None, True),
+    ],
+)
+def test_an_unlinked_prospect_reaches_salesforce_as_create_unlinked_says(
+    inbound: Inbound, create_unlinked: str, assigned_user: str | None, reaches_salesforce: bool
+) -> None:
+    salesforce = inbound.salesforce
+    # GIVEN the create_unlinked setting, and a prospect imported by the marketing side
+    bootstrap.load_configuration(
+        {**CONFIGURATION, "version": 4, "inbound": {"create_unlinked": create_unlinked}}
+    )
+    imported = Prospect(
+        id="p-import-1",
+        fields={
+            "email": "ada@example.com",
+            "first_name": "Ada",
+            "last_name": "Lovelace",
+            "company": "Engines",
+        },
+        assigned_user=assigned_user,
+        modified_at=datetime.now(UTC),
+    )
+    assert inbound.marketing.save([ProspectChange(imported)]) == []
+    inbound.capture()
+
+    # WHEN the inbound run happens, and the actions it queued are consumed
+    report = run_inbound()
+    queued = deliver_queued_actions()
+
+    # THEN the prospect becomes a Lead linked to it exactly when the setting says so
+    leads = [r for r in salesforce.records("Lead") if r.get("Email") == "ada@example.com"]
+    if not reaches_salesforce:
+        assert report["counts"] == {"unlinked": 1}
+        assert queued == []
+        assert leads == []
+        return
+    assert report["counts"] == {"queued_for_creation": 1}
+    assert [(q["action"], q["prospect_id"]) for q in queued] == [("create_lead", "p-import-1")]
+    (created,) = leads
+    assert (created["LastName"], created["Company"]) == ("Lovelace", "Engines")
+    link = bootstrap.link_store().by_prospect_ids(["p-import-1"])["p-import-1"]
+    assert link.link.crm.id == created["Id"]
+
+    # AND a later change of the now linked prospect is an update, not a second Lead
+    inbound.edit([created["Id"]], score=30)
+    inbound.capture()
+    assert run_inbound()["counts"] == {"updated": 1}
+    assert deliver_queued_actions() == []
+    assert len([r for r in salesforce.records("Lead") if r.get("Email") == "ada@example.com"]) == 1
+
+
+def test_in_email_mode_an_unlinked_prospect_links_to_the_contact_with_its_email(inbound: Inbound) -> None:
+    salesforce = inbound.salesforce
+    # GIVEN a Contact in Salesforce the marketing side does not know yet (outbound not run)
+    account_id = salesforce.insert("Account", {"Name": "Engines"})
+    contact_id = salesforce.insert(
+        "Contact", {"LastName": "Lovelace", "Email": "Ada@Example.com", "AccountId": account_id}
+    )
+    bootstrap.load_configuration({**CONFIGURATION, "version": 4, "inbound": {"create_unlinked": "always"}})
+    imported = Prospect(id="p-import-2", fields={"email": "ada@example.com"}, modified_at=datetime.now(UTC))
+    assert inbound.marketing.save([ProspectChange(imported)]) == []
+    inbound.capture()
+
+    # WHEN the inbound run queues it and the action is carried out
+    run_inbound()
+    deliver_queued_actions()
+
+    # THEN it is linked to that Contact, and no Lead was created
+    link = bootstrap.link_store().by_prospect_ids(["p-import-2"])["p-import-2"]
+    assert link.link.crm.id == contact_id
+    assert [r for r in salesforce.records("Lead") if r.get("Email")] == []
 
 
 def test_the_handler_module_does_not_import_simple_salesforce_at_start() -> None:

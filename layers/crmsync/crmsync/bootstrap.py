@@ -282,6 +282,7 @@ def inbound_sync() -> InboundSync:
         links=link_store(),
         prospects=prospect_store(),
         pending=pending_changes(),
+        actions=actions_queue(),
         state=sync_state(),
         connector=state_store(),
         configuration=configuration(),

@@ -25,6 +25,7 @@ from crmsync.domain.actions import AutomationSettings, DefaultAccount
 from crmsync.domain.activities import ActivityType
 from crmsync.domain.errors import ConfigurationError
 from crmsync.domain.fields import Behaviour, ConflictWinner, FieldMapping
+from crmsync.domain.inbound import CreateUnlinked
 from crmsync.domain.lifecycle import Tags
 from crmsync.domain.matching import CrmObject, MatchingMode
 from crmsync.domain.records import FieldDescription, ObjectDescription
@@ -92,14 +93,6 @@ OPPORTUNITY_MAPPING: tuple[FieldMapping, ...] = tuple(
 class OwnerDirection(StrEnum):
     SALESFORCE = "salesforce"
     TWO_WAY = "two_way"
-
-
-class CreateUnlinked(StrEnum):
-    """Whether an imported prospect with no link reaches Salesforce by itself (SPEC §3)."""
-
-    NEVER = "never"
-    ASSIGNED_ONLY = "assigned_only"
-    ALWAYS = "always"
 
 
 class ScheduleUnit(StrEnum):

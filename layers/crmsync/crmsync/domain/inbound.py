@@ -35,8 +35,18 @@ class InboundOutcome(StrEnum):
     UPDATE = "updated"
     UNCHANGED = "unchanged"
     UNLINKED = "unlinked"
+    TO_CREATE = "queued_for_creation"
+    """Unlinked, and `inbound.create_unlinked` sends it to Salesforce (as a create_lead action)."""
     LINK_INACTIVE = "link_inactive"
     PROSPECT_GONE = "prospect_missing"
+
+
+class CreateUnlinked(StrEnum):
+    """Whether a changed prospect with no link reaches Salesforce by itself (SPEC §3)."""
+
+    NEVER = "never"
+    ASSIGNED_ONLY = "assigned_only"
+    ALWAYS = "always"
 
 
 @dataclass(frozen=True)
@@ -45,6 +55,7 @@ class InboundRules:
 
     conflict_winner: ConflictWinner
     mappings: Mapping[CrmObject, Sequence[FieldMapping]]
+    create_unlinked: CreateUnlinked = CreateUnlinked.NEVER
 
 
 @dataclass(frozen=True)
@@ -91,11 +102,7 @@ def plan_prospect_change(
     if prospect is None:
         return InboundPlan(InboundOutcome.PROSPECT_GONE, prospect_id, "the prospect no longer exists")
     if link is None:
-        return InboundPlan(
-            InboundOutcome.UNLINKED,
-            prospect_id,
-            "not linked: an unlinked prospect reaches Salesforce through an automation action",
-        )
+        return _plan_unlinked(prospect, rules.create_unlinked)
     if link.link.status is not LinkStatus.ACTIVE:
         return InboundPlan(
             InboundOutcome.LINK_INACTIVE,
@@ -148,6 +155,25 @@ def plan_prospect_change(
         snapshot=new_snapshot,
         pushed=pushed,
         dropped=dropped,
+    )
+
+
+def _plan_unlinked(prospect: Prospect, create: CreateUnlinked) -> InboundPlan:
+    if create is CreateUnlinked.ALWAYS or (
+        create is CreateUnlinked.ASSIGNED_ONLY and prospect.assigned_user is not None
+    ):
+        # The action carries it out like any automation's: linked to a record with its email
+        # in `email` mode, created otherwise, exactly once; no email is reported there.
+        return InboundPlan(
+            InboundOutcome.TO_CREATE,
+            prospect.id,
+            f"not linked, and inbound.create_unlinked is {create.value}: sent to Salesforce as a Lead",
+        )
+    why = "it has no assigned user" if create is CreateUnlinked.ASSIGNED_ONLY else "create_unlinked is never"
+    return InboundPlan(
+        InboundOutcome.UNLINKED,
+        prospect.id,
+        f"not linked, and {why}: it reaches Salesforce through an automation action",
     )
 
 

@@ -27,25 +27,29 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from crmsync.config import Configuration, MappedObject
+from crmsync.domain.actions import ActionKind
 from crmsync.domain.audit import AuditRecord, Direction, ErrorState, SyncError
 from crmsync.domain.errors import Failure
-from crmsync.domain.inbound import InboundPlan, InboundRules, plan_prospect_change
+from crmsync.domain.inbound import InboundOutcome, InboundPlan, InboundRules, plan_prospect_change
 from crmsync.domain.lifecycle import LinkChange, StoredLink
 from crmsync.domain.matching import CrmObject
 from crmsync.domain.plan import AuditEntry
 from crmsync.domain.records import CrmRecord, WriteOperation, WriteResult
 from crmsync.domain.scope import as_datetime
 from crmsync.ports import (
+    ActionQueue,
     Clock,
     CrmGateway,
     LinkStore,
     PendingChange,
     PendingChanges,
     ProspectStore,
+    QueueError,
     RunSummary,
     StateStore,
     SyncStateStore,
 )
+from crmsync.sync.actions_intake import AcceptedAction, ActionRequest, action_id
 
 LEASE = "inbound"
 STOP_MARGIN_MS = 15_000
@@ -55,6 +59,9 @@ PAGE_SIZE = 1_000
 """Waiting prospects planned together (their stores are read in batched calls)."""
 MAX_BATCH = 10_000
 """Planned writes gathered before they are sent: one Bulk API 2.0 job at most this large."""
+CREATE_UNLINKED_KEY = "inbound.create_unlinked"
+"""The idempotency key of the actions inbound queues for unlinked prospects: each prospect's
+action id is the same every time, so repeated changes before it is linked make one record."""
 RETRY_BUDGET = 5
 """Runs a record with a transient failure is tried in before it waits like a permanent one."""
 
@@ -87,6 +94,7 @@ class InboundSync:
         links: LinkStore,
         prospects: ProspectStore,
         pending: PendingChanges,
+        actions: ActionQueue,
         state: SyncStateStore,
         connector: StateStore,
         configuration: Configuration,
@@ -101,6 +109,7 @@ class InboundSync:
         self._links = links
         self._prospects = prospects
         self._pending = pending
+        self._actions = actions
         self._state = state
         self._connector = connector
         self._config = configuration
@@ -161,6 +170,7 @@ class _Run:
         config = sync._config
         self.rules = InboundRules(
             conflict_winner=config.conflict_winner,
+            create_unlinked=config.inbound.create_unlinked,
             mappings={
                 crm: config.mappings.get(MappedObject(crm.value), ())
                 for crm in CrmObject
@@ -320,6 +330,10 @@ class _Run:
         waiting_by_change: dict[int, PendingChange] = {}
         for planned in batch:
             plan = planned.plan
+            if plan.outcome is InboundOutcome.TO_CREATE:
+                if self._queue_creation(plan.prospect_id):
+                    settled.append(planned.pending)
+                continue
             result = results.get(plan.prospect_id)
             if result is not None and result.failure is not None:
                 error = self._error(planned, result.failure)
@@ -356,6 +370,25 @@ class _Run:
         kept = self.s._pending.done(settled) if settled else []
         if kept:
             self.counts["changed_again"] += len(kept)
+
+    def _queue_creation(self, prospect_id: str) -> bool:
+        """Queue a create_lead action for an unlinked prospect; False when the queue cannot
+        take it now (the prospect keeps waiting for the next run)."""
+        request = ActionRequest(ActionKind.CREATE_LEAD, prospect_id, CREATE_UNLINKED_KEY)
+        accepted = AcceptedAction(
+            action_id=action_id(request, new_id=lambda: ""),
+            action=request.action,
+            prospect_id=prospect_id,
+            idempotency_key=request.idempotency_key,
+            accepted_at=self.now,
+        )
+        try:
+            self.s._actions.send(accepted.message())
+        except QueueError:
+            self.counts["retried"] += 1
+            return False
+        self.counts[InboundOutcome.TO_CREATE.value] += 1
+        return True
 
     def _error(self, planned: _Planned, failure: Failure) -> SyncError:
         crm = planned.link.link.crm
