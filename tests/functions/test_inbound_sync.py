@@ -31,6 +31,7 @@ from local.salesforce_emulator import Emulator
 
 from .conftest import REGION, LambdaContext, OutboundConnector, load_event
 
+ADMIN_EMAIL = "admin@crmsync.emulator"  # every emulated org's administrator; owns what tests insert
 CONFIGURATION: dict[str, Any] = {
     "version": 2,
     "mappings": {
@@ -483,6 +484,66 @@ def test_the_scheduled_run_sends_the_fields_then_the_waiting_activities_as_tasks
     (task,) = salesforce.records("Task")
     assert (task["WhoId"], task["Status"]) == (lead_id, "Completed")
     assert lead(salesforce, lead_id)["Marketing_Score__c"] == 12
+
+
+# ------------------------------------------------------------------ owner
+
+
+def test_with_two_way_owner_sync_a_marketing_reassignment_moves_the_lead_to_that_user(
+    inbound: Inbound,
+) -> None:
+    salesforce = inbound.salesforce
+    # GIVEN two-way owner sync, a sales rep in Salesforce, and a Lead synced to its prospect
+    rep_id = salesforce.add_user("rep@crmsync.example", email="Rep@Example.com", last_name="Rep")
+    bootstrap.load_configuration({**CONFIGURATION, "version": 5, "owner": {"direction": "two_way"}})
+    (lead_id,) = inbound.leads(1)
+    assert inbound.prospect_of(lead_id).assigned_user == ADMIN_EMAIL
+
+    # WHEN marketing assigns the prospect to the rep
+    reassign(inbound, lead_id, "rep@example.com")
+    inbound.capture()
+    report = run_inbound()
+
+    # THEN the Lead is owned by the rep, and the next outbound run keeps the assignment
+    assert report["counts"] == {"updated": 1}
+    assert lead(salesforce, lead_id)["OwnerId"] == rep_id
+    inbound.connector.clock.advance(minutes=1)
+    run_outbound()
+    assert inbound.prospect_of(lead_id).assigned_user == "rep@example.com"
+    assert all(r["noted"] == 0 for r in inbound.capture())
+
+    # WHEN marketing assigns it to someone with no Salesforce user
+    reassign(inbound, lead_id, "nobody@example.com")
+    inbound.capture()
+    unmapped = run_inbound()
+
+    # THEN the owner is left alone, and the audit trail says why
+    assert unmapped["counts"] == {"unchanged": 1}
+    assert lead(salesforce, lead_id)["OwnerId"] == rep_id
+    trail = bootstrap.sync_state().audit_trail(inbound.prospect_of(lead_id).id)
+    assert trail[-1].event == "owner not sent: no active Salesforce user maps to nobody@example.com"
+
+
+def test_with_salesforce_as_the_owners_master_a_marketing_reassignment_is_not_sent(inbound: Inbound) -> None:
+    salesforce = inbound.salesforce
+    salesforce.add_user("rep@crmsync.example", email="rep@example.com", last_name="Rep")
+    (lead_id,) = inbound.leads(1)
+    owner = lead(salesforce, lead_id)["OwnerId"]
+    salesforce.reset_counters()
+
+    reassign(inbound, lead_id, "rep@example.com")
+    inbound.capture()
+    report = run_inbound()
+
+    assert report["counts"] == {"unchanged": 1}
+    assert lead(salesforce, lead_id)["OwnerId"] == owner
+    assert collection_updates(salesforce) == []
+
+
+def reassign(inbound: Inbound, lead_id: str, marketing_user: str) -> None:
+    prospect = inbound.prospect_of(lead_id)
+    changed = replace(prospect, assigned_user=marketing_user, modified_at=datetime.now(UTC))
+    assert inbound.marketing.save([ProspectChange(changed, before=prospect)]) == []
 
 
 # ------------------------------------------------------------------ unlinked prospects

@@ -25,6 +25,7 @@ from typing import Any
 from crmsync.domain.fields import ConflictWinner, FieldMapping, Side
 from crmsync.domain.lifecycle import LinkChange, LinkStatus, StoredLink
 from crmsync.domain.matching import CrmObject
+from crmsync.domain.owner import OWNER_MAPPING, in_marketing_terms, salesforce_user_of
 from crmsync.domain.plan import AuditEntry, FieldSnapshot, SideState, Snapshot, plan_field_sync
 from crmsync.domain.prospect import Prospect
 
@@ -56,6 +57,9 @@ class InboundRules:
     conflict_winner: ConflictWinner
     mappings: Mapping[CrmObject, Sequence[FieldMapping]]
     create_unlinked: CreateUnlinked = CreateUnlinked.NEVER
+    owners: Mapping[str, str] | None = None
+    """Two-way owner sync: Salesforce user id → marketing user (`domain.owner`); None when
+    Salesforce alone decides the owner."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,8 @@ class InboundPlan:
     snapshot: Snapshot = field(default_factory=dict)
     pushed: tuple[AuditEntry, ...] = ()
     dropped: tuple[AuditEntry, ...] = ()
+    unmapped_owner: str | None = None
+    """The assigned user that was not sent because no active Salesforce user maps to it."""
 
     @property
     def snapshot_change(self) -> LinkChange | None:
@@ -110,34 +116,58 @@ def plan_prospect_change(
             f"the link is {link.link.status.value}: nothing is sent",
             link=link,
         )
-    mappings = rules.mappings.get(link.link.crm.object, ())
+    mappings = tuple(rules.mappings.get(link.link.crm.object, ()))
     snapshot = link.snapshot
-    current = (
+    current: Mapping[str, Any] = (
         salesforce_now if salesforce_now is not None else salesforce_values_from_snapshot(mappings, snapshot)
     )
+    prospect_values: Mapping[str, Any] = prospect.fields
+    if rules.owners is not None:
+        owned = (
+            in_marketing_terms(salesforce_now, rules.owners)
+            if salesforce_now is not None
+            else salesforce_values_from_snapshot((*mappings, OWNER_MAPPING), snapshot)
+        )
+        # Only while the record's owner is known in marketing terms: an unmapped one is left alone.
+        if owned is not None and OWNER_MAPPING.salesforce_field in owned:
+            mappings += (OWNER_MAPPING,)
+            current = owned
+            prospect_values = {**prospect.fields, OWNER_MAPPING.marketing_field: prospect.assigned_user}
     plan = plan_field_sync(
         mappings,
         rules.conflict_winner,
         snapshot,
         SideState(current, salesforce_modified_at),
-        SideState(prospect.fields, prospect.modified_at),
+        SideState(prospect_values, prospect.modified_at),
     )
+    salesforce_writes = dict(plan.salesforce_writes)
+    unmapped_owner = None
+    if OWNER_MAPPING.salesforce_field in salesforce_writes:
+        assigned = salesforce_writes[OWNER_MAPPING.salesforce_field]
+        owner_id = salesforce_user_of(assigned, rules.owners or {})
+        if owner_id is None:
+            del salesforce_writes[OWNER_MAPPING.salesforce_field]
+            unmapped_owner = str(assigned)
+        else:
+            salesforce_writes[OWNER_MAPPING.salesforce_field] = owner_id
     # A pair Salesforce wins keeps its old snapshot: the outbound run brings Salesforce's value
     # to the prospect and settles it.
     deferred = {m.key for m in mappings if m.marketing_field in plan.prospect_writes}
+    if unmapped_owner is not None:
+        deferred.add(OWNER_MAPPING.key)
     new_snapshot: dict[str, FieldSnapshot] = {}
     for key, values in plan.snapshot.items():
         if key not in deferred:
             new_snapshot[key] = values
         elif key in snapshot:
             new_snapshot[key] = snapshot[key]
-    pushed = tuple(entry for entry in plan.audit if entry.side is Side.SALESFORCE)
+    pushed = tuple(e for e in plan.audit if e.side is Side.SALESFORCE and e.field in salesforce_writes)
     dropped = tuple(
         entry
         for entry in plan.audit
         if entry.side is Side.MARKETING and _changed_since_sync(entry, snapshot, mappings)
     )
-    if not plan.salesforce_writes:
+    if not salesforce_writes:
         return InboundPlan(
             InboundOutcome.UNCHANGED,
             prospect_id,
@@ -145,16 +175,18 @@ def plan_prospect_change(
             link=link,
             snapshot=new_snapshot,
             dropped=dropped,
+            unmapped_owner=unmapped_owner,
         )
     return InboundPlan(
         InboundOutcome.UPDATE,
         prospect_id,
         "fields sent to Salesforce",
         link=link,
-        salesforce_writes=dict(plan.salesforce_writes),
+        salesforce_writes=salesforce_writes,
         snapshot=new_snapshot,
         pushed=pushed,
         dropped=dropped,
+        unmapped_owner=unmapped_owner,
     )
 
 

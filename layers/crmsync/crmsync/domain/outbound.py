@@ -32,6 +32,7 @@ from crmsync.domain.lifecycle import (
     decide_unlinked_record,
 )
 from crmsync.domain.matching import CrmCandidate, CrmObject, MatchingMode, ProspectCandidate
+from crmsync.domain.owner import OWNER_MAPPING, in_marketing_terms
 from crmsync.domain.plan import AuditEntry, FieldSnapshot, SideState, Snapshot, plan_field_sync
 from crmsync.domain.prospect import Prospect, ProspectChange
 from crmsync.domain.scope import as_checkbox, as_datetime
@@ -48,6 +49,8 @@ class OutboundRules:
     owner_emails: Mapping[str, str] = field(default_factory=dict)
     """Salesforce user id → the marketing user a record's owner maps to."""
     sync_owner: bool = True
+    owner_two_way: bool = False
+    """The owner is a `most_recent` pair of the snapshot (`domain.owner`), not Salesforce's alone."""
 
 
 @dataclass(frozen=True)
@@ -277,18 +280,26 @@ class _OutboundFieldPlan:
     prospect_writes: Mapping[str, Any]
     snapshot: Snapshot
     marketing_audit: tuple[AuditEntry, ...]
+    owner: str | None = None
+    """The assigned user to write (two-way owner sync); None leaves it as it is."""
 
 
 def _field_plan(
     record: PersonRecord, rules: OutboundRules, snapshot: Snapshot | None, prospect: Prospect
 ) -> _OutboundFieldPlan:
-    mappings = rules.mappings.get(record.object, ())
+    mappings = tuple(rules.mappings.get(record.object, ()))
+    record_values: Mapping[str, Any] = record.values
+    prospect_values: Mapping[str, Any] = prospect.fields
+    if rules.owner_two_way and (owned := in_marketing_terms(record.values, rules.owner_emails)) is not None:
+        mappings += (OWNER_MAPPING,)
+        record_values = owned
+        prospect_values = {**prospect.fields, OWNER_MAPPING.marketing_field: prospect.assigned_user}
     plan = plan_field_sync(
         mappings,
         rules.conflict_winner,
         snapshot,
-        SideState(record.values, record.modified_at),
-        SideState(prospect.fields, prospect.modified_at),
+        SideState(record_values, record.modified_at),
+        SideState(prospect_values, prospect.modified_at),
     )
     deferred = {m.key for m in mappings if m.salesforce_field in plan.salesforce_writes}
     kept: dict[str, FieldSnapshot] = {}
@@ -298,7 +309,8 @@ def _field_plan(
         elif snapshot is not None and key in snapshot:
             kept[key] = snapshot[key]
     return _OutboundFieldPlan(
-        prospect_writes=plan.prospect_writes,
+        prospect_writes={k: v for k, v in plan.prospect_writes.items() if k != OWNER_MAPPING.marketing_field},
+        owner=plan.prospect_writes.get(OWNER_MAPPING.marketing_field),
         snapshot=kept,
         marketing_audit=tuple(entry for entry in plan.audit if entry.side is Side.MARKETING),
     )
@@ -329,8 +341,11 @@ def _sync_fields(record: PersonRecord, rules: OutboundRules, now: datetime, outc
             field_audit=fields_plan.marketing_audit,
         )
     fields_plan = _field_plan(record, rules, stored.snapshot, prospect)
+    if rules.owner_two_way:
+        owner = fields_plan.owner or prospect.assigned_user
+    else:
+        owner = _owner(record, rules) or prospect.assigned_user
     changed_fields = {**prospect.fields, **fields_plan.prospect_writes}
-    owner = _owner(record, rules) or prospect.assigned_user
     after = replace(prospect, fields=changed_fields, assigned_user=owner)
     prospect_change = ProspectChange(after, before=prospect) if after != prospect else None
     snapshot_change = None

@@ -26,13 +26,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from crmsync.config import Configuration, MappedObject
+from crmsync.config import Configuration, MappedObject, OwnerDirection
 from crmsync.domain.actions import ActionKind
 from crmsync.domain.audit import AuditRecord, Direction, ErrorState, SyncError
 from crmsync.domain.errors import Failure
 from crmsync.domain.inbound import InboundOutcome, InboundPlan, InboundRules, plan_prospect_change
 from crmsync.domain.lifecycle import LinkChange, StoredLink
 from crmsync.domain.matching import CrmObject
+from crmsync.domain.owner import OWNER_MAPPING, owner_map
 from crmsync.domain.plan import AuditEntry
 from crmsync.domain.records import CrmRecord, WriteOperation, WriteResult
 from crmsync.domain.scope import as_datetime
@@ -189,6 +190,10 @@ class _Run:
         first = self.s._pending.waiting(self.s._page_size)
         if not first:
             return "idle"  # nothing waits: not one Salesforce call
+        if self.s._config.owner.direction is OwnerDirection.TWO_WAY:
+            users = self.s._state.users().values()
+            owners = owner_map(((u.id, u.email, u.active) for u in users), self.s._config.owner.user_map)
+            self.rules = replace(self.rules, owners=owners)
         self.open_errors = {(e.sobject, e.record_id): e for e in self.s._state.open_errors(Direction.INBOUND)}
         batch: list[_Planned] = []
         try:
@@ -287,6 +292,8 @@ class _Run:
             return
         fields = ["Id", "SystemModstamp", "LastModifiedDate"]
         fields += [m.salesforce_field for m in self.rules.mappings.get(crm, ())]
+        if self.rules.owners is not None:
+            fields.append(OWNER_MAPPING.salesforce_field)
         until = self.now.replace(microsecond=0) + timedelta(seconds=1)
         for page in self.s._crm.read_changes(
             sobject, tuple(dict.fromkeys(fields)), since, until, include_deleted=False
@@ -408,7 +415,7 @@ class _Run:
         )
 
     def _audit(self, plan: InboundPlan) -> list[AuditRecord]:
-        if plan.link is None or not (plan.pushed or plan.dropped):
+        if plan.link is None or not (plan.pushed or plan.dropped or plan.unmapped_owner):
             return []
         crm = plan.link.link.crm
         base = AuditRecord(
@@ -432,6 +439,14 @@ class _Run:
                 rule=audited.reason.value,
             )
 
-        return [entry("field synced", e) for e in plan.pushed] + [
+        records = [entry("field synced", e) for e in plan.pushed] + [
             entry("pending change dropped: Salesforce's value stands", e) for e in plan.dropped
         ]
+        if plan.unmapped_owner is not None:
+            records.append(
+                replace(
+                    base,
+                    event=f"owner not sent: no active Salesforce user maps to {plan.unmapped_owner}",
+                )
+            )
+        return records

@@ -20,13 +20,14 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TypeVar
 
-from crmsync.config import OPPORTUNITY_MAPPING, Configuration, MappedObject
+from crmsync.config import OPPORTUNITY_MAPPING, Configuration, MappedObject, OwnerDirection
 from crmsync.domain.audit import AuditRecord, Direction, SyncError
 from crmsync.domain.errors import ErrorCategory, Failure
 from crmsync.domain.fields import Behaviour, FieldMapping
 from crmsync.domain.lifecycle import LinkChange, LinkStatus, StoredLink
 from crmsync.domain.matching import CrmObject, MatchingMode, ProspectCandidate, normalize_email
 from crmsync.domain.outbound import OutboundRules, PersonRecord, RecordPlan, plan_person_record
+from crmsync.domain.owner import owner_map
 from crmsync.domain.plan import SideState, plan_field_sync
 from crmsync.domain.prospect import Prospect, ProspectChange
 from crmsync.domain.records import CrmRecord, Watermark
@@ -272,13 +273,14 @@ class _Run:
                 self.counts["users"] += len(users)
             if page.watermark is not None:
                 self.s._state.save_watermark(key, page.watermark)
-        owner = self.config.owner
-        emails = {
-            user.id: owner.user_map.get(user.id) or user.email
-            for user in self.s._state.users().values()
-            if user.active and (user.email or user.id in owner.user_map)
-        }
-        self.rules = replace(self.rules, owner_emails={k: v for k, v in emails.items() if v})
+        owners = owner_map(
+            ((u.id, u.email, u.active) for u in self.s._state.users().values()), self.config.owner.user_map
+        )
+        self.rules = replace(
+            self.rules,
+            owner_emails=owners,
+            owner_two_way=self.config.owner.direction is OwnerDirection.TWO_WAY,
+        )
 
     # ------------------------------------------------------------------ people
 
