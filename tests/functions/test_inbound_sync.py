@@ -403,6 +403,31 @@ def test_a_record_failing_past_the_retry_budget_stays_listed_and_goes_when_the_p
     assert bootstrap.sync_state().open_errors(Direction.INBOUND) == []
 
 
+def test_a_failed_write_is_sent_again_when_the_record_changes_in_salesforce(inbound: Inbound) -> None:
+    salesforce = inbound.salesforce
+    # GIVEN a synced Lead deleted in Salesforce before marketing scored its prospect
+    (lead_id,) = inbound.leads(1)
+    salesforce.delete(lead_id)
+    inbound.edit([lead_id], score=61)
+    inbound.capture()
+    run_inbound()
+    (error,) = bootstrap.sync_state().open_errors(Direction.INBOUND)
+    assert error.failure.code == "ENTITY_IS_DELETED"
+    assert run_inbound()["outcome"] == "idle", "a permanent failure is not sent again by itself"
+
+    # WHEN the Lead is restored from the recycle bin and outbound reads it
+    inbound.connector.clock.advance(minutes=1)
+    salesforce.undelete(lead_id)
+    outbound = run_outbound()
+    report = run_inbound()
+
+    # THEN the prospect's pending score is sent again, and the error is resolved
+    assert outbound["counts"]["inbound_retried"] == 1
+    assert report["counts"] == {"updated": 1}
+    assert lead(salesforce, lead_id)["Marketing_Score__c"] == 61
+    assert bootstrap.sync_state().open_errors(Direction.INBOUND) == []
+
+
 def test_a_salesforce_outage_fails_the_run_and_the_changes_wait_for_the_next(inbound: Inbound) -> None:
     salesforce = inbound.salesforce
     # GIVEN a scored prospect, and Salesforce down

@@ -36,6 +36,8 @@ from crmsync.ports import (
     Clock,
     CrmGateway,
     LinkStore,
+    PendingChange,
+    PendingChanges,
     ProspectStore,
     RunSummary,
     SalesforceUser,
@@ -90,6 +92,7 @@ class OutboundSync:
         connector: StateStore,
         configuration: Configuration,
         clock: Clock,
+        pending: PendingChanges | None = None,
         api_budget_percent: float = 50.0,
         audit_retention_days: int = 30,
         stop_margin_ms: int = STOP_MARGIN_MS,
@@ -106,6 +109,7 @@ class OutboundSync:
         self._retention = audit_retention_days
         self._stop_margin = stop_margin_ms
         self._new_prospect_id = new_prospect_id
+        self._pending = pending
 
     def run(self, remaining_ms: Callable[[], int], run_id: str) -> RunSummary:
         started = self._clock.now()
@@ -152,6 +156,9 @@ class _Run:
         self.until = self.now.replace(microsecond=0)
         self.counts: Counter[str] = Counter()
         self.open_errors: set[tuple[str, str]] = set()
+        self.failed_inbound: set[tuple[str, str]] = set()
+        """(sObject, record id) whose last inbound write failed: a change of the record in
+        Salesforce sends the prospect's pending values again (SPEC §9)."""
         """(sObject, record id) of the error list's outbound entries, to resolve when they sync."""
         config = sync._config
         self.config = config
@@ -169,6 +176,12 @@ class _Run:
         if self.s._connector.connector_state().paused:
             return "paused"
         self.open_errors = {(e.sobject, e.record_id) for e in self.s._state.open_errors(Direction.OUTBOUND)}
+        if self.s._pending is not None:
+            self.failed_inbound = {
+                (e.sobject, e.record_id)
+                for e in self.s._state.open_errors(Direction.INBOUND)
+                if e.prospect_id
+            }
         try:
             self._check_budget()
             self._retry_records()
@@ -387,6 +400,19 @@ class _Run:
         for plan in finished:
             self.counts[plan.outcome] += 1
         self._report(sobject, finished)
+        self._send_failed_inbound_again(sobject, finished)
+
+    def _send_failed_inbound_again(self, sobject: str, plans: Sequence[RecordPlan]) -> None:
+        failed = {plan.crm.id for plan in plans if (sobject, plan.crm.id) in self.failed_inbound}
+        if not failed or self.s._pending is None:
+            return
+        # A record read "already in step" plans no change, so its prospect comes from its link.
+        links = self.s._links.by_crm_ids(failed)
+        again = [PendingChange(stored.link.prospect_id, 0) for stored in links.values()]
+        if again:
+            self.s._pending.add(again)
+            self.counts["inbound_retried"] += len(again)
+        self.failed_inbound.difference_update((sobject, crm_id) for crm_id in failed)
 
     def _report(self, sobject: str, plans: Sequence[RecordPlan]) -> None:
         audit: list[AuditRecord] = []
