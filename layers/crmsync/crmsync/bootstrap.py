@@ -266,6 +266,7 @@ def outbound_sync() -> OutboundSync:
         connector=state_store(),
         configuration=configuration(),
         clock=SystemClock(),
+        pending=pending_changes(),
         api_budget_percent=config.api_budget_percent,
         audit_retention_days=config.audit_retention_days,
     )
