@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from crmsync.config import ActivitySettings
 from crmsync.domain.activities import (
@@ -38,9 +38,9 @@ from crmsync.domain.errors import CrmError
 from crmsync.domain.lifecycle import LinkStatus
 from crmsync.domain.records import Watermark, WriteOperation
 from crmsync.ports import ActivityStore, Clock, CrmGateway, LinkStore, StateStore, SyncStateStore
+from crmsync.sync.leases import lease_held
 
 LEASE = "activities"
-LEASE_GRACE = timedelta(minutes=1)
 STOP_MARGIN_MS = 15_000
 """As outbound's: a batch (a few batched DynamoDB calls and its Collections calls) takes a
 few seconds at most; the rest is headroom."""
@@ -106,15 +106,11 @@ class ActivitySync:
     def run(self, remaining_ms: Callable[[], int], run_id: str) -> ActivityRun:
         if self._connector.connector_state().paused:
             return ActivityRun("paused")
-        started = self._clock.now()
-        lease_until = started + timedelta(milliseconds=remaining_ms()) + LEASE_GRACE
-        if not self._state.acquire_lease(LEASE, run_id, started, lease_until):
-            return ActivityRun("busy")
-        run = _Run(self, run_id, remaining_ms)
-        try:
+        with lease_held(self._state, LEASE, run_id, self._clock.now(), remaining_ms()) as taken:
+            if not taken:
+                return ActivityRun("busy")
+            run = _Run(self, run_id, remaining_ms)
             outcome = run.execute()
-        finally:
-            self._state.release_lease(LEASE, run_id)
         return ActivityRun(outcome, {name: count for name, count in run.counts.items() if count})
 
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from crmsync.config import Configuration, MappedObject, OwnerDirection
 from crmsync.domain.actions import ActionKind
@@ -51,11 +51,11 @@ from crmsync.ports import (
     SyncStateStore,
 )
 from crmsync.sync.actions_intake import AcceptedAction, ActionRequest, action_id
+from crmsync.sync.leases import lease_held, run_summary
 
 LEASE = "inbound"
 STOP_MARGIN_MS = 15_000
 """Stop taking new pages when less than this is left before the Lambda deadline."""
-LEASE_GRACE = timedelta(minutes=1)
 PAGE_SIZE = 1_000
 """Waiting prospects planned together (their stores are read in batched calls)."""
 MAX_BATCH = 10_000
@@ -135,30 +135,30 @@ class InboundSync:
 
     def run(self, remaining_ms: Callable[[], int], run_id: str) -> RunSummary:
         started = self._clock.now()
-        lease_until = started + timedelta(milliseconds=remaining_ms()) + LEASE_GRACE
-        if not self._state.acquire_lease(LEASE, run_id, started, lease_until):
-            return self._summary(run_id, started, "busy", Counter(), 0)
-        run = _Run(self, run_id, remaining_ms)
-        try:
+        with lease_held(self._state, LEASE, run_id, started, remaining_ms()) as taken:
+            if not taken:
+                return run_summary(
+                    Direction.INBOUND,
+                    run_id,
+                    started=started,
+                    finished=self._clock.now(),
+                    outcome="busy",
+                    counts={},
+                    api_calls=0,
+                )
+            run = _Run(self, run_id, remaining_ms)
             outcome = run.execute()
-        finally:
-            self._state.release_lease(LEASE, run_id)
-        summary = self._summary(run_id, started, outcome, run.counts, run.api_calls())
+        summary = run_summary(
+            Direction.INBOUND,
+            run_id,
+            started=started,
+            finished=self._clock.now(),
+            outcome=outcome,
+            counts=run.counts,
+            api_calls=run.api_calls(),
+        )
         self._state.save_run(summary)
         return summary
-
-    def _summary(
-        self, run_id: str, started: datetime, outcome: str, counts: Counter[str], calls: int
-    ) -> RunSummary:
-        return RunSummary(
-            direction=Direction.INBOUND,
-            run_id=run_id,
-            started_at=started,
-            finished_at=self._clock.now(),
-            outcome=outcome,
-            counts=dict(counts),
-            api_calls=max(calls, 0),
-        )
 
 
 class _Run:

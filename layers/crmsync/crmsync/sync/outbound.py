@@ -17,7 +17,6 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
 from typing import TypeVar
 
 from crmsync.config import OPPORTUNITY_MAPPING, Configuration, MappedObject, OwnerDirection
@@ -44,6 +43,7 @@ from crmsync.ports import (
     StateStore,
     SyncStateStore,
 )
+from crmsync.sync.leases import lease_held, run_summary
 
 Change = TypeVar("Change", LinkChange, ProspectChange)
 
@@ -52,7 +52,6 @@ STOP_MARGIN_MS = 15_000
 """Stop taking new chunks when less than this is left before the Lambda deadline: applying
 one chunk (a few batched DynamoDB calls) takes well under a second, the rest is headroom."""
 CHUNK_SIZE = 200
-LEASE_GRACE = timedelta(minutes=1)
 
 _COMMON_FIELDS = ("Id", "SystemModstamp", "LastModifiedDate", "CreatedDate", "OwnerId", "MasterRecordId")
 _PERSON_FIELDS: Mapping[CrmObject, tuple[str, ...]] = {
@@ -113,34 +112,30 @@ class OutboundSync:
 
     def run(self, remaining_ms: Callable[[], int], run_id: str) -> RunSummary:
         started = self._clock.now()
-        lease_until = started + timedelta(milliseconds=remaining_ms()) + LEASE_GRACE
-        if not self._state.acquire_lease(LEASE, run_id, started, lease_until):
-            return self._summary(run_id, started, "busy", Counter(), 0)
-        calls_before = self._api_calls()
-        run = _Run(self, run_id, remaining_ms)
-        try:
+        with lease_held(self._state, LEASE, run_id, started, remaining_ms()) as taken:
+            if not taken:
+                return run_summary(
+                    Direction.OUTBOUND,
+                    run_id,
+                    started=started,
+                    finished=self._clock.now(),
+                    outcome="busy",
+                    counts={},
+                    api_calls=0,
+                )
+            run = _Run(self, run_id, remaining_ms)
             outcome = run.execute()
-        finally:
-            self._state.release_lease(LEASE, run_id)
-        summary = self._summary(run_id, started, outcome, run.counts, self._api_calls() - calls_before)
+        summary = run_summary(
+            Direction.OUTBOUND,
+            run_id,
+            started=started,
+            finished=self._clock.now(),
+            outcome=outcome,
+            counts=run.counts,
+            api_calls=run.api_calls(),
+        )
         self._state.save_run(summary)
         return summary
-
-    def _api_calls(self) -> int:
-        return self._crm.api_calls
-
-    def _summary(
-        self, run_id: str, started: datetime, outcome: str, counts: Counter[str], calls: int
-    ) -> RunSummary:
-        return RunSummary(
-            direction=Direction.OUTBOUND,
-            run_id=run_id,
-            started_at=started,
-            finished_at=self._clock.now(),
-            outcome=outcome,
-            counts=dict(counts),
-            api_calls=max(calls, 0),
-        )
 
 
 class _Run:
@@ -155,6 +150,7 @@ class _Run:
         # Id; reading up to the start of this second keeps the (stamp, Id) watermark exact.
         self.until = self.now.replace(microsecond=0)
         self.counts: Counter[str] = Counter()
+        self.calls_at_start = sync._crm.api_calls
         self.open_errors: set[tuple[str, str]] = set()
         self.failed_inbound: set[tuple[str, str]] = set()
         """(sObject, record id) whose last inbound write failed: a change of the record in
@@ -170,6 +166,9 @@ class _Run:
         )
 
     # ------------------------------------------------------------------ the run
+
+    def api_calls(self) -> int:
+        return self.s._crm.api_calls - self.calls_at_start
 
     def execute(self) -> str:
         self._sync_users()
