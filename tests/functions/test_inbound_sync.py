@@ -669,6 +669,41 @@ def test_in_email_mode_an_unlinked_prospect_links_to_the_contact_with_its_email(
     assert [r for r in salesforce.records("Lead") if r.get("Email")] == []
 
 
+def test_a_record_linked_by_email_keeps_its_values_when_the_prospect_is_next_sent(inbound: Inbound) -> None:
+    salesforce = inbound.salesforce
+    # GIVEN a Lead the marketing side did not know, and a prospect with its email but other names
+    lead_id = salesforce.insert(
+        "Lead", {"FirstName": "Ada", "LastName": "Lovelace", "Company": "Engines", "Email": "ada@example.com"}
+    )
+    bootstrap.load_configuration({**CONFIGURATION, "version": 4, "inbound": {"create_unlinked": "always"}})
+    imported = Prospect(
+        id="p-import-3",
+        fields={
+            "email": "ADA@example.com",
+            "first_name": "Adelaide",
+            "last_name": "L.",
+            "company": "Engines",
+        },
+        modified_at=datetime.now(UTC),
+    )
+    assert inbound.marketing.save([ProspectChange(imported)]) == []
+    inbound.capture()
+    run_inbound()
+    deliver_queued_actions()
+    assert bootstrap.link_store().by_prospect_ids(["p-import-3"])["p-import-3"].link.crm.id == lead_id
+
+    # WHEN marketing scores the prospect and the next run sends it
+    inbound.edit([lead_id], score=70)
+    inbound.capture()
+    report = run_inbound()
+
+    # THEN the score is sent, and the Lead's own names stand: the link knew no Salesforce values,
+    # so the run read the record before deciding (Salesforce wins the first-sync conflict)
+    assert report["counts"] == {"updated": 1}
+    record = lead(salesforce, lead_id)
+    assert (record["FirstName"], record["LastName"], record["Marketing_Score__c"]) == ("Ada", "Lovelace", 70)
+
+
 def test_the_handler_module_does_not_import_simple_salesforce_at_start() -> None:
     from tests.unit.test_architecture import imports_after
 

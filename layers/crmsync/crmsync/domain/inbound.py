@@ -92,6 +92,18 @@ def salesforce_values_from_snapshot(mappings: Sequence[FieldMapping], snapshot: 
     return {m.salesforce_field: snapshot[m.key].salesforce for m in mappings if m.key in snapshot}
 
 
+def writes_unknown_values(plan: InboundPlan, rules: InboundRules) -> bool:
+    """Whether the plan writes a field whose Salesforce value the snapshot does not hold (a
+    link made by an email match, a newly mapped field): "not in the snapshot" is not "blank",
+    so the record's current values must be read and the prospect planned again with them."""
+    if plan.link is None or not plan.salesforce_writes:
+        return False
+    mappings = rules.mappings.get(plan.link.link.crm.object, ())
+    return any(
+        m.key not in plan.link.snapshot for m in mappings if m.salesforce_field in plan.salesforce_writes
+    )
+
+
 def plan_prospect_change(
     prospect: Prospect | None,
     prospect_id: str,

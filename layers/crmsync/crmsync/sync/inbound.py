@@ -30,7 +30,13 @@ from crmsync.config import Configuration, MappedObject, OwnerDirection
 from crmsync.domain.actions import ActionKind
 from crmsync.domain.audit import AuditRecord, Direction, ErrorState, SyncError
 from crmsync.domain.errors import Failure
-from crmsync.domain.inbound import InboundOutcome, InboundPlan, InboundRules, plan_prospect_change
+from crmsync.domain.inbound import (
+    InboundOutcome,
+    InboundPlan,
+    InboundRules,
+    plan_prospect_change,
+    writes_unknown_values,
+)
 from crmsync.domain.lifecycle import LinkChange, StoredLink
 from crmsync.domain.matching import CrmObject
 from crmsync.domain.owner import OWNER_MAPPING, owner_map
@@ -246,17 +252,28 @@ class _Run:
         ]
 
     def _with_salesforce_changes(self, batch: Sequence[_Planned]) -> list[_Planned]:
-        """Plan again the prospects whose record Salesforce changed after outbound read it."""
+        """Plan again the prospects whose record Salesforce changed after outbound read it, and
+        those whose snapshot does not hold a value the plan would overwrite."""
         objects = {p.link.link.crm.object for p in batch if p.plan.salesforce_writes}
         for crm in objects:
             self._read_salesforce_changes(crm)
         changed: dict[str, CrmRecord] = {}
+        unknown: dict[CrmObject, dict[str, str]] = {}
         for planned in batch:
             link = planned.plan.link
             if link is not None and planned.plan.salesforce_writes:
                 record = self.fresh[sobject_of(link.link.crm.object)].get(link.link.crm.id)
                 if record is not None:
                     changed[planned.pending.prospect_id] = record
+                elif writes_unknown_values(planned.plan, self.rules):
+                    unknown.setdefault(link.link.crm.object, {})[link.link.crm.id] = (
+                        planned.pending.prospect_id
+                    )
+        for crm, prospect_of in unknown.items():
+            for record in self.s._crm.find(
+                sobject_of(crm), self._fields_read(crm), "Id", sorted(prospect_of)
+            ):
+                changed[prospect_of[str(record["Id"])]] = record
         if not changed:
             return list(batch)
         # Read again: the prospect may have changed since its page was planned.
@@ -280,6 +297,13 @@ class _Run:
             replanned.append(replace(planned, plan=plan))
         return replanned
 
+    def _fields_read(self, crm: CrmObject) -> tuple[str, ...]:
+        fields = ["Id", "SystemModstamp", "LastModifiedDate"]
+        fields += [m.salesforce_field for m in self.rules.mappings.get(crm, ())]
+        if self.rules.owners is not None:
+            fields.append(OWNER_MAPPING.salesforce_field)
+        return tuple(dict.fromkeys(fields))
+
     def _read_salesforce_changes(self, crm: CrmObject) -> None:
         sobject = sobject_of(crm)
         if sobject in self.fresh:
@@ -290,13 +314,9 @@ class _Run:
             # Outbound never read this object: every link's snapshot was written by this
             # connector's own writes, so it is Salesforce's current value.
             return
-        fields = ["Id", "SystemModstamp", "LastModifiedDate"]
-        fields += [m.salesforce_field for m in self.rules.mappings.get(crm, ())]
-        if self.rules.owners is not None:
-            fields.append(OWNER_MAPPING.salesforce_field)
         until = self.now.replace(microsecond=0) + timedelta(seconds=1)
         for page in self.s._crm.read_changes(
-            sobject, tuple(dict.fromkeys(fields)), since, until, include_deleted=False
+            sobject, self._fields_read(crm), since, until, include_deleted=False
         ):
             self.fresh[sobject].update({str(r["Id"]): r for r in page.records})
 
