@@ -669,6 +669,45 @@ def test_in_email_mode_an_unlinked_prospect_links_to_the_contact_with_its_email(
     assert [r for r in salesforce.records("Lead") if r.get("Email")] == []
 
 
+def test_a_lead_created_at_the_marketing_sides_request_syncs_both_ways_whatever_the_scope(
+    inbound: Inbound,
+) -> None:
+    salesforce = inbound.salesforce
+    # GIVEN an outbound scope of Web Leads only, and an imported prospect sent as a Lead
+    bootstrap.load_configuration(
+        {
+            **CONFIGURATION,
+            "version": 4,
+            "inbound": {"create_unlinked": "always"},
+            "outbound": {
+                "scope": {
+                    "Lead": {"criteria": [{"field": "LeadSource", "operator": "equals", "value": "Web"}]}
+                }
+            },
+        }
+    )
+    imported = Prospect(
+        id="p-import-4",
+        fields={"email": "grace@example.com", "last_name": "Hopper", "company": "Navy"},
+        modified_at=datetime.now(UTC),
+    )
+    assert inbound.marketing.save([ProspectChange(imported)]) == []
+    inbound.capture()
+    run_inbound()
+    deliver_queued_actions()
+    lead_id = bootstrap.link_store().by_prospect_ids(["p-import-4"])["p-import-4"].link.crm.id
+    assert lead(salesforce, lead_id).get("LeadSource") is None
+
+    # WHEN a salesperson edits the Lead, and outbound runs
+    inbound.connector.clock.advance(minutes=1)
+    salesforce.update("Lead", lead_id, {"Title": "Rear Admiral"})
+    report = run_outbound()
+
+    # THEN the link stays active (the scope is for what Salesforce brings in) and the edit arrives
+    assert report["counts"].get("out_of_scope", 0) == 0
+    assert inbound.prospect_of(lead_id).fields["job_title"] == "Rear Admiral"
+
+
 def test_a_record_linked_by_email_keeps_its_values_when_the_prospect_is_next_sent(inbound: Inbound) -> None:
     salesforce = inbound.salesforce
     # GIVEN a Lead the marketing side did not know, and a prospect with its email but other names

@@ -10,6 +10,7 @@ from crmsync.domain.lifecycle import (
     LifecycleAction,
     LifecycleDecision,
     Link,
+    LinkOrigin,
     LinkStatus,
     Tags,
     decide_deletion,
@@ -103,6 +104,13 @@ def test_a_linked_record_leaving_the_scope_stops_syncing_and_keeps_its_prospect(
 def test_a_record_back_in_scope_syncs_again() -> None:
     decision = decide_scope_change(Link("p1", LEAD, LinkStatus.OUT_OF_SCOPE), record_in_scope=True)
     assert decision.link_status is LinkStatus.ACTIVE
+
+
+def test_a_link_the_marketing_side_asked_for_is_not_the_scopes_business() -> None:
+    link = Link("p1", LEAD, origin=LinkOrigin.MARKETING)
+    decision = decide_scope_change(link, record_in_scope=False)
+    assert decision.action is LifecycleAction.NOTHING
+    assert "marketing side" in decision.reason
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,8 @@
 
 Access patterns (table key `pk`; ARCHITECTURE.md, "Links: two items per link, one transaction"):
 - link: `pk="prospect#<prospect id>"` → `prospect_id`, `crm_id`, `crm_type` (Lead, Contact,
-  PersonAccount), `status` (a `LinkStatus`), `snapshot` (JSON text: pair key → `[Salesforce
+  PersonAccount), `status` (a `LinkStatus`), `origin` (a `LinkOrigin`; `salesforce` when
+  absent), `snapshot` (JSON text: pair key → `[Salesforce
   value, marketing value]`), `version` (optimistic lock, 1 when created), `linked_at` (when the
   link got its current record), `updated_at`. Read by prospect id with a consistent
   `BatchGetItem`. Only link items carry `crm_id`, so the keys-only GSI `by_crm_id` lists links
@@ -35,7 +36,7 @@ from crmsync.aws.dynamo_table import (
     iso,
     utc_now,
 )
-from crmsync.domain.lifecycle import CrmRef, Link, LinkChange, LinkStatus, StoredLink
+from crmsync.domain.lifecycle import CrmRef, Link, LinkChange, LinkOrigin, LinkStatus, StoredLink
 from crmsync.domain.matching import CrmObject
 from crmsync.domain.plan import FieldSnapshot, Snapshot
 from crmsync.domain.retry import RetryPolicy
@@ -129,6 +130,7 @@ def _link_values(link: Link, snapshot: Snapshot) -> dict[str, Any]:
         "crm_id": link.crm.id,
         "crm_type": link.crm.object.value,
         "status": link.status.value,
+        "origin": link.origin.value,
         # One JSON text, not a map of maps: it is only ever read whole, and a run writes one
         # per record, where DynamoDB's typed maps cost an encoded attribute per value.
         "snapshot": json.dumps(
@@ -145,6 +147,7 @@ def _stored_link(item: dict[str, Any]) -> StoredLink:
             prospect_id=item["prospect_id"],
             crm=CrmRef(CrmObject(item["crm_type"]), item["crm_id"]),
             status=LinkStatus(item["status"]),
+            origin=LinkOrigin(item.get("origin", LinkOrigin.SALESFORCE.value)),
         ),
         snapshot={
             pair: FieldSnapshot(salesforce=salesforce, marketing=marketing)

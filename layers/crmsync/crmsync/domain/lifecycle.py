@@ -50,6 +50,16 @@ class LinkStatus(StrEnum):
     """The record was merged or converted into one that already had its own prospect."""
 
 
+class LinkOrigin(StrEnum):
+    """Which side made the link: it decides whether the outbound scope applies (SPEC §3, §5)."""
+
+    SALESFORCE = "salesforce"
+    """A record that came in through the outbound scope (or matched a prospect there)."""
+    MARKETING = "marketing"
+    """A record the marketing side asked for (automation action, create_unlinked): it syncs
+    both ways from then on, whatever the outbound scope says."""
+
+
 @dataclass(frozen=True)
 class CrmRef:
     object: CrmObject
@@ -61,6 +71,7 @@ class Link:
     prospect_id: str
     crm: CrmRef
     status: LinkStatus = LinkStatus.ACTIVE
+    origin: LinkOrigin = LinkOrigin.SALESFORCE
 
 
 @dataclass(frozen=True)
@@ -148,7 +159,15 @@ def decide_unlinked_record(
 
 def decide_scope_change(link: Link, record_in_scope: bool) -> LifecycleDecision:
     """A linked record that left the scope stops syncing (its prospect stays); one that comes
-    back resumes. Deleted or merged links are not the scope's business."""
+    back resumes. Deleted or merged links are not the scope's business, nor are links the
+    marketing side asked for."""
+    if link.origin is LinkOrigin.MARKETING:
+        return LifecycleDecision(
+            LifecycleAction.NOTHING,
+            "linked at the marketing side's request: the outbound scope does not apply",
+            prospect_id=link.prospect_id,
+            crm=link.crm,
+        )
     if link.status is LinkStatus.ACTIVE and not record_in_scope:
         return LifecycleDecision(
             LifecycleAction.SET_LINK_STATUS,

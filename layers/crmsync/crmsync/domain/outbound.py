@@ -172,8 +172,8 @@ def _carry_out_lifecycle(
     crm = CrmRef(record.object, record.id)
     if decision.action is LifecycleAction.NOTHING:
         return RecordPlan("unchanged", crm, decision.reason)
-    after = Link(
-        stored.link.prospect_id, decision.crm or stored.link.crm, decision.link_status or stored.link.status
+    after = replace(
+        stored.link, crm=decision.crm or stored.link.crm, status=decision.link_status or stored.link.status
     )
     link_change = LinkChange(after=after, snapshot=stored.snapshot, before=stored)
     prospect_change = None

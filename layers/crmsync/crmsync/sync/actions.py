@@ -51,7 +51,7 @@ from crmsync.domain.actions import (
 )
 from crmsync.domain.audit import AuditRecord, Direction, SyncError
 from crmsync.domain.errors import CrmError, ErrorCategory, Failure, StoreError
-from crmsync.domain.lifecycle import CrmRef, Link, LinkChange
+from crmsync.domain.lifecycle import CrmRef, Link, LinkChange, LinkOrigin
 from crmsync.domain.matching import CrmCandidate, CrmObject, MatchingMode
 from crmsync.domain.prospect import Prospect, ProspectChange
 from crmsync.domain.records import WriteOperation
@@ -630,7 +630,7 @@ class _Batch:
     def _link(self, works: Sequence[_Work]) -> None:
         changes = {
             id(work): LinkChange(
-                after=Link(work.action.prospect_id, work.crm),
+                after=Link(work.action.prospect_id, work.crm, origin=LinkOrigin.MARKETING),
                 snapshot=_new(work).snapshot if work.decision and work.decision.new_record else {},
             )
             for work in works
