@@ -21,6 +21,7 @@ from crmsync.domain.activities import Activity, ActivityType
 from crmsync.domain.audit import Direction
 from crmsync.domain.errors import CrmError
 from crmsync.domain.prospect import Prospect, ProspectChange
+from crmsync.sync import inbound as inbound_module
 from crmsync.sync.inbound import LEASE
 
 from functions.automation_actions import app as actions_app
@@ -162,6 +163,7 @@ def test_a_score_change_reaches_the_lead_and_a_salesforce_owned_field_change_doe
         "A",
     )
     assert lead(salesforce, restated)["Status"] == "Open - Not Contacted"
+    assert inbound.prospect_of(restated).fields["lead_status"] == "Open - Not Contacted", "put back"
     assert len(collection_updates(salesforce)) == 1
     assert report["counts"] == {"updated": 1, "unchanged": 1}
 
@@ -299,7 +301,8 @@ def test_a_pending_change_salesforce_overtook_is_dropped_and_audited(inbound: In
         "Principal Engineer",
     )
 
-    # AND the next outbound run brings Salesforce's value to the prospect
+    # AND the prospect has Salesforce's value back at once, which the next outbound run keeps
+    assert inbound.prospect_of(lead_id).fields["job_title"] == "Principal Engineer"
     run_outbound()
     assert inbound.prospect_of(lead_id).fields["job_title"] == "Principal Engineer"
 
@@ -449,6 +452,43 @@ def test_a_salesforce_outage_fails_the_run_and_the_changes_wait_for_the_next(inb
 
 
 # ------------------------------------------------------------------ control
+
+
+@dataclass
+class CountdownContext(LambdaContext):
+    """Plenty of time for the first `answers_with_time_left` questions, then 30 s: less than the
+    run keeps in hand to gather more, more than it needs to send what it gathered."""
+
+    answers_with_time_left: int = 2
+    questions: int = 0
+
+    def get_remaining_time_in_millis(self) -> int:
+        self.questions += 1
+        return 120_000 if self.questions <= self.answers_with_time_left else 30_000
+
+
+def test_a_run_cut_short_by_its_deadline_sends_what_it_gathered_and_the_next_sends_the_rest(
+    inbound: Inbound, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    salesforce = inbound.salesforce
+    # GIVEN 300 scored prospects, and runs that plan 100 waiting prospects at a time
+    wait_for_schedule()
+    lead_ids = inbound.leads(300)
+    inbound.edit(lead_ids, score=5)
+    inbound.capture()
+    monkeypatch.setattr(inbound_module, "PAGE_SIZE", 100)
+    salesforce.reset_counters()
+
+    # WHEN the deadline nears after two pages
+    context = CountdownContext(aws_request_id=str(uuid.uuid4()))
+    first = inbound_app.handler(load_event("inbound_sync", "scheduled"), context)
+    second = run_inbound()
+
+    # THEN the first run sent the 200 it had planned, the next the other 100: each Lead once
+    assert (first["outcome"], first["counts"]) == ("cut_short", {"updated": 200})
+    assert (second["outcome"], second["counts"]) == ("completed", {"updated": 100})
+    assert len(collection_updates(salesforce)) == 2
+    assert {lead(salesforce, lead_id)["Marketing_Score__c"] for lead_id in lead_ids} == {5}
 
 
 def test_a_paused_connector_sends_nothing_and_catches_up_on_resume(inbound: Inbound) -> None:

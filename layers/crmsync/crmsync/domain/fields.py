@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cached_property
 from typing import Any
 
 
@@ -58,13 +59,13 @@ class FieldMapping:
     behaviour: Behaviour
     sync_blanks: bool = False
 
-    @property
+    @cached_property
     def key(self) -> str:
         """The name of this pair in a link's snapshot. It names both fields, so remapping one
         side starts that field afresh instead of merging against another field's history."""
         return f"{self.salesforce_field}={self.marketing_field}"
 
-    @property
+    @cached_property
     def holds_email(self) -> bool:
         return _names_an_email(self.salesforce_field) or _names_an_email(self.marketing_field)
 

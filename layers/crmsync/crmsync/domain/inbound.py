@@ -9,15 +9,15 @@ changed after outbound's watermark and passes their values here: then the behavi
 Salesforce's change too, and where Salesforce wins (the default conflict rule) the prospect's
 pending change is dropped and audited, never sent over Salesforce's newer value.
 
-Writes the plan makes to the prospect (Salesforce won, or fills a blank) are not made here:
-they belong to the outbound run, which reads the same record change. Those pairs keep their old
-snapshot so outbound still sees them as changed in Salesforce.
+Where Salesforce's value wins (a `salesforce` field the marketing side edited, a conflict
+Salesforce won) and that value is known, the plan puts it back on the prospect. A pair whose
+Salesforce value is not known keeps its old snapshot: the outbound run brings it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -27,7 +27,7 @@ from crmsync.domain.lifecycle import LinkChange, LinkStatus, StoredLink
 from crmsync.domain.matching import CrmObject
 from crmsync.domain.owner import OWNER_MAPPING, in_marketing_terms, salesforce_user_of
 from crmsync.domain.plan import AuditEntry, FieldSnapshot, SideState, Snapshot, plan_field_sync
-from crmsync.domain.prospect import Prospect
+from crmsync.domain.prospect import Prospect, ProspectChange
 
 
 class InboundOutcome(StrEnum):
@@ -77,6 +77,17 @@ class InboundPlan:
     dropped: tuple[AuditEntry, ...] = ()
     unmapped_owner: str | None = None
     """The assigned user that was not sent because no active Salesforce user maps to it."""
+    prospect: Prospect | None = None
+    restores: Mapping[str, Any] = field(default_factory=dict)
+    """Prospect fields put back to Salesforce's value (a `salesforce` field the marketing side
+    edited, a conflict Salesforce won): saved before the snapshot that records them."""
+
+    @property
+    def prospect_change(self) -> ProspectChange | None:
+        if self.prospect is None or not self.restores:
+            return None
+        after = replace(self.prospect, fields={**self.prospect.fields, **self.restores})
+        return ProspectChange(after, before=self.prospect)
 
     @property
     def snapshot_change(self) -> LinkChange | None:
@@ -162,9 +173,21 @@ def plan_prospect_change(
             unmapped_owner = str(assigned)
         else:
             salesforce_writes[OWNER_MAPPING.salesforce_field] = owner_id
-    # A pair Salesforce wins keeps its old snapshot: the outbound run brings Salesforce's value
-    # to the prospect and settles it.
-    deferred = {m.key for m in mappings if m.marketing_field in plan.prospect_writes}
+    # Where Salesforce's value wins and is known (in the snapshot, or just read), the prospect
+    # gets it back now; a pair whose Salesforce value is not known keeps its old snapshot, and
+    # so does the owner: the outbound run brings those and settles them.
+    restores = {
+        m.marketing_field: plan.prospect_writes[m.marketing_field]
+        for m in mappings
+        if m is not OWNER_MAPPING
+        and m.marketing_field in plan.prospect_writes
+        and (salesforce_now is not None or m.key in snapshot)
+    }
+    deferred = {
+        m.key
+        for m in mappings
+        if m.marketing_field in plan.prospect_writes and m.marketing_field not in restores
+    }
     if unmapped_owner is not None:
         deferred.add(OWNER_MAPPING.key)
     new_snapshot: dict[str, FieldSnapshot] = {}
@@ -188,6 +211,8 @@ def plan_prospect_change(
             snapshot=new_snapshot,
             dropped=dropped,
             unmapped_owner=unmapped_owner,
+            prospect=prospect,
+            restores=restores,
         )
     return InboundPlan(
         InboundOutcome.UPDATE,
@@ -199,6 +224,8 @@ def plan_prospect_change(
         pushed=pushed,
         dropped=dropped,
         unmapped_owner=unmapped_owner,
+        prospect=prospect,
+        restores=restores,
     )
 
 

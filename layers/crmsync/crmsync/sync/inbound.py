@@ -41,6 +41,7 @@ from crmsync.domain.lifecycle import LinkChange, StoredLink
 from crmsync.domain.matching import CrmObject
 from crmsync.domain.owner import OWNER_MAPPING, owner_map
 from crmsync.domain.plan import AuditEntry
+from crmsync.domain.prospect import ProspectChange
 from crmsync.domain.records import CrmRecord, WriteOperation, WriteResult
 from crmsync.domain.scope import as_datetime
 from crmsync.ports import (
@@ -61,7 +62,11 @@ from crmsync.sync.leases import lease_held, run_summary
 
 LEASE = "inbound"
 STOP_MARGIN_MS = 15_000
-"""Stop taking new pages when less than this is left before the Lambda deadline."""
+"""Below this much time left before the Lambda deadline, nothing more is sent: what was gathered
+and not sent waits for the next run."""
+SEND_RESERVE_MS = 60_000
+"""Gathering stops this long before the stop margin: the time kept to send what was gathered
+(up to one Bulk API 2.0 job) and to settle it."""
 PAGE_SIZE = 1_000
 """Waiting prospects planned together (their stores are read in batched calls)."""
 MAX_BATCH = 10_000
@@ -109,7 +114,7 @@ class InboundSync:
         api_budget_percent: float = 50.0,
         audit_retention_days: int = 30,
         stop_margin_ms: int = STOP_MARGIN_MS,
-        page_size: int = PAGE_SIZE,
+        page_size: int | None = None,
         max_batch: int = MAX_BATCH,
     ) -> None:
         self._crm_factory = crm
@@ -124,7 +129,7 @@ class InboundSync:
         self._budget = api_budget_percent
         self._retention = audit_retention_days
         self._stop_margin = stop_margin_ms
-        self._page_size = page_size
+        self._page_size = page_size or PAGE_SIZE
         self._max_batch = max_batch
 
     @property
@@ -213,13 +218,14 @@ class _Run:
                 self._check_deadline()
                 page = self.s._pending.waiting(self.s._page_size, after=page[-1].prospect_id)
         except _Stop as stop:
-            self._send(batch)
+            if self.remaining_ms() >= self.s._stop_margin:
+                self._send(batch)
             return str(stop)
         self._send(batch)
         return "completed"
 
     def _check_deadline(self) -> None:
-        if self.remaining_ms() < self.s._stop_margin:
+        if self.remaining_ms() < self.s._stop_margin + SEND_RESERVE_MS:
             raise _Stop("cut_short")
 
     def api_calls(self) -> int:
@@ -355,6 +361,8 @@ class _Run:
         synced: list[tuple[str, str]] = []
         audit: list[AuditRecord] = []
         waiting_by_change: dict[int, PendingChange] = {}
+        restores: list[ProspectChange] = []
+        plan_of_restore: dict[int, _Planned] = {}
         for planned in batch:
             plan = planned.plan
             if plan.outcome is InboundOutcome.TO_CREATE:
@@ -369,18 +377,37 @@ class _Run:
                 if error.state is ErrorState.OPEN:
                     settled.append(planned.pending)
                 continue
-            change = plan.snapshot_change
-            if change is not None:
-                snapshots.append(change)
-                waiting_by_change[id(change)] = planned.pending
-            else:
-                settled.append(planned.pending)
             self.counts[plan.outcome.value] += 1
             if plan.link is not None and result is not None:
                 key = (sobject_of(plan.link.link.crm.object), plan.link.link.crm.id)
                 if key in self.open_errors:
                     synced.append(key)
             audit += self._audit(plan)
+            restore = plan.prospect_change
+            if restore is not None:
+                restores.append(restore)
+                plan_of_restore[id(restore)] = planned
+                continue
+            change = plan.snapshot_change
+            if change is not None:
+                snapshots.append(change)
+                waiting_by_change[id(change)] = planned.pending
+            else:
+                settled.append(planned.pending)
+        # Prospects put back to Salesforce's value first: only then does the snapshot say so.
+        refused_restores = {id(c) for c in self.s._prospects.save(restores)} if restores else set()
+        for restore in restores:
+            planned = plan_of_restore[id(restore)]
+            if id(restore) in refused_restores:
+                # The prospect changed again meanwhile: it is planned again with that change.
+                self.counts["retried"] += 1
+                continue
+            change = planned.plan.snapshot_change
+            if change is not None:
+                snapshots.append(change)
+                waiting_by_change[id(change)] = planned.pending
+            else:
+                settled.append(planned.pending)
         refused = {id(change) for change in self.s._links.save(snapshots)} if snapshots else set()
         for change in snapshots:
             if id(change) in refused:
