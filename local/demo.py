@@ -10,7 +10,9 @@ Everything runs through the real handlers and adapters:
    converted, merged, deleted, moved out of scope and created in and out of scope, and a run;
    a record restored from the recycle bin, and a run; an idle run. The report gives each
    run's outcome, counts, Salesforce API calls and seconds, and why a few prospects changed,
-   from their audit trail.
+   from their audit trail;
+3. inbound sync (marketing → Salesforce), automation actions and marketing activities, and an
+   echo check: see local/demo_inbound.py.
 
 The org's clock runs an hour behind the machine's (as in the tests): the connector reads up
 to the last whole second that is over, and a record the org stamps in the past is in such a
@@ -20,13 +22,10 @@ change that must read as made after an earlier read, as real time would.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import time
-import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -37,6 +36,8 @@ from crmsync.domain.prospect import Prospect, ProspectChange
 from crmsync.domain.records import WriteOperation
 from crmsync.salesforce.gateway import SalesforceGateway
 
+from local.demo_inbound import inbound_demo
+from local.demo_lambda import LambdaContext, invoke
 from local.runtime import local_runtime
 from local.salesforce_emulator import Emulator, ManualClock
 
@@ -44,6 +45,7 @@ ROOT = Path(__file__).resolve().parents[1]
 T = TypeVar("T")
 ORG_CLOCK_BEHIND = timedelta(hours=1)
 LAMBDA_TIMEOUT_MS = 300_000  # OutboundSyncFunction's Timeout in template.yaml
+HTTP_TIMEOUT_MS = 29_000  # HttpApiFunction's
 
 LEADS = 5000
 # The sample configuration's Lead scope takes Web Leads (and Webinar, Trade Show): 3 in 8 of
@@ -93,30 +95,11 @@ class Report:
         print(f"{'total':<44} {total_records:>8} {total_calls:>10} {total_seconds:>8.2f}")
 
 
-@dataclass
-class _Context:
-    """A Lambda invocation's context: its own request id, and a deadline that comes nearer by
-    the wall clock, as Lambda's does."""
-
-    function_name: str = "crmsync-demo-HttpApiFunction"
-    timeout_ms: int = 30_000
-    memory_limit_in_mb: int = 512
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    started: float = field(default_factory=time.monotonic)
-
-    @property
-    def invoked_function_arn(self) -> str:
-        return f"arn:aws:lambda:us-east-1:123456789012:function:{self.function_name}"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, self.timeout_ms - int((time.monotonic() - self.started) * 1000))
-
-
 def call_status_route() -> dict[str, Any]:
     from functions.http_api import app
 
     event = json.loads((ROOT / "events" / "http_api" / "status.json").read_text())
-    response = app.handler(event, _Context())
+    response = invoke(app.handler, event, LambdaContext(timeout_ms=HTTP_TIMEOUT_MS))
     body: dict[str, Any] = json.loads(response["body"])
     if response["statusCode"] != 200:
         raise SystemExit(f"GET /status answered {response['statusCode']}: {body}")
@@ -147,16 +130,12 @@ class OutboundRuns:
     def invoke(self, label: str) -> Run:
         from functions.outbound_sync import app
 
-        context = _Context(function_name="crmsync-demo-OutboundSyncFunction", timeout_ms=LAMBDA_TIMEOUT_MS)
+        context = LambdaContext(
+            function_name="crmsync-demo-OutboundSyncFunction", timeout_ms=LAMBDA_TIMEOUT_MS
+        )
         calls_before = self.emulator.api_calls
         started = time.perf_counter()
-        # The EMF metrics Powertools prints (its cold-start metric even with metrics disabled)
-        # are for CloudWatch, not for this report; anything else the function prints is shown.
-        with contextlib.redirect_stdout(io.StringIO()) as printed:
-            try:
-                report = app.handler(self.event, context)
-            finally:
-                _echo_all_but_metrics(printed.getvalue())
+        report = invoke(app.handler, self.event, context)
         run = Run(
             label,
             report["outcome"],
@@ -186,20 +165,18 @@ class OutboundRuns:
         print("-" * 100)
 
 
-def _echo_all_but_metrics(printed: str) -> None:
-    for line in printed.splitlines():
-        if not line.startswith('{"_aws"'):
-            print(line)
-
-
 def demo_configuration() -> dict[str, Any]:
-    """config/crmsync.sample.json, for Leads and Contacts only and with every Contact in scope.
+    """config/crmsync.sample.json, for Leads and Contacts only, with every Contact in scope, and
+    page visits not sent as Tasks (so the demo shows an activity type that is not configured).
 
-    Its Lead scope stays: LeadSource in (Web, Webinar, Trade Show) and Country not Antarctica."""
+    Its Lead scope stays: LeadSource in (Web, Webinar, Trade Show) and Country not Antarctica.
+    Its mappings send score and grade (behaviour marketing) to Marketing_Score__c and
+    Marketing_Grade__c, and never send lead_status (behaviour salesforce)."""
     document: dict[str, Any] = json.loads((ROOT / "config" / "crmsync.sample.json").read_text())
     document["objects"].update({"account_fields": False, "opportunities": False})
     document["mappings"].pop("Account")
     document["outbound"]["scope"]["Contact"] = "all"
+    document["activities"]["types"] = ["form_submission", "email_open", "email_click"]
     return document
 
 
@@ -390,7 +367,7 @@ def print_why(cases: Sequence[tuple[str, str]], runs: OutboundRuns) -> None:
         print(f"      now: {current_state(prospect_id)}")
 
 
-def outbound_demo(emulator: Emulator, clock: ManualClock) -> OutboundRuns:
+def outbound_demo(emulator: Emulator, clock: ManualClock) -> tuple[OutboundRuns, Org]:
     runs = OutboundRuns(emulator)
     version = bootstrap.load_configuration(demo_configuration()).version
     print(f"  ✓ configuration v{version} loaded (sample: Lead scope LeadSource in Web/Webinar/Trade Show)")
@@ -443,7 +420,7 @@ def outbound_demo(emulator: Emulator, clock: ManualClock) -> OutboundRuns:
         print(f"sync error list: {len(errors)} open")
         for error in errors[:5]:
             print(f"  {error.sobject} {error.record_id}: {error.failure.describe()}")
-    return runs
+    return runs, org
 
 
 def main() -> None:
@@ -534,7 +511,8 @@ def main() -> None:
 
         print()
         print("outbound sync (Salesforce → marketing) through functions/outbound_sync/app.handler")
-        outbound_demo(emulator, clock)
+        runs, org = outbound_demo(emulator, clock)
+        inbound_demo(runtime, clock, org, runs)
     print()
     print(f"demo finished in {time.perf_counter() - started:.1f} s")
 
