@@ -466,6 +466,10 @@ def main() -> None:
     # Before gateway_calls: that one keeps an emulator in this process, and the outbound runs'
     # peak memory must be the connector's alone.
     outbound_runs()
+    # Imported here: local.bench_inbound imports this module's helpers.
+    from local.bench_inbound import inbound_runs
+
+    inbound_runs()
     gateway_calls()
 
 
