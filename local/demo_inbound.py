@@ -754,9 +754,9 @@ def echo_check(
             if entry.run_id == run.run_id:
                 print(f"      {labels[entry.run_id]:<24} {describe(entry)}")
     print(
-        "  (the sample Lead scope takes LeadSource Web, Webinar and Trade Show: the Leads the actions created,\n"
-        "   with no LeadSource, and those they linked, of other sources, are outside it, so their links\n"
-        "   stopped syncing at this run)"
+        "  (the sample Lead scope takes LeadSource Web, Webinar and Trade Show only: the Leads the actions\n"
+        "   created, with no LeadSource, and those they linked, of other sources, are outside it, yet they\n"
+        "   sync both ways: a link made at the marketing side's request is not the outbound scope's business)"
     )
 
 
