@@ -170,3 +170,31 @@ def test_index_items_are_neither_prospects_nor_listed_by_the_email_index(
     assert not is_prospect_key("email#ann@example.com") and is_prospect_key("p-1")
     with pytest.raises(ValueError, match="must not start with"):
         prospects.save([ProspectChange(Prospect(id="crm#00Q1"))])
+
+
+def test_a_change_rewrites_what_changed_and_keeps_what_the_connector_does_not_know(
+    dynamo: DynamoTables,
+) -> None:
+    marketing = DynamoProspectStore(dynamo.client, dynamo.prospects)
+    connector = DynamoProspectStore(dynamo.client, dynamo.prospects, writer="crmsync")
+    (before,) = created(marketing, prospect("p-1", "ann@example.com", crm_id="00Q1"))
+    dynamo.client.update_item(
+        TableName=dynamo.prospects,
+        Key={"prospect_id": {"S": "p-1"}},
+        UpdateExpression="SET score_model = :model",
+        ExpressionAttributeValues={":model": {"S": "v7"}},
+    )
+
+    connector.save(
+        [
+            ProspectChange(
+                replace(before, fields={"email": "ann@example.com", "title": "CTO"}, crm_id=None), before
+            )
+        ]
+    )
+
+    item = dynamo.client.get_item(TableName=dynamo.prospects, Key={"prospect_id": {"S": "p-1"}})["Item"]
+    assert item["fields"]["M"]["title"] == {"S": "CTO"}
+    assert (item["version"], item["written_by"]) == ({"N": "2"}, {"S": "crmsync"})
+    assert "crm_id" not in item, "a value cleared is removed"
+    assert item["score_model"] == {"S": "v7"}, "an attribute the connector does not know stays"

@@ -109,9 +109,13 @@ def _dynamodb_client() -> Any:
     import boto3
     from botocore.config import Config
 
+    from crmsync.aws.dynamo_table import exchange_wire_json
+
     # DynamoDB checks every request itself; botocore's client-side check of the same shapes was
     # a third of a sync run's CPU (make bench), and the stores' tests exercise every request.
-    return boto3.client("dynamodb", config=Config(parameter_validation=False))
+    client = boto3.client("dynamodb", config=Config(parameter_validation=False))
+    exchange_wire_json(client)
+    return client
 
 
 @cache

@@ -15,6 +15,7 @@ retry policy; whatever still fails leaves as a `StoreError` that says whether it
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import time
@@ -179,10 +180,15 @@ def from_attribute(typed: Mapping[str, Any]) -> Any:
     if kind == "NS":
         return {_number(number) for number in value}
     if kind == "B":
-        return value
+        return _binary(value)
     if kind == "BS":
-        return set(value)
+        return {_binary(item) for item in value}
     raise TypeError(f"unknown DynamoDB type {kind}")
+
+
+def _binary(value: bytes | str) -> bytes:
+    """Bytes as botocore parses them, or base64 as DynamoDB sends them (`exchange_wire_json`)."""
+    return base64.b64decode(value) if isinstance(value, str) else value
 
 
 def _number(text: str) -> int | float:
@@ -219,6 +225,88 @@ def assignments(values: Mapping[str, Any], prefix: str = "set") -> Expression:
     return Expression(text, names, placeholders)
 
 
+# --------------------------------------------------------------------------- wire form
+
+_WIRE_OPERATIONS = (
+    "GetItem",
+    "PutItem",
+    "UpdateItem",
+    "DeleteItem",
+    "Query",
+    "BatchGetItem",
+    "BatchWriteItem",
+    "TransactWriteItems",
+)
+_WIRE_BODY = "crmsync_wire_body"
+_WIRE_JSON = json.JSONEncoder(separators=(",", ":"), check_circular=False)
+
+
+def exchange_wire_json(client: Any) -> None:
+    """Have `client` send the item operations' parameters as their JSON body, as written, and
+    hand back their successful responses' JSON as DynamoDB wrote it.
+
+    `DynamoTable` builds and reads DynamoDB's wire form itself (typed values, strings,
+    numbers, booleans), yet botocore walks every value against the operation's model to
+    serialize a request and again to parse a response, and evaluates the endpoint rules'
+    JMESPath over every parameter: half of a sync run's CPU. Three of botocore's client
+    events take that over: before the parameters are built they are written as JSON and
+    botocore is handed only the table names (the endpoint rules route a table named by ARN
+    to its account); before the call the JSON becomes the body; before a successful
+    response is parsed its JSON is taken as the result and botocore parses an empty body
+    (adding `ResponseMetadata`). Endpoint, signing, retries and errors stay botocore's. A
+    request JSON cannot write (bytes for a binary attribute) goes botocore's own way; a
+    binary attribute read comes back base64 encoded, as DynamoDB sends it (`from_attribute`
+    decodes it). Registering again is a no-op.
+
+    Only for a client made with `parameter_validation=False` (a validating client would check
+    the reduced parameters it is handed and refuse them) and used through `DynamoTable`."""
+    events = client.meta.events
+    for operation in _WIRE_OPERATIONS:
+        for event, handler in (
+            ("provide-client-params", _write_parameters),
+            ("before-call", _send_written),
+            ("before-parse", _take_response),
+        ):
+            events.register(
+                f"{event}.dynamodb.{operation}", handler, unique_id=f"{_WIRE_BODY}-{event}-{operation}"
+            )
+
+
+def _write_parameters(
+    params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any
+) -> dict[str, Any] | None:
+    try:
+        context[_WIRE_BODY] = _WIRE_JSON.encode(params).encode()
+    except TypeError:
+        return None
+    return _table_names(model.name, params)
+
+
+def _table_names(operation: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    """The parameters reduced to the table names they name, in the operation's shape."""
+    if operation == "TransactWriteItems":
+        tables = dict.fromkeys(
+            request["TableName"] for item in params.get("TransactItems", ()) for request in item.values()
+        )
+        return {"TransactItems": [{"ConditionCheck": {"TableName": table}} for table in tables]}
+    if operation in ("BatchGetItem", "BatchWriteItem"):
+        nothing: dict[str, Any] | list[Any] = {} if operation == "BatchGetItem" else []
+        return {"RequestItems": dict.fromkeys(params.get("RequestItems", {}), nothing)}
+    return {"TableName": params["TableName"]} if "TableName" in params else {}
+
+
+def _send_written(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+    body = context.pop(_WIRE_BODY, None)
+    if body is not None:
+        params["body"] = body
+
+
+def _take_response(response_dict: dict[str, Any], customized_response_dict: dict[str, Any], **_: Any) -> None:
+    if response_dict["status_code"] < 300 and response_dict["body"]:
+        customized_response_dict.update(json.loads(response_dict["body"]))
+        response_dict["body"] = b"{}"
+
+
 # --------------------------------------------------------------------------- the table
 
 
@@ -232,7 +320,7 @@ class TransactWrite:
     @property
     def size(self) -> int:
         """A rough upper bound of the bytes DynamoDB counts for this item (type tags included)."""
-        return len(json.dumps(self.request, default=str))
+        return len(_WIRE_JSON.encode(self.request))
 
 
 @dataclass(frozen=True)
@@ -532,7 +620,7 @@ class DynamoTable:
         return request
 
     def _key_of(self, item: Mapping[str, Any]) -> tuple[str, ...]:
-        return tuple(str(item[name]) for name in self._key_names)
+        return tuple([str(item[name]) for name in self._key_names])
 
     def _call(self, operation: Callable[..., dict[str, Any]], **request: Any) -> dict[str, Any]:
         """One call; a write that met a transaction in progress is tried again (botocore does not)."""

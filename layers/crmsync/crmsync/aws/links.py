@@ -16,6 +16,7 @@ Every change is one transaction, so neither a prospect nor a record is ever in t
 - move (conversion, merge): update the link if its version is still the one read, delete the
   old claim if it is still this prospect's, put the new claim only if absent;
 - any other change (status, snapshot): update the link if its version is still the one read.
+An update sets only the attributes that changed, with `version` and `updated_at`.
 """
 
 from __future__ import annotations
@@ -103,11 +104,18 @@ class DynamoLinkStore:
                 f"a link belongs to its prospect: {before.link.prospect_id} cannot become {link.prospect_id}"
             )
         moves = link.crm.id != before.link.crm.id
+        # Only what changed (most changes are a record's new snapshot after a field sync).
+        unchanged: set[str] = set()
+        if link.crm == before.link.crm:
+            unchanged |= {"crm_id", "crm_type"}
+        if link.status is before.link.status:
+            unchanged.add("status")
         values = {
-            **_link_values(link, change.snapshot),
-            "version": before.version + 1,
-            "updated_at": iso(now),
+            name: value
+            for name, value in _link_values(link, change.snapshot).items()
+            if name not in unchanged
         }
+        values |= {"version": before.version + 1, "updated_at": iso(now)}
         if moves:
             values["linked_at"] = iso(now)
         assigned = assignments(values)

@@ -13,10 +13,12 @@ Access patterns (table key `prospect_id`):
   items (then the prospects themselves), not 2,000 GSI queries. Index items never carry
   `email_key`, so the GSI never lists them.
 
-A change is one transaction: the prospect put (only if absent for a new one, only if its
-version is still the one read otherwise) and the index updates its email and CRM id call for
-(`ADD` its id to the new keys' sets, `DELETE` it from the old keys' when they changed). A set
-emptied that way leaves a key-only index item behind; it costs nothing and is reused.
+A change is one transaction: a new prospect's put (only if absent), or an update of the
+attributes that changed plus `version` and `written_by` (only if its version is still the one
+read; attributes the connector does not know are kept), and the index updates its email and
+CRM id call for (`ADD` its id to the new keys' sets, `DELETE` it from the old keys' when they
+changed). A set emptied that way leaves a key-only index item behind; it costs nothing and
+is reused.
 
 Anything reading the table as a whole (the stream consumer, a scan) must skip index items:
 `is_prospect_key` tells them apart. The stream consumer also skips the versions the connector
@@ -37,6 +39,7 @@ from crmsync.aws.dynamo_table import (
     Expression,
     TransactionUnit,
     TransactWrite,
+    assignments,
     iso,
     parse_iso,
 )
@@ -51,6 +54,7 @@ _INDEX_PREFIXES = (EMAIL_INDEX_PREFIX, CRM_INDEX_PREFIX)
 _ABSENT = Expression("attribute_not_exists(prospect_id)")
 
 CONNECTOR_WRITER = "crmsync"
+_SET_ON_EVERY_WRITE = frozenset({"version", "written_by"})
 MARKETING_WRITER = "marketing"
 
 
@@ -122,8 +126,12 @@ class DynamoProspectStore:
         elif before.id != after.id:
             raise ValueError(f"a change keeps its prospect: {before.id} cannot become {after.id}")
         else:
-            put = self._table.put_write(
-                _item(after, version=before.version + 1, writer=self._writer),
+            put = self._table.update_write(
+                {"prospect_id": after.id},
+                _changes(
+                    _item(before, version=before.version, writer=self._writer),
+                    _item(after, version=before.version + 1, writer=self._writer),
+                ),
                 Expression("version = :read_version", values={":read_version": before.version}),
             )
         index_writes = [
@@ -164,6 +172,21 @@ def _item(prospect: Prospect, *, version: int, writer: str) -> dict[str, Any]:
         "email_key": prospect.email_key,
         "written_by": writer,
     }
+
+
+def _changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> Expression:
+    """The update from one version's item to the next: the attributes that differ (an edit
+    rewrites a field or two, and encoding the whole item again was most of its cost) and
+    the ones every write sets; those that became None are removed."""
+    changed = {
+        name: value
+        for name, value in after.items()
+        if name in _SET_ON_EVERY_WRITE or (name != "prospect_id" and value != before.get(name))
+    }
+    assigned = assignments({name: value for name, value in changed.items() if value is not None})
+    removed = {f"#remove{i}": name for i, name in enumerate(n for n, v in changed.items() if v is None)}
+    text = f"SET {assigned.text}" + (f" REMOVE {', '.join(removed)}" if removed else "")
+    return Expression(text, {**(assigned.names or {}), **removed}, assigned.values)
 
 
 def _prospect(item: Mapping[str, Any]) -> Prospect:
