@@ -341,7 +341,12 @@ def automation_actions() -> AutomationActions:
 
 
 def reset() -> None:
-    """Forget every built adapter (tests; a container never needs it)."""
+    """Forget every built adapter (tests, the local runs; a container never needs it)."""
+    from aws_lambda_powertools.utilities import parameters
+
+    # The secret's cached value and its client belong to the environment being forgotten too:
+    # a local run that starts moto again on another port must not reach the old one.
+    parameters.clear_caches()  # type: ignore[no-untyped-call]
     for built in (
         settings,
         _dynamodb,
