@@ -256,6 +256,28 @@ def test_the_hundredth_waiting_change_starts_a_run_before_the_schedule(inbound: 
     assert {lead(salesforce, lead_id)["Marketing_Score__c"] for lead_id in lead_ids} == {50}
 
 
+def test_an_early_run_that_meets_a_salesforce_outage_leaves_the_changes_waiting_for_the_schedule(
+    inbound: Inbound,
+) -> None:
+    salesforce = inbound.salesforce
+    # GIVEN 100 scored prospects, and Salesforce down when the 100th change arrives
+    lead_ids = inbound.leads(100)
+    salesforce.faults.server_errors(count=100, status=503)
+    inbound.edit(lead_ids, score=9)
+
+    # WHEN the stream delivers the changes
+    reports = inbound.capture()
+
+    # THEN the stream batch is not failed (its changes are noted) and the early run is given up
+    assert reports[-1]["outcome"] == "failed"
+    assert sum(r["noted"] for r in reports) == 100
+
+    # AND once Salesforce is back the scheduled run sends every change
+    salesforce.faults.recover()
+    assert run_inbound()["counts"] == {"updated": 100}
+    assert {lead(salesforce, lead_id)["Marketing_Score__c"] for lead_id in lead_ids} == {9}
+
+
 def test_an_outbound_write_does_not_come_back_as_an_inbound_write(inbound: Inbound) -> None:
     salesforce = inbound.salesforce
     # GIVEN a synced Lead
