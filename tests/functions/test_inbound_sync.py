@@ -535,6 +535,23 @@ def test_a_paused_connector_sends_nothing_and_catches_up_on_resume(inbound: Inbo
     assert lead(salesforce, lead_id)["Marketing_Score__c"] == 77
 
 
+def test_past_its_api_budget_the_run_sends_nothing_and_says_so(inbound: Inbound) -> None:
+    salesforce = inbound.salesforce
+    # GIVEN a scored prospect, and other integrations that spent 60% of today's API limit
+    (lead_id,) = inbound.leads(1)
+    inbound.edit([lead_id], score=3)
+    inbound.capture()
+    salesforce.spend_daily_api(60_000)
+
+    # WHEN the scheduled run happens
+    report = run_inbound()
+
+    # THEN it stops at its 50% share: nothing is written, the change still waits
+    assert report["outcome"] == "over_budget"
+    assert lead(salesforce, lead_id).get("Marketing_Score__c") is None
+    assert bootstrap.pending_changes().count(at_most=10) == 1
+
+
 def test_a_run_that_finds_another_holding_the_lease_returns_busy_and_sends_nothing(inbound: Inbound) -> None:
     salesforce = inbound.salesforce
     (lead_id,) = inbound.leads(1)

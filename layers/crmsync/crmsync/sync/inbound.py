@@ -217,11 +217,17 @@ class _Run:
                     batch = []
                 self._check_deadline()
                 page = self.s._pending.waiting(self.s._page_size, after=page[-1].prospect_id)
+            self._send(batch)
         except _Stop as stop:
-            if self.remaining_ms() >= self.s._stop_margin:
-                self._send(batch)
-            return str(stop)
-        self._send(batch)
+            # Past the budget nothing more is spent; near the deadline what was gathered still
+            # goes while there is time to settle it. Whatever is not sent keeps waiting.
+            outcome = str(stop)
+            if outcome == "cut_short" and self.remaining_ms() >= self.s._stop_margin:
+                try:
+                    self._send(batch)
+                except _Stop as again:
+                    outcome = str(again)
+            return outcome
         return "completed"
 
     def _check_deadline(self) -> None:
@@ -232,6 +238,8 @@ class _Run:
         return 0 if self.calls_at_start is None else self.s._crm.api_calls - self.calls_at_start
 
     def _check_budget(self) -> None:
+        """Against the usage Salesforce reported last: before the run's first call that may be
+        a warm container's earlier answer, so it is checked again once the run has read."""
         if self.calls_at_start is None:
             self.calls_at_start = self.s._crm.api_calls
         usage = self.s._crm.api_usage or self.s._crm.check_connection()
@@ -332,6 +340,7 @@ class _Run:
         if not batch:
             return
         batch = self._with_salesforce_changes(batch)
+        self._check_budget()
         by_sobject: dict[str, list[_Planned]] = {}
         for planned in batch:
             if planned.plan.salesforce_writes:
