@@ -58,7 +58,7 @@ from crmsync.ports import (
     SyncStateStore,
 )
 from crmsync.sync.actions_intake import AcceptedAction, ActionRequest, action_id
-from crmsync.sync.leases import lease_held, run_summary
+from crmsync.sync.leases import run_under_lease
 
 LEASE = "inbound"
 STOP_MARGIN_MS = 15_000
@@ -145,31 +145,15 @@ class InboundSync:
         return self._pending.count(threshold) >= threshold
 
     def run(self, remaining_ms: Callable[[], int], run_id: str) -> RunSummary:
-        started = self._clock.now()
-        with lease_held(self._state, LEASE, run_id, started, remaining_ms()) as taken:
-            if not taken:
-                return run_summary(
-                    Direction.INBOUND,
-                    run_id,
-                    started=started,
-                    finished=self._clock.now(),
-                    outcome="busy",
-                    counts={},
-                    api_calls=0,
-                )
-            run = _Run(self, run_id, remaining_ms)
-            outcome = run.execute()
-        summary = run_summary(
+        return run_under_lease(
             Direction.INBOUND,
+            LEASE,
             run_id,
-            started=started,
-            finished=self._clock.now(),
-            outcome=outcome,
-            counts=run.counts,
-            api_calls=run.api_calls(),
+            remaining_ms=remaining_ms,
+            state=self._state,
+            clock=self._clock,
+            start=lambda: _Run(self, run_id, remaining_ms),
         )
-        self._state.save_run(summary)
-        return summary
 
 
 class _Run:
