@@ -76,6 +76,19 @@ def connector(
     stack: LocalStack, emulator: Emulator, key_pair: JwtKeyPair, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[LocalStack]:
     """Environment of a deployed connector whose secret points at the emulator."""
+    deploy(stack, emulator, key_pair, monkeypatch, "HttpApiFunction")
+    yield stack
+    bootstrap.reset()
+
+
+def deploy(
+    stack: LocalStack,
+    emulator: Emulator,
+    key_pair: JwtKeyPair,
+    monkeypatch: pytest.MonkeyPatch,
+    function: str,
+) -> None:
+    """Give this process `function`'s environment, its Salesforce secret pointing at the emulator."""
     server = emulator.server  # type: ignore[attr-defined]
     secret_arn = store_jwt_secret(
         login_url=server.url,
@@ -84,11 +97,9 @@ def connector(
         private_key_pem=key_pair.private_key_pem,
         region=REGION,
     )
-    for name, value in stack.function_environment("HttpApiFunction", secret_arn=secret_arn).items():
+    for name, value in stack.function_environment(function, secret_arn=secret_arn).items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", server.ca_file)
-    bootstrap.reset()
-    yield stack
     bootstrap.reset()
 
 

@@ -28,11 +28,11 @@ from crmsync.domain.prospect import Prospect, ProspectChange
 from crmsync.sync.actions_intake import MAX_ACTION_BYTES
 
 from functions.automation_actions import app
-from local.aws_stack import LocalStack, store_jwt_secret
+from local.aws_stack import LocalStack
 from local.keys import JwtKeyPair
 from local.salesforce_emulator import Emulator
 
-from .conftest import CLIENT_ID, REGION, USERNAME, LambdaContext, load_event
+from .conftest import REGION, LambdaContext, deploy, load_event
 
 KEY_FIELD = "Crmsync_Key__c"
 LEAD_TAG = "added-to-salesforce-lead"
@@ -44,18 +44,7 @@ def actions_connector(
     stack: LocalStack, emulator: Emulator, key_pair: JwtKeyPair, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Emulator]:
     """A deployed, resumed connector (AutomationActionsFunction's environment) and its org."""
-    server = emulator.server  # type: ignore[attr-defined]
-    secret_arn = store_jwt_secret(
-        login_url=server.url,
-        client_id=CLIENT_ID,
-        username=USERNAME,
-        private_key_pem=key_pair.private_key_pem,
-        region=REGION,
-    )
-    for name, value in stack.function_environment("AutomationActionsFunction", secret_arn=secret_arn).items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", server.ca_file)
-    bootstrap.reset()
+    deploy(stack, emulator, key_pair, monkeypatch, "AutomationActionsFunction")
     bootstrap.resume()
     yield emulator
     bootstrap.reset()
