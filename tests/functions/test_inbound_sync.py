@@ -19,7 +19,7 @@ from crmsync import bootstrap
 from crmsync.aws.prospects import DynamoProspectStore
 from crmsync.domain.activities import Activity, ActivityType
 from crmsync.domain.audit import Direction
-from crmsync.domain.errors import CrmError
+from crmsync.domain.errors import CrmError, ErrorCategory, Failure, StoreError
 from crmsync.domain.prospect import Prospect, ProspectChange
 from crmsync.sync import inbound as inbound_module
 from crmsync.sync.inbound import LEASE
@@ -276,6 +276,33 @@ def test_an_early_run_that_meets_a_salesforce_outage_leaves_the_changes_waiting_
     salesforce.faults.recover()
     assert run_inbound()["counts"] == {"updated": 100}
     assert {lead(salesforce, lead_id)["Marketing_Score__c"] for lead_id in lead_ids} == {9}
+
+
+def test_a_stream_batch_whose_changes_cannot_be_noted_fails_so_the_stream_delivers_it_again(
+    inbound: Inbound, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a synced Lead, and a state table that refuses writes for a while
+    (lead_id,) = inbound.leads(1)
+    pending = bootstrap.pending_changes()
+    takes_writes = pending.add
+
+    def throttled(changes: Any) -> None:
+        raise StoreError(Failure("ThrottlingException", "rate exceeded", category=ErrorCategory.TRANSIENT))
+
+    monkeypatch.setattr(pending, "add", throttled)
+    inbound.edit([lead_id], score=8)
+    (event,) = inbound.stream.events()
+
+    # WHEN the stream delivers the change, THEN the invocation fails (nothing is lost: the
+    # event source mapping delivers the batch again)
+    with pytest.raises(StoreError):
+        inbound_app.handler(event, new_context())
+
+    # WHEN the same batch comes again once the table takes writes, the change is sent
+    monkeypatch.setattr(pending, "add", takes_writes)
+    inbound_app.handler(event, new_context())
+    assert run_inbound()["counts"] == {"updated": 1}
+    assert lead(inbound.salesforce, lead_id)["Marketing_Score__c"] == 8
 
 
 def test_an_outbound_write_does_not_come_back_as_an_inbound_write(inbound: Inbound) -> None:
