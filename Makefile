@@ -36,8 +36,9 @@ build: venv
 	PYENV_VERSION=$(SAM_PYENV) $(BIN)/sam build
 	$(BIN)/python -m local.check_build
 
+# The Lambda runtime's botocore has no awscrt (the venv has it through aws-sam-cli): sign as Lambda does.
 bench: venv
-	$(BIN)/python -m local.bench
+	BOTO_DISABLE_CRT=true $(BIN)/python -m local.bench
 
 clean:
 	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache .demo

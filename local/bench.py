@@ -172,15 +172,19 @@ def _serve_moto(port: int, salesforce: tuple[str, str, str], answer: Any) -> Non
     """moto's server; once it listens, the stack made from template.yaml on it (with the
     transaction speed fix, `local.moto_transactions`) and the Salesforce secret. Sends back
     OutboundSyncFunction's environment, then serves until terminated."""
-    import logging
+    import threading
 
-    from moto.server import ThreadedMotoServer
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+    from waitress.server import create_server
 
     from local.aws_stack import create_stack, store_jwt_secret
 
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
+    # Served by waitress, not moto's werkzeug server: werkzeug closes the connection after
+    # every answer, so each of a run's ~900 DynamoDB calls would charge the connector a TCP
+    # connect and a new connection object it does not pay in Lambda, where botocore keeps
+    # its connection to DynamoDB open. waitress keeps connections alive as DynamoDB does.
+    server = create_server(DomainDispatcherApplication(create_backend_app), host="127.0.0.1", port=port)
+    threading.Thread(target=server.run, daemon=True).start()
     moto_url = f"http://127.0.0.1:{port}"
     salesforce_url, _, private_key_pem = salesforce
     stack = create_stack(region=REGION, endpoint_url=moto_url)

@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from functools import cached_property, lru_cache
 from typing import Any, Generic, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -82,8 +83,12 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+@lru_cache(maxsize=256)
 def iso(moment: datetime) -> str:
-    """An instant as stored: ISO-8601 in UTC with microseconds (a naive datetime counts as UTC)."""
+    """An instant as stored: ISO-8601 in UTC with microseconds (a naive datetime counts as UTC).
+
+    Remembered: a run stamps its every item with the same few instants (its start, the
+    records' `SystemModstamp` seconds)."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
@@ -118,9 +123,9 @@ def to_attribute(value: Any) -> dict[str, Any]:
         if not math.isfinite(value):
             raise ValueError(f"DynamoDB cannot store the number {value}")
         return {"N": repr(value)}  # repr: the shortest text that reads back as the same float
-    if isinstance(value, Mapping):
+    if kind is dict or isinstance(value, Mapping):
         return {"M": {str(key): to_attribute(item) for key, item in value.items()}}
-    if isinstance(value, (list, tuple)):
+    if kind is list or isinstance(value, (list, tuple)):
         return {"L": [to_attribute(item) for item in value]}
     if isinstance(value, str):  # a StrEnum
         return {"S": str(value)}
@@ -276,10 +281,20 @@ def _write_parameters(
     params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any
 ) -> dict[str, Any] | None:
     try:
-        context[_WIRE_BODY] = _WIRE_JSON.encode(params).encode()
+        context[_WIRE_BODY] = _wire_body(params).encode()
     except TypeError:
         return None
     return _table_names(model.name, params)
+
+
+def _wire_body(params: Mapping[str, Any]) -> str:
+    """The parameters as JSON; a transaction's items from the texts `TransactWrite` wrote once
+    (for its size) when they come as `EncodedRequests`."""
+    texts = getattr(params.get("TransactItems"), "texts", None)
+    if texts is None:
+        return _WIRE_JSON.encode(params)
+    others = _WIRE_JSON.encode({name: value for name, value in params.items() if name != "TransactItems"})
+    return f'{{"TransactItems":[{",".join(texts)}]{"," + others[1:] if others != "{}" else "}"}'
 
 
 def _table_names(operation: str, params: Mapping[str, Any]) -> dict[str, Any]:
@@ -317,10 +332,25 @@ class TransactWrite:
     key: tuple[str, ...]
     request: Mapping[str, Any]
 
+    @cached_property
+    def text(self) -> str:
+        """The request as JSON, written once: for its size, then as part of the body sent
+        (`exchange_wire_json`). `encode_item` lets nothing JSON cannot hold into a request."""
+        return _WIRE_JSON.encode(self.request)
+
     @property
     def size(self) -> int:
         """A rough upper bound of the bytes DynamoDB counts for this item (type tags included)."""
-        return len(_WIRE_JSON.encode(self.request))
+        return len(self.text)
+
+
+class EncodedRequests(list[Mapping[str, Any]]):
+    """A transaction's `TransactItems` that also carries their JSON texts, so the body sent is
+    joined from them instead of being written a second time. botocore sees a plain list."""
+
+    def __init__(self, writes: Sequence[TransactWrite]) -> None:
+        super().__init__(write.request for write in writes)
+        self.texts = [write.text for write in writes]
 
 
 @dataclass(frozen=True)
@@ -532,7 +562,7 @@ class DynamoTable:
         while pending:
             try:
                 self._client.transact_write_items(
-                    TransactItems=[write.request for unit in pending for write in unit.writes],
+                    TransactItems=EncodedRequests([write for unit in pending for write in unit.writes]),
                     # The token turns botocore's resend after a lost response into a no-op, not a
                     # second attempt that would fail its own conditions and read as refused.
                     ClientRequestToken=uuid.uuid4().hex,

@@ -107,9 +107,30 @@ class _Copy:
     reason: Reason
 
 
-@dataclass(frozen=True)
+# Every decision the behaviour table can make, made once: a run decides per mapped pair per record.
+_FILL_SALESFORCE_BLANK = _Copy(Side.MARKETING, Reason.BLANK_FILLED)
+_CHANGED_IN_MARKETING = _Copy(Side.MARKETING, Reason.CHANGED_IN_MARKETING)
+_CONFLICT_MARKETING = _Copy(Side.MARKETING, Reason.CONFLICT_MARKETING)
+_CONFLICT_MARKETING_LATER = _Copy(Side.MARKETING, Reason.CONFLICT_MARKETING_LATER)
+_MARKETING_ALWAYS = _Copy(Side.MARKETING, Reason.MARKETING_ALWAYS)
+_MARKETING_BLANK_SYNCED = _Copy(Side.MARKETING, Reason.MARKETING_BLANK_SYNCED)
+_MARKETING_NOT_BLANK = _Copy(Side.MARKETING, Reason.MARKETING_NOT_BLANK)
+_SALESFORCE_BLANK_FILLED_FROM_MARKETING = _Copy(Side.MARKETING, Reason.SALESFORCE_BLANK_FILLED)
+_FILL_MARKETING_BLANK = _Copy(Side.SALESFORCE, Reason.BLANK_FILLED)
+_CHANGED_IN_SALESFORCE = _Copy(Side.SALESFORCE, Reason.CHANGED_IN_SALESFORCE)
+_CONFLICT_SALESFORCE = _Copy(Side.SALESFORCE, Reason.CONFLICT_SALESFORCE)
+_CONFLICT_SALESFORCE_LATER = _Copy(Side.SALESFORCE, Reason.CONFLICT_SALESFORCE_LATER)
+_MARKETING_BLANK_FILLED_FROM_SALESFORCE = _Copy(Side.SALESFORCE, Reason.MARKETING_BLANK_FILLED)
+_SALESFORCE_ALWAYS = _Copy(Side.SALESFORCE, Reason.SALESFORCE_ALWAYS)
+_SALESFORCE_BLANK_SYNCED = _Copy(Side.SALESFORCE, Reason.SALESFORCE_BLANK_SYNCED)
+_SALESFORCE_NOT_BLANK = _Copy(Side.SALESFORCE, Reason.SALESFORCE_NOT_BLANK)
+
+
+@dataclass(slots=True)
 class _Field:
-    """Everything the behaviour table needs to decide one mapped pair."""
+    """Everything the behaviour table needs to decide one mapped pair. Made for every mapped
+    pair of every record a run plans, never kept: not frozen, as a frozen dataclass's
+    construction costs several times a plain one's."""
 
     mapping: FieldMapping
     base: FieldSnapshot | None
@@ -125,29 +146,29 @@ class _Field:
 
 def _salesforce(f: _Field) -> _Copy | None:
     if not is_blank(f.salesforce):
-        return _Copy(Side.SALESFORCE, Reason.SALESFORCE_ALWAYS)
-    return _Copy(Side.SALESFORCE, Reason.SALESFORCE_BLANK_SYNCED) if f.mapping.sync_blanks else None
+        return _SALESFORCE_ALWAYS
+    return _SALESFORCE_BLANK_SYNCED if f.mapping.sync_blanks else None
 
 
 def _marketing(f: _Field) -> _Copy | None:
     if not is_blank(f.marketing):
-        return _Copy(Side.MARKETING, Reason.MARKETING_ALWAYS)
-    return _Copy(Side.MARKETING, Reason.MARKETING_BLANK_SYNCED) if f.mapping.sync_blanks else None
+        return _MARKETING_ALWAYS
+    return _MARKETING_BLANK_SYNCED if f.mapping.sync_blanks else None
 
 
 def _prefer_salesforce_unless_blank(f: _Field) -> _Copy | None:
     if not is_blank(f.salesforce):
-        return _Copy(Side.SALESFORCE, Reason.SALESFORCE_NOT_BLANK)
+        return _SALESFORCE_NOT_BLANK
     if not is_blank(f.marketing):
-        return _Copy(Side.MARKETING, Reason.SALESFORCE_BLANK_FILLED)
+        return _SALESFORCE_BLANK_FILLED_FROM_MARKETING
     return None
 
 
 def _prefer_marketing_unless_blank(f: _Field) -> _Copy | None:
     if not is_blank(f.marketing):
-        return _Copy(Side.MARKETING, Reason.MARKETING_NOT_BLANK)
+        return _MARKETING_NOT_BLANK
     if not is_blank(f.salesforce):
-        return _Copy(Side.SALESFORCE, Reason.MARKETING_BLANK_FILLED)
+        return _MARKETING_BLANK_FILLED_FROM_SALESFORCE
     return None
 
 
@@ -157,32 +178,32 @@ def _most_recent(f: _Field) -> _Copy | None:
     salesforce_changed = f.base is not None and not f.same(f.salesforce, f.base.salesforce)
     marketing_changed = f.base is not None and not f.same(f.marketing, f.base.marketing)
     if salesforce_changed and not marketing_changed:
-        return _Copy(Side.SALESFORCE, Reason.CHANGED_IN_SALESFORCE)
+        return _CHANGED_IN_SALESFORCE
     if marketing_changed and not salesforce_changed:
-        return _Copy(Side.MARKETING, Reason.CHANGED_IN_MARKETING)
+        return _CHANGED_IN_MARKETING
     if not salesforce_changed and not marketing_changed:
         # Never synced (or left apart by an earlier failed write): nothing to merge against.
         # A first sync must not erase data, so a blank side is filled before any rule decides.
         if is_blank(f.salesforce):
-            return _Copy(Side.MARKETING, Reason.BLANK_FILLED)
+            return _FILL_SALESFORCE_BLANK
         if is_blank(f.marketing):
-            return _Copy(Side.SALESFORCE, Reason.BLANK_FILLED)
+            return _FILL_MARKETING_BLANK
     return _conflict(f)
 
 
 def _conflict(f: _Field) -> _Copy:
     if f.conflict_winner is ConflictWinner.SALESFORCE:
-        return _Copy(Side.SALESFORCE, Reason.CONFLICT_SALESFORCE)
+        return _CONFLICT_SALESFORCE
     if f.conflict_winner is ConflictWinner.MARKETING:
-        return _Copy(Side.MARKETING, Reason.CONFLICT_MARKETING)
+        return _CONFLICT_MARKETING
     # A tie or an unknown time goes to Salesforce, the default master.
     if (
         f.marketing_modified_at is not None
         and f.salesforce_modified_at is not None
         and f.marketing_modified_at > f.salesforce_modified_at
     ):
-        return _Copy(Side.MARKETING, Reason.CONFLICT_MARKETING_LATER)
-    return _Copy(Side.SALESFORCE, Reason.CONFLICT_SALESFORCE_LATER)
+        return _CONFLICT_MARKETING_LATER
+    return _CONFLICT_SALESFORCE_LATER
 
 
 _BEHAVIOUR_TABLE: Mapping[Behaviour, Callable[[_Field], _Copy | None]] = {

@@ -2,7 +2,7 @@
 
 A run holds the `outbound` lease (one run at a time), syncs Salesforce Users (even while the
 connector is paused), then, when running and within the API budget, reads every synced object
-changed since its watermark, oldest first, in chunks of up to 200 records. For each chunk it
+changed since its watermark, oldest first, in chunks of up to 1,000 records. For each chunk it
 reads what the stores know in a few batched calls, asks the core for one plan per record
 (`domain.outbound`), carries the plans out in batches, and only then moves the watermark past
 the chunk: a run stopped by its deadline, or by a crash, resumes from the last chunk applied.
@@ -50,8 +50,14 @@ Change = TypeVar("Change", LinkChange, ProspectChange)
 LEASE = "outbound"
 STOP_MARGIN_MS = 15_000
 """Stop taking new chunks when less than this is left before the Lambda deadline: applying
-one chunk (a few batched DynamoDB calls) takes well under a second, the rest is headroom."""
-CHUNK_SIZE = 200
+one chunk (a few dozen batched DynamoDB calls) takes a second or two, the rest is headroom."""
+CHUNK_SIZE = 1_000
+"""Records applied together, then the watermark moves past them. Each chunk costs a watermark
+write and part-filled batches at the end of each step (a new prospect is 3 items, so 33 go to
+a transaction of 100); chunks of 1,000 rather than 200 spent 9% fewer DynamoDB calls on a run
+of new Leads (`make bench`). A crash repeats at most one chunk's work, which is idempotent."""
+RETRY_BATCH = 200
+"""Records on the retry list read again by Id per query (their Ids make the SOQL `IN` list)."""
 
 _COMMON_FIELDS = ("Id", "SystemModstamp", "LastModifiedDate", "CreatedDate", "OwnerId", "MasterRecordId")
 _PERSON_FIELDS: Mapping[CrmObject, tuple[str, ...]] = {
@@ -217,9 +223,9 @@ class _Run:
             if read is None:
                 self.s._state.clear_retry(Direction.OUTBOUND, sobject, ids)
                 continue
-            for start in range(0, len(ids), CHUNK_SIZE):
+            for start in range(0, len(ids), RETRY_BATCH):
                 self._check_deadline()
-                batch = ids[start : start + CHUNK_SIZE]
+                batch = ids[start : start + RETRY_BATCH]
                 records = self.s._crm.find(sobject, read.fields, "Id", batch)
                 read.apply(records)
                 self.s._state.clear_retry(Direction.OUTBOUND, sobject, batch)
