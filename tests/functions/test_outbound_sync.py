@@ -28,6 +28,7 @@ from crmsync.domain.errors import ConfigurationError, CrmError
 from crmsync.domain.lifecycle import LinkStatus, StoredLink
 from crmsync.domain.plan import Reason
 from crmsync.domain.prospect import Prospect, ProspectChange
+from crmsync.sync import outbound
 from crmsync.sync.outbound import LEASE, OutboundSync
 from crmsync.sync.run_report import metric_name
 
@@ -422,9 +423,11 @@ def test_three_thousand_leads_sharing_a_few_stamps_each_arrive_exactly_once(
 
 
 def test_a_run_cut_short_by_its_deadline_is_finished_by_the_next_with_every_lead_once(
-    outbound_connector: OutboundConnector,
+    outbound_connector: OutboundConnector, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # GIVEN 600 new Leads, 150 to each SystemModstamp (so a chunk of 200 ends inside a second)
+    # GIVEN 600 new Leads, 150 to each SystemModstamp, applied in chunks of 200 (a run's are
+    # 1,000; smaller here so a cut falls inside the page and inside a second)
+    monkeypatch.setattr(outbound, "CHUNK_SIZE", 200)
     lead_ids = insert_leads(
         outbound_connector.salesforce, outbound_connector.clock, count=600, per_second=150
     )

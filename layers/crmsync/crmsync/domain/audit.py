@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from crmsync.domain.errors import Failure
 
@@ -18,10 +18,12 @@ class Direction(StrEnum):
     """Marketing → Salesforce."""
 
 
-@dataclass(frozen=True)
-class AuditRecord:
+class AuditRecord(NamedTuple):
     """One thing that happened to a prospect: a field written (`field`, `old`, `new`, `rule`)
-    or a lifecycle event (`event` alone: linked, created, converted, deleted, merged...)."""
+    or a lifecycle event (`event` alone: linked, created, converted, deleted, merged...).
+
+    A named tuple rather than a frozen dataclass: a run makes one for every field it writes,
+    and a tuple is built in less than half the time."""
 
     prospect_id: str
     at: datetime

@@ -469,8 +469,7 @@ class _Run:
         )
 
         def entry(event: str, audited: AuditEntry) -> AuditRecord:
-            return replace(
-                base,
+            return base._replace(
                 event=event,
                 field=audited.field,
                 side=audited.side.value,
@@ -484,8 +483,7 @@ class _Run:
         ]
         if plan.unmapped_owner is not None:
             records.append(
-                replace(
-                    base,
+                base._replace(
                     event=f"owner not sent: no active Salesforce user maps to {plan.unmapped_owner}",
                 )
             )
