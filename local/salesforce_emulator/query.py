@@ -31,7 +31,7 @@ class Queries:
     def __init__(self, store: Store, batch_size: int) -> None:
         self._store = store
         self._batch_size = batch_size
-        self._cursors: dict[str, list[dict[str, Any]]] = {}
+        self._cursors: dict[str, tuple[list[dict[str, Any]], int]] = {}
         self._locators = itertools.count(1)
 
     def select(self, text: str, *, include_deleted: bool) -> Selection:
@@ -64,7 +64,9 @@ class Queries:
         rows = [{name: record[name] for name in fields} for record in selected]
         return Selection(sobject, fields, rows, [str(r["Id"]) for r in selected], query.count_only)
 
-    def first_page(self, text: str, *, include_deleted: bool, api_version: str) -> dict[str, Any]:
+    def first_page(
+        self, text: str, *, include_deleted: bool, api_version: str, batch_size: int | None = None
+    ) -> dict[str, Any]:
         selection = self.select(text, include_deleted=include_deleted)
         if selection.count_only:
             return {"totalSize": len(selection.rows), "done": True, "records": []}
@@ -79,7 +81,7 @@ class Queries:
             for record_id, row in zip(selection.ids, selection.rows, strict=True)
         ]
         locator = f"01g8d{next(self._locators):013d}"
-        self._cursors[locator] = records
+        self._cursors[locator] = (records, batch_size or self._batch_size)
         if len(self._cursors) > _OPEN_CURSORS:
             del self._cursors[next(iter(self._cursors))]
         return self._page(locator, 0, api_version)
@@ -91,8 +93,8 @@ class Queries:
         return self._page(locator, int(offset), api_version)
 
     def _page(self, locator: str, offset: int, api_version: str) -> dict[str, Any]:
-        records = self._cursors[locator]
-        end = offset + self._batch_size
+        records, batch_size = self._cursors[locator]
+        end = offset + batch_size
         page: dict[str, Any] = {"totalSize": len(records), "done": end >= len(records)}
         if not page["done"]:
             # Documented: a queryAll's next page is named under /query/ too (both resources serve it).

@@ -67,7 +67,12 @@ class RestApi:
                 text = call.request.args.get("q", "")
                 include_deleted = resource == "queryAll"
                 return json_response(
-                    self._queries.first_page(text, include_deleted=include_deleted, api_version=call.version)
+                    self._queries.first_page(
+                        text,
+                        include_deleted=include_deleted,
+                        api_version=call.version,
+                        batch_size=_batch_size(call.request.headers.get("Sforce-Query-Options", "")),
+                    )
                 )
             case "GET", ["query" | "queryAll", cursor]:
                 return json_response(self._queries.next_page(cursor, call.version))
@@ -154,3 +159,13 @@ def _refused_as_request_error(action: Callable[[], T]) -> T:
         return action()
     except RecordRefused as refused:
         raise ApiError.from_record(refused.error) from refused
+
+
+def _batch_size(query_options: str) -> int | None:
+    """`batchSize=N` of a `Sforce-Query-Options` header, kept within Salesforce's 200 to 2,000
+    (Salesforce may answer with other sizes still; this emulator honours the clamped value)."""
+    for option in query_options.split(","):
+        name, _, value = option.strip().partition("=")
+        if name == "batchSize" and value.strip().isdigit():
+            return min(max(int(value), 200), 2000)
+    return None

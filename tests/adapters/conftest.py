@@ -72,7 +72,6 @@ def gateway(session: SalesforceSession) -> SalesforceGateway:
     return SalesforceGateway(
         session,
         api_version="62.0",
-        bulk_threshold=2000,
         retry=RetryPolicy(max_attempts=3),
         sleep=lambda seconds: None,
         bulk_poll_seconds=0,

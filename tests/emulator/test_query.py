@@ -67,6 +67,25 @@ def test_results_come_in_pages_served_from_a_snapshot(paged: tuple[Emulator, Cli
     assert [r["Id"] for p in (first, second, third) for r in p["records"]] == ids
 
 
+def test_a_query_options_batch_size_sets_the_page_size_of_its_cursor(emulator: Emulator, api: Client) -> None:
+    for n in range(450):
+        emulator.insert("Lead", {"LastName": f"Lead {n}", "Company": "Acme"})
+
+    def sizes(options: str) -> list[int]:
+        page = api.get(
+            "query", params={"q": "SELECT Id FROM Lead"}, headers={"Sforce-Query-Options": options}
+        ).json()
+        sizes = [len(page["records"])]
+        while not page["done"]:
+            page = api.get(page["nextRecordsUrl"].removeprefix("/services/data/v62.0/")).json()
+            sizes.append(len(page["records"]))
+        return sizes
+
+    assert sizes("batchSize=200") == [200, 200, 50]
+    assert sizes("batchSize=50") == [200, 200, 50], "Salesforce's minimum is 200"
+    assert sizes("") == [450]
+
+
 def test_query_all_includes_deleted_and_merged_records(emulator: Emulator, api: Client) -> None:
     master = emulator.insert("Lead", {"LastName": "Keep", "Company": "Acme"})
     loser = emulator.insert("Lead", {"LastName": "Lose", "Company": "Acme"})

@@ -219,6 +219,46 @@ def test_five_thousand_changed_prospects_go_through_bulk_api(inbound: Inbound) -
     assert {lead(salesforce, lead_id)["Marketing_Grade__c"] for lead_id in lead_ids} == {"B"}
 
 
+def test_the_configurations_batching_sets_the_collections_size_and_the_bulk_threshold(
+    inbound: Inbound,
+) -> None:
+    salesforce = inbound.salesforce
+    # GIVEN 120 synced Leads scored by marketing, and Collections of 50 configured
+    batching = {"collection_size": 50, "bulk_threshold": 500}
+    bootstrap.load_configuration(
+        {**CONFIGURATION, "version": 3, "inbound": {"max_waiting_changes": 100_000}, "batching": batching}
+    )
+    lead_ids = inbound.leads(120)
+    inbound.edit(lead_ids, score=7)
+    inbound.capture()
+    salesforce.reset_counters()
+
+    # WHEN the inbound run sends them
+    report = run_inbound()
+
+    # THEN 3 Collections calls of at most 50 carried them
+    assert report["counts"]["updated"] == 120
+    assert len(collection_updates(salesforce)) == 3
+
+    # AND with a bulk threshold of 100, the next 120 changes go as one Bulk API 2.0 job
+    bootstrap.load_configuration(
+        {
+            **CONFIGURATION,
+            "version": 4,
+            "inbound": {"max_waiting_changes": 100_000},
+            "batching": {**batching, "bulk_threshold": 100},
+        }
+    )
+    inbound.edit(lead_ids, score=8)
+    inbound.capture()
+    salesforce.reset_counters()
+    report = run_inbound()
+    assert report["counts"]["updated"] == 120
+    assert collection_updates(salesforce) == []
+    assert any("/jobs/ingest" in path for _, path in salesforce.call_log)
+    assert {lead(salesforce, lead_id)["Marketing_Score__c"] for lead_id in lead_ids} == {8}
+
+
 def test_a_prospect_nobody_changed_costs_nothing(inbound: Inbound) -> None:
     salesforce = inbound.salesforce
     # GIVEN synced Leads and no marketing change

@@ -422,6 +422,25 @@ def test_three_thousand_leads_sharing_a_few_stamps_each_arrive_exactly_once(
     assert_each_record_has_one_prospect(all_prospects(), lead_ids)
 
 
+def test_the_configurations_read_page_size_sets_the_records_per_salesforce_page(
+    outbound_connector: OutboundConnector,
+) -> None:
+    salesforce = outbound_connector.salesforce
+    # GIVEN 1,200 new Leads and pages of 500 configured
+    bootstrap.load_configuration({"version": 2, "batching": {"read_page_size": 500}})
+    lead_ids = insert_leads(salesforce, outbound_connector.clock, count=1200, per_second=300)
+    salesforce.reset_counters()
+
+    # WHEN the scheduled run happens
+    report = run_outbound()
+
+    # THEN the Leads came in 3 pages (the query and 2 of its next pages), each Lead once
+    next_pages = [path for _, path in salesforce.call_log if "/query/01g" in path]
+    assert len(next_pages) == 2
+    assert report["counts"]["created"] == 1200
+    assert_each_record_has_one_prospect(all_prospects(), lead_ids)
+
+
 def test_a_run_cut_short_by_its_deadline_is_finished_by_the_next_with_every_lead_once(
     outbound_connector: OutboundConnector, monkeypatch: pytest.MonkeyPatch
 ) -> None:

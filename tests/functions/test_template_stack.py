@@ -61,7 +61,7 @@ def test_function_environment_points_at_the_created_resources(stack: LocalStack)
     assert environment["CRMSYNC_LINKS_TABLE"] == stack.resources["LinksTable"]
     assert environment["CRMSYNC_ACTIONS_QUEUE_URL"] == stack.resources["ActionsQueue"]
     assert environment["CRMSYNC_SALESFORCE_SECRET_ARN"] == arn
-    assert environment["CRMSYNC_BULK_THRESHOLD"] == "2000"
+    assert "CRMSYNC_BULK_THRESHOLD" not in environment, "batch sizes are the configuration's"
     assert environment["CRMSYNC_OUTBOUND_SCHEDULE"] == "rate(2 minutes)"
 
 

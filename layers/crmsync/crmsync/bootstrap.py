@@ -46,7 +46,6 @@ class Settings:
     idempotency_table: str
     actions_queue_url: str
     salesforce_secret_arn: str
-    bulk_threshold: int = 2000
     api_budget_percent: int = 50
     audit_retention_days: int = 30
     connect_timeout_seconds: float = 5.0
@@ -77,7 +76,6 @@ class Settings:
             idempotency_table=required("CRMSYNC_IDEMPOTENCY_TABLE"),
             actions_queue_url=required("CRMSYNC_ACTIONS_QUEUE_URL"),
             salesforce_secret_arn=env.get("CRMSYNC_SALESFORCE_SECRET_ARN", ""),
-            bulk_threshold=int(number("CRMSYNC_BULK_THRESHOLD", 2000)),
             api_budget_percent=int(number("CRMSYNC_API_BUDGET_PERCENT", 50)),
             audit_retention_days=int(number("CRMSYNC_AUDIT_RETENTION_DAYS", 30)),
             connect_timeout_seconds=number("CRMSYNC_CONNECT_TIMEOUT_SECONDS", 5.0),
@@ -200,9 +198,7 @@ def salesforce_gateway() -> CrmGateway:
         return SalesforceCredentials.from_secret(load_json_secret(config.salesforce_secret_arn))
 
     session = SalesforceSession(lambda s: request_token(s, credentials(), timeout=timeout), timeout=timeout)
-    return SalesforceGateway(
-        session, api_version=credentials().api_version, bulk_threshold=config.bulk_threshold
-    )
+    return SalesforceGateway(session, api_version=credentials().api_version)
 
 
 def status() -> dict[str, Any]:
@@ -311,7 +307,7 @@ def activity_sync() -> ActivitySync:
         connector=state_store(),
         settings=configuration().activities,
         clock=SystemClock(),
-        bulk_threshold=config.bulk_threshold,
+        batching=configuration().batching,
         api_budget_percent=config.api_budget_percent,
         audit_retention_days=config.audit_retention_days,
     )

@@ -28,7 +28,7 @@ from crmsync.domain.fields import Behaviour, ConflictWinner, FieldMapping
 from crmsync.domain.inbound import CreateUnlinked
 from crmsync.domain.lifecycle import Tags
 from crmsync.domain.matching import CrmObject, MatchingMode
-from crmsync.domain.records import FieldDescription, ObjectDescription
+from crmsync.domain.records import Batching, FieldDescription, ObjectDescription
 from crmsync.domain.scope import (
     AllRecords,
     CreatedAfter,
@@ -162,16 +162,6 @@ class InboundSettings:
     max_waiting_changes: int = 100
     """An inbound run starts early once this many prospect changes are waiting."""
     create_unlinked: CreateUnlinked = CreateUnlinked.NEVER
-
-
-@dataclass(frozen=True)
-class Batching:
-    collection_size: int = 200
-    """Records per sObject Collections call (Salesforce allows 200)."""
-    bulk_threshold: int = 2000
-    """From this many records on, writes go through Bulk API 2.0."""
-    read_page_size: int = 2000
-    """Records per SOQL page (Salesforce allows 200 to 2,000)."""
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from crmsync.domain.lifecycle import LinkChange, StoredLink
 from crmsync.domain.prospect import Prospect, ProspectChange
 from crmsync.domain.records import (
     ApiUsage,
+    Batching,
     ChangePage,
     ObjectDescription,
     Watermark,
@@ -31,7 +32,10 @@ class CrmGateway(Protocol):
         until: datetime,
         *,
         include_deleted: bool = True,
-    ) -> Iterator[ChangePage]: ...
+        page_size: int | None = None,
+    ) -> Iterator[ChangePage]:
+        """`page_size`: records per page asked of Salesforce (its default 2,000 when None)."""
+        ...
 
     def find(
         self, sobject: str, fields: Sequence[str], key_field: str, values: Sequence[object]
@@ -44,7 +48,10 @@ class CrmGateway(Protocol):
         records: Sequence[Mapping[str, Any]],
         *,
         external_id_field: str | None = None,
-    ) -> list[WriteResult]: ...
+        batching: Batching | None = None,
+    ) -> list[WriteResult]:
+        """`batching`: the Collections size and Bulk API threshold (the defaults when None)."""
+        ...
 
     def describe(self, sobject: str) -> ObjectDescription: ...
 

@@ -30,6 +30,18 @@ class ChangePage:
     watermark: Watermark | None
 
 
+@dataclass(frozen=True)
+class Batching:
+    """How records go to and come from Salesforce in batches (the configuration's `batching`)."""
+
+    collection_size: int = 200
+    """Records per sObject Collections call (Salesforce allows 200)."""
+    bulk_threshold: int = 2000
+    """From this many records on, writes go through Bulk API 2.0."""
+    read_page_size: int = 2000
+    """Records per SOQL page (Salesforce allows 200 to 2,000, and may answer with fewer)."""
+
+
 class WriteOperation(StrEnum):
     CREATE = "create"
     UPDATE = "update"

@@ -1,8 +1,9 @@
 """`CrmGateway` on simple-salesforce: incremental reads, batched writes, describe, limits.
 
-One write path: sObject Collections (200 records a call, `allOrNone=false`) below the bulk
-threshold, Bulk API 2.0 at or above it. Every failure leaves as a domain `Failure`, per record
-when Salesforce reports it per record, as a `CrmError` when the whole request failed.
+One write path: sObject Collections (up to 200 records a call, `allOrNone=false`) below the
+bulk threshold, Bulk API 2.0 at or above it; both sizes come with each write, from the
+configuration's `batching`. Every failure leaves as a domain `Failure`, per record when
+Salesforce reports it per record, as a `CrmError` when the whole request failed.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from simple_salesforce.api import Salesforce
 from crmsync.domain.errors import CrmError, Failure
 from crmsync.domain.records import (
     ApiUsage,
+    Batching,
     ChangePage,
     FieldDescription,
     ObjectDescription,
@@ -35,6 +37,8 @@ from crmsync.salesforce.errors import TRANSLATED, failure_from_errors, translate
 from crmsync.salesforce.session import SalesforceSession
 
 COLLECTION_SIZE = 200
+"""The most records Salesforce takes in one sObject Collections call."""
+QUERY_OPTIONS = "Sforce-Query-Options"
 BULK_NULL = "#N/A"
 T = TypeVar("T")
 
@@ -55,14 +59,12 @@ class SalesforceGateway:
         session: SalesforceSession,
         *,
         api_version: str,
-        bulk_threshold: int = 2000,
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
         bulk_poll_seconds: float = 2.0,
     ) -> None:
         self._session = session
         self._api_version = api_version
-        self._bulk_threshold = bulk_threshold
         self._retry = retry or RetryPolicy()
         self._sleep = sleep
         self._bulk_poll_seconds = bulk_poll_seconds
@@ -119,16 +121,20 @@ class SalesforceGateway:
         until: datetime,
         *,
         include_deleted: bool = True,
+        page_size: int | None = None,
     ) -> Iterator[ChangePage]:
         """Pages of records changed after `since` and before `until`, each record once.
 
         With `include_deleted`, one queryAll returns changes and deletions together (deleted
         records carry `IsDeleted` and, for merge losers, `MasterRecordId`), so an idle object
         costs one call. Each page's watermark may be stored as soon as the page is applied.
+        `page_size` asks for pages of that many records (`Sforce-Query-Options`; the cursor
+        keeps it for the next pages, and Salesforce may answer with fewer).
         """
         wanted = [*fields, "IsDeleted"] if include_deleted else list(fields)
         query = soql.changed_since(sobject, wanted, since, until)
-        page = self._call(lambda: self._client.query(query, include_deleted=include_deleted))
+        headers = {QUERY_OPTIONS: f"batchSize={page_size}"} if page_size else {}
+        page = self._call(lambda: self._client.query(query, include_deleted=include_deleted, headers=headers))
         watermark = since
         while True:
             records = page["records"]
@@ -190,9 +196,13 @@ class SalesforceGateway:
         records: Sequence[Mapping[str, Any]],
         *,
         external_id_field: str | None = None,
+        batching: Batching | None = None,
     ) -> list[WriteResult]:
-        """Write `records`; one result per record, in order. Records that fail with a transient
-        error (a locked row) are sent again under the retry policy; the rest keep their failure."""
+        """Write `records`; one result per record, in order: sObject Collections calls of
+        `batching.collection_size`, or one Bulk API 2.0 job from `batching.bulk_threshold`
+        records on. Records that fail with a transient error (a locked row) are sent again
+        under the retry policy; the rest keep their failure."""
+        batching = batching or Batching()
         soql.api_name(sobject)
         if operation is WriteOperation.UPSERT:
             if not external_id_field:
@@ -200,14 +210,14 @@ class SalesforceGateway:
             soql.api_name(external_id_field)
         if operation is WriteOperation.UPDATE and any(not r.get("Id") for r in records):
             raise ValueError("every record of an update needs its Id")
-        if len(records) >= self._bulk_threshold:
+        if len(records) >= batching.bulk_threshold:
             return self._write_bulk(sobject, operation, records, external_id_field)
 
         results: list[WriteResult] = [WriteResult(record_id=None)] * len(records)
         pending = list(range(len(records)))
         attempt = 1
         while pending:
-            for chunk in _chunks(pending, COLLECTION_SIZE):
+            for chunk in _chunks(pending, min(batching.collection_size, COLLECTION_SIZE)):
                 chunk_results = self._write_collection(
                     sobject, operation, [records[i] for i in chunk], external_id_field
                 )

@@ -567,6 +567,7 @@ class _Batch:
                     WriteOperation.UPSERT,
                     records,
                     external_id_field=self.settings.external_id_field,
+                    batching=self.u._config.batching,
                 )
             except CrmError as exc:
                 for work in batch:
@@ -607,7 +608,10 @@ class _Batch:
         if missing:
             try:
                 results = self.u._crm.write(
-                    "Account", WriteOperation.CREATE, [{"Name": names[k]} for k in missing]
+                    "Account",
+                    WriteOperation.CREATE,
+                    [{"Name": names[k]} for k in missing],
+                    batching=self.u._config.batching,
                 )
             except CrmError as exc:
                 unreachable = dict.fromkeys(missing, exc.failure)

@@ -36,7 +36,7 @@ from crmsync.domain.activities import (
 from crmsync.domain.audit import AuditRecord, Direction, SyncError
 from crmsync.domain.errors import CrmError
 from crmsync.domain.lifecycle import LinkStatus
-from crmsync.domain.records import Watermark, WriteOperation
+from crmsync.domain.records import Batching, Watermark, WriteOperation
 from crmsync.ports import ActivityStore, Clock, CrmGateway, LinkStore, StateStore, SyncStateStore
 from crmsync.sync.leases import lease_held
 
@@ -45,7 +45,6 @@ STOP_MARGIN_MS = 15_000
 """As outbound's: a batch (a few batched DynamoDB calls and its Collections calls) takes a
 few seconds at most; the rest is headroom."""
 BATCH_SIZE = 2000
-COLLECTION_SIZE = 200
 LINK_CHECKS_PER_RUN = 2000
 """Activities waiting for a link looked at per run. Most prospects of a marketing database are
 never linked, so their activities are not all read again at every run; a prospect linked now
@@ -82,7 +81,7 @@ class ActivitySync:
         connector: StateStore,
         settings: ActivitySettings,
         clock: Clock,
-        bulk_threshold: int = 2000,
+        batching: Batching | None = None,
         api_budget_percent: float = 50.0,
         audit_retention_days: int = 30,
         stop_margin_ms: int = STOP_MARGIN_MS,
@@ -96,7 +95,7 @@ class ActivitySync:
         self._connector = connector
         self._settings = settings
         self._clock = clock
-        self._bulk_threshold = bulk_threshold
+        self._batching = batching or Batching()
         self._budget = api_budget_percent
         self._retention = audit_retention_days
         self._stop_margin = stop_margin_ms
@@ -198,7 +197,8 @@ class _Run:
         to_send = [d for d in decisions if d.decision is Decision.SEND]
         # Each Collections call is settled before the next is sent, so a failure part way loses
         # no Task already created; a batch large enough for Bulk API 2.0 goes as one job.
-        size = len(to_send) if len(to_send) >= self.s._bulk_threshold else COLLECTION_SIZE
+        batching = self.s._batching
+        size = len(to_send) if len(to_send) >= batching.bulk_threshold else batching.collection_size
         for start in range(0, len(to_send), size):
             self._check_deadline()
             self._check_budget()
@@ -209,7 +209,9 @@ class _Run:
         return {str(r["Id"]): str(r["PersonContactId"]) for r in records if r.get("PersonContactId")}
 
     def _write(self, decisions: Sequence[ActivityDecision], waited_for_link: bool) -> None:
-        results = self.s._crm().write("Task", WriteOperation.CREATE, [d.task or {} for d in decisions])
+        results = self.s._crm().write(
+            "Task", WriteOperation.CREATE, [d.task or {} for d in decisions], batching=self.s._batching
+        )
         now = self.s._clock.now()
         outcomes: list[StoredActivity] = []
         errors: list[SyncError] = []

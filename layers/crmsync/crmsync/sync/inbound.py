@@ -314,7 +314,12 @@ class _Run:
             return
         until = self.now.replace(microsecond=0) + timedelta(seconds=1)
         for page in self.s._crm.read_changes(
-            sobject, self._fields_read(crm), since, until, include_deleted=False
+            sobject,
+            self._fields_read(crm),
+            since,
+            until,
+            include_deleted=False,
+            page_size=self.s._config.batching.read_page_size,
         ):
             self.fresh[sobject].update({str(r["Id"]): r for r in page.records})
 
@@ -337,6 +342,7 @@ class _Run:
                     sobject,
                     WriteOperation.UPDATE,
                     [{"Id": p.link.link.crm.id, **p.plan.salesforce_writes} for p in to_write],
+                    batching=self.s._config.batching,
                 )
                 for item, result in zip(to_write, written, strict=True):
                     results[item.pending.prospect_id] = result

@@ -191,7 +191,10 @@ class _Run:
 
     def _read(self, read: _ObjectRead) -> None:
         since = self.s._state.watermark(read.watermark_key)
-        for page in self.s._crm.read_changes(read.sobject, read.fields, since, self.until):
+        pages = self.s._crm.read_changes(
+            read.sobject, read.fields, since, self.until, page_size=self.config.batching.read_page_size
+        )
+        for page in pages:
             for start in range(0, len(page.records), CHUNK_SIZE):
                 self._check_deadline()
                 chunk = page.records[start : start + CHUNK_SIZE]
