@@ -37,6 +37,7 @@ class ActionNotCarriedOut(Exception):
 @metrics.log_metrics(capture_cold_start_metric=True)
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
+@bootstrap.settled_after_first_invocation
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     records = [SQSRecord(record) for record in event.get("Records", [])]
     messages = [

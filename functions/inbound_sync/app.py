@@ -31,6 +31,7 @@ metrics = Metrics()  # namespace and service from POWERTOOLS_METRICS_NAMESPACE /
 @metrics.log_metrics(capture_cold_start_metric=True)
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
+@bootstrap.settled_after_first_invocation
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     inbound = bootstrap.inbound_sync()
     records = event.get("Records")

@@ -25,6 +25,7 @@ metrics = Metrics()  # namespace and service from POWERTOOLS_METRICS_NAMESPACE /
 @metrics.log_metrics(capture_cold_start_metric=True)
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE)
 @tracer.capture_lambda_handler
+@bootstrap.settled_after_first_invocation
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     logger.append_keys(scheduled_time=event.get("time"))
     try:
