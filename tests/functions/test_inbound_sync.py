@@ -76,6 +76,13 @@ class Inbound:
         assert all(report["noted"] == 0 for report in self.capture())
         return ids
 
+    def changed_by_marketing(self, lead_ids: list[str], **fields: Any) -> None:
+        """The marketing side edits these prospects and the stream delivers the changes; the
+        org's counters start from zero for what the next run spends."""
+        self.edit(lead_ids, **fields)
+        self.capture()
+        self.salesforce.reset_counters()
+
     def capture(self) -> list[dict[str, Any]]:
         """Deliver what the stream holds to the handler, as the event source mapping would."""
         return [inbound_app.handler(event, new_context()) for event in self.stream.events()]
@@ -183,9 +190,7 @@ def test_a_thousand_changed_prospects_cost_exactly_five_collections_calls(inboun
     # GIVEN 1,000 synced Leads, each scored by marketing
     wait_for_schedule()
     lead_ids = inbound.leads(1000)
-    inbound.edit(lead_ids, score=64)
-    inbound.capture()
-    salesforce.reset_counters()
+    inbound.changed_by_marketing(lead_ids, score=64)
 
     # WHEN the inbound run sends them
     report = run_inbound()
@@ -204,9 +209,7 @@ def test_five_thousand_changed_prospects_go_through_bulk_api(inbound: Inbound) -
     # GIVEN 5,000 synced Leads, each graded by marketing
     wait_for_schedule()
     lead_ids = inbound.leads(5000)
-    inbound.edit(lead_ids, grade="B")
-    inbound.capture()
-    salesforce.reset_counters()
+    inbound.changed_by_marketing(lead_ids, grade="B")
 
     # WHEN the inbound run sends them
     report = run_inbound()
@@ -229,9 +232,7 @@ def test_the_configurations_batching_sets_the_collections_size_and_the_bulk_thre
         {**CONFIGURATION, "version": 3, "inbound": {"max_waiting_changes": 100_000}, "batching": batching}
     )
     lead_ids = inbound.leads(120)
-    inbound.edit(lead_ids, score=7)
-    inbound.capture()
-    salesforce.reset_counters()
+    inbound.changed_by_marketing(lead_ids, score=7)
 
     # WHEN the inbound run sends them
     report = run_inbound()
@@ -249,9 +250,7 @@ def test_the_configurations_batching_sets_the_collections_size_and_the_bulk_thre
             "batching": {**batching, "bulk_threshold": 100},
         }
     )
-    inbound.edit(lead_ids, score=8)
-    inbound.capture()
-    salesforce.reset_counters()
+    inbound.changed_by_marketing(lead_ids, score=8)
     report = run_inbound()
     assert report["counts"]["updated"] == 120
     assert collection_updates(salesforce) == []
