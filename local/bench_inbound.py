@@ -7,11 +7,11 @@
   the scheduled run: Salesforce API calls (Collections writes, reads, other), records per
   second, CPU per record;
 - 10,000 changed prospects (Bulk API 2.0 from the 2,000 threshold): the same figures;
-- 20,000 changed prospects under InboundSyncFunction's 300 s timeout (50,000 do not fit the
-  bench's time on moto: see `LARGE_RUN_RECORDS`): whether the run completes, peak memory, and
-  the time 50,000 would take at the same pace.
+- 50,000 changed prospects (the memory target's figure), given the time they take on moto
+  (see `LARGE_RUN_SECONDS`): peak memory, calls, CPU per record, and the share of the run that
+  is this process's CPU.
 
-The 10,000 and 20,000 are set up in bulk, because linking them with outbound runs and sending
+The 10,000 and 50,000 are set up in bulk, because linking them with outbound runs and sending
 their edits through the stream would take longer on moto than the whole bench: the bench reads
 the new Leads as outbound does, writes each linked prospect (already scored, as a marketing
 save leaves it) and its link (with the snapshot outbound would have saved) in `BatchWriteItem`
@@ -58,12 +58,12 @@ from local.bench import (
 
 COLLECTIONS_RECORDS = 1_000
 BULK_RECORDS = 10_000
-LARGE_RUN_RECORDS = 20_000
-"""The memory target speaks of 50,000 changed prospects, but on moto (~120 records/s, moto's own
-pace) they take ~7 minutes to set up and ~7 to send, past InboundSyncFunction's timeout
-anyway. A run holds at most `crmsync.sync.inbound.MAX_BATCH` (10,000) planned writes at a time,
-so two such batches show the peak a run over any number reaches; the bench projects the time."""
-TARGET_RECORDS = 50_000
+LARGE_RUN_RECORDS = 50_000
+LARGE_RUN_SECONDS = 900
+"""On moto (~150 records/s, moto's own pace) 50,000 take about 330 s to send, past
+InboundSyncFunction's 300 s timeout, where the run would stop and the next send the rest (a
+test shows it). The bench gives the run the time moto needs, so the figures are those of one
+run over all 50,000; the CPU share shows what DynamoDB's pace would leave of the 330 s."""
 INTAKE_RUNS = 5
 SCORE = 64
 FUNCTION_NAME = "crmsync-bench-InboundSyncFunction"
@@ -448,16 +448,14 @@ def inbound_runs() -> None:
 
             seconds = _changed_prospects_in_bulk(connector, LARGE_RUN_RECORDS, "large")
             print(f"  {LARGE_RUN_RECORDS:,} changed prospects set up in bulk in {seconds:.0f} s")
-            large = container.scheduled_run()
+            large = container.scheduled_run(timeout_ms=LARGE_RUN_SECONDS * 1000)
             _print_run(
-                f"run over {LARGE_RUN_RECORDS:,} changed prospects, {LAMBDA_TIMEOUT_MS // 1000} s timeout",
+                f"run over {LARGE_RUN_RECORDS:,} changed prospects, {LARGE_RUN_SECONDS} s allowed (moto's pace)",
                 large,
             )
-            timeout = LAMBDA_TIMEOUT_MS / 1000
             print(
-                f"    {'within' if large.seconds <= timeout else 'PAST'} the {timeout:.0f} s timeout;"
-                f" {TARGET_RECORDS:,} at this pace (moto's): ~{TARGET_RECORDS / (large.sent / large.seconds):,.0f} s,"
-                f" of which this process's CPU ~{large.cpu_seconds / large.sent * TARGET_RECORDS:,.0f} s"
+                f"    {large.seconds:.0f} s on moto, of which this process's CPU {large.cpu_seconds:.0f} s"
+                f" (InboundSyncFunction's timeout is {LAMBDA_TIMEOUT_MS // 1000} s)"
             )
         print(
             f"  peak memory of the function's process (VmHWM, its peak resident set): handler imported {container.imported_peak_mb:.0f} MB;"
