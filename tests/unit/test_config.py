@@ -412,11 +412,16 @@ def read_only(name: str) -> FieldDescription:
     return FieldDescription(name, "string")
 
 
+EXTERNAL_KEY = FieldDescription(
+    "Crmsync_Key__c", "string", createable=True, updateable=True, external_id=True
+)
+
+
 def org(**extra: ObjectDescription) -> dict[str, ObjectDescription]:
     names = ("Email", "FirstName", "LastName", "Company", "Title", "Phone")
     return {
-        "Lead": describe("Lead", *(writable(n) for n in names)),
-        "Contact": describe("Contact", *(writable(n) for n in names)),
+        "Lead": describe("Lead", *(writable(n) for n in names), EXTERNAL_KEY),
+        "Contact": describe("Contact", *(writable(n) for n in names), EXTERNAL_KEY),
         **extra,
     }
 
@@ -472,14 +477,58 @@ def test_field_names_are_matched_without_case_as_salesforce_does() -> None:
 def test_a_field_salesforce_will_not_let_the_connector_write_is_refused_for_a_writing_behaviour(
     described: FieldDescription, behaviour: str, message: str
 ) -> None:
-    describes = org(Lead=describe("Lead", described))
+    describes = org(Lead=describe("Lead", described, EXTERNAL_KEY))
     assert validation_problems(lead_config(entry("rating", "Rating__c", behaviour)), describes) == (message,)
 
 
 @pytest.mark.parametrize("behaviour", ["salesforce", "none"])
 def test_a_read_only_field_is_fine_for_a_behaviour_that_never_writes_salesforce(behaviour: str) -> None:
-    describes = org(Lead=describe("Lead", FieldDescription("Rating__c", "string", calculated=True)))
+    describes = org(
+        Lead=describe("Lead", FieldDescription("Rating__c", "string", calculated=True), EXTERNAL_KEY)
+    )
     lead_config(entry("rating", "Rating__c", behaviour)).validate_against(describes)
+
+
+@pytest.mark.parametrize(
+    ("key", "problem"),
+    [
+        (
+            None,
+            "Contact has no field 'Crmsync_Key__c'; automation actions stamp it with the prospect id on "
+            "create, so a retried action finds its record: create it (Text, External ID, Unique) or name another",
+        ),
+        (
+            FieldDescription("Crmsync_Key__c", "string", createable=True, updateable=True),
+            "Contact.Crmsync_Key__c is not an External ID field; an upsert needs one",
+        ),
+        (
+            FieldDescription("Crmsync_Key__c", "string", external_id=True),
+            "Contact.Crmsync_Key__c is not createable and updateable for the connector",
+        ),
+    ],
+)
+def test_the_external_id_field_automation_actions_stamp_must_be_one(
+    key: FieldDescription | None, problem: str
+) -> None:
+    names = ("Email", "FirstName", "LastName", "Company", "Title", "Phone")
+    contact = describe("Contact", *(writable(n) for n in names), *([key] if key else []))
+    assert validation_problems(Configuration.default(), org(Contact=contact)) == (
+        f"automation.external_id_field: {problem}",
+    )
+
+
+def test_the_external_id_field_is_checked_under_the_name_the_configuration_gives() -> None:
+    config = Configuration.from_document(
+        {"version": 1, "automation": {"external_id_field": "Marketo_Key__c"}}
+    )
+    assert validation_problems(config, org()) == (
+        "automation.external_id_field: Lead has no field 'Marketo_Key__c'; automation actions stamp it with "
+        "the prospect id on create, so a retried action finds its record: create it (Text, External ID, "
+        "Unique) or name another",
+        "automation.external_id_field: Contact has no field 'Marketo_Key__c'; automation actions stamp it with "
+        "the prospect id on create, so a retried action finds its record: create it (Text, External ID, "
+        "Unique) or name another",
+    )
 
 
 def test_person_account_fields_are_checked_against_the_account_describe() -> None:
@@ -544,6 +593,10 @@ def test_the_sample_file_fits_an_org_that_has_its_fields() -> None:
             "Sync_To_Marketing__c": writable("Sync_To_Marketing__c", "boolean")
         }
         describes[sobject] = ObjectDescription(sobject, {**existing, **described})
+    for sobject in ("Lead", "Contact"):
+        describes[sobject] = ObjectDescription(
+            sobject, {**describes[sobject].fields, "Crmsync_Key__c": EXTERNAL_KEY}
+        )
     describes["Opportunity"] = describe(
         "Opportunity", *(read_only(m.salesforce_field) for m in OPPORTUNITY_MAPPING)
     )

@@ -18,9 +18,17 @@ def writable(name: str, type_: str = "string") -> FieldDescription:
     return FieldDescription(name, type_, createable=True, updateable=True)
 
 
+EXTERNAL_KEY = FieldDescription(
+    "Crmsync_Key__c", "string", createable=True, updateable=True, external_id=True
+)
+
 ORG = {
     "Lead": ObjectDescription(
-        "Lead", {name: writable(name) for name in ("Email", "LastName", "Company", "LeadSource")}
+        "Lead",
+        {
+            **{name: writable(name) for name in ("Email", "LastName", "Company", "LeadSource")},
+            "Crmsync_Key__c": EXTERNAL_KEY,
+        },
     ),
     "Contact": ObjectDescription(
         "Contact",
@@ -28,6 +36,7 @@ ORG = {
             "Email": writable("Email"),
             "LastName": writable("LastName"),
             "Sync__c": writable("Sync__c", "boolean"),
+            "Crmsync_Key__c": EXTERNAL_KEY,
         },
     ),
     "Account": ObjectDescription("Account", {"Industry": writable("Industry")}),
@@ -104,7 +113,9 @@ def test_only_synced_objects_are_described_and_the_document_is_saved_as_written(
     loaded = control.load_configuration(LEADS_AND_OPPORTUNITIES, lambda: gateway_of(org), store)
 
     assert loaded == Configuration.from_document(LEADS_AND_OPPORTUNITIES)
-    assert sorted(org.described) == ["Lead", "Opportunity"], "Contacts do not sync: not described"
+    # Contacts do not sync, but automation actions create them: described for the external id
+    # field; Accounts are not described.
+    assert sorted(org.described) == ["Contact", "Lead", "Opportunity"]
     assert store.saved == [LEADS_AND_OPPORTUNITIES]
 
 
@@ -119,7 +130,7 @@ def test_a_scope_filter_field_gets_its_object_described() -> None:
 
     control.load_configuration(document, lambda: gateway_of(org), FakeConfigStore())
 
-    assert org.described == ["Contact"]
+    assert sorted(org.described) == ["Contact", "Lead"]
 
 
 def test_nothing_is_saved_when_describe_refuses_a_field() -> None:

@@ -50,6 +50,7 @@ _SCHEDULE = re.compile(r"^(\d+) (minute|minutes|hour|hours)$")
 _HOURLY_SCHEDULES = (1, 2, 3, 4, 6, 8, 12)
 _MARKETING_OWNED_FIELDS = ("score", "grade")
 _COLLECTION_LIMIT = 200
+_CREATED_BY_ACTIONS = ("Lead", "Contact")
 _QUERY_PAGE_RANGE = (200, 2000)
 
 # Other connectors' names for the behaviours (SPEC §2, "also known as"): a user coming from
@@ -263,8 +264,9 @@ class Configuration:
 
     def sobjects_to_describe(self) -> frozenset[str]:
         """The Salesforce objects `validate_against` checks: those whose fields this
-        configuration maps or filters its scope on, and Opportunity when it syncs them; objects
-        it does not sync are left out (their describe would cost API calls for nothing)."""
+        configuration maps or filters its scope on, Opportunity when it syncs them, and Lead and
+        Contact always (automation actions create them, stamping the external id field); other
+        objects it does not sync are left out (their describe would cost API calls for nothing)."""
         names = {
             mapped.sobject
             for mapped, entries in self.mappings.items()
@@ -277,6 +279,7 @@ class Configuration:
         }
         if self.objects.opportunities:
             names.add("Opportunity")
+        names |= set(_CREATED_BY_ACTIONS)
         return frozenset(names)
 
     def validate_against(self, describes: Mapping[str, ObjectDescription]) -> None:
@@ -306,6 +309,13 @@ class Configuration:
             ]
             if described is not None and missing:
                 problems.append(f"objects.opportunities: Opportunity has no field {', '.join(missing)}")
+        for sobject in _CREATED_BY_ACTIONS:
+            if sobject in describes:
+                problem = _external_id_problem(
+                    sobject, self.automation.external_id_field, _lower_case_fields(describes[sobject])
+                )
+                if problem:
+                    problems.append(f"automation.external_id_field: {problem}")
         if problems:
             raise InvalidConfiguration(problems)
 
@@ -381,7 +391,27 @@ def _described_fields(
     if description is None:
         problems.append(f"{path}: no describe of {sobject} to check the fields against")
         return None
+    return _lower_case_fields(description)
+
+
+def _lower_case_fields(description: ObjectDescription) -> dict[str, FieldDescription]:
     return {name.lower(): described for name, described in description.fields.items()}
+
+
+def _external_id_problem(sobject: str, name: str, described: Mapping[str, FieldDescription]) -> str:
+    """What keeps `name` from being the field automation actions stamp with the prospect id on
+    create (and upsert on, so a retried action finds the record it created)."""
+    found = described.get(name.lower())
+    if found is None:
+        return (
+            f"{sobject} has no field {name!r}; automation actions stamp it with the prospect id on create, "
+            "so a retried action finds its record: create it (Text, External ID, Unique) or name another"
+        )
+    if not found.external_id:
+        return f"{sobject}.{found.name} is not an External ID field; an upsert needs one"
+    if not (found.createable and found.updateable):
+        return f"{sobject}.{found.name} is not createable and updateable for the connector"
+    return ""
 
 
 def _field_problem(sobject: str, mapping: FieldMapping, described: Mapping[str, FieldDescription]) -> str:
