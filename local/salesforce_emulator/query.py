@@ -81,7 +81,9 @@ class Queries:
             for record_id, row in zip(selection.ids, selection.rows, strict=True)
         ]
         locator = f"01g8d{next(self._locators):013d}"
-        self._cursors[locator] = (records, batch_size or self._batch_size)
+        # Salesforce treats the asked size as an upper bound it may go under: the emulator's own
+        # size stands in for its going under.
+        self._cursors[locator] = (records, min(batch_size or self._batch_size, self._batch_size))
         if len(self._cursors) > _OPEN_CURSORS:
             del self._cursors[next(iter(self._cursors))]
         return self._page(locator, 0, api_version)

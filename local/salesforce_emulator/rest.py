@@ -163,7 +163,7 @@ def _refused_as_request_error(action: Callable[[], T]) -> T:
 
 def _batch_size(query_options: str) -> int | None:
     """`batchSize=N` of a `Sforce-Query-Options` header, kept within Salesforce's 200 to 2,000
-    (Salesforce may answer with other sizes still; this emulator honours the clamped value)."""
+    (an upper bound: `Queries` goes under it when the emulator's own page size is smaller)."""
     for option in query_options.split(","):
         name, _, value = option.strip().partition("=")
         if name == "batchSize" and value.strip().isdigit():

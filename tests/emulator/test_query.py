@@ -86,6 +86,18 @@ def test_a_query_options_batch_size_sets_the_page_size_of_its_cursor(emulator: E
     assert sizes("") == [450]
 
 
+def test_an_asked_batch_size_is_an_upper_bound_the_org_may_go_under(paged: tuple[Emulator, Client]) -> None:
+    emulator, api = paged
+    for n in range(3):
+        emulator.insert("Lead", {"LastName": f"Lead {n}", "Company": "Acme"})
+
+    first = api.get(
+        "query", params={"q": "SELECT Id FROM Lead"}, headers={"Sforce-Query-Options": "batchSize=1000"}
+    ).json()
+
+    assert (len(first["records"]), first["done"]) == (2, False)
+
+
 def test_query_all_includes_deleted_and_merged_records(emulator: Emulator, api: Client) -> None:
     master = emulator.insert("Lead", {"LastName": "Keep", "Company": "Acme"})
     loser = emulator.insert("Lead", {"LastName": "Lose", "Company": "Acme"})
