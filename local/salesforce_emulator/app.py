@@ -94,7 +94,7 @@ class SalesforceApp:
         return base, base
 
     def _api(self, request: Request) -> Response:
-        server_error = self._faults.next_server_error()
+        server_error = self._faults.next_server_error(request.path)
         if server_error is not None:
             raise server_error
         if request.path.rstrip("/") == API_PATH:

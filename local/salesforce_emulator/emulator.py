@@ -72,7 +72,7 @@ class Emulator:
                     lambda: (self._app.daily_api_usage, self._app.daily_api_limit),
                 ),
                 CollectionsApi(self._store, writer),
-                BulkApi(self._store, writer, queries, self.clock, ids),
+                BulkApi(self._store, writer, queries, self.clock, ids, faults=self.faults),
             ),
             daily_api_limit=daily_api_limit,
             login_url=LOGIN_URL,
