@@ -320,11 +320,11 @@ def test_a_run_near_its_deadline_stops_and_the_next_one_resumes(salesforce: Emul
 @pytest.mark.person_accounts
 def test_a_person_accounts_task_names_its_person_contact(outbound_connector: OutboundConnector) -> None:
     salesforce = outbound_connector.salesforce
-    # GIVEN a prospect linked to a Person Account. The emulator does not make a person
-    # account's hidden Contact, so the test gives the account one.
+    # GIVEN a prospect linked to a Person Account, which has its hidden person contact
     account_id = salesforce.insert("Account", {"FirstName": "Mary", "LastName": "Jackson"})
-    person_contact = salesforce.insert("Contact", {"LastName": "Jackson"})
-    salesforce._store._records[account_id]["PersonContactId"] = person_contact
+    account = salesforce.get(account_id)
+    assert account is not None
+    person_contact = account["PersonContactId"]
     link("p-mary", CrmRef(CrmObject.PERSON_ACCOUNT, account_id))
     record(opened("p-mary"))
 
