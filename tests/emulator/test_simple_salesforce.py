@@ -7,9 +7,15 @@ from collections.abc import Callable
 import pytest
 import requests
 from simple_salesforce import Salesforce
-from simple_salesforce.exceptions import SalesforceMalformedRequest, SalesforceResourceNotFound
+from simple_salesforce.exceptions import (
+    SalesforceGeneralError,
+    SalesforceMalformedRequest,
+    SalesforceResourceNotFound,
+)
+from simple_salesforce.format import format_soql
 
 from local.salesforce_emulator import Emulator, ManualClock
+from local.salesforce_emulator.ids import to_18
 
 from .conftest import password_login
 
@@ -143,3 +149,19 @@ def test_a_lead_converted_into_a_person_account_names_it_and_its_person_contact(
     # AND a Lead converted into an existing person account gets that account's person contact
     second = sf.Lead.create({"LastName": "Núñez", "Company": "Self"})["id"]
     assert emulator.convert_lead(second, account_id=account_id) == (account_id, contact_id)
+
+
+def test_a_request_whose_uri_passes_16384_bytes_is_refused_before_the_api_counts_it(
+    emulator: Emulator, sf: Salesforce
+) -> None:
+    ids = [emulator.insert("Lead", {"LastName": f"Lead {n}", "Company": "Acme"}) for n in range(3)]
+    many = ids + [to_18(f"00Q8dZ{n:09d}") for n in range(700)]  # ~19 kB of URI once quoted
+    emulator.reset_counters()
+
+    with pytest.raises(SalesforceGeneralError) as refused:
+        sf.query_all(format_soql("SELECT Id FROM Lead WHERE Id IN {}", many))
+    fitting = sf.query_all(format_soql("SELECT Id FROM Lead WHERE Id IN {}", many[:300]))
+
+    assert refused.value.status == 414
+    assert emulator.api_calls == 1  # only the query that fitted reached the API
+    assert {r["Id"] for r in fitting["records"]} == set(ids)

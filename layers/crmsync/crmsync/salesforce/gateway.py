@@ -39,6 +39,11 @@ from crmsync.salesforce.session import SalesforceSession
 
 COLLECTION_SIZE = 200
 """The most records Salesforce takes in one sObject Collections call."""
+MAX_URI_AND_HEADERS_BYTES = 16_384
+"""Salesforce refuses a request whose URI and headers together pass this (414 URI Too Long or
+431 Request Header Fields Too Large; Salesforce Help, article 000386264)."""
+HEADERS_ALLOWANCE_BYTES = 2_048
+"""What a query's headers take at most: the bearer token, simple-salesforce's and requests'."""
 QUERY_OPTIONS = "Sforce-Query-Options"
 BULK_NULL = "#N/A"
 T = TypeVar("T")
@@ -153,11 +158,12 @@ class SalesforceGateway:
     def find(
         self, sobject: str, fields: Sequence[str], key_field: str, values: Sequence[object]
     ) -> list[dict[str, Any]]:
-        """Records whose `key_field` is one of `values` (one query; values are quoted safely)."""
-        if not values:
-            return []
-        query = soql.where_in(sobject, fields, key_field, values)
-        records: list[dict[str, Any]] = self._call(lambda: self._client.query_all(query))["records"]
+        """Records whose `key_field` is one of `values` (values are quoted safely): one query,
+        or as few as keep each query's URI within what Salesforce accepts."""
+        records: list[dict[str, Any]] = []
+        room = MAX_URI_AND_HEADERS_BYTES - HEADERS_ALLOWANCE_BYTES - len(f"{self._client.base_url}query/?q=")
+        for query in soql.where_in_batches(sobject, fields, key_field, values, max_encoded_length=room):
+            records += self._call(partial(self._client.query_all, query))["records"]
         for record in records:
             record.pop("attributes", None)
         return records
