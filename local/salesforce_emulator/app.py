@@ -24,6 +24,13 @@ if TYPE_CHECKING:
 
     from .faults import Faults
 
+# "In each REST call, the maximum length for the combined URI and headers is 16,384 bytes. A
+# request exceeding this limit returns a 431 Request Header Fields Too Large error. If the URI
+# itself exceeds this limit, the request returns a 414 URI Too Long error." (Salesforce Help,
+# article 000386264, Maximum number of rows returned by SOQL queries over the REST API.) The
+# refusal comes from Salesforce's web tier, as a short HTML page (the shape of simple-salesforce
+# issue #710's "<h1>Bad Message 400</h1>"), before the API counts the request.
+MAX_URI_AND_HEADERS_BYTES = 16_384
 TOKEN_PATH = "/services/oauth2/token"
 API_PATH = "/services/data"
 _VERSIONED = re.compile(r"^/services/data/v(\d+\.\d)(?:/(.*))?$")
@@ -61,6 +68,9 @@ class SalesforceApp:
     def handle(self, request: Request) -> tuple[Response, float]:
         """The response to `request`, and how long it should take to arrive."""
         with self._lock:
+            too_large = _too_large(request)
+            if too_large is not None:
+                return too_large, 0.0
             if request.path.rstrip("/") == TOKEN_PATH and request.method == "POST":
                 return self._token(request), 0.0
             if not request.path.startswith(API_PATH):
@@ -94,7 +104,7 @@ class SalesforceApp:
         return base, base
 
     def _api(self, request: Request) -> Response:
-        server_error = self._faults.next_server_error()
+        server_error = self._faults.next_server_error(request.path)
         if server_error is not None:
             raise server_error
         if request.path.rstrip("/") == API_PATH:
@@ -125,3 +135,21 @@ class SalesforceApp:
 def _bearer_token(request: Request) -> str:
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     return token.strip() if scheme.lower() in ("bearer", "oauth") else ""
+
+
+def _too_large(request: Request) -> Response | None:
+    environ = request.environ
+    query = environ.get("QUERY_STRING", "")
+    uri = len((environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")).encode("latin-1")) + (
+        len(query) + 1 if query else 0
+    )
+    headers = sum(len(name) + len(value) + 4 for name, value in request.headers.items())
+    if uri > MAX_URI_AND_HEADERS_BYTES:
+        status, reason = 414, "URI Too Long"
+    elif uri + headers > MAX_URI_AND_HEADERS_BYTES:
+        status, reason = 431, "Request Header Fields Too Large"
+    else:
+        return None
+    return Response(
+        f"<h1>Bad Message {status}</h1><pre>reason: {reason}</pre>", status=status, content_type="text/html"
+    )

@@ -16,6 +16,7 @@ from werkzeug.wrappers import Response
 
 from .clock import Clock, format_datetime
 from .errors import ApiError, RecordRefused, not_found
+from .faults import Faults
 from .ids import IdFactory
 from .query import Queries
 from .responses import CSV, Call, json_response, no_content
@@ -78,12 +79,14 @@ class _IngestJob(_Job):
     successes: list[list[str]] = field(default_factory=list)
     failures: list[list[str]] = field(default_factory=list)
     unprocessed: list[list[str]] = field(default_factory=list)
+    processed: int = 0
+    failed: int = 0
 
     def info(self) -> dict[str, Any]:
         return super().info() | {
             "contentUrl": f"services/data/v{self.api_version}/jobs/ingest/{self.id}/batches",
-            "numberRecordsProcessed": len(self.successes) + len(self.failures),
-            "numberRecordsFailed": len(self.failures),
+            "numberRecordsProcessed": self.processed,
+            "numberRecordsFailed": self.failed,
             "apiActiveProcessingTime": 0,
             "apexProcessingTime": 0,
         }
@@ -100,9 +103,17 @@ class _QueryJob(_Job):
 
 class BulkApi:
     def __init__(
-        self, store: Store, writer: ApiWriter, queries: Queries, clock: Clock, ids: IdFactory
+        self,
+        store: Store,
+        writer: ApiWriter,
+        queries: Queries,
+        clock: Clock,
+        ids: IdFactory,
+        *,
+        faults: Faults,
     ) -> None:
         self._store = store
+        self._faults = faults
         self._writer = writer
         self._queries = queries
         self._clock = clock
@@ -177,7 +188,9 @@ class BulkApi:
                 f"Found multiple contents for job: <{job.id}>, please 'Close' / 'Abort' / 'Delete' the current "
                 "Job then create a new Job and make sure you only do 'PUT' once on a given Job.",
             )
-        job.data = call.request.get_data(as_text=True)
+        # "Files must be in UTF-8 format" (Bulk API 2.0 Developer Guide, Prepare CSV Files),
+        # whatever charset the request names.
+        job.data = call.request.get_data().decode("utf-8", errors="replace")
 
     def _set_state(self, call: Call, kind: str, job_id: str) -> dict[str, Any]:
         wanted = str(call.json_object().get("state", ""))
@@ -213,7 +226,8 @@ class BulkApi:
             job.state, job.error_message, job.unprocessed = "Failed", f"InvalidBatch : {problem}", data
             return
         names = list(self._store.canonical(sobject, dict.fromkeys(job.columns)))
-        for raw in data:
+        unrecorded = self._faults.next_unrecorded_results()
+        for number, raw in enumerate(data):
             cells = raw + [""] * (len(names) - len(raw))
             values = {
                 name: None if cell == NULL else cell
@@ -221,12 +235,17 @@ class BulkApi:
                 if cell != ""
             }
             named_id = str(values.get("Id") or "")
+            recorded = number < len(data) - unrecorded
+            job.processed += 1
             try:
                 record_id, created = self._write(job, values, user_id)
             except RecordRefused as refused:
-                job.failures.append([named_id, refused.error.bulk_text(), *cells])
+                job.failed += 1
+                if recorded:
+                    job.failures.append([named_id, refused.error.bulk_text(), *cells])
             else:
-                job.successes.append([record_id, "true" if created else "false", *cells])
+                if recorded:
+                    job.successes.append([record_id, "true" if created else "false", *cells])
         job.state = "JobComplete"
 
     def _write(self, job: _IngestJob, values: dict[str, Any], user_id: str) -> tuple[str, bool]:
@@ -256,7 +275,11 @@ class BulkApi:
             raise not_found()
         if job.state not in _FINISHED:
             raise ApiError(400, "INVALIDJOBSTATE", f"Job {job.id} is not finished: {job.state}")
-        return Response(_csv([header, *rows], ",", "\n"), content_type=CSV)
+        # "The order of records in the response is not guaranteed to match the ordering of
+        # records in the original job data" (Get Job Successful Record Results, Get Job Failed
+        # Record Results): the emulator lists them last first, so a client that relies on the
+        # order shows it.
+        return Response(_csv([header, *reversed(rows)], ",", "\n"), content_type=CSV)
 
     # --- query ---------------------------------------------------------------------------------
 

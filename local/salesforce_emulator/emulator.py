@@ -72,7 +72,7 @@ class Emulator:
                     lambda: (self._app.daily_api_usage, self._app.daily_api_limit),
                 ),
                 CollectionsApi(self._store, writer),
-                BulkApi(self._store, writer, queries, self.clock, ids),
+                BulkApi(self._store, writer, queries, self.clock, ids, faults=self.faults),
             ),
             daily_api_limit=daily_api_limit,
             login_url=LOGIN_URL,
@@ -204,11 +204,22 @@ class Emulator:
             self._store.undelete(record_id, user_id=self._admin_id)
 
     def convert_lead(
-        self, lead_id: str, *, account_id: str | None = None, contact_id: str | None = None
+        self,
+        lead_id: str,
+        *,
+        account_id: str | None = None,
+        contact_id: str | None = None,
+        person_account: bool = False,
     ) -> tuple[str, str]:
+        """Convert a Lead; (ConvertedAccountId, ConvertedContactId). `person_account` makes the
+        new Account a person account (and the Contact its hidden person contact)."""
         with self._lock:
             return self._store.convert_lead(
-                lead_id, user_id=self._admin_id, account_id=account_id, contact_id=contact_id
+                lead_id,
+                user_id=self._admin_id,
+                account_id=account_id,
+                contact_id=contact_id,
+                person_account=person_account,
             )
 
     def merge(self, master_id: str, loser_ids: Iterable[str]) -> None:

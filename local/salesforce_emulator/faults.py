@@ -22,8 +22,9 @@ class Faults:
     def __init__(self, expire_sessions: Callable[[], None]) -> None:
         self._expire_sessions = expire_sessions
         self._locks: dict[str, int] = {}
-        self._server_errors: list[int] = []
+        self._server_errors: list[tuple[int, str]] = []
         self._delays: list[float] = []
+        self._unrecorded_results: list[int] = []
 
     # --- what tests call -------------------------------------------------------------------------
 
@@ -32,11 +33,12 @@ class Faults:
         for record_id in ids:
             self._locks[to_18(record_id)] = times
 
-    def server_errors(self, count: int = 1, status: int = 500) -> None:
-        """The next `count` API requests answer `status` with Salesforce's error body."""
+    def server_errors(self, count: int = 1, status: int = 500, *, path_containing: str = "") -> None:
+        """The next `count` API requests (whose path contains `path_containing`) answer `status`
+        with Salesforce's error body."""
         if status not in _SERVER_ERRORS:
             raise ValueError(f"status must be one of {sorted(_SERVER_ERRORS)}")
-        self._server_errors += [status] * count
+        self._server_errors += [(status, path_containing)] * count
 
     def recover(self) -> None:
         """Salesforce is back: the server errors still queued are dropped."""
@@ -45,6 +47,12 @@ class Faults:
     def slow(self, seconds: float, count: int = 1) -> None:
         """The next `count` API requests are answered only after `seconds`."""
         self._delays += [seconds] * count
+
+    def unrecorded_bulk_results(self, count: int = 1) -> None:
+        """The next Bulk API 2.0 ingest job writes all its records but keeps no result for its
+        last `count`: "Results are not recorded for batches that exceed the daily batch
+        allocation" (Bulk API 2.0 Developer Guide, Get Job Successful Record Results)."""
+        self._unrecorded_results.append(count)
 
     def expire_sessions(self) -> None:
         """Every access token issued so far stops working (INVALID_SESSION_ID)."""
@@ -62,12 +70,16 @@ class Faults:
             "UNABLE_TO_LOCK_ROW", f"unable to obtain exclusive access to this record or 1 records: {key}"
         )
 
-    def next_server_error(self) -> ApiError | None:
-        if not self._server_errors:
-            return None
-        status = self._server_errors.pop(0)
-        code, message = _SERVER_ERRORS[status]
-        return ApiError(status, code, message)
+    def next_server_error(self, path: str) -> ApiError | None:
+        for index, (status, path_containing) in enumerate(self._server_errors):
+            if path_containing in path:
+                del self._server_errors[index]
+                code, message = _SERVER_ERRORS[status]
+                return ApiError(status, code, message)
+        return None
+
+    def next_unrecorded_results(self) -> int:
+        return self._unrecorded_results.pop(0) if self._unrecorded_results else 0
 
     def next_delay(self) -> float:
         return self._delays.pop(0) if self._delays else 0.0

@@ -11,7 +11,12 @@ from werkzeug.wrappers import Request, Response
 from .errors import ApiError
 
 JSON = "application/json;charset=UTF-8"
-CSV = "text/csv; charset=UTF-8"
+# Bulk API 2.0 answers its CSV results (ingest results, query results) as `text/csv` with no
+# charset, though the bytes are UTF-8 ("Files must be in UTF-8 format", Bulk API 2.0 Developer
+# Guide, Prepare CSV Files). A client that trusts HTTP's default reads them as ISO-8859-1: see
+# simple-salesforce issue #706 ("Bulk API v2 Results Encoding Issue") and pull request #688,
+# which moved its query results to `.content`; its `get_ingest_results` still returns `.text`.
+CSV = "text/csv"
 
 
 @dataclass(frozen=True)

@@ -69,7 +69,10 @@ def _text(definition: FieldDef, value: Any) -> str:
                 f"{definition.name}: invalid email address: {text}",
                 [definition.name],
             )
-    if definition.length and len(text) > definition.length:
+    # Salesforce counts characters as Java does, in UTF-16 code units: a character outside the
+    # Basic Multilingual Plane (an emoji, some kanji) counts as two ("Surrogate Pair Characters
+    # Are Treated as Two Characters", Salesforce Help, article 005166849).
+    if definition.length and len(text.encode("utf-16-le")) // 2 > definition.length:
         raise RecordRefused(
             "STRING_TOO_LONG",
             f"{definition.name}: data value too large: {text} (max length={definition.length})",

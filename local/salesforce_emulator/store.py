@@ -32,6 +32,30 @@ _LEAD_TO_CONTACT = (
     "Sync_To_Marketing__c",
 )
 _PERSON_FIELDS = ("FirstName", "LastName", "PersonEmail")
+# A person account's fields that are its person contact's (Account field -> Contact field); its
+# custom `__pc` fields are the contact's `__c` fields.
+_PERSON_CONTACT_FIELDS = {
+    "FirstName": "FirstName",
+    "LastName": "LastName",
+    "PersonEmail": "Email",
+    "PersonTitle": "Title",
+    "PersonMobilePhone": "MobilePhone",
+    "PersonHasOptedOutOfEmail": "HasOptedOutOfEmail",
+}
+# What lead conversion copies onto a new person account (the default field mapping).
+_LEAD_TO_PERSON_ACCOUNT = {
+    "FirstName": "FirstName",
+    "LastName": "LastName",
+    "Email": "PersonEmail",
+    "Title": "PersonTitle",
+    "Phone": "Phone",
+    "MobilePhone": "PersonMobilePhone",
+    "HasOptedOutOfEmail": "PersonHasOptedOutOfEmail",
+    "Description": "Description",
+    "Score__c": "Score__pc",
+    "Grade__c": "Grade__pc",
+    "Sync_To_Marketing__c": "Sync_To_Marketing__pc",
+}
 
 
 class Store:
@@ -142,6 +166,8 @@ class Store:
             state["CreatedById"] = state["LastModifiedById"] = state["Id"]
         self._check(sobject, state, changed=set(values), existing_id=None)
         self._save(sobject, state)
+        if state.get("IsPersonAccount"):
+            self._create_person_contact(state, user_id)
         return str(state["Id"])
 
     def update(self, sobject_name: str, record_id: str, values: Mapping[str, Any], *, user_id: str) -> None:
@@ -157,6 +183,8 @@ class Store:
             state[name] = coerce(sobject.fields[name], value)
         self._check(sobject, state, changed=set(values), existing_id=current["Id"])
         self._save(sobject, self._touched(state, user_id))
+        if state.get("IsPersonAccount") and state.get("PersonContactId"):
+            self._update_person_contact(state, user_id)
 
     def upsert(
         self, sobject_name: str, key_field: str, key_value: Any, values: Mapping[str, Any], *, user_id: str
@@ -218,15 +246,46 @@ class Store:
         self._save(sobject, self._touched(dict(self._records[master]), user_id))
 
     def convert_lead(
-        self, lead_id: str, *, user_id: str, account_id: str | None = None, contact_id: str | None = None
+        self,
+        lead_id: str,
+        *,
+        user_id: str,
+        account_id: str | None = None,
+        contact_id: str | None = None,
+        person_account: bool = False,
     ) -> tuple[str, str]:
+        """Convert a Lead into an Account and a Contact (convertLead()): new ones, or the ones
+        named. With `person_account`, the new Account is a person account made from the Lead's
+        person fields. A Lead converted into a person account (new, or named by `account_id`)
+        gets it as its ConvertedAccountId and its person contact (PersonContactId) as its
+        ConvertedContactId: "a lead can be converted to an account and a person account instead
+        of a contact" (SOAP API Developer Guide, convertLead()), a person account's contact is
+        created with it and is "the only contact record that can be associated directly with the
+        person account" (Person Account Record Types), and LeadConvertResult's contactId is the
+        contact the conversion created or was given."""
         lead_type = self.sobject("Lead")
         lead = self.live(lead_type, lead_id)
         if lead["IsConverted"]:
             raise RecordRefused("CANNOT_UPDATE_CONVERTED_LEAD", "cannot reference converted lead")
+        account_type = self.sobject("Account")
+        if person_account and "IsPersonAccount" not in account_type.fields:
+            raise ValueError("this org has no person accounts")
         if account_id is None:
-            account_id = self.create("Account", {"Name": lead["Company"]}, user_id=user_id)
-        if contact_id is None:
+            values = (
+                {to: lead[name] for name, to in _LEAD_TO_PERSON_ACCOUNT.items() if lead.get(name) is not None}
+                if person_account
+                else {"Name": lead["Company"]}
+            )
+            account_id = self.create("Account", values, user_id=user_id)
+        account = self.live(account_type, account_id)
+        if account.get("IsPersonAccount"):
+            person_contact = str(account["PersonContactId"])
+            if contact_id is not None and to_18(contact_id) != person_contact:
+                raise RecordRefused(
+                    "INVALID_CROSS_REFERENCE_KEY", "the contact must be the person account's person contact"
+                )
+            contact_id = person_contact
+        elif contact_id is None:
             copied = {name: lead[name] for name in _LEAD_TO_CONTACT if lead.get(name) is not None}
             contact_id = self.create("Contact", {**copied, "AccountId": account_id}, user_id=user_id)
         state = dict(lead) | {
@@ -238,6 +297,46 @@ class Store:
         }
         self._save(lead_type, self._touched(state, user_id))
         return to_18(account_id), to_18(contact_id)
+
+    # --- person accounts -------------------------------------------------------------------------
+
+    def _create_person_contact(self, account: Record, user_id: str) -> None:
+        """ "When a person account is created ..., a corresponding contact record is also created",
+        and its Id is the account's PersonContactId (SOAP API Developer Guide, Person Account
+        Record Types); that contact's IsPersonAccount is true."""
+        contact_type = self.sobject("Contact")
+        values = {
+            field: account[name]
+            for name, field in self._person_contact_fields(contact_type)
+            if account.get(name) is not None and contact_type.fields[field].createable
+        }
+        contact_id = self.create("Contact", {**values, "AccountId": account["Id"]}, user_id=user_id)
+        self._save(contact_type, dict(self._records[contact_id]) | {"IsPersonAccount": True})
+        self._save(
+            self.sobject("Account"), dict(self._records[str(account["Id"])]) | {"PersonContactId": contact_id}
+        )
+
+    def _update_person_contact(self, account: Record, user_id: str) -> None:
+        """A person account's edit is its person contact's too, and Salesforce "always updates the
+        LastModifiedDate system field in both the account and contact" (Change Data Capture
+        Developer Guide, Updating a Person Account)."""
+        contact_type = self.sobject("Contact")
+        contact = self._records[str(account["PersonContactId"])]
+        mirrored = {
+            field: account[name]
+            for name, field in self._person_contact_fields(contact_type)
+            if contact_type.fields[field].updateable
+        }
+        self._save(contact_type, self._touched(dict(contact) | mirrored, user_id))
+
+    def _person_contact_fields(self, contact_type: SObjectType) -> list[tuple[str, str]]:
+        """(Account field, Contact field) of what a person account shares with its contact."""
+        custom = [
+            (name, name.removesuffix("__pc") + "__c")
+            for name in self.sobject("Account").fields
+            if name.endswith("__pc") and name.removesuffix("__pc") + "__c" in contact_type.fields
+        ]
+        return [*_PERSON_CONTACT_FIELDS.items(), *custom]
 
     # --- all or none ---------------------------------------------------------------------------
 

@@ -199,3 +199,19 @@ def test_ids_carry_the_case_safe_checksum() -> None:
     assert checksum("001AB0000000xYz") == "YAI"  # upper case at 3, 4 | none | 3
     assert is_well_formed("00Q8d0000000001EAA") and is_well_formed("00Q8d0000000001")
     assert not is_well_formed("00Q8d0000000001AAA") and not is_well_formed("00Q-bad")
+
+
+def test_a_character_outside_the_basic_plane_counts_twice_towards_a_fields_length(
+    emulator: Emulator, api: Client
+) -> None:
+    # FirstName holds 40 characters as Salesforce counts them: UTF-16 code units
+    fits = api.request(
+        "POST", "sobjects/Lead", json={"FirstName": "🚀" * 20, "LastName": "X", "Company": "Acme"}
+    )
+    too_long = api.request(
+        "POST", "sobjects/Lead", json={"FirstName": "🚀" * 21, "LastName": "X", "Company": "Acme"}
+    )
+
+    assert fits.status_code == 201, fits.text
+    assert emulator.get(fits.json()["id"])["FirstName"] == "🚀" * 20  # type: ignore[index]
+    assert assert_error(too_long, 400, "STRING_TOO_LONG")["fields"] == ["FirstName"]

@@ -317,14 +317,36 @@ def test_a_run_near_its_deadline_stops_and_the_next_one_resumes(salesforce: Emul
     assert run_activities().counts["sent"] == 1
 
 
+def test_a_long_title_of_emoji_is_cut_to_what_salesforce_counts_as_the_subjects_length(
+    salesforce: Emulator,
+) -> None:
+    # GIVEN a linked prospect visited a page whose title is 300 emoji (600 characters to Salesforce)
+    lead_id = linked_lead(salesforce, "p-emoji")
+    page = Activity(
+        new_id(), "p-emoji", ActivityType.PAGE_VISIT, OCCURRED, name="🚀" * 300, url="https://example.com/🚀"
+    )
+    record(page)
+
+    # WHEN the activities run
+    run = run_activities()
+
+    # THEN the Task is created, its subject cut within Task.Subject's 255 characters
+    assert run.counts["sent"] == 1
+    [task] = salesforce.records("Task")
+    assert task["WhoId"] == lead_id
+    assert task["Subject"].startswith("Web page visited: 🚀") and task["Subject"].endswith("…")
+    assert len(task["Subject"].encode("utf-16-le")) // 2 <= 255
+    assert bootstrap.sync_state().open_errors() == []
+
+
 @pytest.mark.person_accounts
 def test_a_person_accounts_task_names_its_person_contact(outbound_connector: OutboundConnector) -> None:
     salesforce = outbound_connector.salesforce
-    # GIVEN a prospect linked to a Person Account. The emulator does not make a person
-    # account's hidden Contact, so the test gives the account one.
+    # GIVEN a prospect linked to a Person Account, which has its hidden person contact
     account_id = salesforce.insert("Account", {"FirstName": "Mary", "LastName": "Jackson"})
-    person_contact = salesforce.insert("Contact", {"LastName": "Jackson"})
-    salesforce._store._records[account_id]["PersonContactId"] = person_contact
+    account = salesforce.get(account_id)
+    assert account is not None
+    person_contact = account["PersonContactId"]
     link("p-mary", CrmRef(CrmObject.PERSON_ACCOUNT, account_id))
     record(opened("p-mary"))
 

@@ -784,6 +784,56 @@ def test_a_person_account_becomes_one_prospect_and_its_hidden_contact_adds_none(
     assert link_of(person).link.crm.object.value == "PersonAccount"
 
 
+@pytest.mark.person_accounts
+def test_a_lead_converted_into_a_person_account_hands_its_prospect_to_the_account_and_its_edits_follow(
+    outbound_connector: OutboundConnector,
+) -> None:
+    salesforce = outbound_connector.salesforce
+    # GIVEN Person Accounts synced, and a Lead synced to a prospect
+    bootstrap.load_configuration({"version": 2, "objects": {"person_account": True}})
+    lead_id = insert_lead(salesforce, FirstName="Mary", LastName="Jackson", Email="mary@example.com")
+    run_outbound()
+    prospect = prospect_linked_to(lead_id)
+
+    # WHEN the Lead is converted into a person account, and the next runs happen
+    later(outbound_connector)
+    account_id, person_contact = salesforce.convert_lead(lead_id, person_account=True)
+    report = run_outbound()
+    later(outbound_connector)
+    again = run_outbound()
+
+    # THEN the same prospect is linked to the Person Account, never to its hidden person contact
+    assert report["counts"]["converted"] == 1
+    assert prospect_linked_to(account_id).id == prospect.id
+    stored = link_of(account_id)
+    assert stored is not None and stored.link.crm.object.value == "PersonAccount"
+    assert link_of(person_contact) is None and link_of(lead_id) is None
+    (after,) = all_prospects()
+    assert CONVERTED_TAG in after.tags and CONTACT_TAG not in after.tags
+    # AND no run reports the Person Account as another prospect's, and nothing was written to Salesforce
+    assert again["outcome"] == "completed"
+    assert bootstrap.sync_state().open_errors() == []
+    assert writes_to_salesforce(salesforce) == []
+
+    # AND later edits of the account's person fields reach the prospect
+    later(outbound_connector)
+    salesforce.update(
+        "Account",
+        account_id,
+        {"FirstName": "Mae", "PersonEmail": "mae.jackson@example.com", "Phone": "+1 555 0199"},
+    )
+    edited = run_outbound()
+    assert edited["counts"]["updated"] == 1
+    assert prospect_linked_to(account_id).fields == {
+        "email": "mae.jackson@example.com",
+        "first_name": "Mae",
+        "last_name": "Jackson",
+        "company": "US Navy",
+        "phone": "+1 555 0199",
+    }
+    assert bootstrap.sync_state().open_errors() == []
+
+
 class _MarketingEditsDuringTheRun:
     """The prospect store, with the marketing platform editing one prospect between the run's
     read and its write (the run's write then finds a newer version and is refused)."""

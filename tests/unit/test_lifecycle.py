@@ -18,6 +18,7 @@ from crmsync.domain.lifecycle import (
     decide_scope_change,
     decide_undelete,
     decide_unlinked_record,
+    lead_converted_into,
 )
 from crmsync.domain.matching import CrmCandidate, CrmObject, MatchingMode, ProspectCandidate
 
@@ -146,6 +147,17 @@ def test_a_lead_converted_to_a_person_account_hands_its_link_to_the_person_accou
     person = CrmRef(CrmObject.PERSON_ACCOUNT, "001P")
     decision = decide_lead_conversion(Link("p1", LEAD), person, None, TAGS)
     assert (decision.action, decision.crm) == (LifecycleAction.MOVE_LINK, person)
+
+
+def test_a_lead_converted_into_a_person_account_follows_the_account_not_its_person_contact() -> None:
+    # Salesforce names both: the person account and its hidden person contact (PersonContactId)
+    converted = lead_converted_into("003PC", "001P", account_is_person_account=True)
+    assert converted == CrmRef(CrmObject.PERSON_ACCOUNT, "001P")
+
+
+def test_a_lead_converted_into_a_business_account_follows_its_contact() -> None:
+    assert lead_converted_into("0031", "001B", account_is_person_account=False) == CONTACT
+    assert lead_converted_into(None, "001B", account_is_person_account=False) is None
 
 
 def test_a_conversion_already_followed_changes_nothing() -> None:

@@ -278,4 +278,15 @@ def _description(activity: Activity) -> str:
 
 
 def _cut(text: str, length: int) -> str:
-    return text if len(text) <= length else text[: length - 1] + "…"
+    """`text` within `length` characters as Salesforce counts them: UTF-16 code units, so a
+    character outside the Basic Multilingual Plane (an emoji) counts as two (Salesforce Help,
+    article 005166849); one that does not fit whole is left out, never split."""
+    if len(text.encode("utf-16-le")) // 2 <= length:
+        return text
+    kept, used = [], 1  # the ellipsis
+    for char in text:
+        used += 2 if ord(char) > 0xFFFF else 1
+        if used > length:
+            break
+        kept.append(char)
+    return "".join(kept) + "…"

@@ -189,12 +189,34 @@ def decide_scope_change(link: Link, record_in_scope: bool) -> LifecycleDecision:
     )
 
 
+def lead_converted_into(
+    contact_id: str | None, account_id: str | None, *, account_is_person_account: bool
+) -> CrmRef | None:
+    """The record a converted Lead's person lives on as, from the Lead's `ConvertedContactId`
+    and `ConvertedAccountId`: the record its link follows.
+
+    A conversion fills `ConvertedAccountId` with the account and `ConvertedContactId` with the
+    contact it created or was given (Lead fields, and LeadConvertResult's `accountId` and
+    `contactId`, SOAP API Developer Guide; Change Events for Lead Conversion). A Lead converted
+    "to an account and a person account instead of a contact" (convertLead()) therefore names the
+    person account and its person contact, the hidden Contact Salesforce creates with every
+    person account and names in `Account.PersonContactId` (Person Account Record Types). That
+    Contact is synced as its Person Account and never linked, so the link follows the account.
+    Otherwise it follows the Contact; a business account alone is no person to follow.
+    """
+    if account_id and account_is_person_account:
+        return CrmRef(CrmObject.PERSON_ACCOUNT, account_id)
+    if contact_id:
+        return CrmRef(CrmObject.CONTACT, contact_id)
+    return None
+
+
 def decide_lead_conversion(
     link: Link, converted_to: CrmRef, prospect_of_converted_to: str | None, tags: Tags
 ) -> LifecycleDecision:
-    """A linked Lead was converted into `converted_to` (its Contact or Person Account), whose
-    own link, if any, is `prospect_of_converted_to`. The prospect follows the person; the Lead
-    is never written again either way."""
+    """A linked Lead was converted into `converted_to` (its Contact or Person Account, as
+    `lead_converted_into` tells), whose own link, if any, is `prospect_of_converted_to`. The
+    prospect follows the person; the Lead is never written again either way."""
     return _hand_over_link(
         link,
         to=converted_to,

@@ -30,6 +30,7 @@ from crmsync.domain.lifecycle import (
     decide_scope_change,
     decide_undelete,
     decide_unlinked_record,
+    lead_converted_into,
 )
 from crmsync.domain.matching import CrmCandidate, CrmObject, MatchingMode, ProspectCandidate
 from crmsync.domain.owner import OWNER_MAPPING, in_marketing_terms
@@ -68,6 +69,8 @@ class PersonRecord:
     candidate_prospects: Mapping[str, Prospect] = field(default_factory=dict)
     target_link: StoredLink | None = None
     """Conversion and merge: the link of the record this one now lives on as."""
+    converted_into_person_account: bool = False
+    """A converted Lead: whether its `ConvertedAccountId` is a person account."""
 
     @property
     def id(self) -> str:
@@ -91,12 +94,11 @@ class PersonRecord:
         return value if isinstance(value, str) else None
 
     def converted_to(self) -> CrmRef | None:
-        contact = self.values.get("ConvertedContactId")
-        if contact:
-            return CrmRef(CrmObject.CONTACT, str(contact))
-        account = self.values.get("ConvertedAccountId")
-        # A Lead converted into a Person Account has no Contact of its own to follow.
-        return CrmRef(CrmObject.PERSON_ACCOUNT, str(account)) if account else None
+        return lead_converted_into(
+            _id(self.values.get("ConvertedContactId")),
+            _id(self.values.get("ConvertedAccountId")),
+            account_is_person_account=self.converted_into_person_account,
+        )
 
     def merged_into(self) -> CrmRef | None:
         master = self.values.get("MasterRecordId")
@@ -365,6 +367,10 @@ def _sync_fields(record: PersonRecord, rules: OutboundRules, now: datetime, outc
         events=events,
         field_audit=fields_plan.marketing_audit,
     )
+
+
+def _id(value: Any) -> str | None:
+    return str(value) if value else None
 
 
 def _owner(record: PersonRecord, rules: OutboundRules) -> str | None:

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 import requests
 from simple_salesforce.api import Salesforce
+from simple_salesforce.util import call_salesforce
 
 from crmsync.domain.errors import CrmError, Failure
 from crmsync.domain.records import (
@@ -38,6 +39,11 @@ from crmsync.salesforce.session import SalesforceSession
 
 COLLECTION_SIZE = 200
 """The most records Salesforce takes in one sObject Collections call."""
+MAX_URI_AND_HEADERS_BYTES = 16_384
+"""Salesforce refuses a request whose URI and headers together pass this (414 URI Too Long or
+431 Request Header Fields Too Large; Salesforce Help, article 000386264)."""
+HEADERS_ALLOWANCE_BYTES = 2_048
+"""What a query's headers take at most: the bearer token, simple-salesforce's and requests'."""
 QUERY_OPTIONS = "Sforce-Query-Options"
 BULK_NULL = "#N/A"
 T = TypeVar("T")
@@ -152,11 +158,12 @@ class SalesforceGateway:
     def find(
         self, sobject: str, fields: Sequence[str], key_field: str, values: Sequence[object]
     ) -> list[dict[str, Any]]:
-        """Records whose `key_field` is one of `values` (one query; values are quoted safely)."""
-        if not values:
-            return []
-        query = soql.where_in(sobject, fields, key_field, values)
-        records: list[dict[str, Any]] = self._call(lambda: self._client.query_all(query))["records"]
+        """Records whose `key_field` is one of `values` (values are quoted safely): one query,
+        or as few as keep each query's URI within what Salesforce accepts."""
+        records: list[dict[str, Any]] = []
+        room = MAX_URI_AND_HEADERS_BYTES - HEADERS_ALLOWANCE_BYTES - len(f"{self._client.base_url}query/?q=")
+        for query in soql.where_in_batches(sobject, fields, key_field, values, max_encoded_length=room):
+            records += self._call(partial(self._client.query_all, query))["records"]
         for record in records:
             record.pop("attributes", None)
         return records
@@ -290,14 +297,21 @@ class SalesforceGateway:
                 )
             )
 
+        key_of = _bulk_row_key(operation, columns, external_id_field)
         waiting: dict[tuple[str, ...], deque[int]] = defaultdict(deque)
         for index, row in enumerate(rows):
-            waiting[tuple(row[c] for c in columns)].append(index)
+            waiting[key_of({column.lower(): cell for column, cell in row.items()})].append(index)
         results: list[WriteResult | None] = [None] * len(rows)
 
-        def settle(result_csv: str, make: Callable[[dict[str, str]], WriteResult]) -> None:
-            for result_row in csv.DictReader(io.StringIO(result_csv)):
-                queue = waiting.get(tuple(result_row.get(c, "") for c in columns))
+        def settle(job_id: str, kind: str, make: Callable[[dict[str, str]], WriteResult]) -> None:
+            try:
+                result_csv = self._ingest_results(job_id, kind)
+            except CrmError:
+                if operation is not WriteOperation.CREATE:
+                    raise
+                return  # the job ran: its records are reported as of unknown outcome below
+            for result_row in csv.DictReader(io.StringIO(result_csv, newline="")):
+                queue = waiting.get(key_of({name.lower(): cell for name, cell in result_row.items()}))
                 if queue:
                     results[queue.popleft()] = make(result_row)
 
@@ -307,28 +321,87 @@ class SalesforceGateway:
             processed = int(job["numberRecordsProcessed"])
             if processed > failed:
                 settle(
-                    self._call(partial(handler.get_successful_records, job_id)),
+                    job_id,
+                    "successfulResults",
                     lambda row: WriteResult(
                         record_id=row["sf__Id"], created=row.get("sf__Created") == "true"
                     ),
                 )
             if failed:
                 settle(
-                    self._call(partial(handler.get_failed_records, job_id)),
+                    job_id,
+                    "failedResults",
                     lambda row: WriteResult(
                         record_id=row.get("sf__Id") or None, failure=_bulk_failure(row["sf__Error"])
                     ),
                 )
             if processed < int(job["numberRecordsTotal"]):
                 settle(
-                    self._call(partial(handler.get_unprocessed_records, job_id)),
+                    job_id,
+                    "unprocessedrecords",
                     lambda row: WriteResult(
                         record_id=None,
                         failure=Failure.of("UNPROCESSED", "Bulk API job did not process this record"),
                     ),
                 )
-        missing = Failure.of("UNKNOWN_EXCEPTION", "Bulk API returned no result for this record")
+        missing = _missing_bulk_result(operation)
         return [result or WriteResult(record_id=None, failure=missing) for result in results]
+
+    def _ingest_results(self, job_id: str, kind: str) -> str:
+        """One of a finished ingest job's result CSVs, decoded from its bytes as UTF-8.
+
+        Salesforce serves them as `text/csv` with no charset, so `requests` reads them as
+        ISO-8859-1, and simple-salesforce's `get_*_records` return that reading (simple-salesforce
+        issue #706, pull request #688). Salesforce's Bulk API 2.0 is UTF-8 throughout ("Files must
+        be in UTF-8 format", Bulk API 2.0 Developer Guide, Prepare CSV Files). The bytes are taken
+        rather than the text re-encoded: the re-encoding is exact only while the header names no
+        charset and is `text/*`, and would garble the day Salesforce names one.
+        """
+        url = f"{self._client.bulk2_url}ingest/{job_id}/{kind}/"
+        response = self._call(
+            lambda: call_salesforce(
+                url=url, method="GET", session=self._session, headers={"Accept": "text/csv"}
+            )
+        )
+        # An undecodable byte spoils its own row's match only, not the whole job's results.
+        return response.content.decode("utf-8", errors="replace")
+
+
+def _bulk_row_key(
+    operation: WriteOperation, columns: Sequence[str], external_id_field: str | None
+) -> Callable[[Mapping[str, str]], tuple[str, ...]]:
+    """What ties a result row to the request row it reports on (rows keyed by lower-case names).
+
+    Salesforce does not keep the upload's order in the results ("The order of records in the
+    response is not guaranteed to match the ordering of records in the original job data", Get
+    Job Successful Record Results), and each result row repeats the request row's cells. An
+    update is known by its Id (the first 15 characters: the rest is a checksum of them), an
+    upsert by its external id. An insert has neither, so it is known by all its cells: two
+    request rows with the same cells would write the same record, so which of them gets which
+    result does not matter.
+    """
+    if operation is WriteOperation.UPDATE:
+        return lambda row: ((row.get("id") or row.get("sf__id") or "")[:15],)
+    if operation is WriteOperation.UPSERT:
+        assert external_id_field is not None
+        key = external_id_field.lower()
+        return lambda row: (row.get(key, ""),)
+    names = [column.lower() for column in columns]
+    return lambda row: tuple(row.get(name, "") for name in names)
+
+
+def _missing_bulk_result(operation: WriteOperation) -> Failure:
+    """The failure of a record the job's results do not mention (Salesforce keeps no results for
+    batches past the daily batch allocation). Writing an update or an upsert again changes
+    nothing, so it waits for the next run; an insert may have created its record, so it is not
+    sent again automatically, where it could create a second one."""
+    if operation is WriteOperation.CREATE:
+        return Failure.of(
+            "BULK_RESULT_MISSING",
+            "Bulk API 2.0 returned no result for this record: it may have been created, so it is not "
+            "sent again automatically (check Salesforce before retrying it)",
+        )
+    return Failure.of("UNKNOWN_EXCEPTION", "Bulk API 2.0 returned no result for this record")
 
 
 def _bulk_cell(value: Any) -> str:

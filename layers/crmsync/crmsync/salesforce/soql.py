@@ -4,8 +4,9 @@ names (objects, fields), which SOQL cannot quote, must look like Salesforce API 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
+from urllib.parse import quote_plus
 
 from simple_salesforce.format import format_soql
 
@@ -55,3 +56,22 @@ def where_in(sobject: str, fields: Sequence[str], key_field: str, values: Sequen
         f"SELECT {_field_list(['Id', *fields])} FROM {api_name(sobject)} WHERE {api_name(key_field)} IN {{}}",
         list(values),
     )
+
+
+def where_in_batches(
+    sobject: str, fields: Sequence[str], key_field: str, values: Sequence[object], *, max_encoded_length: int
+) -> Iterator[str]:
+    """`where_in` queries for `values`, as few as can be while each, URL-encoded as a GET's
+    query string (what simple-salesforce sends), stays within `max_encoded_length` bytes."""
+    budget = max_encoded_length - len(quote_plus(where_in(sobject, fields, key_field, [])))
+    batch: list[object] = []
+    used = 0
+    for value in values:
+        cost = len(quote_plus(format_soql("{}", value))) + len("%2C")
+        if batch and used + cost > budget:
+            yield where_in(sobject, fields, key_field, batch)
+            batch, used = [], 0
+        batch.append(value)
+        used += cost
+    if batch:
+        yield where_in(sobject, fields, key_field, batch)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
@@ -23,7 +24,7 @@ from crmsync.config import OPPORTUNITY_MAPPING, Configuration, MappedObject, Own
 from crmsync.domain.audit import AuditRecord, Direction, SyncError
 from crmsync.domain.errors import ErrorCategory, Failure
 from crmsync.domain.fields import Behaviour, FieldMapping
-from crmsync.domain.lifecycle import LinkChange, LinkStatus, StoredLink
+from crmsync.domain.lifecycle import LinkChange, LinkStatus, StoredLink, lead_converted_into
 from crmsync.domain.matching import CrmObject, MatchingMode, ProspectCandidate, normalize_email
 from crmsync.domain.outbound import OutboundRules, PersonRecord, RecordPlan, plan_person_record
 from crmsync.domain.owner import owner_map
@@ -328,6 +329,7 @@ class _Run:
         }
         links = self.s._links.by_crm_ids({str(r["Id"]) for r in records} | related)
         prospects = self.s._prospects.get_many({stored.link.prospect_id for stored in links.values()})
+        person_accounts = self._person_accounts_converted_into([r for r in records if str(r["Id"]) in links])
         unlinked = [r for r in records if str(r["Id"]) not in links and not as_checkbox(r.get("IsDeleted"))]
         candidates = self._candidates(crm, unlinked)
         candidate_links = self.s._links.by_prospect_ids(
@@ -350,7 +352,8 @@ class _Run:
                     for p in found
                 ],
                 candidate_prospects={p.id: p for p in found},
-                target_link=self._target_link(values, links),
+                target_link=self._target_link(values, links, person_accounts),
+                converted_into_person_account=values.get("ConvertedAccountId") in person_accounts,
             )
             plans.append(plan_person_record(person, self.rules, self.now, self.s._new_prospect_id))
         self._carry_out(crm.value if crm is not CrmObject.PERSON_ACCOUNT else "Account", plans)
@@ -369,14 +372,41 @@ class _Run:
         return self.s._prospects.find_by_emails(keys)
 
     @staticmethod
-    def _target_link(values: CrmRecord, links: Mapping[str, StoredLink]) -> StoredLink | None:
+    def _target_link(
+        values: CrmRecord, links: Mapping[str, StoredLink], person_accounts: AbstractSet[str]
+    ) -> StoredLink | None:
         if as_checkbox(values.get("IsDeleted")):
             target = values.get("MasterRecordId")
         elif as_checkbox(values.get("IsConverted")):
-            target = values.get("ConvertedContactId") or values.get("ConvertedAccountId")
+            account = values.get("ConvertedAccountId") or None
+            converted = lead_converted_into(
+                values.get("ConvertedContactId") or None,
+                account,
+                account_is_person_account=account in person_accounts,
+            )
+            target = converted.id if converted else None
         else:
             return None
         return links.get(str(target)) if target else None
+
+    def _person_accounts_converted_into(self, linked: Sequence[CrmRecord]) -> frozenset[str]:
+        """Which of the linked converted Leads' accounts are person accounts. A Lead does not
+        say, so they are read: one query per 200 (a SOQL `IN` list that fits a URL), and only
+        for a chunk that holds a linked conversion."""
+        if not self.config.objects.person_accounts:
+            return frozenset()
+        ids = sorted(
+            {
+                str(r["ConvertedAccountId"])
+                for r in linked
+                if as_checkbox(r.get("IsConverted")) and r.get("ConvertedAccountId")
+            }
+        )
+        found: set[str] = set()
+        for start in range(0, len(ids), RETRY_BATCH):
+            rows = self.s._crm.find("Account", ("IsPersonAccount",), "Id", ids[start : start + RETRY_BATCH])
+            found.update(str(row["Id"]) for row in rows if as_checkbox(row.get("IsPersonAccount")))
+        return frozenset(found)
 
     def _carry_out(self, sobject: str, plans: Sequence[RecordPlan]) -> None:
         """Links first, then prospects, then snapshots; a record whose step is refused stops
