@@ -60,7 +60,7 @@ class Emulator:
             user_id="",
         )
         writer = ApiWriter(self._store, self.faults)
-        queries = Queries(self._store, query_batch_size)
+        queries = Queries(self._store, query_batch_size, self.clock, self.faults)
         self._app = SalesforceApp(
             oauth=self._oauth,
             faults=self.faults,

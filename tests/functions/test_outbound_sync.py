@@ -441,6 +441,35 @@ def test_the_configurations_read_page_size_sets_the_records_per_salesforce_page(
     assert_each_record_has_one_prospect(all_prospects(), lead_ids)
 
 
+def test_a_query_cursor_that_expires_mid_read_is_queried_again_from_the_last_lead_read(
+    outbound_connector: OutboundConnector,
+) -> None:
+    salesforce = outbound_connector.salesforce
+    # GIVEN 450 new Leads read in pages of 200, and a cursor that expires after the first page
+    # (unused for 15 minutes, or released when the integration user opened ten newer ones)
+    bootstrap.load_configuration({"version": 2, "batching": {"read_page_size": 200}})
+    lead_ids = insert_leads(salesforce, outbound_connector.clock, count=450, per_second=150)
+    salesforce.reset_counters()
+    salesforce.faults.expire_query_cursors(after_pages=0)
+
+    # WHEN the scheduled run happens
+    report = run_outbound()
+
+    # THEN it asked for the dead cursor's next page once, queried again from the last Lead it
+    # had read, and paged on from there: every Lead read once, the watermark at the last one
+    assert report["outcome"] == "completed"
+    assert report["counts"]["read"] == 450
+    assert_each_record_has_one_prospect(all_prospects(), lead_ids)
+    watermark = bootstrap.sync_state().watermark("outbound#Lead")
+    assert watermark is not None
+    assert (watermark.stamp, watermark.last_id) == (outbound_connector.clock.now(), lead_ids[-1])
+    # AND the query again is counted: Users; Leads' query, the refused next page, the query
+    # again and its next page; Contacts
+    asked = [path.rsplit("/", 2)[1] if path.endswith("/") else "next page" for _, path in salesforce.call_log]
+    assert asked == ["query", "queryAll", "next page", "queryAll", "next page", "queryAll"]
+    assert report["api_calls"] == 6
+
+
 def test_a_run_cut_short_by_its_deadline_is_finished_by_the_next_with_every_lead_once(
     outbound_connector: OutboundConnector, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -39,6 +39,8 @@ from crmsync.salesforce.session import SalesforceSession
 COLLECTION_SIZE = 200
 """The most records Salesforce takes in one sObject Collections call."""
 QUERY_OPTIONS = "Sforce-Query-Options"
+EXPIRED_CURSOR = "INVALID_QUERY_LOCATOR"
+"""Salesforce's answer to a next page asked of a query cursor it no longer keeps."""
 BULK_NULL = "#N/A"
 T = TypeVar("T")
 
@@ -129,12 +131,20 @@ class SalesforceGateway:
         records carry `IsDeleted` and, for merge losers, `MasterRecordId`), so an idle object
         costs one call. Each page's watermark may be stored as soon as the page is applied.
         `page_size` asks for pages of that many records (`Sforce-Query-Options`; the cursor
-        keeps it for the next pages, and Salesforce may answer with fewer).
+        keeps it for the next pages, and Salesforce may answer with fewer). A cursor that
+        expires part way costs one more query, from the last record read.
         """
         wanted = [*fields, "IsDeleted"] if include_deleted else list(fields)
-        query = soql.changed_since(sobject, wanted, since, until)
         headers = {QUERY_OPTIONS: f"batchSize={page_size}"} if page_size else {}
-        page = self._call(lambda: self._client.query(query, include_deleted=include_deleted, headers=headers))
+
+        def first_page(after: Watermark | None) -> dict[str, Any]:
+            query = soql.changed_since(sobject, wanted, after, until)
+            page: dict[str, Any] = self._call(
+                lambda: self._client.query(query, include_deleted=include_deleted, headers=headers)
+            )
+            return page
+
+        page = first_page(since)
         watermark = since
         while True:
             records = page["records"]
@@ -147,7 +157,17 @@ class SalesforceGateway:
             if page.get("done", True):
                 return
             next_url = page["nextRecordsUrl"]
-            page = self._call(partial(self._client.query_more, next_url, identifier_is_url=True))
+            try:
+                page = self._call(partial(self._client.query_more, next_url, identifier_is_url=True))
+            except CrmError as error:
+                if error.failure.code != EXPIRED_CURSOR:
+                    raise
+                # The cursor is gone (15 minutes unused, or the user opened ten newer ones) and
+                # asking again cannot bring it back: query again after the last record read.
+                # What was read stays behind the watermark; a record changed since the first
+                # query has a newer stamp, so it comes later in this read or in the next one,
+                # never not at all.
+                page = first_page(watermark)
 
     def find(
         self, sobject: str, fields: Sequence[str], key_field: str, values: Sequence[object]
