@@ -24,7 +24,7 @@ import pytest
 from crmsync import bootstrap
 from crmsync.aws.prospects import is_prospect_key
 from crmsync.domain.audit import AuditRecord, Direction
-from crmsync.domain.errors import ConfigurationError, CrmError
+from crmsync.domain.errors import ConfigurationError, CrmError, ErrorCategory
 from crmsync.domain.lifecycle import LinkStatus, StoredLink
 from crmsync.domain.plan import Reason
 from crmsync.domain.prospect import Prospect, ProspectChange
@@ -33,10 +33,11 @@ from crmsync.sync.outbound import LEASE, OutboundSync
 from crmsync.sync.run_report import metric_name
 
 from functions.outbound_sync import app
+from local.keys import JwtKeyPair, generate_jwt_key_pair
 from local.salesforce_emulator import Emulator, ManualClock
 from tests.unit.test_architecture import imports_after
 
-from .conftest import REGION, USERNAME, LambdaContext, OutboundConnector, load_event
+from .conftest import CLIENT_ID, REGION, USERNAME, LambdaContext, OutboundConnector, load_event
 
 ADMIN_EMAIL = "admin@crmsync.emulator"  # every emulated org's administrator; owns what tests insert
 LEAD_TAG = "created-from-salesforce-lead"
@@ -647,6 +648,64 @@ def test_an_invalid_stored_configuration_fails_the_run_with_a_message_naming_the
     bootstrap.load_configuration({"version": 3})
     assert run_outbound()["outcome"] == "completed"
     assert prospect_linked_to(lead_id).crm_id == lead_id
+
+
+# ------------------------------------------------------------------ Salesforce access
+
+
+def rotate_connected_app_key(salesforce: Emulator) -> JwtKeyPair:
+    """An administrator gives the connected app a new certificate; the old key no longer logs
+    in, and sessions end (as a warm container's token does when it expires)."""
+    new_key = generate_jwt_key_pair()
+    salesforce.register_connected_app(CLIENT_ID, certificate_pem=new_key.certificate_pem)
+    salesforce.faults.expire_sessions()
+    return new_key
+
+
+def store_private_key(private_key_pem: str) -> None:
+    secrets = boto3.client("secretsmanager", region_name=REGION)
+    arn = bootstrap.settings().salesforce_secret_arn
+    document = json.loads(secrets.get_secret_value(SecretId=arn)["SecretString"])
+    secrets.put_secret_value(
+        SecretId=arn, SecretString=json.dumps({**document, "private_key": private_key_pem})
+    )
+
+
+def test_a_key_rotated_in_the_secret_is_used_at_the_next_login_without_waiting_for_the_cache(
+    outbound_connector: OutboundConnector,
+) -> None:
+    salesforce = outbound_connector.salesforce
+    # GIVEN a warm container that logged in (the secret is cached for 5 minutes)
+    assert run_outbound()["outcome"] == "completed"
+
+    # WHEN the connected app's key pair is rotated and the new private key stored in the secret
+    store_private_key(rotate_connected_app_key(salesforce).private_key_pem)
+    lead_id = insert_lead(salesforce, Email="grace@example.com")
+
+    # THEN the next run's login, refused with the cached key, reads the secret again and logs in
+    report = run_outbound()
+    assert report["outcome"] == "completed"
+    assert prospect_linked_to(lead_id).crm_id == lead_id
+
+
+def test_a_login_refused_for_its_credentials_fails_the_run_without_naming_the_integration_user(
+    outbound_connector: OutboundConnector,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # GIVEN a warm container, and a key pair rotated in Salesforce but not yet in the secret
+    assert run_outbound()["outcome"] == "completed"
+    rotate_connected_app_key(outbound_connector.salesforce)
+
+    # WHEN the next run happens, THEN it fails with Salesforce's reason, as a configuration fault
+    with pytest.raises(CrmError) as failed:
+        run_outbound()
+    failure = failed.value.failure
+    assert (failure.code, failure.category) == ("AUTHENTICATION_FAILED", ErrorCategory.CONFIGURATION)
+    assert "invalid_grant" in failure.message
+    # AND neither the error nor any log line names the integration user
+    assert USERNAME not in str(failed.value)
+    assert USERNAME not in capsys.readouterr().out + caplog.text
 
 
 # ------------------------------------------------------------------ the handler itself

@@ -189,20 +189,21 @@ def actions_queue() -> ActionQueue:
 
 @cache
 def salesforce_gateway() -> CrmGateway:
-    """The Salesforce adapter. Each login re-reads the secret (cached a few minutes), so rotated
-    credentials are picked up without a redeploy."""
+    """The Salesforce adapter. Each login re-reads the secret (cached a few minutes), and a
+    login Salesforce refuses for its credentials reads it afresh and tries once more, so rotated
+    credentials are picked up without a redeploy or a wait."""
     from crmsync.aws.secrets import load_json_secret
-    from crmsync.salesforce.auth import SalesforceCredentials, request_token
+    from crmsync.salesforce.auth import SalesforceCredentials, login_with_secret
     from crmsync.salesforce.gateway import SalesforceGateway
     from crmsync.salesforce.session import SalesforceSession
 
     config = settings()
     timeout = (config.connect_timeout_seconds, config.read_timeout_seconds)
 
-    def credentials() -> SalesforceCredentials:
-        return SalesforceCredentials.from_secret(load_json_secret(config.salesforce_secret_arn))
+    def credentials(fresh: bool = False) -> SalesforceCredentials:
+        return SalesforceCredentials.from_secret(load_json_secret(config.salesforce_secret_arn, fresh=fresh))
 
-    session = SalesforceSession(lambda s: request_token(s, credentials(), timeout=timeout), timeout=timeout)
+    session = SalesforceSession(login_with_secret(credentials, timeout=timeout), timeout=timeout)
     return SalesforceGateway(session, api_version=credentials().api_version)
 
 
