@@ -36,7 +36,7 @@ class SalesforceCredentials:
     auth: GrantType
     login_url: str
     client_id: str
-    username: str | None = None
+    username: str | None = field(default=None, repr=False)  # a person's identifier: kept out of logs
     private_key: str | None = field(default=None, repr=False)
     client_secret: str | None = field(default=None, repr=False)
     password: str | None = field(default=None, repr=False)
