@@ -169,6 +169,13 @@ class Emulator:
         with self._lock:
             self._app.daily_api_usage += requests
 
+    def set_daily_api_usage(self, used: int) -> None:
+        """The org's API usage is now `used`. Salesforce counts requests over a rolling 24 hours
+        ("API Request Limits and Allocations", Salesforce Developer Limits Quick Reference), so
+        usage falls as old requests leave the window, or as the allocation is raised."""
+        with self._lock:
+            self._app.daily_api_usage = used
+
     def reset_counters(self) -> None:
         with self._lock:
             self._app.api_calls = 0

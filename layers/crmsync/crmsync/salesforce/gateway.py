@@ -74,7 +74,8 @@ class SalesforceGateway:
 
     @property
     def api_usage(self) -> ApiUsage | None:
-        """The org's daily API usage as of the last response, from `Sforce-Limit-Info`."""
+        """The org's daily API usage as of the last response, from `Sforce-Limit-Info`, with
+        the time that response came."""
         return self._session.api_usage
 
     @property
@@ -205,7 +206,11 @@ class SalesforceGateway:
         """One cheap call (`/limits`) that proves the login works and reports the API usage."""
         limits = self._call(self._client.limits)
         daily = limits["DailyApiRequests"]
-        return ApiUsage(used=int(daily["Max"]) - int(daily["Remaining"]), limit=int(daily["Max"]))
+        return ApiUsage(
+            used=int(daily["Max"]) - int(daily["Remaining"]),
+            limit=int(daily["Max"]),
+            read_at=self._session.clock(),
+        )
 
     # --- writes ------------------------------------------------------------------------------
 
