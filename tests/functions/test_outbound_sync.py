@@ -24,7 +24,7 @@ import pytest
 from crmsync import bootstrap
 from crmsync.aws.prospects import is_prospect_key
 from crmsync.domain.audit import AuditRecord, Direction
-from crmsync.domain.errors import ConfigurationError, CrmError, ErrorCategory
+from crmsync.domain.errors import ConfigurationError, CrmError, ErrorCategory, Failure, StoreError
 from crmsync.domain.lifecycle import LinkStatus, StoredLink
 from crmsync.domain.plan import Reason
 from crmsync.domain.prospect import Prospect, ProspectChange
@@ -572,6 +572,91 @@ def test_a_run_that_finds_another_holding_the_lease_returns_busy_and_moves_nothi
     bootstrap.sync_state().release_lease(LEASE, "another-run")
     assert run_outbound()["outcome"] == "completed"
     assert prospect_linked_to(lead_id).crm_id == lead_id
+
+
+def lease_holder(name: str) -> str | None:
+    """Who holds the lease `name`, as the state table says (None: no lease item)."""
+    item = boto3.client("dynamodb", region_name=REGION).get_item(
+        TableName=bootstrap.settings().state_table, Key={"pk": {"S": "lease"}, "sk": {"S": name}}
+    )
+    return item["Item"]["holder"]["S"] if "Item" in item else None
+
+
+def test_a_run_that_fails_part_way_gives_its_lease_back_and_the_next_invocation_runs(
+    outbound_connector: OutboundConnector,
+) -> None:
+    salesforce = outbound_connector.salesforce
+    lead_id = insert_lead(salesforce, Email="grace@example.com")
+    # GIVEN a run that fails part way (Salesforce answers 500 past the retry budget)
+    salesforce.faults.server_errors(count=50, status=500)
+    with pytest.raises(CrmError):
+        run_outbound()
+
+    # THEN it left no lease, and the next invocation runs at once
+    assert lease_holder(LEASE) is None
+    salesforce.faults.recover()
+    assert run_outbound()["outcome"] == "completed"
+    assert prospect_linked_to(lead_id).crm_id == lead_id
+
+
+class _LeaseAnswerLost:
+    """The sync state, whose lease write lands but whose answer is lost on the way back."""
+
+    def __init__(self, state: Any) -> None:
+        self._state = state
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._state, name)
+
+    def acquire_lease(self, name: str, holder: str, now: datetime, until: datetime) -> bool:
+        self._state.acquire_lease(name, holder, now, until)
+        raise StoreError(
+            Failure("RequestTimeout", "no answer from DynamoDB", category=ErrorCategory.TRANSIENT)
+        )
+
+
+def test_a_run_whose_lease_write_landed_without_an_answer_gives_the_lease_back(
+    outbound_connector: OutboundConnector,
+) -> None:
+    # GIVEN a run whose lease was written but whose store never heard so, and failed
+    sync = OutboundSync(
+        crm=bootstrap.salesforce_gateway(),
+        links=bootstrap.link_store(),
+        prospects=bootstrap.prospect_store(),
+        state=_LeaseAnswerLost(bootstrap.sync_state()),
+        connector=bootstrap.state_store(),
+        configuration=bootstrap.configuration(),
+        clock=bootstrap.SystemClock(),
+    )
+    with pytest.raises(StoreError):
+        sync.run(lambda: 300_000, run_id="answer-lost")
+
+    # THEN the lease it may hold is given back: the next invocation runs, not "busy"
+    assert lease_holder(LEASE) is None
+    assert run_outbound()["outcome"] == "completed"
+
+
+def test_a_lease_left_by_a_killed_invocation_blocks_only_until_that_invocations_deadline(
+    outbound_connector: OutboundConnector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = ManualClock(datetime.now(UTC).replace(microsecond=0))  # the lease keeps whole seconds
+    monkeypatch.setattr(bootstrap, "clock", lambda: clock)
+    # GIVEN an invocation with 300 s to its deadline that Lambda killed before it gave its
+    # lease back (it never releases)
+    with monkeypatch.context() as killed:
+        killed.setattr(bootstrap.sync_state(), "release_lease", lambda name, holder: None)
+        assert run_outbound(new_context(remaining_millis=300_000))["outcome"] == "completed"
+    killed_run = lease_holder(LEASE)
+    assert killed_run is not None
+
+    # WHEN the next invocation comes at that deadline, THEN the direction is still "busy"
+    clock.advance(seconds=300)
+    assert run_outbound()["outcome"] == "busy"
+
+    # WHEN one comes just past the 5 s of clock skew allowed after it, THEN it runs
+    clock.advance(seconds=6)
+    assert run_outbound()["outcome"] == "completed"
+    assert lease_holder(LEASE) is None
 
 
 def test_two_invocations_at_once_sync_each_lead_exactly_once(outbound_connector: OutboundConnector) -> None:
