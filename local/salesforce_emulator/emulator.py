@@ -60,7 +60,7 @@ class Emulator:
             user_id="",
         )
         writer = ApiWriter(self._store, self.faults)
-        queries = Queries(self._store, query_batch_size)
+        queries = Queries(self._store, query_batch_size, self.clock, self.faults)
         self._app = SalesforceApp(
             oauth=self._oauth,
             faults=self.faults,
@@ -168,6 +168,13 @@ class Emulator:
         """Other integrations of the org spend `requests` of today's API limit."""
         with self._lock:
             self._app.daily_api_usage += requests
+
+    def set_daily_api_usage(self, used: int) -> None:
+        """The org's API usage is now `used`. Salesforce counts requests over a rolling 24 hours
+        ("API Request Limits and Allocations", Salesforce Developer Limits Quick Reference), so
+        usage falls as old requests leave the window, or as the allocation is raised."""
+        with self._lock:
+            self._app.daily_api_usage = used
 
     def reset_counters(self) -> None:
         with self._lock:

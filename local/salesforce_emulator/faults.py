@@ -1,4 +1,5 @@
-"""Failures tests can ask for: locked rows, 5xx answers, slow answers, expired sessions."""
+"""Failures tests can ask for: locked rows, 5xx answers, slow answers, expired sessions and
+query cursors."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ class Faults:
         self._server_errors: list[tuple[int, str]] = []
         self._delays: list[float] = []
         self._unrecorded_results: list[int] = []
+        self._cursor_pages_left: int | None = None
 
     # --- what tests call -------------------------------------------------------------------------
 
@@ -58,6 +60,12 @@ class Faults:
         """Every access token issued so far stops working (INVALID_SESSION_ID)."""
         self._expire_sessions()
 
+    def expire_query_cursors(self, after_pages: int = 0) -> None:
+        """Every open query cursor expires once `after_pages` more next pages have been served,
+        as after 15 minutes unused or once the user opened ten newer ones: the next page asked
+        for then is refused with INVALID_QUERY_LOCATOR."""
+        self._cursor_pages_left = after_pages
+
     # --- what the API consults -------------------------------------------------------------------
 
     def check_lock(self, record_id: str) -> None:
@@ -80,6 +88,16 @@ class Faults:
 
     def next_unrecorded_results(self) -> int:
         return self._unrecorded_results.pop(0) if self._unrecorded_results else 0
+
+    def query_cursors_expire_now(self) -> bool:
+        """Asked before each next page is served: whether the open cursors expire first."""
+        if self._cursor_pages_left is None:
+            return False
+        if self._cursor_pages_left == 0:
+            self._cursor_pages_left = None
+            return True
+        self._cursor_pages_left -= 1
+        return False
 
     def next_delay(self) -> float:
         return self._delays.pop(0) if self._delays else 0.0

@@ -44,7 +44,10 @@ class Session:
 
 
 class OAuthRefusal(Exception):
-    """A refused token request: 400 with `{"error", "error_description"}` as Salesforce sends."""
+    """A refused token request: 400 with `{"error", "error_description"}` as Salesforce sends
+    (Salesforce Help, "OAuth 2.0 Authorization Errors": the JWT bearer flow answers a standard
+    OAuth error response, RFC 7523; a key or certificate that does not match, an unknown or
+    inactive user, a wrong password all answer `invalid_grant`)."""
 
     def __init__(self, error: str, description: str) -> None:
         super().__init__(f"{error}: {description}")

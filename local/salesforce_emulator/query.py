@@ -5,15 +5,24 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from . import soql
+from .clock import Clock
 from .errors import ApiError
+from .faults import Faults
 from .schema import Record, SObjectType
 from .store import Store
 
-# Salesforce keeps a user's 10 most recent query cursors open and drops older ones.
+# A query cursor (its locator names it in `nextRecordsUrl`) lives until 15 minutes pass without
+# its next page being asked for, and a user keeps at most 10 open: opening an eleventh releases
+# the oldest. Either way the next page is refused with 400 INVALID_QUERY_LOCATOR. (SOAP API
+# Developer Guide, "QueryLocator" under query() and queryMore(); Salesforce Help knowledge
+# article 000004410, "What does the Invalid Query Locator error mean?".) The emulator's one
+# integration user makes the per-user limit a per-org one.
 _OPEN_CURSORS = 10
+_CURSOR_IDLE_LIFETIME = timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
@@ -27,11 +36,20 @@ class Selection:
     count_only: bool
 
 
+@dataclass
+class _Cursor:
+    records: list[dict[str, Any]]
+    batch_size: int
+    last_used: datetime
+
+
 class Queries:
-    def __init__(self, store: Store, batch_size: int) -> None:
+    def __init__(self, store: Store, batch_size: int, clock: Clock, faults: Faults) -> None:
         self._store = store
         self._batch_size = batch_size
-        self._cursors: dict[str, tuple[list[dict[str, Any]], int]] = {}
+        self._clock = clock
+        self._faults = faults
+        self._cursors: dict[str, _Cursor] = {}
         self._locators = itertools.count(1)
 
     def select(self, text: str, *, include_deleted: bool) -> Selection:
@@ -83,19 +101,29 @@ class Queries:
         locator = f"01g8d{next(self._locators):013d}"
         # Salesforce treats the asked size as an upper bound it may go under: the emulator's own
         # size stands in for its going under.
-        self._cursors[locator] = (records, min(batch_size or self._batch_size, self._batch_size))
+        self._cursors[locator] = _Cursor(
+            records, min(batch_size or self._batch_size, self._batch_size), self._clock()
+        )
         if len(self._cursors) > _OPEN_CURSORS:
             del self._cursors[next(iter(self._cursors))]
         return self._page(locator, 0, api_version)
 
-    def next_page(self, cursor: str, api_version: str) -> dict[str, Any]:
-        locator, _, offset = cursor.partition("-")
+    def next_page(self, cursor_url: str, api_version: str) -> dict[str, Any]:
+        if self._faults.query_cursors_expire_now():
+            self._cursors.clear()
+        now = self._clock()
+        for locator, cursor in list(self._cursors.items()):
+            if now - cursor.last_used > _CURSOR_IDLE_LIFETIME:
+                del self._cursors[locator]
+        locator, _, offset = cursor_url.partition("-")
         if locator not in self._cursors or not offset.isdigit():
             raise ApiError(400, "INVALID_QUERY_LOCATOR", "invalid query locator")
+        self._cursors[locator].last_used = now
         return self._page(locator, int(offset), api_version)
 
     def _page(self, locator: str, offset: int, api_version: str) -> dict[str, Any]:
-        records, batch_size = self._cursors[locator]
+        cursor = self._cursors[locator]
+        records, batch_size = cursor.records, cursor.batch_size
         end = offset + batch_size
         page: dict[str, Any] = {"totalSize": len(records), "done": end >= len(records)}
         if not page["done"]:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from crmsync.domain.errors import CrmError, ErrorCategory
 from crmsync.domain.records import WriteOperation
 from crmsync.domain.retry import RetryPolicy
-from crmsync.salesforce.auth import AccessToken, SalesforceCredentials, request_token
+from crmsync.salesforce.auth import AccessToken, SalesforceCredentials, login_with_secret, request_token
 from crmsync.salesforce.gateway import SalesforceGateway
 from crmsync.salesforce.session import SalesforceSession
 
@@ -163,8 +165,9 @@ def test_a_bad_jwt_signature_is_refused_with_a_clear_message(emulator: Emulator)
     failure = raised.value.failure
     assert failure.code == "AUTHENTICATION_FAILED" and failure.category is ErrorCategory.CONFIGURATION
     assert not failure.retryable
-    assert f"Salesforce refused the jwt login for {USERNAME}" in failure.message
+    assert "Salesforce refused the jwt login at" in failure.message
     assert "invalid_grant" in failure.message
+    assert USERNAME not in str(raised.value), "the integration user is a person's identifier"
 
 
 def test_a_wrong_password_is_refused_with_a_clear_message(emulator: Emulator) -> None:
@@ -202,3 +205,35 @@ def test_the_other_grants_log_in(emulator: Emulator, grant: str) -> None:
     credentials = SalesforceCredentials.from_secret(secret)
     gateway = SalesforceGateway(make_session(emulator, credentials), api_version="62.0")
     assert gateway.check_connection().limit == 100_000
+
+
+def test_a_refused_login_reads_the_secret_again_and_tries_once_more_only_when_it_changed(
+    emulator: Emulator, credentials: SalesforceCredentials
+) -> None:
+    # GIVEN a cached secret whose key Salesforce no longer accepts
+    stale = replace(credentials, private_key=generate_jwt_key_pair().private_key_pem)
+    secret = {"cached": stale, "stored": stale}
+    reads: list[bool] = []
+
+    def read(fresh: bool) -> SalesforceCredentials:
+        reads.append(fresh)
+        if fresh:
+            secret["cached"] = secret["stored"]
+        return secret["cached"]
+
+    token_requests: list[str] = []
+    session = SalesforceSession(login_with_secret(read, timeout=5))
+    session.hooks["response"].append(lambda response, **_: token_requests.append(response.url))
+    emulator.mount(session)
+
+    # WHEN the secret was not rotated, THEN the login fails after one fresh read, one request
+    with pytest.raises(CrmError, match="invalid_grant"):
+        session.token  # noqa: B018
+    assert (reads, len(token_requests)) == ([False, True], 1)
+
+    # WHEN the good key is stored, THEN the next login reads it and succeeds on its second try
+    secret["stored"] = credentials
+    reads.clear()
+    token_requests.clear()
+    assert session.relogin().access_token
+    assert (reads, len(token_requests)) == ([False, True], 2)

@@ -40,6 +40,17 @@ def test_a_spent_daily_limit_refuses_requests_with_request_limit_exceeded(
     assert emulator.api_calls == 3
 
 
+def test_usage_falls_as_the_rolling_24_hours_move_on(emulator: Emulator, api: Client) -> None:
+    emulator.spend_daily_api(60_000)
+    assert api.get("limits").headers["Sforce-Limit-Info"] == "api-usage=60001/100000"
+
+    emulator.set_daily_api_usage(10_000)
+
+    answer = api.get("limits")
+    assert answer.headers["Sforce-Limit-Info"] == "api-usage=10001/100000"
+    assert answer.json()["DailyApiRequests"] == {"Max": 100_000, "Remaining": 89_999}
+
+
 def test_api_calls_and_the_call_log_count_api_requests_until_reset(emulator: Emulator, api: Client) -> None:
     api.get("limits")
     api.get("query", params={"q": "SELECT Id FROM Lead"})

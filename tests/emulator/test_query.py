@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from local.salesforce_emulator import Emulator
+from local.salesforce_emulator import Emulator, ManualClock
 
 from .conftest import Client, assert_error, client_for
 
@@ -137,3 +137,50 @@ def test_bad_queries_are_refused_with_salesforces_codes(api: Client) -> None:
     assert_error(api.get("query", params={"q": "SELECT Shoe__c FROM Lead"}), 400, "INVALID_FIELD")
     assert_error(api.get("query", params={"q": "SELECT Id FROM Shoe"}), 400, "INVALID_TYPE")
     assert_error(api.get("query/01g8d0000000000042-2000"), 400, "INVALID_QUERY_LOCATOR")
+
+
+def next_page(api: Client, page: dict[str, Any]) -> Any:
+    return api.get(page["nextRecordsUrl"].removeprefix("/services/data/v62.0/"))
+
+
+def test_a_cursor_unused_for_fifteen_minutes_expires(paged: tuple[Emulator, Client]) -> None:
+    emulator, api = paged
+    for n in range(5):
+        emulator.insert("Lead", {"LastName": f"Lead {n}", "Company": "Acme"})
+    clock = emulator.clock
+    assert isinstance(clock, ManualClock)
+
+    # GIVEN a cursor whose next page is asked for within 15 minutes of the last
+    first = query(api, "SELECT Id FROM Lead")
+    clock.advance(minutes=15)
+    second = next_page(api, first)
+    assert second.status_code == 200
+
+    # WHEN more than 15 minutes then pass without it being used, THEN it is gone
+    clock.advance(minutes=15, seconds=1)
+    assert_error(next_page(api, second.json()), 400, "INVALID_QUERY_LOCATOR")
+
+
+def test_opening_an_eleventh_cursor_releases_the_oldest(paged: tuple[Emulator, Client]) -> None:
+    emulator, api = paged
+    for n in range(3):
+        emulator.insert("Lead", {"LastName": f"Lead {n}", "Company": "Acme"})
+    oldest, *others = [query(api, "SELECT Id FROM Lead") for _ in range(11)]
+
+    assert_error(next_page(api, oldest), 400, "INVALID_QUERY_LOCATOR")
+    assert next_page(api, others[0]).status_code == 200
+
+
+def test_a_test_can_expire_the_open_cursors_after_some_pages(paged: tuple[Emulator, Client]) -> None:
+    emulator, api = paged
+    for n in range(7):
+        emulator.insert("Lead", {"LastName": f"Lead {n}", "Company": "Acme"})
+    first = query(api, "SELECT Id FROM Lead")
+    emulator.faults.expire_query_cursors(after_pages=1)
+
+    second = next_page(api, first)
+    assert second.status_code == 200
+    assert_error(next_page(api, second.json()), 400, "INVALID_QUERY_LOCATOR")
+    # A new query opens a new cursor, which pages as usual.
+    again = query(api, "SELECT Id FROM Lead")
+    assert next_page(api, again).status_code == 200

@@ -14,6 +14,7 @@ import random
 import uuid
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -30,7 +31,7 @@ from crmsync.sync.actions_intake import MAX_ACTION_BYTES
 from functions.automation_actions import app
 from local.aws_stack import LocalStack
 from local.keys import JwtKeyPair
-from local.salesforce_emulator import Emulator
+from local.salesforce_emulator import Emulator, ManualClock
 
 from .conftest import REGION, LambdaContext, deploy, load_event
 
@@ -564,6 +565,44 @@ def test_past_its_api_budget_the_connector_parks_actions_instead_of_spending_mor
         boto3.client("dynamodb", region_name=REGION), bootstrap.settings().state_table
     )
     assert [p.message_id for p in parked.waiting(10)] == [record["messageId"]], "it waits, parked"
+
+
+def test_a_warm_container_past_its_budget_asks_salesforce_again_once_a_minute_and_goes_on_once_usage_fell(
+    actions_connector: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    salesforce = actions_connector
+    clock = ManualClock(datetime.now(UTC))
+    monkeypatch.setattr(bootstrap, "clock", lambda: clock)
+    add_prospects(*(person(f"p-{n}") for n in range(1, 5)))
+    # GIVEN a warm container that saw 60% of today's API calls spent (budget: 50%) and parked
+    salesforce.spend_daily_api(60_000)
+    assert deliver([sqs_record(message("create_lead", "p-1"))]) == []
+    assert salesforce.records("Lead") == []
+
+    # WHEN the next batch comes within the minute, THEN it is parked on that reading, no call
+    salesforce.reset_counters()
+    clock.advance(seconds=30)
+    assert deliver([sqs_record(message("create_lead", "p-2"))]) == []
+    assert salesforce.api_calls == 0
+
+    # WHEN a batch comes once the reading is over a minute old and usage is still past the
+    # budget, THEN one limits call says so, and the batch is parked
+    clock.advance(seconds=31)
+    assert deliver([sqs_record(message("create_lead", "p-3"))]) == []
+    assert salesforce.call_log == [("GET", "/services/data/v62.0/limits/")]
+    assert salesforce.records("Lead") == []
+
+    # WHEN the org's usage falls (its rolling 24 hours moved on) and a batch comes a minute later
+    salesforce.set_daily_api_usage(10_000)
+    salesforce.reset_counters()
+    clock.advance(seconds=61)
+    assert deliver([sqs_record(message("create_lead", "p-4"))]) == []
+
+    # THEN one limits call reads the lower usage, and the parked actions and the batch are
+    # carried out
+    assert salesforce.call_log[0] == ("GET", "/services/data/v62.0/limits/")
+    assert [path for _, path in salesforce.call_log].count("/services/data/v62.0/limits/") == 1
+    assert set(keyed(salesforce, "Lead")) == {"p-1", "p-2", "p-3", "p-4"}
 
 
 def test_dynamodb_throttling_the_links_sends_the_actions_back_and_the_redelivery_links_what_was_created(

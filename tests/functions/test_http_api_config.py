@@ -136,6 +136,7 @@ def test_fields_salesforce_does_not_have_or_will_not_let_the_connector_write_are
                 {"marketing_field": "created", "salesforce_field": "CreatedDate", "behaviour": "most_recent"},
             ]
         },
+        "prospect_fields": {"shoe_size": "number", "full_name": "text", "created": "datetime"},
         "outbound": {"scope": {"Contact": {"flagged": "In_Marketing__c"}}},
     }
 
@@ -149,6 +150,73 @@ def test_fields_salesforce_does_not_have_or_will_not_let_the_connector_write_are
         "mappings.Lead[3].salesforce_field: Lead.CreatedDate is not updateable or createable for the "
         "connector; behaviour 'most_recent' writes to it, use 'salesforce' or 'none'",
         "outbound.scope.Contact.flagged: Contact has no field 'In_Marketing__c'",
+    ]
+    assert_nothing_loaded()
+
+
+def test_a_marketing_field_no_prospect_has_is_refused_naming_its_entry_before_any_salesforce_call(
+    connector: LocalStack, emulator: Emulator
+) -> None:
+    document = {
+        "version": 1,
+        "mappings": {
+            "Lead": [
+                {"marketing_field": "email", "salesforce_field": "Email", "behaviour": "most_recent"},
+                {
+                    "marketing_field": "first_name",
+                    "salesforce_field": "FirstName",
+                    "behaviour": "most_recent",
+                },
+                {"marketing_field": "last_name", "salesforce_field": "LastName", "behaviour": "most_recent"},
+                {"marketing_field": "emial", "salesforce_field": "Title", "behaviour": "salesforce"},
+            ]
+        },
+    }
+    emulator.reset_counters()
+
+    code, body = put_config(document)
+
+    assert code == 400
+    assert body["problems"] == [
+        "mappings.Lead[3].marketing_field: no prospect has a field 'emial' (did you mean 'email'?): use a "
+        "built-in field or declare it under prospect_fields with its type"
+    ]
+    assert emulator.api_calls == 0
+    assert_nothing_loaded()
+
+
+def test_a_text_field_mapped_onto_a_salesforce_number_is_refused_naming_both_types(
+    connector: LocalStack,
+) -> None:
+    document = {
+        "version": 1,
+        "objects": {"account_fields": True},
+        "mappings": {
+            "Lead": [
+                {"marketing_field": "email", "salesforce_field": "Email", "behaviour": "most_recent"},
+                {
+                    "marketing_field": "job_title",
+                    "salesforce_field": "NumberOfEmployees",
+                    "behaviour": "most_recent",
+                },
+            ],
+            "Account": [
+                {
+                    "marketing_field": "company_employees",
+                    "salesforce_field": "NumberOfEmployees",
+                    "behaviour": "salesforce",
+                },
+            ],
+        },
+    }
+
+    code, body = put_config(document)
+
+    assert code == 400
+    assert body["problems"] == [
+        "mappings.Lead[1]: prospect field 'job_title' is text but Lead.NumberOfEmployees is int: their values "
+        "do not fit each other (a text prospect field maps onto Salesforce fields of type combobox, email, "
+        "encryptedstring, id, multipicklist, phone, picklist, reference, string, textarea, time, url)"
     ]
     assert_nothing_loaded()
 
@@ -167,6 +235,7 @@ def test_read_only_fields_are_accepted_where_the_connector_only_reads_them(conne
                 {"marketing_field": "created", "salesforce_field": "CreatedDate", "behaviour": "none"},
             ]
         },
+        "prospect_fields": {"full_name": "text", "created": "datetime"},
     }
 
     assert put_config(document) == (200, {"loaded": True, "version": 1})

@@ -28,7 +28,7 @@ from functions.automation_actions import app as actions_app
 from functions.inbound_sync import app as inbound_app
 from functions.outbound_sync import app as outbound_app
 from local.prospect_stream import ProspectStream
-from local.salesforce_emulator import Emulator
+from local.salesforce_emulator import Emulator, ManualClock
 
 from .conftest import REGION, LambdaContext, OutboundConnector, load_event
 
@@ -616,6 +616,41 @@ def test_past_its_api_budget_the_run_sends_nothing_and_says_so(inbound: Inbound)
     assert report["outcome"] == "over_budget"
     assert lead(salesforce, lead_id).get("Marketing_Score__c") is None
     assert bootstrap.pending_changes().count(at_most=10) == 1
+
+
+def test_a_warm_container_past_its_budget_asks_salesforce_again_once_a_minute_and_sends_once_usage_fell(
+    inbound: Inbound, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    salesforce = inbound.salesforce
+    clock = ManualClock(datetime.now(UTC))
+    monkeypatch.setattr(bootstrap, "clock", lambda: clock)
+    # GIVEN a scored prospect, and a warm container whose run saw 60% of today's API calls
+    # spent (budget: 50%)
+    (lead_id,) = inbound.leads(1)
+    inbound.changed_by_marketing([lead_id], score=3)
+    salesforce.spend_daily_api(60_000)
+    assert run_inbound()["outcome"] == "over_budget"
+
+    # WHEN the next run comes over a minute later with usage still past the budget
+    salesforce.reset_counters()
+    clock.advance(seconds=61)
+    still = run_inbound()
+
+    # THEN one limits call says so, and nothing is sent
+    assert still["outcome"] == "over_budget"
+    assert salesforce.call_log == [("GET", "/services/data/v62.0/limits/")]
+
+    # WHEN the org's usage falls (its rolling 24 hours moved on) and the next run comes a minute later
+    salesforce.set_daily_api_usage(10_000)
+    salesforce.reset_counters()
+    clock.advance(seconds=61)
+    report = run_inbound()
+
+    # THEN one limits call reads the lower usage, and the change is sent
+    assert report["outcome"] == "completed"
+    assert lead(salesforce, lead_id)["Marketing_Score__c"] == 3
+    assert [path for _, path in salesforce.call_log].count("/services/data/v62.0/limits/") == 1
+    assert salesforce.call_log[0] == ("GET", "/services/data/v62.0/limits/")
 
 
 def test_a_run_that_finds_another_holding_the_lease_returns_busy_and_sends_nothing(inbound: Inbound) -> None:

@@ -24,7 +24,7 @@ import pytest
 from crmsync import bootstrap
 from crmsync.aws.prospects import is_prospect_key
 from crmsync.domain.audit import AuditRecord, Direction
-from crmsync.domain.errors import ConfigurationError, CrmError
+from crmsync.domain.errors import ConfigurationError, CrmError, ErrorCategory, Failure, StoreError
 from crmsync.domain.lifecycle import LinkStatus, StoredLink
 from crmsync.domain.plan import Reason
 from crmsync.domain.prospect import Prospect, ProspectChange
@@ -33,10 +33,11 @@ from crmsync.sync.outbound import LEASE, OutboundSync
 from crmsync.sync.run_report import metric_name
 
 from functions.outbound_sync import app
+from local.keys import JwtKeyPair, generate_jwt_key_pair
 from local.salesforce_emulator import Emulator, ManualClock
 from tests.unit.test_architecture import imports_after
 
-from .conftest import REGION, USERNAME, LambdaContext, OutboundConnector, load_event
+from .conftest import CLIENT_ID, REGION, USERNAME, LambdaContext, OutboundConnector, load_event
 
 ADMIN_EMAIL = "admin@crmsync.emulator"  # every emulated org's administrator; owns what tests insert
 LEAD_TAG = "created-from-salesforce-lead"
@@ -441,6 +442,35 @@ def test_the_configurations_read_page_size_sets_the_records_per_salesforce_page(
     assert_each_record_has_one_prospect(all_prospects(), lead_ids)
 
 
+def test_a_query_cursor_that_expires_mid_read_is_queried_again_from_the_last_lead_read(
+    outbound_connector: OutboundConnector,
+) -> None:
+    salesforce = outbound_connector.salesforce
+    # GIVEN 450 new Leads read in pages of 200, and a cursor that expires after the first page
+    # (unused for 15 minutes, or released when the integration user opened ten newer ones)
+    bootstrap.load_configuration({"version": 2, "batching": {"read_page_size": 200}})
+    lead_ids = insert_leads(salesforce, outbound_connector.clock, count=450, per_second=150)
+    salesforce.reset_counters()
+    salesforce.faults.expire_query_cursors(after_pages=0)
+
+    # WHEN the scheduled run happens
+    report = run_outbound()
+
+    # THEN it asked for the dead cursor's next page once, queried again from the last Lead it
+    # had read, and paged on from there: every Lead read once, the watermark at the last one
+    assert report["outcome"] == "completed"
+    assert report["counts"]["read"] == 450
+    assert_each_record_has_one_prospect(all_prospects(), lead_ids)
+    watermark = bootstrap.sync_state().watermark("outbound#Lead")
+    assert watermark is not None
+    assert (watermark.stamp, watermark.last_id) == (outbound_connector.clock.now(), lead_ids[-1])
+    # AND the query again is counted: Users; Leads' query, the refused next page, the query
+    # again and its next page; Contacts
+    asked = [path.rsplit("/", 2)[1] if path.endswith("/") else "next page" for _, path in salesforce.call_log]
+    assert asked == ["query", "queryAll", "next page", "queryAll", "next page", "queryAll"]
+    assert report["api_calls"] == 6
+
+
 def test_a_run_cut_short_by_its_deadline_is_finished_by_the_next_with_every_lead_once(
     outbound_connector: OutboundConnector, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -544,6 +574,91 @@ def test_a_run_that_finds_another_holding_the_lease_returns_busy_and_moves_nothi
     assert prospect_linked_to(lead_id).crm_id == lead_id
 
 
+def lease_holder(name: str) -> str | None:
+    """Who holds the lease `name`, as the state table says (None: no lease item)."""
+    item = boto3.client("dynamodb", region_name=REGION).get_item(
+        TableName=bootstrap.settings().state_table, Key={"pk": {"S": "lease"}, "sk": {"S": name}}
+    )
+    return item["Item"]["holder"]["S"] if "Item" in item else None
+
+
+def test_a_run_that_fails_part_way_gives_its_lease_back_and_the_next_invocation_runs(
+    outbound_connector: OutboundConnector,
+) -> None:
+    salesforce = outbound_connector.salesforce
+    lead_id = insert_lead(salesforce, Email="grace@example.com")
+    # GIVEN a run that fails part way (Salesforce answers 500 past the retry budget)
+    salesforce.faults.server_errors(count=50, status=500)
+    with pytest.raises(CrmError):
+        run_outbound()
+
+    # THEN it left no lease, and the next invocation runs at once
+    assert lease_holder(LEASE) is None
+    salesforce.faults.recover()
+    assert run_outbound()["outcome"] == "completed"
+    assert prospect_linked_to(lead_id).crm_id == lead_id
+
+
+class _LeaseAnswerLost:
+    """The sync state, whose lease write lands but whose answer is lost on the way back."""
+
+    def __init__(self, state: Any) -> None:
+        self._state = state
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._state, name)
+
+    def acquire_lease(self, name: str, holder: str, now: datetime, until: datetime) -> bool:
+        self._state.acquire_lease(name, holder, now, until)
+        raise StoreError(
+            Failure("RequestTimeout", "no answer from DynamoDB", category=ErrorCategory.TRANSIENT)
+        )
+
+
+def test_a_run_whose_lease_write_landed_without_an_answer_gives_the_lease_back(
+    outbound_connector: OutboundConnector,
+) -> None:
+    # GIVEN a run whose lease was written but whose store never heard so, and failed
+    sync = OutboundSync(
+        crm=bootstrap.salesforce_gateway(),
+        links=bootstrap.link_store(),
+        prospects=bootstrap.prospect_store(),
+        state=_LeaseAnswerLost(bootstrap.sync_state()),
+        connector=bootstrap.state_store(),
+        configuration=bootstrap.configuration(),
+        clock=bootstrap.SystemClock(),
+    )
+    with pytest.raises(StoreError):
+        sync.run(lambda: 300_000, run_id="answer-lost")
+
+    # THEN the lease it may hold is given back: the next invocation runs, not "busy"
+    assert lease_holder(LEASE) is None
+    assert run_outbound()["outcome"] == "completed"
+
+
+def test_a_lease_left_by_a_killed_invocation_blocks_only_until_that_invocations_deadline(
+    outbound_connector: OutboundConnector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = ManualClock(datetime.now(UTC).replace(microsecond=0))  # the lease keeps whole seconds
+    monkeypatch.setattr(bootstrap, "clock", lambda: clock)
+    # GIVEN an invocation with 300 s to its deadline that Lambda killed before it gave its
+    # lease back (it never releases)
+    with monkeypatch.context() as killed:
+        killed.setattr(bootstrap.sync_state(), "release_lease", lambda name, holder: None)
+        assert run_outbound(new_context(remaining_millis=300_000))["outcome"] == "completed"
+    killed_run = lease_holder(LEASE)
+    assert killed_run is not None
+
+    # WHEN the next invocation comes at that deadline, THEN the direction is still "busy"
+    clock.advance(seconds=300)
+    assert run_outbound()["outcome"] == "busy"
+
+    # WHEN one comes just past the 5 s of clock skew allowed after it, THEN it runs
+    clock.advance(seconds=6)
+    assert run_outbound()["outcome"] == "completed"
+    assert lease_holder(LEASE) is None
+
+
 def test_two_invocations_at_once_sync_each_lead_exactly_once(outbound_connector: OutboundConnector) -> None:
     salesforce = outbound_connector.salesforce
     # GIVEN new Leads, and a Salesforce slow enough to answer that two runs overlap
@@ -618,6 +733,64 @@ def test_an_invalid_stored_configuration_fails_the_run_with_a_message_naming_the
     bootstrap.load_configuration({"version": 3})
     assert run_outbound()["outcome"] == "completed"
     assert prospect_linked_to(lead_id).crm_id == lead_id
+
+
+# ------------------------------------------------------------------ Salesforce access
+
+
+def rotate_connected_app_key(salesforce: Emulator) -> JwtKeyPair:
+    """An administrator gives the connected app a new certificate; the old key no longer logs
+    in, and sessions end (as a warm container's token does when it expires)."""
+    new_key = generate_jwt_key_pair()
+    salesforce.register_connected_app(CLIENT_ID, certificate_pem=new_key.certificate_pem)
+    salesforce.faults.expire_sessions()
+    return new_key
+
+
+def store_private_key(private_key_pem: str) -> None:
+    secrets = boto3.client("secretsmanager", region_name=REGION)
+    arn = bootstrap.settings().salesforce_secret_arn
+    document = json.loads(secrets.get_secret_value(SecretId=arn)["SecretString"])
+    secrets.put_secret_value(
+        SecretId=arn, SecretString=json.dumps({**document, "private_key": private_key_pem})
+    )
+
+
+def test_a_key_rotated_in_the_secret_is_used_at_the_next_login_without_waiting_for_the_cache(
+    outbound_connector: OutboundConnector,
+) -> None:
+    salesforce = outbound_connector.salesforce
+    # GIVEN a warm container that logged in (the secret is cached for 5 minutes)
+    assert run_outbound()["outcome"] == "completed"
+
+    # WHEN the connected app's key pair is rotated and the new private key stored in the secret
+    store_private_key(rotate_connected_app_key(salesforce).private_key_pem)
+    lead_id = insert_lead(salesforce, Email="grace@example.com")
+
+    # THEN the next run's login, refused with the cached key, reads the secret again and logs in
+    report = run_outbound()
+    assert report["outcome"] == "completed"
+    assert prospect_linked_to(lead_id).crm_id == lead_id
+
+
+def test_a_login_refused_for_its_credentials_fails_the_run_without_naming_the_integration_user(
+    outbound_connector: OutboundConnector,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # GIVEN a warm container, and a key pair rotated in Salesforce but not yet in the secret
+    assert run_outbound()["outcome"] == "completed"
+    rotate_connected_app_key(outbound_connector.salesforce)
+
+    # WHEN the next run happens, THEN it fails with Salesforce's reason, as a configuration fault
+    with pytest.raises(CrmError) as failed:
+        run_outbound()
+    failure = failed.value.failure
+    assert (failure.code, failure.category) == ("AUTHENTICATION_FAILED", ErrorCategory.CONFIGURATION)
+    assert "invalid_grant" in failure.message
+    # AND neither the error nor any log line names the integration user
+    assert USERNAME not in str(failed.value)
+    assert USERNAME not in capsys.readouterr().out + caplog.text
 
 
 # ------------------------------------------------------------------ the handler itself

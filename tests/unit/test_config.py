@@ -23,6 +23,7 @@ from crmsync.config import (
 from crmsync.domain.errors import ConfigurationError
 from crmsync.domain.fields import Behaviour, ConflictWinner, FieldMapping
 from crmsync.domain.matching import CrmObject, MatchingMode
+from crmsync.domain.prospect_fields import FieldType
 from crmsync.domain.records import FieldDescription, ObjectDescription
 from crmsync.domain.scope import AllRecords, CreatedAfter, Criterion, Flagged, MatchingCriteria, Operator
 
@@ -130,7 +131,10 @@ def test_a_schedule_reads_back_as_written() -> None:
 
 def test_an_unknown_behaviour_is_named_with_its_path_and_the_choices() -> None:
     document = with_lead_mapping(
-        entry("a", "A"), entry("b", "B"), entry("c", "C"), entry("d", "D", "sometimes")
+        entry("city", "City"),
+        entry("state", "State"),
+        entry("country", "Country"),
+        entry("notes", "D", "sometimes"),
     )
     assert refusal(document) == (
         f"mappings.Lead[3].behaviour: unknown behaviour 'sometimes' (expected one of: {BEHAVIOURS})"
@@ -138,7 +142,7 @@ def test_an_unknown_behaviour_is_named_with_its_path_and_the_choices() -> None:
 
 
 def test_another_connectors_name_for_a_behaviour_gets_the_name_used_here() -> None:
-    assert refusal(with_lead_mapping(entry("a", "A", "Pull"))) == (
+    assert refusal(with_lead_mapping(entry("city", "City", "Pull"))) == (
         "mappings.Lead[0].behaviour: unknown behaviour 'Pull': here it is called 'salesforce'"
     )
 
@@ -147,12 +151,12 @@ def test_another_connectors_name_for_a_behaviour_gets_the_name_used_here() -> No
     ("second", "message"),
     [
         (
-            entry("other", "email"),
+            entry("notes", "email"),
             "mappings.Lead[1]: duplicate mapping: Salesforce field 'email' is already mapped at mappings.Lead[0]",
         ),
         (
-            entry("Email", "Other__c"),
-            "mappings.Lead[1]: duplicate mapping: marketing field 'Email' is already mapped at mappings.Lead[0]",
+            entry("email", "Other__c"),
+            "mappings.Lead[1]: duplicate mapping: marketing field 'email' is already mapped at mappings.Lead[0]",
         ),
     ],
 )
@@ -204,11 +208,54 @@ def test_a_bad_mapping_entry_is_named(mapping_entry: dict[str, Any], message: st
 
 
 def test_account_fields_only_flow_onto_prospects() -> None:
-    document = {"version": 1, "mappings": {"Account": [entry("industry", "Industry", "marketing")]}}
+    document = {"version": 1, "mappings": {"Account": [entry("company_industry", "Industry", "marketing")]}}
     assert refusal(document) == (
         "mappings.Account[0].behaviour: account fields sync one way onto prospects: "
         "use 'salesforce' or 'none', not 'marketing'"
     )
+
+
+def test_a_marketing_field_no_prospect_has_is_refused_with_the_field_it_likely_meant() -> None:
+    document = with_lead_mapping(entry("email", "Email"), entry("emial", "Secondary_Email__c"))
+    assert refusal(document) == (
+        "mappings.Lead[1].marketing_field: no prospect has a field 'emial' (did you mean 'email'?): use a "
+        "built-in field or declare it under prospect_fields with its type"
+    )
+
+
+def test_a_declared_custom_field_may_be_mapped_and_keeps_its_type() -> None:
+    document = {
+        **with_lead_mapping(entry("webinar_attended", "Webinar__c", "marketing")),
+        "prospect_fields": {"// why": "the webinar platform's flag", "webinar_attended": "boolean"},
+    }
+    config = Configuration.from_document(document)
+    assert config.prospect_fields.type_of("webinar_attended") is FieldType.BOOLEAN
+    assert config.prospect_fields.type_of("email") is FieldType.TEXT, "the built-in fields stay"
+    assert config.to_document()["prospect_fields"] == {"webinar_attended": "boolean"}
+
+
+@pytest.mark.parametrize(
+    ("declared", "message"),
+    [
+        (
+            {"shoe_size": "integer"},
+            "prospect_fields.shoe_size: unknown prospect field type 'integer' (expected one of: text, number, "
+            "boolean, date, datetime)",
+        ),
+        (
+            {"score": "text"},
+            "prospect_fields.score: is a built-in prospect field (number); declare only custom fields",
+        ),
+        ({"Score": "number"}, "prospect_fields.Score: differs from the field 'score' only in case"),
+        (
+            {"shoe size": "number"},
+            "prospect_fields.shoe size: is not a field name (letters, digits and _, starting with a letter)",
+        ),
+        (["shoe_size"], "prospect_fields: must be an object of field name → type, not a list"),
+    ],
+)
+def test_a_bad_prospect_field_declaration_is_named(declared: Any, message: str) -> None:
+    assert refusal({"version": 1, "prospect_fields": declared}) == message
 
 
 def test_account_fields_switched_on_need_a_mapping() -> None:
@@ -300,7 +347,8 @@ def test_a_criterion_may_compare_with_null() -> None:
         (
             {"version": 1, "colour": "blue"},
             "colour: unknown top-level key (expected one of: version, matching, "
-            "conflict_winner, objects, mappings, outbound, inbound, owner, tags, batching, activities, automation)",
+            "conflict_winner, objects, mappings, outbound, inbound, owner, tags, batching, activities, automation, "
+            "prospect_fields)",
         ),
         (
             {"version": 1, "matching": "fuzzy"},
@@ -382,7 +430,7 @@ def test_a_document_that_is_not_an_object_is_refused() -> None:
 def test_every_problem_is_reported_at_once() -> None:
     document = {
         "matching": "fuzzy",
-        "mappings": {"Lead": [entry("a", "A", "sometimes")]},
+        "mappings": {"Lead": [entry("city", "City", "sometimes")]},
         "surprise": True,
     }
     with pytest.raises(InvalidConfiguration) as refused:
@@ -441,7 +489,11 @@ def test_the_default_configuration_fits_a_standard_org() -> None:
 
 
 def test_a_field_salesforce_does_not_have_is_refused() -> None:
-    config = lead_config(entry("email", "Email"), entry("colour", "Colour__c", "salesforce"))
+    config = lead_config(
+        entry("email", "Email"),
+        entry("colour", "Colour__c", "salesforce"),
+        prospect_fields={"colour": "text"},
+    )
     assert validation_problems(config, org()) == (
         "mappings.Lead[1].salesforce_field: Lead has no field 'Colour__c'",
     )
@@ -478,7 +530,8 @@ def test_a_field_salesforce_will_not_let_the_connector_write_is_refused_for_a_wr
     described: FieldDescription, behaviour: str, message: str
 ) -> None:
     describes = org(Lead=describe("Lead", described, EXTERNAL_KEY))
-    assert validation_problems(lead_config(entry("rating", "Rating__c", behaviour)), describes) == (message,)
+    config = lead_config(entry("rating", "Rating__c", behaviour), prospect_fields={"rating": "text"})
+    assert validation_problems(config, describes) == (message,)
 
 
 @pytest.mark.parametrize("behaviour", ["salesforce", "none"])
@@ -486,7 +539,9 @@ def test_a_read_only_field_is_fine_for_a_behaviour_that_never_writes_salesforce(
     describes = org(
         Lead=describe("Lead", FieldDescription("Rating__c", "string", calculated=True), EXTERNAL_KEY)
     )
-    lead_config(entry("rating", "Rating__c", behaviour)).validate_against(describes)
+    lead_config(entry("rating", "Rating__c", behaviour), prospect_fields={"rating": "text"}).validate_against(
+        describes
+    )
 
 
 @pytest.mark.parametrize(
@@ -544,7 +599,11 @@ def test_person_account_fields_are_checked_against_the_account_describe() -> Non
 
 
 def test_objects_that_do_not_sync_are_not_checked() -> None:
-    document = {"version": 1, "objects": {"contact": False}, "mappings": {"Contact": [entry("x", "Nope__c")]}}
+    document = {
+        "version": 1,
+        "objects": {"contact": False},
+        "mappings": {"Contact": [entry("notes", "Nope__c")]},
+    }
     Configuration.from_document(document).validate_against({"Lead": org()["Lead"]})
 
 
@@ -552,6 +611,70 @@ def test_a_missing_describe_is_named() -> None:
     assert validation_problems(Configuration.default(), {"Lead": org()["Lead"]}) == (
         "mappings.Contact: no describe of Contact to check the fields against",
     )
+
+
+@pytest.mark.parametrize(
+    ("marketing", "salesforce_type", "behaviour"),
+    [
+        ("job_title", "int", "most_recent"),
+        ("job_title", "boolean", "salesforce"),
+        ("score", "string", "marketing"),
+        ("company_employees", "date", "salesforce"),
+        ("opted_out", "picklist", "prefer_salesforce_unless_blank"),
+        ("job_title", "address", "salesforce"),
+    ],
+)
+def test_a_mapping_between_types_whose_values_do_not_fit_is_refused_naming_both(
+    marketing: str, salesforce_type: str, behaviour: str
+) -> None:
+    config = lead_config(entry(marketing, "Size__c", behaviour))
+    describes = org(Lead=describe("Lead", writable("Size__c", salesforce_type), EXTERNAL_KEY))
+    kind = config.prospect_fields.type_of(marketing)
+    (problem,) = validation_problems(config, describes)
+    assert problem.startswith(
+        f"mappings.Lead[0]: prospect field {marketing!r} is {kind} but Lead.Size__c is {salesforce_type}: "
+        "their values do not fit each other (a "
+    )
+
+
+@pytest.mark.parametrize(
+    ("marketing", "salesforce_type"),
+    [
+        ("job_title", "string"),
+        ("job_title", "picklist"),
+        ("email", "email"),
+        ("score", "double"),
+        ("score", "int"),
+        ("company_annual_revenue", "currency"),
+        ("opted_out", "boolean"),
+        ("job_title", "reference"),
+        ("job_title", "someFutureType"),
+    ],
+)
+def test_a_mapping_between_types_that_fit_is_accepted(marketing: str, salesforce_type: str) -> None:
+    config = lead_config(entry(marketing, "Size__c", "most_recent" if marketing != "score" else "marketing"))
+    config.validate_against(org(Lead=describe("Lead", writable("Size__c", salesforce_type), EXTERNAL_KEY)))
+
+
+def test_a_mapping_that_moves_nothing_is_not_checked_for_types() -> None:
+    config = lead_config(entry("job_title", "Size__c", "none"))
+    config.validate_against(org(Lead=describe("Lead", writable("Size__c", "int"), EXTERNAL_KEY)))
+
+
+def test_declared_date_and_datetime_fields_map_onto_their_salesforce_kinds() -> None:
+    config = lead_config(
+        entry("trial_ends", "Trial_End__c", "salesforce"),
+        entry("last_webinar_at", "Last_Webinar__c", "most_recent"),
+        prospect_fields={"trial_ends": "date", "last_webinar_at": "datetime"},
+    )
+    fitting = describe(
+        "Lead", writable("Trial_End__c", "date"), writable("Last_Webinar__c", "datetime"), EXTERNAL_KEY
+    )
+    config.validate_against(org(Lead=fitting))
+    swapped = describe(
+        "Lead", writable("Trial_End__c", "datetime"), writable("Last_Webinar__c", "date"), EXTERNAL_KEY
+    )
+    assert len(validation_problems(config, org(Lead=swapped))) == 2
 
 
 def test_scope_fields_must_exist_and_a_flag_must_be_a_checkbox() -> None:
@@ -585,13 +708,12 @@ def test_opportunities_need_their_fixed_fields() -> None:
 def test_the_sample_file_fits_an_org_that_has_its_fields() -> None:
     config = Configuration.from_document(sample_document())
     describes: dict[str, ObjectDescription] = {}
+    types = {"Sync_To_Marketing__c": "boolean", "Marketing_Score__c": "double", "NumberOfEmployees": "int"}
     for mapped, entries in config.mappings.items():
         fields = {m.salesforce_field for m in entries} | {"Sync_To_Marketing__c", "LeadSource", "Country"}
         sobject = mapped.sobject
         existing = describes.get(sobject, ObjectDescription(sobject)).fields
-        described = {n: writable(n) for n in fields} | {
-            "Sync_To_Marketing__c": writable("Sync_To_Marketing__c", "boolean")
-        }
+        described = {n: writable(n, types.get(n, "string")) for n in fields}
         describes[sobject] = ObjectDescription(sobject, {**existing, **described})
     for sobject in ("Lead", "Contact"):
         describes[sobject] = ObjectDescription(

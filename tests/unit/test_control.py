@@ -138,7 +138,7 @@ def test_nothing_is_saved_when_describe_refuses_a_field() -> None:
     document = {
         "version": 1,
         "objects": {"contact": False},
-        "mappings": {"Lead": [mapping("title", "Title")]},
+        "mappings": {"Lead": [mapping("job_title", "Title")]},
     }
 
     with pytest.raises(InvalidConfiguration) as refused:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from crmsync.ports import (
         ActionQueue,
         ActivityStore,
+        Clock,
         ConfigStore,
         CrmGateway,
         LinkStore,
@@ -189,27 +190,31 @@ def actions_queue() -> ActionQueue:
 
 @cache
 def salesforce_gateway() -> CrmGateway:
-    """The Salesforce adapter. Each login re-reads the secret (cached a few minutes), so rotated
-    credentials are picked up without a redeploy."""
+    """The Salesforce adapter. Each login re-reads the secret (cached a few minutes), and a
+    login Salesforce refuses for its credentials reads it afresh and tries once more, so rotated
+    credentials are picked up without a redeploy or a wait."""
     from crmsync.aws.secrets import load_json_secret
-    from crmsync.salesforce.auth import SalesforceCredentials, request_token
+    from crmsync.salesforce.auth import SalesforceCredentials, login_with_secret
     from crmsync.salesforce.gateway import SalesforceGateway
     from crmsync.salesforce.session import SalesforceSession
 
     config = settings()
     timeout = (config.connect_timeout_seconds, config.read_timeout_seconds)
 
-    def credentials() -> SalesforceCredentials:
-        return SalesforceCredentials.from_secret(load_json_secret(config.salesforce_secret_arn))
+    def credentials(fresh: bool = False) -> SalesforceCredentials:
+        return SalesforceCredentials.from_secret(load_json_secret(config.salesforce_secret_arn, fresh=fresh))
 
-    session = SalesforceSession(lambda s: request_token(s, credentials(), timeout=timeout), timeout=timeout)
+    # Looked up at every reading: the clock in force, even in a gateway built before it was set.
+    session = SalesforceSession(
+        login_with_secret(credentials, timeout=timeout), timeout=timeout, clock=lambda: clock().now()
+    )
     return SalesforceGateway(session, api_version=credentials().api_version)
 
 
 def status() -> dict[str, Any]:
     from crmsync.sync.status import connector_status
 
-    return connector_status(state_store(), salesforce_gateway, sync_state(), SystemClock().now())
+    return connector_status(state_store(), salesforce_gateway, sync_state(), clock().now())
 
 
 def configuration() -> Configuration:
@@ -258,6 +263,12 @@ class SystemClock:
         return datetime.now(UTC)
 
 
+def clock() -> Clock:
+    """The connector's one clock: the runs' and the Salesforce session's (the age of an API
+    usage reading). Tests that move time replace this function."""
+    return SystemClock()
+
+
 def outbound_sync() -> OutboundSync:
     """The outbound run, built per invocation: it reads the configuration in force now."""
     from crmsync.sync.outbound import OutboundSync
@@ -270,7 +281,7 @@ def outbound_sync() -> OutboundSync:
         state=sync_state(),
         connector=state_store(),
         configuration=configuration(),
-        clock=SystemClock(),
+        clock=clock(),
         pending=pending_changes(),
         api_budget_percent=config.api_budget_percent,
         audit_retention_days=config.audit_retention_days,
@@ -292,7 +303,7 @@ def inbound_sync() -> InboundSync:
         state=sync_state(),
         connector=state_store(),
         configuration=configuration(),
-        clock=SystemClock(),
+        clock=clock(),
         api_budget_percent=config.api_budget_percent,
         audit_retention_days=config.audit_retention_days,
     )
@@ -311,7 +322,7 @@ def activity_sync() -> ActivitySync:
         state=sync_state(),
         connector=state_store(),
         settings=configuration().activities,
-        clock=SystemClock(),
+        clock=clock(),
         batching=configuration().batching,
         api_budget_percent=config.api_budget_percent,
         audit_retention_days=config.audit_retention_days,
@@ -335,7 +346,7 @@ def automation_actions() -> AutomationActions:
         claims=IdempotencyActionClaims(config.idempotency_table, _dynamodb_client()),
         parked=DynamoParkedActions(_dynamodb_client(), config.state_table),
         configuration=configuration(),
-        clock=SystemClock(),
+        clock=clock(),
         api_budget_percent=config.api_budget_percent,
         audit_retention_days=config.audit_retention_days,
     )

@@ -7,9 +7,12 @@ does not understand, naming the entry: `mappings.Lead[3].behaviour: unknown beha
 edit fixes them all. A missing section or key takes its default; a key nobody reads (a typo)
 is refused. Keys starting with `//` are comments and are ignored.
 
+The prospect fields a mapping names must be declared: built in, or under `prospect_fields`
+with a type (`domain.prospect_fields`); a mapping of a field no prospect has would do nothing.
+
 `Configuration.validate_against` then checks the mapping against the org's describe results:
-a field Salesforce does not have, or that it will not let the connector write, is refused here
-and not at the first failed write (SPEC §2).
+a field Salesforce does not have, that it will not let the connector write, or whose type the
+prospect field's cannot fit, is refused here and not at the first failed write (SPEC §2).
 """
 
 from __future__ import annotations
@@ -28,6 +31,13 @@ from crmsync.domain.fields import Behaviour, ConflictWinner, FieldMapping
 from crmsync.domain.inbound import CreateUnlinked
 from crmsync.domain.lifecycle import Tags
 from crmsync.domain.matching import CrmObject, MatchingMode
+from crmsync.domain.prospect_fields import (
+    BUILT_IN_FIELDS,
+    SALESFORCE_TYPES,
+    FieldType,
+    ProspectFields,
+    fits,
+)
 from crmsync.domain.records import Batching, FieldDescription, ObjectDescription
 from crmsync.domain.scope import (
     AllRecords,
@@ -42,6 +52,7 @@ from crmsync.domain.scope import (
 )
 
 _API_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+_PROSPECT_FIELD_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _SALESFORCE_USER_ID = re.compile(r"^005[A-Za-z0-9]{12}([A-Za-z0-9]{3})?$")
 _SALESFORCE_ACCOUNT_ID = re.compile(r"^001[A-Za-z0-9]{12}([A-Za-z0-9]{3})?$")
 _LAST_NAME_LENGTH = 80  # Lead.LastName and Contact.LastName
@@ -206,6 +217,7 @@ class Configuration:
     batching: Batching = field(default_factory=Batching)
     activities: ActivitySettings = field(default_factory=ActivitySettings)
     automation: AutomationSettings = field(default_factory=AutomationSettings)
+    prospect_fields: ProspectFields = field(default_factory=ProspectFields)
 
     @classmethod
     def default(cls) -> Configuration:
@@ -260,6 +272,7 @@ class Configuration:
             },
             "activities": {"types": [kind.value for kind in ActivityType if kind in self.activities.types]},
             "automation": _automation_document(self.automation),
+            "prospect_fields": {name: kind.value for name, kind in self.prospect_fields.custom.items()},
         }
 
     def sobjects_to_describe(self) -> frozenset[str]:
@@ -293,8 +306,12 @@ class Configuration:
             if described is None:
                 continue
             for index, mapping in enumerate(entries):
-                path = f"mappings.{mapped.value}[{index}].salesforce_field"
+                path = f"mappings.{mapped.value}[{index}]"
                 problem = _field_problem(mapped.sobject, mapping, described)
+                if problem:
+                    problems.append(f"{path}.salesforce_field: {problem}")
+                    continue
+                problem = _type_problem(mapped.sobject, mapping, described, self.prospect_fields)
                 if problem:
                     problems.append(f"{path}: {problem}")
         for crm, scope in self.outbound.scope.items():
@@ -438,6 +455,23 @@ def _field_problem(sobject: str, mapping: FieldMapping, described: Mapping[str, 
     return ""
 
 
+def _type_problem(
+    sobject: str, mapping: FieldMapping, described: Mapping[str, FieldDescription], declared: ProspectFields
+) -> str:
+    """What keeps the prospect field and the Salesforce field of a mapping that moves values
+    from fitting each other's values (`domain.prospect_fields.SALESFORCE_TYPES`)."""
+    found = described.get(mapping.salesforce_field.lower())
+    kind = declared.type_of(mapping.marketing_field)
+    if mapping.behaviour is Behaviour.NONE or found is None or kind is None or fits(kind, found.type):
+        return ""
+    fitting = ", ".join(sorted(SALESFORCE_TYPES[kind]))
+    return (
+        f"prospect field {mapping.marketing_field!r} is {kind} but {sobject}.{found.name} is "
+        f"{found.type}: their values do not fit each other (a {kind} prospect field maps onto "
+        f"Salesforce fields of type {fitting})"
+    )
+
+
 def _check_scope_fields(
     describes: Mapping[str, ObjectDescription], crm: CrmObject, scope: OutboundScope, problems: list[str]
 ) -> None:
@@ -559,7 +593,8 @@ class _DocumentReader:
             "conflict winner",
         )
         objects = self.objects(root.get("objects", {}))
-        mappings = self.mappings(root.get("mappings", {}), default.mappings, objects)
+        prospect_fields = self.prospect_fields(root.get("prospect_fields", {}))
+        mappings = self.mappings(root.get("mappings", {}), default.mappings, objects, prospect_fields)
         outbound = self.outbound(root.get("outbound", {}))
         inbound = self.inbound(root.get("inbound", {}))
         owner = self.owner(root.get("owner", {}))
@@ -583,7 +618,41 @@ class _DocumentReader:
             batching=batching,
             activities=activities,
             automation=automation,
+            prospect_fields=prospect_fields,
         )
+
+    def prospect_fields(self, value: Any) -> ProspectFields:
+        path = "prospect_fields"
+        if not isinstance(value, Mapping):
+            self.problem(path, f"must be an object of field name → type, not {_kind(value)}")
+            return ProspectFields()
+        custom: dict[str, FieldType] = {}
+        # Field names are case-sensitive (a prospect's `Email` is not its `email`), so two that
+        # differ only in case could only be a slip.
+        taken = {name.lower(): name for name in BUILT_IN_FIELDS}
+        for name, kind in value.items():
+            if str(name).startswith("//"):
+                continue
+            entry_path = _join(path, str(name))
+            if not _PROSPECT_FIELD_NAME.match(str(name)):
+                self.problem(
+                    entry_path, "is not a field name (letters, digits and _, starting with a letter)"
+                )
+                continue
+            if name in BUILT_IN_FIELDS:
+                self.problem(
+                    entry_path,
+                    f"is a built-in prospect field ({BUILT_IN_FIELDS[name]}); declare only custom fields",
+                )
+                continue
+            earlier = taken.setdefault(name.lower(), name)
+            if earlier != name:
+                self.problem(entry_path, f"differs from the field {earlier!r} only in case")
+                continue
+            chosen = self.choice(kind, entry_path, FieldType, "prospect field type")
+            if chosen is not None:
+                custom[name] = chosen
+        return ProspectFields(custom)
 
     def objects(self, value: Any) -> SyncedObjects:
         keys = {
@@ -608,6 +677,7 @@ class _DocumentReader:
         value: Any,
         defaults: Mapping[MappedObject, tuple[FieldMapping, ...]],
         objects: SyncedObjects,
+        declared: ProspectFields,
     ) -> dict[MappedObject, tuple[FieldMapping, ...]]:
         result = dict(defaults)
         if isinstance(value, Mapping) and "Opportunity" in value:
@@ -619,12 +689,14 @@ class _DocumentReader:
         section = self.section(value, "mappings", [m.value for m in MappedObject])
         for key, entries in (section or {}).items():
             if key in {m.value for m in MappedObject}:
-                result[MappedObject(key)] = self.object_mapping(MappedObject(key), entries)
+                result[MappedObject(key)] = self.object_mapping(MappedObject(key), entries, declared)
         if objects.account_fields and not result[MappedObject.ACCOUNT]:
             self.problem("mappings.Account", "objects.account_fields is on but no Account field is mapped")
         return result
 
-    def object_mapping(self, mapped: MappedObject, entries: Any) -> tuple[FieldMapping, ...]:
+    def object_mapping(
+        self, mapped: MappedObject, entries: Any, declared: ProspectFields
+    ) -> tuple[FieldMapping, ...]:
         path = f"mappings.{mapped.value}"
         if not isinstance(entries, list):
             self.problem(path, f"must be a list of field mappings, not {_kind(entries)}")
@@ -634,7 +706,7 @@ class _DocumentReader:
         seen_marketing: dict[str, int] = {}
         for index, entry in enumerate(entries):
             entry_path = _join(path, index)
-            mapping = self.field_mapping(mapped, entry, entry_path)
+            mapping = self.field_mapping(mapped, entry, entry_path, declared)
             if mapping is None:
                 continue
             for field_name, seen, side in (
@@ -650,7 +722,9 @@ class _DocumentReader:
             result.append(mapping)
         return tuple(result)
 
-    def field_mapping(self, mapped: MappedObject, entry: Any, path: str) -> FieldMapping | None:
+    def field_mapping(
+        self, mapped: MappedObject, entry: Any, path: str, declared: ProspectFields
+    ) -> FieldMapping | None:
         keys = ("marketing_field", "salesforce_field", "behaviour", "sync_blanks")
         section = self.section(entry, path, keys)
         if section is None:
@@ -659,6 +733,14 @@ class _DocumentReader:
         salesforce_field = self.required(section, "salesforce_field", path, self.api_name)
         behaviour = self.required(section, "behaviour", path, self.behaviour)
         sync_blanks = self.boolean(section.get("sync_blanks", False), _join(path, "sync_blanks"))
+        if marketing_field is not None and declared.type_of(marketing_field) is None:
+            closest = declared.closest(marketing_field)
+            hint = f" (did you mean {closest!r}?)" if closest else ""
+            self.problem(
+                _join(path, "marketing_field"),
+                f"no prospect has a field {marketing_field!r}{hint}: use a built-in field or declare it "
+                "under prospect_fields with its type",
+            )
         if marketing_field is None or salesforce_field is None or behaviour is None or sync_blanks is None:
             return None
         if sync_blanks and not behaviour.is_one_way:

@@ -59,7 +59,7 @@ class CrmGateway(Protocol):
 
     @property
     def api_usage(self) -> ApiUsage | None:
-        """The usage Salesforce reported on its last response (None before any call)."""
+        """The usage Salesforce reported on its last response, and when (None before any call)."""
         ...
 
     @property

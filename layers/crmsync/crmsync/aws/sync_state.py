@@ -50,7 +50,7 @@ from crmsync.domain.records import Watermark
 from crmsync.domain.retry import RetryPolicy
 from crmsync.ports import RunSummary, SalesforceUser
 
-LEASE_GRACE = timedelta(days=1)
+EXPIRED_LEASE_KEPT = timedelta(days=1)
 """How long an expired lease item stays before DynamoDB's TTL removes it (kept for operators)."""
 RUN_RETENTION = timedelta(days=90)
 _SEQUENCE_DIGITS = 6
@@ -83,7 +83,7 @@ class DynamoSyncState:
                     "sk": name,
                     "holder": holder,
                     "lease_until": lease_until,
-                    "expires_at": lease_until + int(LEASE_GRACE.total_seconds()),
+                    "expires_at": lease_until + int(EXPIRED_LEASE_KEPT.total_seconds()),
                 },
                 Expression(
                     "attribute_not_exists(pk) OR lease_until < :now OR holder = :holder",

@@ -63,10 +63,11 @@ class WriteResult:
 
 @dataclass(frozen=True)
 class ApiUsage:
-    """Daily API requests used and allowed, as Salesforce reports them."""
+    """Daily API requests used and allowed, as Salesforce reported them at `read_at`."""
 
     used: int
     limit: int
+    read_at: datetime | None = None
 
     @property
     def percent(self) -> float:

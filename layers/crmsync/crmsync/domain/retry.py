@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from crmsync.domain.errors import ErrorCategory, Failure
 
 # An expired session has already had its one re-login by the time a failure reaches the
-# policy; trying again would only log in again.
-_NOT_RETRIED_IN_CALL = frozenset({"INVALID_SESSION_ID"})
+# policy; trying again would only log in again. An expired query cursor stays expired: the
+# reader queries again from its last record instead.
+_NOT_RETRIED_IN_CALL = frozenset({"INVALID_SESSION_ID", "INVALID_QUERY_LOCATOR"})
 
 
 @dataclass(frozen=True)

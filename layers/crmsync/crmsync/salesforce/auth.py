@@ -1,7 +1,8 @@
 """Logging in through the OAuth 2.0 token endpoint of a configurable login URL.
 
 Three grants are supported: JWT bearer (recommended), client credentials, and username +
-password + security token (the OAuth password grant; SOAP `login()` is being retired).
+password + security token (the OAuth password grant; SOAP `login()` is being retired). A login
+refused for its credentials reads the secret afresh and tries once more (`login_with_secret`).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ class SalesforceCredentials:
     auth: GrantType
     login_url: str
     client_id: str
-    username: str | None = None
+    username: str | None = field(default=None, repr=False)  # a person's identifier: kept out of logs
     private_key: str | None = field(default=None, repr=False)
     client_secret: str | None = field(default=None, repr=False)
     password: str | None = field(default=None, repr=False)
@@ -81,6 +82,14 @@ class SalesforceCredentials:
 class AccessToken:
     access_token: str = field(repr=False)
     instance_url: str
+
+
+class LoginRefused(CrmError):
+    """Salesforce's token endpoint refused the login; `oauth_error` is its OAuth error code."""
+
+    def __init__(self, oauth_error: str, failure: Failure) -> None:
+        super().__init__(failure)
+        self.oauth_error = oauth_error
 
 
 def _token_request_body(credentials: SalesforceCredentials, now: float) -> dict[str, str]:
@@ -140,16 +149,50 @@ def request_token(
     except ValueError:
         payload = {}
     if response.status_code != 200 or "access_token" not in payload:
-        who = f" for {credentials.username}" if credentials.username else ""
+        error = str(payload.get("error") or response.status_code)
         reason = payload.get("error_description") or payload.get("error") or response.text[:200]
-        raise CrmError(
+        # The message goes to the error list and the logs: it names the grant and the login URL
+        # an operator checks, never the integration user (a person's identifier).
+        raise LoginRefused(
+            error,
             Failure(
                 code="AUTHENTICATION_FAILED",
                 message=(
-                    f"Salesforce refused the {credentials.auth} login{who} at {credentials.login_url}: "
-                    f"{payload.get('error', response.status_code)}: {reason}"
+                    f"Salesforce refused the {credentials.auth} login at {credentials.login_url}: "
+                    f"{error}: {reason}"
                 ),
                 category=ErrorCategory.CONFIGURATION,
-            )
+            ),
         )
     return AccessToken(access_token=payload["access_token"], instance_url=payload["instance_url"].rstrip("/"))
+
+
+CREDENTIALS_REFUSED = frozenset({"invalid_grant", "invalid_client", "invalid_client_id"})
+"""OAuth errors that refuse the credentials themselves (a key, certificate, user, password,
+client secret or consumer key that no longer matches the org): a rotated secret cures them."""
+
+
+def login_with_secret(
+    read_credentials: Callable[[bool], SalesforceCredentials],
+    *,
+    timeout: float | tuple[float, float],
+    clock: Callable[[], float] = time.time,
+) -> Callable[[requests.Session], AccessToken]:
+    """A login with the credentials `read_credentials(fresh)` gives; the secret behind it is
+    cached (`fresh=False`), so a login refused for its credentials reads the secret again
+    (`fresh=True`) and, when it changed, tries once more: credentials rotated a moment ago are
+    used at once rather than once the cache lapses."""
+
+    def login(session: requests.Session) -> AccessToken:
+        credentials = read_credentials(False)
+        try:
+            return request_token(session, credentials, timeout=timeout, clock=clock)
+        except LoginRefused as refused:
+            if refused.oauth_error not in CREDENTIALS_REFUSED:
+                raise
+            rotated = read_credentials(True)
+            if rotated == credentials:
+                raise
+            return request_token(session, rotated, timeout=timeout, clock=clock)
+
+    return login

@@ -45,6 +45,8 @@ MAX_URI_AND_HEADERS_BYTES = 16_384
 HEADERS_ALLOWANCE_BYTES = 2_048
 """What a query's headers take at most: the bearer token, simple-salesforce's and requests'."""
 QUERY_OPTIONS = "Sforce-Query-Options"
+EXPIRED_CURSOR = "INVALID_QUERY_LOCATOR"
+"""Salesforce's answer to a next page asked of a query cursor it no longer keeps."""
 BULK_NULL = "#N/A"
 T = TypeVar("T")
 
@@ -78,7 +80,8 @@ class SalesforceGateway:
 
     @property
     def api_usage(self) -> ApiUsage | None:
-        """The org's daily API usage as of the last response, from `Sforce-Limit-Info`."""
+        """The org's daily API usage as of the last response, from `Sforce-Limit-Info`, with
+        the time that response came."""
         return self._session.api_usage
 
     @property
@@ -135,12 +138,20 @@ class SalesforceGateway:
         records carry `IsDeleted` and, for merge losers, `MasterRecordId`), so an idle object
         costs one call. Each page's watermark may be stored as soon as the page is applied.
         `page_size` asks for pages of that many records (`Sforce-Query-Options`; the cursor
-        keeps it for the next pages, and Salesforce may answer with fewer).
+        keeps it for the next pages, and Salesforce may answer with fewer). A cursor that
+        expires part way costs one more query, from the last record read.
         """
         wanted = [*fields, "IsDeleted"] if include_deleted else list(fields)
-        query = soql.changed_since(sobject, wanted, since, until)
         headers = {QUERY_OPTIONS: f"batchSize={page_size}"} if page_size else {}
-        page = self._call(lambda: self._client.query(query, include_deleted=include_deleted, headers=headers))
+
+        def first_page(after: Watermark | None) -> dict[str, Any]:
+            query = soql.changed_since(sobject, wanted, after, until)
+            page: dict[str, Any] = self._call(
+                lambda: self._client.query(query, include_deleted=include_deleted, headers=headers)
+            )
+            return page
+
+        page = first_page(since)
         watermark = since
         while True:
             records = page["records"]
@@ -153,7 +164,17 @@ class SalesforceGateway:
             if page.get("done", True):
                 return
             next_url = page["nextRecordsUrl"]
-            page = self._call(partial(self._client.query_more, next_url, identifier_is_url=True))
+            try:
+                page = self._call(partial(self._client.query_more, next_url, identifier_is_url=True))
+            except CrmError as error:
+                if error.failure.code != EXPIRED_CURSOR:
+                    raise
+                # The cursor is gone (15 minutes unused, or the user opened ten newer ones) and
+                # asking again cannot bring it back: query again after the last record read.
+                # What was read stays behind the watermark; a record changed since the first
+                # query has a newer stamp, so it comes later in this read or in the next one,
+                # never not at all.
+                page = first_page(watermark)
 
     def find(
         self, sobject: str, fields: Sequence[str], key_field: str, values: Sequence[object]
@@ -192,7 +213,11 @@ class SalesforceGateway:
         """One cheap call (`/limits`) that proves the login works and reports the API usage."""
         limits = self._call(self._client.limits)
         daily = limits["DailyApiRequests"]
-        return ApiUsage(used=int(daily["Max"]) - int(daily["Remaining"]), limit=int(daily["Max"]))
+        return ApiUsage(
+            used=int(daily["Max"]) - int(daily["Remaining"]),
+            limit=int(daily["Max"]),
+            read_at=self._session.clock(),
+        )
 
     # --- writes ------------------------------------------------------------------------------
 

@@ -3,13 +3,15 @@
 simple-salesforce, its Bulk 2.0 client and our token requests all share this session, so the
 rules below hold for every call without each call site remembering them: a timeout on every
 request, the current access token on every API request, one re-login when Salesforce says the
-session expired, and the org's API usage read from `Sforce-Limit-Info` on every response.
+session expired, and the org's API usage read from `Sforce-Limit-Info` on every response, with
+the time it was read.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import requests
@@ -27,10 +29,13 @@ class SalesforceSession(requests.Session):
         login: Callable[[requests.Session], AccessToken],
         *,
         timeout: tuple[float, float] = (5.0, 60.0),
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         super().__init__()
         self._login = login
         self.timeout = timeout
+        self.clock = clock
+        """When a usage reading was taken (the runs' clock, so they can tell its age)."""
         self._token: AccessToken | None = None
         self.api_usage: ApiUsage | None = None
         self.api_calls = 0
@@ -70,7 +75,9 @@ class SalesforceSession(requests.Session):
     def _note_usage(self, response: requests.Response) -> None:
         match = _LIMIT_INFO.search(response.headers.get("Sforce-Limit-Info", ""))
         if match:
-            self.api_usage = ApiUsage(used=int(match.group(1)), limit=int(match.group(2)))
+            self.api_usage = ApiUsage(
+                used=int(match.group(1)), limit=int(match.group(2)), read_at=self.clock()
+            )
 
 
 def _is_expired_session(response: requests.Response) -> bool:

@@ -75,6 +75,7 @@ from crmsync.sync.actions_intake import (
     action_id,
     parse_action,
 )
+from crmsync.sync.budget import ApiBudget
 
 BATCH_SIZE = 100
 """Parked actions carried out per batch: the consumer's own SQS batch size."""
@@ -235,7 +236,7 @@ class AutomationActions:
         self._parked = parked
         self._config = configuration
         self._clock = clock
-        self._budget = api_budget_percent
+        self._budget = ApiBudget(api_budget_percent, clock)
         self._retention = audit_retention_days
         self._stop_margin = stop_margin_ms
         self._rules = AutomationRules(
@@ -292,13 +293,13 @@ class AutomationActions:
         if self._connector.connector_state().paused:
             return "the connector is paused"
         try:
-            usage = self._crm.api_usage or self._crm.check_connection()
+            spent = self._budget.spent(self._crm)
         except CrmError:
             # Salesforce cannot say: the batch's own calls meet the same failure, and report it
             # on each action.
             return None
-        if usage.limit and usage.percent >= self._budget:
-            return f"the connector has used its API budget ({usage.percent}% of {usage.limit} calls today)"
+        if spent is not None:
+            return f"the connector has used its API budget ({spent.percent}% of {spent.limit} calls today)"
         return None
 
     def _park(self, messages: Sequence[ActionMessage], reason: str) -> BatchReport:

@@ -38,6 +38,7 @@ from crmsync.domain.errors import CrmError
 from crmsync.domain.lifecycle import LinkStatus
 from crmsync.domain.records import Batching, Watermark, WriteOperation
 from crmsync.ports import ActivityStore, Clock, CrmGateway, LinkStore, StateStore, SyncStateStore
+from crmsync.sync.budget import ApiBudget
 from crmsync.sync.leases import lease_held
 
 LEASE = "activities"
@@ -96,7 +97,7 @@ class ActivitySync:
         self._settings = settings
         self._clock = clock
         self._batching = batching or Batching()
-        self._budget = api_budget_percent
+        self._budget = ApiBudget(api_budget_percent, clock)
         self._retention = audit_retention_days
         self._stop_margin = stop_margin_ms
         self._batch_size = batch_size
@@ -137,9 +138,8 @@ class _Run:
             raise _Stop("cut_short")
 
     def _check_budget(self) -> None:
-        # The last answer's usage; a run that has not called Salesforce yet spends no call to ask.
-        usage = self.s._crm().api_usage
-        if usage is not None and usage.limit and usage.percent >= self.s._budget:
+        # A run that has not called Salesforce yet spends no call to ask.
+        if self.s._budget.spent(self.s._crm(), ask_when_unknown=False) is not None:
             raise _Stop("over_budget")
 
     # ------------------------------------------------------------------ the two queues

@@ -58,6 +58,7 @@ from crmsync.ports import (
     SyncStateStore,
 )
 from crmsync.sync.actions_intake import AcceptedAction, ActionRequest, action_id
+from crmsync.sync.budget import ApiBudget
 from crmsync.sync.leases import run_under_lease
 
 LEASE = "inbound"
@@ -126,7 +127,7 @@ class InboundSync:
         self._connector = connector
         self._config = configuration
         self._clock = clock
-        self._budget = api_budget_percent
+        self._budget = ApiBudget(api_budget_percent, clock)
         self._retention = audit_retention_days
         self._stop_margin = stop_margin_ms
         self._page_size = page_size or PAGE_SIZE
@@ -226,8 +227,7 @@ class _Run:
         a warm container's earlier answer, so it is checked again once the run has read."""
         if self.calls_at_start is None:
             self.calls_at_start = self.s._crm.api_calls
-        usage = self.s._crm.api_usage or self.s._crm.check_connection()
-        if usage.limit and usage.percent >= self.s._budget:
+        if self.s._budget.spent(self.s._crm) is not None:
             raise _Stop("over_budget")
 
     # ------------------------------------------------------------------ planning

@@ -1,26 +1,43 @@
 """One run at a time: every scheduled run takes its lease in the state table, works, gives it
-back. A lease lasts the invocation's remaining time plus a grace, so one left by a crashed run
-expires by itself."""
+back on every way out. A lease lasts until the invocation's own deadline (plus a few seconds of
+clock skew), so one left by an invocation Lambda killed expires by itself as soon as that
+invocation could no longer be running."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import datetime, timedelta
 from typing import Protocol
 
 from crmsync.domain.audit import Direction
 from crmsync.ports import Clock, RunSummary, SyncStateStore
 
-LEASE_GRACE = timedelta(minutes=1)
+CLOCK_SKEW = timedelta(seconds=5)
+"""How far past its holder's deadline a lease lasts. Lambda ends an invocation at its deadline
+(a run stops its own work `STOP_MARGIN_MS` before it), so past the deadline the holder is
+certainly gone; what is left to cover is the difference between the clocks that compute the
+deadline and judge the expiry (the holder's and the next invocation's, kept by NTP within
+milliseconds). A longer grace only kept a direction blocked after a killed run: it was a
+minute, which with the functions' 300 s timeout made about 6 minutes."""
 
 
 @contextmanager
 def lease_held(
     state: SyncStateStore, name: str, holder: str, now: datetime, remaining_ms: int
 ) -> Iterator[bool]:
-    """Whether the lease `name` was taken for `holder`; given back on the way out if it was."""
-    taken = state.acquire_lease(name, holder, now, now + timedelta(milliseconds=remaining_ms) + LEASE_GRACE)
+    """Whether the lease `name` was taken for `holder` until its deadline (`now` +
+    `remaining_ms`); given back on the way out if it was, however the way out goes."""
+    try:
+        taken = state.acquire_lease(
+            name, holder, now, now + timedelta(milliseconds=remaining_ms) + CLOCK_SKEW
+        )
+    except BaseException:
+        # The lease may have been written before the error came (an answer lost on the way
+        # back, after the store's own retries): give back what may be ours.
+        with suppress(Exception):
+            state.release_lease(name, holder)
+        raise
     try:
         yield taken
     finally:

@@ -44,6 +44,7 @@ from crmsync.ports import (
     StateStore,
     SyncStateStore,
 )
+from crmsync.sync.budget import ApiBudget
 from crmsync.sync.leases import run_under_lease
 
 Change = TypeVar("Change", LinkChange, ProspectChange)
@@ -111,7 +112,7 @@ class OutboundSync:
         self._connector = connector
         self._config = configuration
         self._clock = clock
-        self._budget = api_budget_percent
+        self._budget = ApiBudget(api_budget_percent, clock)
         self._retention = audit_retention_days
         self._stop_margin = stop_margin_ms
         self._new_prospect_id = new_prospect_id
@@ -186,8 +187,7 @@ class _Run:
             raise _Stop("cut_short")
 
     def _check_budget(self) -> None:
-        usage = self.s._crm.api_usage or self.s._crm.check_connection()
-        if usage.limit and usage.percent >= self.s._budget:
+        if self.s._budget.spent(self.s._crm) is not None:
             raise _Stop("over_budget")
 
     def _read(self, read: _ObjectRead) -> None:
