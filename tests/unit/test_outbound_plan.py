@@ -181,6 +181,38 @@ def test_a_record_already_in_step_plans_nothing() -> None:
 
     assert result.outcome == "unchanged"
     assert (result.link_change, result.prospect_change, result.snapshot_change) == (None, None, None)
+    assert result.inbound_pass is None
+
+
+def test_a_blank_salesforce_field_the_prospect_fills_asks_for_an_inbound_pass_and_records_the_blank() -> None:
+    prospect = Prospect(
+        "p-1",
+        {"email": "ann@example.com", "last_name": "Lee", "company": "Acme", "score": 12},
+        assigned_user="owner@example.com",
+    )
+    stored = linked(
+        prospect,
+        CrmRef(CrmObject.LEAD, LEAD),
+        **{
+            "Email=email": FieldSnapshot("ann@example.com", "ann@example.com"),
+            "LastName=last_name": FieldSnapshot("Lee", "Lee"),
+            "Company=company": FieldSnapshot("Acme", "Acme"),
+            "Score__c=score": FieldSnapshot(12, 12),
+        },
+    )
+
+    # Salesforce blanked the Company (prefer_salesforce_unless_blank) and the score (marketing)
+    result = plan(
+        PersonRecord(
+            CrmObject.LEAD, lead(Company="  ", Score__c=None), in_scope=True, link=stored, prospect=prospect
+        )
+    )
+
+    assert result.prospect_change is None, "the prospect keeps its values"
+    assert result.inbound_pass == "p-1", "which the inbound run writes back to Salesforce"
+    snapshot = result.snapshot_change.snapshot
+    assert snapshot["Company=company"] == FieldSnapshot("  ", "Acme")
+    assert snapshot["Score__c=score"] == FieldSnapshot(None, 12)
 
 
 def test_a_converted_lead_hands_its_link_to_the_contact_and_tags_the_prospect() -> None:

@@ -4,8 +4,11 @@ Account): the whole decision, as plain values, for the run to carry out (ARCHITE
 `plan_person_record` combines the lifecycle rules (new record, conversion, delete, undelete,
 merge, scope), matching and the field sync plan. Writes to Salesforce that a plan asks for
 (a `marketing` field, a blank Salesforce field a prospect can fill) are not made here: they
-belong to the inbound run, so those pairs keep their old snapshot and still read as "the
-prospect changed" when it comes.
+belong to the inbound run. The plan names the prospect that needs an inbound pass
+(`RecordPlan.inbound_pass`), whether or not the marketing side changed it, and those pairs'
+snapshot takes Salesforce's value as read but keeps the prospect's value of the last sync: the
+inbound run then sees what differs and writes it, and a pending prospect change still reads as
+a change.
 """
 
 from __future__ import annotations
@@ -119,13 +122,18 @@ class RecordPlan:
     events: tuple[str, ...] = ()
     field_audit: tuple[AuditEntry, ...] = ()
     reported: bool = False
+    inbound_pass: str | None = None
+    """The prospect whose values the next inbound run must send: the behaviour of a field wants
+    Salesforce to take the prospect's value (SPEC §2), and only the inbound run writes there."""
+    concerns: str | None = None
+    """The prospect the plan's events are about when it changes nothing of it."""
 
     @property
     def prospect_id(self) -> str | None:
         for change in (self.link_change, self.snapshot_change):
             if change is not None:
                 return change.after.prospect_id
-        return self.prospect_change.after.id if self.prospect_change else None
+        return self.prospect_change.after.id if self.prospect_change else self.concerns
 
 
 def plan_person_record(
@@ -282,6 +290,8 @@ class _OutboundFieldPlan:
     marketing_audit: tuple[AuditEntry, ...]
     owner: str | None = None
     """The assigned user to write (two-way owner sync); None leaves it as it is."""
+    needs_inbound: bool = False
+    """Salesforce must take some of the prospect's values: a write for the inbound run."""
 
 
 def _field_plan(
@@ -301,18 +311,27 @@ def _field_plan(
         SideState(record_values, record.modified_at),
         SideState(prospect_values, prospect.modified_at),
     )
-    deferred = {m.key for m in mappings if m.salesforce_field in plan.salesforce_writes}
+    deferred = {m.key: m for m in mappings if m.salesforce_field in plan.salesforce_writes}
     kept: dict[str, FieldSnapshot] = {}
     for key, value in plan.snapshot.items():
-        if key not in deferred:
+        mapping = deferred.get(key)
+        if mapping is None:
             kept[key] = value
         elif snapshot is not None and key in snapshot:
-            kept[key] = snapshot[key]
+            # Salesforce's value as read: the inbound run plans from the snapshot, and must see
+            # that Salesforce lacks the prospect's value (a blank it fills, a `marketing` field
+            # edited there). The prospect's value stays as last synced, so its own pending
+            # change still reads as one. A pair never synced stays out: the inbound run reads
+            # the record before it writes such a pair.
+            kept[key] = FieldSnapshot(
+                salesforce=record_values.get(mapping.salesforce_field), marketing=snapshot[key].marketing
+            )
     return _OutboundFieldPlan(
         prospect_writes={k: v for k, v in plan.prospect_writes.items() if k != OWNER_MAPPING.marketing_field},
         owner=plan.prospect_writes.get(OWNER_MAPPING.marketing_field),
         snapshot=kept,
         marketing_audit=tuple(entry for entry in plan.audit if entry.side is Side.MARKETING),
+        needs_inbound=bool(plan.salesforce_writes),
     )
 
 
@@ -354,8 +373,14 @@ def _sync_fields(record: PersonRecord, rules: OutboundRules, now: datetime, outc
     events: tuple[str, ...] = ()
     if owner != prospect.assigned_user:
         events = (f"assigned user {prospect.assigned_user} -> {owner} (Salesforce owner)",)
+    inbound_pass = prospect.id if fields_plan.needs_inbound else None
     if prospect_change is None and snapshot_change is None:
-        return RecordPlan("unchanged", crm, "already in step")
+        return RecordPlan(
+            "unchanged",
+            crm,
+            "already in step" if inbound_pass is None else "Salesforce takes the prospect's values inbound",
+            inbound_pass=inbound_pass,
+        )
     return RecordPlan(
         outcome,
         crm,
@@ -364,6 +389,7 @@ def _sync_fields(record: PersonRecord, rules: OutboundRules, now: datetime, outc
         snapshot_change=snapshot_change,
         events=events,
         field_audit=fields_plan.marketing_audit,
+        inbound_pass=inbound_pass,
     )
 
 
