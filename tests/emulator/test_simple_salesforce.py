@@ -68,3 +68,17 @@ def test_bulk_2_insert_and_query(emulator: Emulator, sf: Salesforce) -> None:
     pages = list(sf.bulk2.Lead.query("SELECT Id, LastName FROM Lead", max_records=2, wait=0))
     assert len(pages) == 3
     assert len(emulator.records("Lead")) == 5
+
+
+def test_an_upsert_by_external_id_does_not_match_a_record_in_the_recycle_bin(
+    emulator: Emulator, sf: Salesforce
+) -> None:
+    deleted = sf.Lead.create({"LastName": "Gone", "Company": "Acme", "Crmsync_Key__c": "p-1"})["id"]
+    sf.Lead.delete(deleted)
+
+    assert sf.Lead.upsert("Crmsync_Key__c/p-1", {"LastName": "Back", "Company": "Acme"}) == 201
+
+    created = sf.Lead.get_by_custom_id("Crmsync_Key__c", "p-1")
+    assert created["Id"] != deleted and created["LastName"] == "Back"
+    gone = emulator.get(deleted, include_deleted=True)
+    assert gone is not None and gone["IsDeleted"] and gone["LastName"] == "Gone"

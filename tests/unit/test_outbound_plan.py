@@ -316,3 +316,44 @@ def test_a_link_whose_prospect_is_missing_recreates_the_prospect_with_the_linked
     assert result.outcome == "created"
     assert result.prospect_change.after.id == "p-lost"
     assert result.prospect_change.before is None
+
+
+def test_a_record_restored_after_its_prospect_got_another_in_its_place_stays_history_and_is_reported() -> (
+    None
+):
+    prospect = Prospect("p-1", {"email": "ann@example.com"})
+    history = linked(prospect, CrmRef(CrmObject.LEAD, LEAD), LinkStatus.REPLACED)
+
+    result = plan(PersonRecord(CrmObject.LEAD, lead(), in_scope=True, link=history, prospect=prospect))
+
+    assert (result.outcome, result.reported, result.prospect_id) == ("reported", True, "p-1")
+    assert (result.link_change, result.prospect_change, result.snapshot_change) == (None, None, None)
+    assert "merge the two records in Salesforce" in result.reason
+    converted = plan(
+        PersonRecord(
+            CrmObject.LEAD,
+            lead(IsConverted=True, ConvertedContactId=CONTACT),
+            in_scope=True,
+            link=history,
+            prospect=prospect,
+        )
+    )
+    assert converted.link_change is None, "history never moves"
+
+
+def test_a_record_merged_into_the_one_it_replaced_moves_the_link_back_there() -> None:
+    prospect = Prospect("p-1", {"email": "ann@example.com"})
+    restored = "00Q000000000002AAA"
+    record = PersonRecord(
+        CrmObject.LEAD,
+        lead(IsDeleted=True, MasterRecordId=restored),
+        in_scope=True,
+        link=linked(prospect, CrmRef(CrmObject.LEAD, LEAD)),
+        prospect=prospect,
+        target_link=linked(prospect, CrmRef(CrmObject.LEAD, restored), LinkStatus.REPLACED),
+    )
+
+    result = plan(record)
+
+    assert result.outcome == "merged"
+    assert result.link_change.after == Link("p-1", CrmRef(CrmObject.LEAD, restored), LinkStatus.ACTIVE)

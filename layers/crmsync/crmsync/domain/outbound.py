@@ -141,13 +141,14 @@ def plan_person_record(
 ) -> RecordPlan:
     crm = CrmRef(record.object, record.id)
     stored = record.link
+    if stored is not None and stored.link.status is LinkStatus.REPLACED:
+        return _plan_replaced(record, stored)
     if record.deleted:
         if stored is None or stored.link.status in (LinkStatus.CRM_DELETED, LinkStatus.MERGED):
             return RecordPlan("unchanged", crm, "deleted record without an active link")
         master = record.merged_into()
-        target = record.target_link
         decision = decide_deletion(
-            stored.link, master, target.link.prospect_id if target else None, rules.tags
+            stored.link, master, _prospect_of_target(record.target_link, stored), rules.tags
         )
         outcome = "merged" if master is not None else "deleted"
         return _carry_out_lifecycle(record, decision, outcome, now)
@@ -155,9 +156,8 @@ def plan_person_record(
         converted_to = record.converted_to()
         if stored is None or converted_to is None:
             return RecordPlan("unchanged", crm, "a converted Lead is never synced")
-        target = record.target_link
         decision = decide_lead_conversion(
-            stored.link, converted_to, target.link.prospect_id if target else None, rules.tags
+            stored.link, converted_to, _prospect_of_target(record.target_link, stored), rules.tags
         )
         return _carry_out_lifecycle(record, decision, "converted", now)
     if stored is None:
@@ -170,6 +170,34 @@ def plan_person_record(
     decision = decide_scope_change(stored.link, record.in_scope)
     outcome = "out_of_scope" if decision.link_status is LinkStatus.OUT_OF_SCOPE else "updated"
     return _then_sync_fields(record, rules, now, decision, outcome)
+
+
+def _plan_replaced(record: PersonRecord, stored: StoredLink) -> RecordPlan:
+    """A record whose prospect was linked to another one after it was deleted (SPEC §5), now
+    back in Salesforce (restored from the recycle bin) and changing: it stays the prospect's
+    history. Linking it again would give the prospect two records, and a prospect of its own
+    would duplicate the person; a person must choose, so it is reported."""
+    crm = CrmRef(record.object, record.id)
+    if record.deleted:
+        return RecordPlan("unchanged", crm, "deleted record without an active link")
+    prospect_id = stored.link.prospect_id
+    reason = (
+        f"{record.object} {record.id} was deleted in Salesforce, and prospect {prospect_id} has been "
+        "linked to another record since: it is not synced again; merge the two records in "
+        "Salesforce to keep one"
+    )
+    return RecordPlan("reported", crm, reason, events=(reason,), reported=True, concerns=prospect_id)
+
+
+def _prospect_of_target(target: StoredLink | None, stored: StoredLink) -> str | None:
+    """The prospect of the record a link moves to (conversion, merge). A record this very
+    prospect was linked to before a deletion replaced it is its own again (Salesforce merged the
+    new record into the restored old one, say): the link moves back there."""
+    if target is None:
+        return None
+    if target.link.status is LinkStatus.REPLACED and target.link.prospect_id == stored.link.prospect_id:
+        return None
+    return target.link.prospect_id
 
 
 def _carry_out_lifecycle(

@@ -409,7 +409,12 @@ class _Run:
             return
         # A record read "already in step" plans no change, so its prospect comes from its link.
         links = self.s._links.by_crm_ids(failed)
-        again = [PendingChange(stored.link.prospect_id, 0) for stored in links.values()]
+        again = [
+            PendingChange(stored.link.prospect_id, 0)
+            for stored in links.values()
+            # A replaced record is history: its prospect's values now go to another record.
+            if stored.link.status is not LinkStatus.REPLACED
+        ]
         if again:
             self.s._pending.add(again)
             self.counts["inbound_retried"] += len(again)
