@@ -447,24 +447,33 @@ def test_a_field_salesforce_blanks_is_filled_back_from_the_prospect_without_any_
     assert run_inbound()["outcome"] == "idle"
 
 
-def test_a_field_salesforce_changes_or_blanks_is_set_back_to_the_prospects_value_while_it_has_one(
+def test_a_field_salesforce_blanks_or_changes_gets_the_prospects_value_back_while_it_has_one(
     inbound: Inbound,
 ) -> None:
     salesforce = inbound.salesforce
     # GIVEN Title is prefer_marketing_unless_blank, and two Leads of CTOs synced to prospects
     title_behaves("prefer_marketing_unless_blank")
-    changed, blanked = inbound.leads(2, Title="CTO")
+    blanked, changed = inbound.leads(2, Title="CTO")
 
-    # WHEN a salesperson retitles one Lead and blanks the other, and outbound reads them
-    salesforce.update("Lead", changed, {"Title": "CEO"})
+    # WHEN a salesperson blanks one Lead's title and retitles the other, and outbound reads them
     salesforce.update("Lead", blanked, {"Title": None})
+    salesforce.update("Lead", changed, {"Title": "CEO"})
     run_outbound()
 
-    # THEN the prospects keep their value, and the next inbound run writes it back to both Leads
-    assert inbound.prospect_of(changed).fields["job_title"] == "CTO"
+    # THEN the prospects keep their value, and the next inbound run fills the blank at once
     assert inbound.prospect_of(blanked).fields["job_title"] == "CTO"
-    assert run_inbound()["counts"] == {"updated": 2}
-    assert lead(salesforce, changed)["Title"] == lead(salesforce, blanked)["Title"] == "CTO"
+    assert inbound.prospect_of(changed).fields["job_title"] == "CTO"
+    assert run_inbound()["counts"] == {"updated": 1}
+    assert lead(salesforce, blanked)["Title"] == "CTO"
+    # AND the retitled Lead gets the prospect's value with the prospect's next change (not at
+    # once: a value Salesforce keeps in another form would be written back at every run)
+    assert lead(salesforce, changed)["Title"] == "CEO"
+    inbound.changed_by_marketing([changed], score=40)
+    assert run_inbound()["counts"] == {"updated": 1}
+    assert (lead(salesforce, changed)["Title"], lead(salesforce, changed)["Marketing_Score__c"]) == (
+        "CTO",
+        40,
+    )
 
 
 def test_a_field_the_marketing_side_blanks_is_filled_back_from_salesforce_which_keeps_its_value(

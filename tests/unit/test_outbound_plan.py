@@ -215,6 +215,33 @@ def test_a_blank_salesforce_field_the_prospect_fills_asks_for_an_inbound_pass_an
     assert snapshot["Score__c=score"] == FieldSnapshot(None, 12)
 
 
+def test_a_marketing_field_salesforce_changed_waits_for_the_prospects_next_change_and_says_what_salesforce_holds() -> (
+    None
+):
+    prospect = Prospect(
+        "p-1",
+        {"email": "ann@example.com", "last_name": "Lee", "company": "Acme", "score": 12},
+        assigned_user="owner@example.com",
+    )
+    stored = linked(
+        prospect,
+        CrmRef(CrmObject.LEAD, LEAD),
+        **{
+            "Email=email": FieldSnapshot("ann@example.com", "ann@example.com"),
+            "LastName=last_name": FieldSnapshot("Lee", "Lee"),
+            "Company=company": FieldSnapshot("Acme", "Acme"),
+            "Score__c=score": FieldSnapshot(12, 12),
+        },
+    )
+
+    result = plan(
+        PersonRecord(CrmObject.LEAD, lead(Score__c=99), in_scope=True, link=stored, prospect=prospect)
+    )
+
+    assert result.prospect_change is None and result.inbound_pass is None
+    assert result.snapshot_change.snapshot["Score__c=score"] == FieldSnapshot(99, 12)
+
+
 def test_a_converted_lead_hands_its_link_to_the_contact_and_tags_the_prospect() -> None:
     prospect = Prospect("p-1", {"email": "ann@example.com"}, tags=frozenset({"created-from-salesforce-lead"}))
     stored = linked(prospect, CrmRef(CrmObject.LEAD, LEAD))

@@ -4,11 +4,12 @@ Account): the whole decision, as plain values, for the run to carry out (ARCHITE
 `plan_person_record` combines the lifecycle rules (new record, conversion, delete, undelete,
 merge, scope), matching and the field sync plan. Writes to Salesforce that a plan asks for
 (a `marketing` field, a blank Salesforce field a prospect can fill) are not made here: they
-belong to the inbound run. The plan names the prospect that needs an inbound pass
-(`RecordPlan.inbound_pass`), whether or not the marketing side changed it, and those pairs'
-snapshot takes Salesforce's value as read but keeps the prospect's value of the last sync: the
-inbound run then sees what differs and writes it, and a pending prospect change still reads as
-a change.
+belong to the inbound run. Those pairs' snapshot takes Salesforce's value as read but keeps the
+prospect's value of the last sync: the inbound run, which plans from the snapshot, then sees
+what Salesforce lacks, and a pending prospect change still reads as a change. When a blank
+Salesforce field is to be filled from the prospect, the plan also names the prospect as needing
+an inbound pass (`RecordPlan.inbound_pass`): nothing on the marketing side may ever change to
+send it.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from crmsync.domain.fields import ConflictWinner, FieldMapping, Side
+from crmsync.domain.fields import ConflictWinner, FieldMapping, Side, is_blank
 from crmsync.domain.lifecycle import (
     CrmRef,
     LifecycleAction,
@@ -123,8 +124,9 @@ class RecordPlan:
     field_audit: tuple[AuditEntry, ...] = ()
     reported: bool = False
     inbound_pass: str | None = None
-    """The prospect whose values the next inbound run must send: the behaviour of a field wants
-    Salesforce to take the prospect's value (SPEC §2), and only the inbound run writes there."""
+    """The prospect whose values the next inbound run must send though it did not change: a
+    blank Salesforce field is to be filled from it (SPEC §2), and only the inbound run writes
+    to Salesforce."""
     concerns: str | None = None
     """The prospect the plan's events are about when it changes nothing of it."""
 
@@ -319,7 +321,7 @@ class _OutboundFieldPlan:
     owner: str | None = None
     """The assigned user to write (two-way owner sync); None leaves it as it is."""
     needs_inbound: bool = False
-    """Salesforce must take some of the prospect's values: a write for the inbound run."""
+    """A blank Salesforce field is to be filled from the prospect: a write for the inbound run."""
 
 
 def _field_plan(
@@ -359,7 +361,14 @@ def _field_plan(
         owner=plan.prospect_writes.get(OWNER_MAPPING.marketing_field),
         snapshot=kept,
         marketing_audit=tuple(entry for entry in plan.audit if entry.side is Side.MARKETING),
-        needs_inbound=bool(plan.salesforce_writes),
+        # Only blanks to fill: a Salesforce value that merely differs waits for the prospect's next
+        # change. A record Salesforce keeps in another form than the prospect's (a date-time, a
+        # checkbox held as text) would otherwise be written, read back and written again at
+        # every run, spending API calls for ever; a filled blank reads back filled.
+        needs_inbound=any(
+            entry.side is Side.SALESFORCE and is_blank(entry.old) and not is_blank(entry.new)
+            for entry in plan.audit
+        ),
     )
 
 
@@ -403,12 +412,12 @@ def _sync_fields(record: PersonRecord, rules: OutboundRules, now: datetime, outc
         events = (f"assigned user {prospect.assigned_user} -> {owner} (Salesforce owner)",)
     inbound_pass = prospect.id if fields_plan.needs_inbound else None
     if prospect_change is None and snapshot_change is None:
-        return RecordPlan(
-            "unchanged",
-            crm,
-            "already in step" if inbound_pass is None else "Salesforce takes the prospect's values inbound",
-            inbound_pass=inbound_pass,
+        why = (
+            "already in step"
+            if inbound_pass is None
+            else "a blank Salesforce field waits for the inbound run"
         )
+        return RecordPlan("unchanged", crm, why, inbound_pass=inbound_pass)
     return RecordPlan(
         outcome,
         crm,
