@@ -189,7 +189,16 @@ class Store:
     def upsert(
         self, sobject_name: str, key_field: str, key_value: Any, values: Mapping[str, Any], *, user_id: str
     ) -> tuple[str, bool]:
-        """Update the live record whose `key_field` is `key_value`, or create one; (id, created)."""
+        """Update the live record whose `key_field` is `key_value`, or create one; (id, created).
+
+        A record in the recycle bin is not matched: Salesforce updates a record the external ID
+        matches among the existing ones and creates one otherwise ("Upsert Records Using sObject
+        Rows by External ID", REST API Developer Guide,
+        https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_sobject_upsert_patch.htm),
+        and deleted records are only seen by queryAll; users meet it as an upsert that "silently
+        creates a duplicate" of a record deleted since their export
+        (https://github.com/tprouvot/Salesforce-Inspector-reloaded/issues/1334). The connector
+        relies on it to give a prospect whose record was deleted a new one under the same key."""
         sobject = self.sobject(sobject_name)
         existing = self.match(sobject, key_field, key_value)
         if existing is not None:

@@ -5,9 +5,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from crmsync.aws.dynamo_table import iso
 from crmsync.aws.links import DynamoLinkStore
 from crmsync.domain.errors import StoreError
-from crmsync.domain.lifecycle import CrmRef, Link, LinkChange, LinkStatus, StoredLink
+from crmsync.domain.lifecycle import (
+    CrmRef,
+    Link,
+    LinkChange,
+    LinkOrigin,
+    LinkStatus,
+    StoredLink,
+    relink_deleted,
+)
 from crmsync.domain.matching import CrmObject
 from crmsync.domain.plan import FieldSnapshot, Snapshot
 
@@ -196,6 +205,57 @@ def test_a_status_change_keeps_the_record_claimed(links: DynamoLinkStore) -> Non
     assert links.save([new_link("p-2", lead("00Q1"))]) != [], (
         "a deleted record may come back: it stays claimed"
     )
+
+
+def deleted_in_salesforce(links: DynamoLinkStore, prospect_id: str, crm: CrmRef) -> StoredLink:
+    snapshot = {EMAIL_PAIR: FieldSnapshot("ann@example.com", "ann@example.com")}
+    links.save([new_link(prospect_id, crm, snapshot)])
+    before = stored(links, prospect_id)
+    links.save([LinkChange(Link(prospect_id, crm, LinkStatus.CRM_DELETED), before.snapshot, before)])
+    return stored(links, prospect_id)
+
+
+def test_a_deleted_record_replaced_by_another_stays_the_prospects_as_history(
+    dynamo: DynamoTables, links: DynamoLinkStore
+) -> None:
+    deleted = deleted_in_salesforce(links, "p-1", lead("00Q1"))
+
+    refused = links.save([relink_deleted(deleted, lead("00Q2"), {})])
+
+    assert refused == []
+    current = StoredLink(Link("p-1", lead("00Q2"), LinkStatus.ACTIVE, LinkOrigin.MARKETING), {}, version=3)
+    assert links.by_prospect_ids(["p-1"]) == {"p-1": current}
+    history = StoredLink(Link("p-1", lead("00Q1"), LinkStatus.REPLACED), deleted.snapshot, version=1)
+    assert links.by_crm_ids(["00Q1", "00Q2"]) == {"00Q1": history, "00Q2": current}
+    # AND the old record stays claimed: no other prospect can be linked to it
+    assert links.save([new_link("p-2", lead("00Q1"))]) != []
+    # AND the history is no link for the operators' index, and says what replaced it
+    item = dynamo.client.get_item(TableName=dynamo.links, Key={"pk": {"S": "history#p-1#00Q1"}})["Item"]
+    assert "crm_id" not in item
+    assert (item["replaced_by_crm_id"]["S"], item["replaced_at"]["S"]) == ("00Q2", iso(NOW))
+
+
+def test_history_is_never_changed(links: DynamoLinkStore) -> None:
+    links.save([relink_deleted(deleted_in_salesforce(links, "p-1", lead("00Q1")), lead("00Q2"), {})])
+    history = links.by_crm_ids(["00Q1"])["00Q1"]
+
+    with pytest.raises(ValueError, match="never changed"):
+        links.save([LinkChange(Link("p-1", lead("00Q1")), {}, history)])
+
+
+def test_a_prospect_can_move_back_to_a_record_it_was_linked_to_before_a_deletion(
+    links: DynamoLinkStore,
+) -> None:
+    links.save([relink_deleted(deleted_in_salesforce(links, "p-1", lead("00Q1")), lead("00Q2"), {})])
+    current = stored(links, "p-1")
+
+    # Salesforce merged the new Lead into the restored old one: the link moves back there
+    refused = links.save([LinkChange(Link("p-1", lead("00Q1")), current.snapshot, current)])
+
+    assert refused == []
+    assert {crm_id: s.link.status for crm_id, s in links.by_crm_ids(["00Q1", "00Q2"]).items()} == {
+        "00Q1": LinkStatus.ACTIVE
+    }
 
 
 def test_a_change_cannot_hand_a_link_to_another_prospect(links: DynamoLinkStore) -> None:

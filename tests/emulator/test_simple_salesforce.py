@@ -165,3 +165,17 @@ def test_a_request_whose_uri_passes_16384_bytes_is_refused_before_the_api_counts
     assert refused.value.status == 414
     assert emulator.api_calls == 1  # only the query that fitted reached the API
     assert {r["Id"] for r in fitting["records"]} == set(ids)
+
+
+def test_an_upsert_by_external_id_does_not_match_a_record_in_the_recycle_bin(
+    emulator: Emulator, sf: Salesforce
+) -> None:
+    deleted = sf.Lead.create({"LastName": "Gone", "Company": "Acme", "Crmsync_Key__c": "p-1"})["id"]
+    sf.Lead.delete(deleted)
+
+    assert sf.Lead.upsert("Crmsync_Key__c/p-1", {"LastName": "Back", "Company": "Acme"}) == 201
+
+    created = sf.Lead.get_by_custom_id("Crmsync_Key__c", "p-1")
+    assert created["Id"] != deleted and created["LastName"] == "Back"
+    gone = emulator.get(deleted, include_deleted=True)
+    assert gone is not None and gone["IsDeleted"] and gone["LastName"] == "Gone"

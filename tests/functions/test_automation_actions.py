@@ -14,6 +14,7 @@ import random
 import uuid
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,18 +23,22 @@ import pytest
 from crmsync import bootstrap
 from crmsync.aws.action_claims import IdempotencyActionClaims
 from crmsync.aws.parked_actions import DynamoParkedActions
+from crmsync.aws.prospects import DynamoProspectStore
 from crmsync.domain.audit import Direction, SyncError
 from crmsync.domain.errors import ErrorCategory, Failure, StoreError
-from crmsync.domain.lifecycle import LinkChange, StoredLink
+from crmsync.domain.lifecycle import LinkChange, LinkOrigin, LinkStatus, StoredLink
 from crmsync.domain.prospect import Prospect, ProspectChange
 from crmsync.sync.actions_intake import MAX_ACTION_BYTES
 
 from functions.automation_actions import app
+from functions.inbound_sync import app as inbound_app
+from functions.outbound_sync import app as outbound_app
 from local.aws_stack import LocalStack
 from local.keys import JwtKeyPair
+from local.prospect_stream import ProspectStream
 from local.salesforce_emulator import Emulator, ManualClock
 
-from .conftest import REGION, LambdaContext, deploy, load_event
+from .conftest import REGION, LambdaContext, OutboundConnector, deploy, load_event
 
 KEY_FIELD = "Crmsync_Key__c"
 LEAD_TAG = "added-to-salesforce-lead"
@@ -655,3 +660,202 @@ def test_an_action_for_a_prospect_another_invocation_is_carrying_out_waits_for_i
     claims.release("p-1")
     assert deliver([record]) == []
     assert set(keyed(actions_connector, "Lead")) == {"p-1"}
+
+
+# ------------------------------------------------------------------ a record deleted in Salesforce
+
+
+def run_outbound() -> dict[str, Any]:
+    """One scheduled outbound run: it reads what Salesforce deleted and restored."""
+    report: dict[str, Any] = outbound_app.handler(
+        load_event("outbound_sync", "scheduled"), LambdaContext(aws_request_id=str(uuid.uuid4()))
+    )
+    assert report["outcome"] == "completed"
+    return report
+
+
+def run_inbound(stream: ProspectStream) -> dict[str, Any]:
+    """Change capture of what the prospects stream holds, then one scheduled inbound run."""
+    context = LambdaContext(aws_request_id=str(uuid.uuid4()))
+    for event in stream.events():
+        inbound_app.handler(event, context)
+    report: dict[str, Any] = inbound_app.handler(load_event("inbound_sync", "scheduled"), context)
+    return report
+
+
+def marketing_saves(prospect_id: str, active: bool = True, **fields: Any) -> None:
+    """The marketing side saves the prospect: brings it back (a form fill, a re-import), edits it."""
+    marketing = DynamoProspectStore(
+        boto3.client("dynamodb", region_name=REGION), bootstrap.settings().prospects_table
+    )
+    prospect = marketing.get_many([prospect_id])[prospect_id]
+    after = replace(prospect, active=active, fields={**prospect.fields, **fields})
+    assert marketing.save([ProspectChange(after, before=prospect)]) == []
+
+
+def reactivate(prospect_id: str) -> None:
+    assert not stored(prospect_id).active
+    marketing_saves(prospect_id)
+
+
+def history_of(crm_id: str) -> StoredLink:
+    former = bootstrap.link_store().by_crm_ids([crm_id])[crm_id]
+    assert former.link.status is LinkStatus.REPLACED
+    return former
+
+
+def test_an_action_for_a_prospect_whose_lead_was_deleted_is_refused_until_it_is_reactivated_then_creates_one(
+    outbound_connector: OutboundConnector,
+) -> None:
+    salesforce, clock = outbound_connector.salesforce, outbound_connector.clock
+    stream = ProspectStream(outbound_connector.stack)
+    # GIVEN a prospect whose Lead, made by an action, was deleted in Salesforce: outbound read
+    # the deletion, deactivated the prospect and marked the link
+    add_prospects(person("p-1", company="Acme"))
+    assert deliver([sqs_record(message("create_lead", "p-1", action_id="first"))]) == []
+    [old] = salesforce.records("Lead")
+    clock.advance(minutes=1)
+    salesforce.delete(old["Id"])
+    run_outbound()
+    assert link_of("p-1").link.status is LinkStatus.CRM_DELETED  # type: ignore[union-attr]
+    salesforce.reset_counters()
+
+    # WHEN an automation asks for a Lead again while the prospect is inactive
+    assert deliver([sqs_record(message("create_lead", "p-1", action_id="second"))]) == []
+
+    # THEN it is refused with a clear entry in the error list, and nothing reaches Salesforce
+    error = errors()["p-1"]
+    assert (error.failure.code, error.operation, error.sobject) == ("DELETED_IN_CRM", "create_lead", "Lead")
+    assert f"Lead {old['Id']}, the prospect's record, was deleted in Salesforce" in error.failure.message
+    assert "reactivate it on the marketing side" in error.failure.message
+    assert salesforce.api_calls == 0
+    assert salesforce.records("Lead") == []
+    assert link_of("p-1").link.crm.id == old["Id"]  # type: ignore[union-attr]
+    assert events_of("p-1")[-1].startswith("not carried out by action second (create_lead): DELETED_IN_CRM")
+
+    # WHEN the marketing side reactivates the prospect, and the automation asks again
+    reactivate("p-1")
+    assert deliver([sqs_record(message("create_lead", "p-1", action_id="third"))]) == []
+
+    # THEN a new Lead is created (the upsert on the prospect id does not reuse the deleted one)
+    [new] = salesforce.records("Lead")
+    assert new["Id"] != old["Id"] and new[KEY_FIELD] == "p-1"
+    assert [r["Id"] for r in salesforce.records("Lead", include_deleted=True)] == [old["Id"], new["Id"]]
+    # AND the prospect is linked to it, carries its id, and the error is resolved
+    current = link_of("p-1")
+    assert current is not None
+    assert (current.link.crm.id, current.link.status, current.link.origin) == (
+        new["Id"],
+        LinkStatus.ACTIVE,
+        LinkOrigin.MARKETING,
+    )
+    assert stored("p-1").crm_id == new["Id"] and stored("p-1").active
+    assert errors() == {}
+    # AND the old link is kept as history, and the audit trail says what happened
+    assert history_of(old["Id"]).link.prospect_id == "p-1"
+    assert events_of("p-1")[-1] == (
+        f"relinked: Lead {old['Id']} was deleted in Salesforce; created Lead {new['Id']} by action third "
+        "(create_lead)"
+    )
+
+    # WHEN the same action is delivered again, THEN nothing more is created
+    assert deliver([sqs_record(message("create_lead", "p-1", action_id="third"))]) == []
+    assert len(salesforce.records("Lead")) == 1
+
+    # AND the new Lead syncs both ways from then on: outbound brings its changes to the prospect,
+    # inbound sends the prospect's to it, and the history is left alone
+    clock.advance(minutes=1)
+    salesforce.update("Lead", new["Id"], {"Title": "CTO"})
+    run_outbound()
+    assert stored("p-1").fields["job_title"] == "CTO"
+    marketing_saves("p-1", last_name="King")
+    assert run_inbound(stream)["counts"] == {"updated": 1}
+    assert salesforce.get(new["Id"])["LastName"] == "King"  # type: ignore[index]
+    assert salesforce.get(old["Id"], include_deleted=True)["LastName"] == "Lovelace"  # type: ignore[index]
+
+
+def test_in_email_mode_a_reactivated_prospect_links_the_other_lead_with_its_email_and_the_restored_one_stays_apart(
+    outbound_connector: OutboundConnector,
+) -> None:
+    salesforce, clock = outbound_connector.salesforce, outbound_connector.clock
+    # GIVEN a prospect linked by email to a Lead made in Salesforce, which was then deleted
+    add_prospects(person("p-1", "ada@example.com"))
+    old = salesforce.insert(
+        "Lead", {"LastName": "Lovelace", "Company": "Engines", "Email": "ada@example.com"}
+    )
+    run_outbound()
+    assert link_of("p-1").link.crm.id == old  # type: ignore[union-attr]
+    clock.advance(minutes=1)
+    salesforce.delete(old)
+    run_outbound()
+    # AND a salesperson made another Lead with that email since
+    other = salesforce.insert(
+        "Lead", {"LastName": "Lovelace", "Company": "Engines", "Email": "ADA@example.com"}
+    )
+    reactivate("p-1")
+    salesforce.reset_counters()
+
+    # WHEN an automation asks for a Lead for the reactivated prospect
+    assert deliver([sqs_record(message("create_lead", "p-1", action_id="again"))]) == []
+
+    # THEN the other Lead is linked, nothing is written to Salesforce, and the audit trail says so
+    assert writes(salesforce) == []
+    assert link_of("p-1").link.crm.id == other  # type: ignore[union-attr]
+    assert history_of(old).link.prospect_id == "p-1"
+    assert events_of("p-1")[-1].startswith(
+        f"relinked: Lead {old} was deleted in Salesforce; linked to existing Lead {other} by action again"
+    )
+
+    # WHEN the old Lead is restored from the recycle bin and outbound reads it
+    clock.advance(minutes=1)
+    salesforce.undelete(old)
+    report = run_outbound()
+
+    # THEN it is neither linked a second time nor made into a prospect of its own: it is reported
+    assert report["counts"].get("created", 0) == 0 and report["counts"]["reported"] == 1
+    assert link_of("p-1").link.crm.id == other  # type: ignore[union-attr]
+    assert history_of(old).link.prospect_id == "p-1"
+    assert [
+        p.id for p in bootstrap.prospect_store().find_by_emails(["ada@example.com"])["ada@example.com"]
+    ] == ["p-1"]
+    [reported] = [e for e in bootstrap.sync_state().open_errors(Direction.OUTBOUND) if e.record_id == old]
+    assert reported.failure.code == "NOT_SYNCED"
+    assert "merge the two records in Salesforce" in reported.failure.message
+    assert "merge the two records in Salesforce" in events_of("p-1")[-1]
+
+
+def test_in_crm_id_mode_a_reactivated_prospect_gets_a_new_lead_and_the_restored_one_no_second_prospect(
+    outbound_connector: OutboundConnector,
+) -> None:
+    salesforce, clock = outbound_connector.salesforce, outbound_connector.clock
+    bootstrap.load_configuration({"version": 2, "matching": "crm_id"})
+    # GIVEN a Lead made in Salesforce, whose prospect (carrying its id) was deactivated when the
+    # Lead was deleted, and reactivated since
+    old = salesforce.insert(
+        "Lead", {"LastName": "Lovelace", "Company": "Engines", "Email": "ada@example.com"}
+    )
+    run_outbound()
+    prospect_id = bootstrap.link_store().by_crm_ids([old])[old].link.prospect_id
+    clock.advance(minutes=1)
+    salesforce.delete(old)
+    run_outbound()
+    reactivate(prospect_id)
+
+    # WHEN an automation asks for a Lead for it
+    assert deliver([sqs_record(message("create_lead", prospect_id, action_id="again"))]) == []
+
+    # THEN a new Lead is created and linked; the prospect now carries its id
+    [new] = salesforce.records("Lead")
+    assert new[KEY_FIELD] == prospect_id
+    assert link_of(prospect_id).link.crm.id == new["Id"]  # type: ignore[union-attr]
+    assert stored(prospect_id).crm_id == new["Id"]
+
+    # WHEN the old Lead is restored from the recycle bin and outbound reads it
+    clock.advance(minutes=1)
+    salesforce.undelete(old)
+    report = run_outbound()
+
+    # THEN no prospect is made for it (one would duplicate the person), and it is reported
+    assert report["counts"].get("created", 0) == 0 and report["counts"]["reported"] == 1
+    assert bootstrap.prospect_store().find_by_crm_ids([old]) == {}
+    assert history_of(old).link.prospect_id == prospect_id

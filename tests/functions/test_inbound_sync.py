@@ -20,6 +20,7 @@ from crmsync.aws.prospects import DynamoProspectStore
 from crmsync.domain.activities import Activity, ActivityType
 from crmsync.domain.audit import Direction
 from crmsync.domain.errors import CrmError, ErrorCategory, Failure, StoreError
+from crmsync.domain.plan import Reason
 from crmsync.domain.prospect import Prospect, ProspectChange
 from crmsync.sync import inbound as inbound_module
 from crmsync.sync.inbound import LEASE
@@ -393,6 +394,117 @@ def test_a_pending_change_salesforce_overtook_is_dropped_and_audited(inbound: In
     assert inbound.prospect_of(lead_id).fields["job_title"] == "Principal Engineer"
     run_outbound()
     assert inbound.prospect_of(lead_id).fields["job_title"] == "Principal Engineer"
+
+
+# ------------------------------------------------------------------ blanks (the *_unless_blank behaviours)
+
+
+def title_behaves(behaviour: str) -> None:
+    """The Lead's Title ↔ job_title pair follows `behaviour` from now on."""
+    mappings = [
+        {**m, "behaviour": behaviour} if m["salesforce_field"] == "Title" else m
+        for m in CONFIGURATION["mappings"]["Lead"]
+    ]
+    bootstrap.load_configuration({**CONFIGURATION, "version": 5, "mappings": {"Lead": mappings}})
+
+
+def field_audit(prospect_id: str, direction: Direction) -> list[tuple[str | None, Any, Any, str | None]]:
+    return [
+        (e.field, e.old, e.new, e.rule)
+        for e in bootstrap.sync_state().audit_trail(prospect_id)
+        if e.direction is direction and e.field
+    ]
+
+
+def test_a_field_salesforce_blanks_is_filled_back_from_the_prospect_without_any_prospect_edit(
+    inbound: Inbound,
+) -> None:
+    salesforce = inbound.salesforce
+    # GIVEN Title is prefer_salesforce_unless_blank, and a Lead of a CTO synced to its prospect
+    title_behaves("prefer_salesforce_unless_blank")
+    (lead_id,) = inbound.leads(1, Title="CTO")
+
+    # WHEN a salesperson blanks the Title and the outbound run reads the Lead
+    salesforce.update("Lead", lead_id, {"Title": None})
+    outbound = run_outbound()
+
+    # THEN the prospect keeps its value, and is noted for the next inbound run
+    assert inbound.prospect_of(lead_id).fields["job_title"] == "CTO"
+    assert outbound["counts"]["inbound_needed"] == 1
+    assert all(r["noted"] == 0 for r in inbound.capture()), "nothing on the marketing side changed"
+
+    # WHEN the next inbound run comes, THEN the blank Salesforce field is filled from the prospect
+    report = run_inbound()
+    assert report["counts"] == {"updated": 1}
+    assert lead(salesforce, lead_id)["Title"] == "CTO"
+    assert field_audit(inbound.prospect_of(lead_id).id, Direction.INBOUND) == [
+        ("Title", None, "CTO", Reason.SALESFORCE_BLANK_FILLED.value)
+    ]
+
+    # AND once outbound reads the filled Lead, both sides agree: nothing more is sent
+    inbound.connector.clock.advance(minutes=1)
+    assert run_outbound()["counts"].get("inbound_needed", 0) == 0
+    assert run_inbound()["outcome"] == "idle"
+
+
+def test_a_field_salesforce_blanks_or_changes_gets_the_prospects_value_back_while_it_has_one(
+    inbound: Inbound,
+) -> None:
+    salesforce = inbound.salesforce
+    # GIVEN Title is prefer_marketing_unless_blank, and two Leads of CTOs synced to prospects
+    title_behaves("prefer_marketing_unless_blank")
+    blanked, changed = inbound.leads(2, Title="CTO")
+
+    # WHEN a salesperson blanks one Lead's title and retitles the other, and outbound reads them
+    salesforce.update("Lead", blanked, {"Title": None})
+    salesforce.update("Lead", changed, {"Title": "CEO"})
+    run_outbound()
+
+    # THEN the prospects keep their value, and the next inbound run fills the blank at once
+    assert inbound.prospect_of(blanked).fields["job_title"] == "CTO"
+    assert inbound.prospect_of(changed).fields["job_title"] == "CTO"
+    assert run_inbound()["counts"] == {"updated": 1}
+    assert lead(salesforce, blanked)["Title"] == "CTO"
+    # AND the retitled Lead gets the prospect's value with the prospect's next change (not at
+    # once: a value Salesforce keeps in another form would be written back at every run)
+    assert lead(salesforce, changed)["Title"] == "CEO"
+    inbound.changed_by_marketing([changed], score=40)
+    assert run_inbound()["counts"] == {"updated": 1}
+    assert (lead(salesforce, changed)["Title"], lead(salesforce, changed)["Marketing_Score__c"]) == (
+        "CTO",
+        40,
+    )
+
+
+def test_a_field_the_marketing_side_blanks_is_filled_back_from_salesforce_which_keeps_its_value(
+    inbound: Inbound,
+) -> None:
+    salesforce = inbound.salesforce
+    # GIVEN Title is prefer_marketing_unless_blank, and a Lead of a CTO synced to its prospect
+    title_behaves("prefer_marketing_unless_blank")
+    (lead_id,) = inbound.leads(1, Title="CTO")
+
+    # WHEN the marketing side blanks the prospect's job title, and the inbound run comes
+    inbound.changed_by_marketing([lead_id], job_title="")
+    report = run_inbound()
+
+    # THEN Salesforce's value stands (no write at all) and fills the blank prospect field at once,
+    # without waiting for the Lead to change
+    assert report["counts"] == {"unchanged": 1}
+    assert collection_updates(salesforce) == []
+    assert lead(salesforce, lead_id)["Title"] == "CTO"
+    prospect = inbound.prospect_of(lead_id)
+    assert prospect.fields["job_title"] == "CTO"
+    assert field_audit(prospect.id, Direction.INBOUND) == [
+        ("job_title", "", "CTO", Reason.MARKETING_BLANK_FILLED.value)
+    ]
+
+    # AND the refill is the connector's own write: it is not sent back, and outbound keeps it
+    assert all(r["noted"] == 0 for r in inbound.capture())
+    inbound.connector.clock.advance(minutes=1)
+    run_outbound()
+    assert inbound.prospect_of(lead_id).fields["job_title"] == "CTO"
+    assert run_inbound()["outcome"] == "idle"
 
 
 # ------------------------------------------------------------------ failures

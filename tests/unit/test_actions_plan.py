@@ -19,12 +19,13 @@ from crmsync.domain.actions import (
     DefaultAccount,
     FoundRecord,
     choose_account,
+    claim_key,
     decide_action,
     decide_actions,
 )
 from crmsync.domain.errors import ErrorCategory
 from crmsync.domain.fields import Behaviour, FieldMapping
-from crmsync.domain.lifecycle import CrmRef
+from crmsync.domain.lifecycle import CrmRef, Link, LinkStatus
 from crmsync.domain.matching import CrmCandidate, CrmObject, MatchingMode
 from crmsync.domain.prospect import Prospect
 from crmsync.sync.actions import ActionMessage, BadAction, read_message
@@ -46,9 +47,11 @@ def rules(
     return AutomationRules(matching, mappings, synced, settings or AutomationSettings())
 
 
-def prospect(**fields: Any) -> Prospect:
+def prospect(active: bool = True, crm_id: str | None = None, **fields: Any) -> Prospect:
     values = {"email": "ada@example.com", "first_name": "Ada", "last_name": "Lovelace", **fields}
-    return Prospect(id="p-1", fields={k: v for k, v in values.items() if v is not None})
+    return Prospect(
+        id="p-1", fields={k: v for k, v in values.items() if v is not None}, active=active, crm_id=crm_id
+    )
 
 
 def action(kind: ActionKind = ActionKind.CREATE_LEAD) -> Action:
@@ -87,9 +90,62 @@ def test_an_unknown_prospect_is_refused_as_not_found() -> None:
 
 def test_a_linked_prospect_gets_nothing_new_whatever_the_action_asks() -> None:
     linked_to = CrmRef(CrmObject.LEAD, "00Q000000000001AAA")
-    decision = decide(ActionFacts(action(ActionKind.CREATE_CONTACT), prospect(), linked_to))
+    decision = decide(ActionFacts(action(ActionKind.CREATE_CONTACT), prospect(), Link("p-1", linked_to)))
     assert (decision.decision, decision.crm) == (Decision.ALREADY_LINKED, linked_to)
     assert "one CRM record per prospect" in decision.reason
+
+
+# ------------------------------------------------------------------ a record deleted in Salesforce
+
+DELETED = CrmRef(CrmObject.LEAD, "00Q000000000009AAA")
+DELETED_LINK = Link("p-1", DELETED, LinkStatus.CRM_DELETED)
+
+
+def test_an_inactive_prospect_whose_record_was_deleted_is_refused_until_it_is_reactivated() -> None:
+    decision = decide(ActionFacts(action(), prospect(active=False), DELETED_LINK))
+
+    assert decision.decision is Decision.REFUSE
+    assert (decision.failure.code, decision.failure.category) == ("DELETED_IN_CRM", ErrorCategory.NOT_FOUND)
+    assert DELETED.id in decision.failure.message and "reactivate" in decision.failure.message
+
+
+@pytest.mark.parametrize("matching", list(MatchingMode))
+def test_a_reactivated_prospect_whose_record_was_deleted_gets_a_new_one_replacing_it(
+    matching: MatchingMode,
+) -> None:
+    # In crm_id mode the prospect still carries the deleted record's id: no key to match by.
+    reactivated = prospect(crm_id=DELETED.id)
+
+    decision = decide(ActionFacts(action(), reactivated, DELETED_LINK), rules(matching))
+
+    assert (decision.decision, decision.replaces) == (Decision.CREATE, DELETED)
+    assert decision.new_record.values["Crmsync_Key__c"] == "p-1"
+
+
+def test_in_email_mode_a_reactivated_prospect_links_the_other_record_with_its_email() -> None:
+    other = record("00Q000000000002AAA")
+
+    decision = decide(ActionFacts(action(), prospect(), DELETED_LINK, found=[other]))
+
+    assert (decision.decision, decision.crm, decision.replaces) == (
+        Decision.LINK,
+        CrmRef(CrmObject.LEAD, "00Q000000000002AAA"),
+        DELETED,
+    )
+
+
+def test_a_deleted_record_found_restored_is_linked_again_and_replaces_nothing() -> None:
+    restored = record(DELETED.id, linked=True, key="p-1")
+
+    decision = decide(ActionFacts(action(), prospect(), DELETED_LINK, found=[restored, record("00Q2")]))
+
+    assert (decision.decision, decision.crm, decision.replaces) == (Decision.LINK, DELETED, None)
+    assert "back from the recycle bin" in decision.reason
+
+
+def test_a_record_replacing_a_deleted_one_is_claimed_apart_from_the_prospects_first_record() -> None:
+    assert claim_key("p-1", None) == claim_key("p-1", Link("p-1", DELETED)) == "p-1"
+    assert claim_key("p-1", DELETED_LINK) == f"p-1 replacing {DELETED.id}"
 
 
 def test_a_prospect_without_email_is_never_created() -> None:

@@ -181,6 +181,65 @@ def test_a_record_already_in_step_plans_nothing() -> None:
 
     assert result.outcome == "unchanged"
     assert (result.link_change, result.prospect_change, result.snapshot_change) == (None, None, None)
+    assert result.inbound_pass is None
+
+
+def test_a_blank_salesforce_field_the_prospect_fills_asks_for_an_inbound_pass_and_records_the_blank() -> None:
+    prospect = Prospect(
+        "p-1",
+        {"email": "ann@example.com", "last_name": "Lee", "company": "Acme", "score": 12},
+        assigned_user="owner@example.com",
+    )
+    stored = linked(
+        prospect,
+        CrmRef(CrmObject.LEAD, LEAD),
+        **{
+            "Email=email": FieldSnapshot("ann@example.com", "ann@example.com"),
+            "LastName=last_name": FieldSnapshot("Lee", "Lee"),
+            "Company=company": FieldSnapshot("Acme", "Acme"),
+            "Score__c=score": FieldSnapshot(12, 12),
+        },
+    )
+
+    # Salesforce blanked the Company (prefer_salesforce_unless_blank) and the score (marketing)
+    result = plan(
+        PersonRecord(
+            CrmObject.LEAD, lead(Company="  ", Score__c=None), in_scope=True, link=stored, prospect=prospect
+        )
+    )
+
+    assert result.prospect_change is None, "the prospect keeps its values"
+    assert result.inbound_pass == "p-1", "which the inbound run writes back to Salesforce"
+    snapshot = result.snapshot_change.snapshot
+    assert snapshot["Company=company"] == FieldSnapshot("  ", "Acme")
+    assert snapshot["Score__c=score"] == FieldSnapshot(None, 12)
+
+
+def test_a_marketing_field_salesforce_changed_waits_for_the_prospects_next_change_and_says_what_salesforce_holds() -> (
+    None
+):
+    prospect = Prospect(
+        "p-1",
+        {"email": "ann@example.com", "last_name": "Lee", "company": "Acme", "score": 12},
+        assigned_user="owner@example.com",
+    )
+    stored = linked(
+        prospect,
+        CrmRef(CrmObject.LEAD, LEAD),
+        **{
+            "Email=email": FieldSnapshot("ann@example.com", "ann@example.com"),
+            "LastName=last_name": FieldSnapshot("Lee", "Lee"),
+            "Company=company": FieldSnapshot("Acme", "Acme"),
+            "Score__c=score": FieldSnapshot(12, 12),
+        },
+    )
+
+    result = plan(
+        PersonRecord(CrmObject.LEAD, lead(Score__c=99), in_scope=True, link=stored, prospect=prospect)
+    )
+
+    assert result.prospect_change is None and result.inbound_pass is None
+    assert result.snapshot_change.snapshot["Score__c=score"] == FieldSnapshot(99, 12)
 
 
 def test_a_converted_lead_hands_its_link_to_the_contact_and_tags_the_prospect() -> None:
@@ -284,3 +343,44 @@ def test_a_link_whose_prospect_is_missing_recreates_the_prospect_with_the_linked
     assert result.outcome == "created"
     assert result.prospect_change.after.id == "p-lost"
     assert result.prospect_change.before is None
+
+
+def test_a_record_restored_after_its_prospect_got_another_in_its_place_stays_history_and_is_reported() -> (
+    None
+):
+    prospect = Prospect("p-1", {"email": "ann@example.com"})
+    history = linked(prospect, CrmRef(CrmObject.LEAD, LEAD), LinkStatus.REPLACED)
+
+    result = plan(PersonRecord(CrmObject.LEAD, lead(), in_scope=True, link=history, prospect=prospect))
+
+    assert (result.outcome, result.reported, result.prospect_id) == ("reported", True, "p-1")
+    assert (result.link_change, result.prospect_change, result.snapshot_change) == (None, None, None)
+    assert "merge the two records in Salesforce" in result.reason
+    converted = plan(
+        PersonRecord(
+            CrmObject.LEAD,
+            lead(IsConverted=True, ConvertedContactId=CONTACT),
+            in_scope=True,
+            link=history,
+            prospect=prospect,
+        )
+    )
+    assert converted.link_change is None, "history never moves"
+
+
+def test_a_record_merged_into_the_one_it_replaced_moves_the_link_back_there() -> None:
+    prospect = Prospect("p-1", {"email": "ann@example.com"})
+    restored = "00Q000000000002AAA"
+    record = PersonRecord(
+        CrmObject.LEAD,
+        lead(IsDeleted=True, MasterRecordId=restored),
+        in_scope=True,
+        link=linked(prospect, CrmRef(CrmObject.LEAD, LEAD)),
+        prospect=prospect,
+        target_link=linked(prospect, CrmRef(CrmObject.LEAD, restored), LinkStatus.REPLACED),
+    )
+
+    result = plan(record)
+
+    assert result.outcome == "merged"
+    assert result.link_change.after == Link("p-1", CrmRef(CrmObject.LEAD, restored), LinkStatus.ACTIVE)

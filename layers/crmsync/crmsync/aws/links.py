@@ -8,13 +8,25 @@ Access patterns (table key `pk`; ARCHITECTURE.md, "Links: two items per link, on
   link got its current record), `updated_at`. Read by prospect id with a consistent
   `BatchGetItem`. Only link items carry `crm_id`, so the keys-only GSI `by_crm_id` lists links
   alone (operators' lookups; never on a sync path, it is eventually consistent).
-- claim: `pk="crm#<crm id>"` → `prospect_id`. A record's link is found through its claim: a
-  consistent `BatchGetItem` of claims, then one of their links.
+- claim: `pk="crm#<crm id>"` → `prospect_id`, and `replaced_by` (the record that replaced it)
+  once the link has moved on from a record deleted in Salesforce: the claim stays, so the
+  record is never linked again nor given a prospect of its own. A record's link is found
+  through its claim: a consistent `BatchGetItem` of claims, then one of their links (or, for a
+  replaced record, of its history item).
+- history: `pk="history#<prospect id>#<crm id>"` → the link a prospect had to a record deleted
+  in Salesforce before an automation action gave it another (SPEC §5): `prospect_id`,
+  `former_crm_id`, `crm_type`, `status` (`replaced`), `origin`, `snapshot` (as it last was),
+  `version`, `replaced_by_crm_id`, `replaced_by_crm_type`, `replaced_at`. Read through the
+  record's claim only; it carries no `crm_id`, so `by_crm_id` never lists it, and nothing reads
+  it as a prospect's link (those are read by their own key).
 
 Every change is one transaction, so neither a prospect nor a record is ever in two links:
 - new link: put the link and put the claim, each only if absent (`attribute_not_exists(pk)`);
 - move (conversion, merge): update the link if its version is still the one read, delete the
-  old claim if it is still this prospect's, put the new claim only if absent;
+  old claim if it is still this prospect's, put the new claim only if absent or this
+  prospect's own (a record it was linked to before a deletion replaced it);
+- replacement of a record deleted in Salesforce (`LinkChange.keep_history`): as a move, except
+  that the old claim is kept (marked `replaced_by`) and the history item is written;
 - any other change (status, snapshot): update the link if its version is still the one read.
 An update sets only the attributes that changed, with `version` and `updated_at`.
 """
@@ -24,6 +36,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Collection, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -44,6 +57,7 @@ from crmsync.domain.retry import RetryPolicy
 
 LINK_PREFIX = "prospect#"
 CLAIM_PREFIX = "crm#"
+HISTORY_PREFIX = "history#"
 
 _ABSENT = Expression("attribute_not_exists(pk)")
 
@@ -62,16 +76,31 @@ class DynamoLinkStore:
         self._now = now
 
     def by_crm_ids(self, crm_ids: Collection[str]) -> dict[str, StoredLink]:
+        """The links of these records; a record a prospect's link has moved on from after it
+        was deleted in Salesforce answers with its history (`LinkStatus.REPLACED`)."""
         claims = self._table.get_many({"pk": CLAIM_PREFIX + crm_id} for crm_id in crm_ids)
-        prospect_of = {claim["pk"].removeprefix(CLAIM_PREFIX): claim["prospect_id"] for claim in claims}
-        links = self.by_prospect_ids(set(prospect_of.values()))
+        prospect_of: dict[str, str] = {}
+        replaced: dict[str, str] = {}
+        for claim in claims:
+            crm_id = claim["pk"].removeprefix(CLAIM_PREFIX)
+            (replaced if claim.get("replaced_by") else prospect_of)[crm_id] = claim["prospect_id"]
+        keys = [{"pk": LINK_PREFIX + prospect_id} for prospect_id in set(prospect_of.values())]
+        keys += [{"pk": _history_key(prospect_id, crm_id)} for crm_id, prospect_id in replaced.items()]
+        links: dict[str, StoredLink] = {}
+        found: dict[str, StoredLink] = {}
+        for item in self._table.get_many(keys):
+            if item["pk"].startswith(HISTORY_PREFIX):
+                found[item["former_crm_id"]] = _stored_history(item)
+            else:
+                links[item["prospect_id"]] = _stored_link(item)
         # Claims and links are read one after the other: a link that moved in between no
         # longer points at the record whose claim led to it, and that record has no link now.
-        return {
-            crm_id: links[prospect_id]
+        found.update(
+            (crm_id, links[prospect_id])
             for crm_id, prospect_id in prospect_of.items()
             if prospect_id in links and links[prospect_id].link.crm.id == crm_id
-        }
+        )
+        return found
 
     def by_prospect_ids(self, prospect_ids: Collection[str]) -> dict[str, StoredLink]:
         items = self._table.get_many({"pk": LINK_PREFIX + prospect_id} for prospect_id in prospect_ids)
@@ -88,6 +117,8 @@ class DynamoLinkStore:
         link = change.after
         claim = {"pk": CLAIM_PREFIX + link.crm.id, "prospect_id": link.prospect_id}
         before = change.before
+        if before is not None and before.link.status is LinkStatus.REPLACED:
+            raise ValueError(f"the history of {before.link.crm.object} {before.link.crm.id} is never changed")
         if before is None:
             item = {
                 "pk": LINK_PREFIX + link.prospect_id,
@@ -126,11 +157,47 @@ class DynamoLinkStore:
         )
         if not moves:
             return [update]
+        # A prospect may come back to a record it was linked to before a deletion replaced it.
+        own_or_absent = Expression(
+            "attribute_not_exists(pk) OR prospect_id = :prospect", values={":prospect": link.prospect_id}
+        )
+        new_claim = self._table.put_write(claim, own_or_absent)
+        if change.keep_history:
+            return [update, *self._keep_history(before, link, now), new_claim]
         release = self._table.delete_write(
             {"pk": CLAIM_PREFIX + before.link.crm.id},
             Expression("prospect_id = :prospect", values={":prospect": link.prospect_id}),
         )
-        return [update, release, self._table.put_write(claim, _ABSENT)]
+        return [update, release, new_claim]
+
+    def _keep_history(self, before: StoredLink, after: Link, now: datetime) -> list[TransactWrite]:
+        """The old record stays claimed by the prospect, marked as replaced, and its link is
+        kept as history: in the transaction that moves the link, so it is never lost."""
+        former = before.link
+        values = _link_values(replace(former, status=LinkStatus.REPLACED), before.snapshot)
+        history = {
+            "pk": _history_key(former.prospect_id, former.crm.id),
+            "prospect_id": former.prospect_id,
+            "former_crm_id": values.pop("crm_id"),
+            **values,
+            "version": 1,
+            "replaced_by_crm_id": after.crm.id,
+            "replaced_by_crm_type": after.crm.object.value,
+            "replaced_at": iso(now),
+        }
+        retire = self._table.update_write(
+            {"pk": CLAIM_PREFIX + former.crm.id},
+            Expression(
+                "SET replaced_by = :replaced_by",
+                values={":replaced_by": after.crm.id},
+            ),
+            Expression("prospect_id = :prospect", values={":prospect": former.prospect_id}),
+        )
+        return [retire, self._table.put_write(history)]
+
+
+def _history_key(prospect_id: str, crm_id: str) -> str:
+    return f"{HISTORY_PREFIX}{prospect_id}#{crm_id}"
 
 
 def _link_values(link: Link, snapshot: Snapshot) -> dict[str, Any]:
@@ -147,6 +214,10 @@ def _link_values(link: Link, snapshot: Snapshot) -> dict[str, Any]:
             default=str,
         ),
     }
+
+
+def _stored_history(item: dict[str, Any]) -> StoredLink:
+    return _stored_link({**item, "crm_id": item["former_crm_id"]})
 
 
 def _stored_link(item: dict[str, Any]) -> StoredLink:

@@ -10,19 +10,25 @@ A record created for a prospect carries the prospect id in the configured extern
 (`AutomationSettings.external_id_field`) and is written with an upsert on that field, so a
 retry after a crash between "Salesforce created it" and "the link was saved" finds and reuses
 it instead of creating a second one.
+
+A prospect whose record was deleted in Salesforce is inactive (SPEC §6) and refused
+(`DELETED_IN_CRM`) until the marketing side reactivates it; then an action gives it a record
+again, created or (in `email` mode) found, which replaces the deleted one (SPEC §5). Salesforce's
+upsert does not match a record in the recycle bin, so the new record can carry the same
+external-id value.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from crmsync.domain.errors import ErrorCategory, Failure
 from crmsync.domain.fields import Behaviour, FieldMapping, is_blank
-from crmsync.domain.lifecycle import CrmRef
+from crmsync.domain.lifecycle import CrmRef, Link, LinkStatus
 from crmsync.domain.matching import (
     CrmCandidate,
     CrmObject,
@@ -138,6 +144,8 @@ class ActionDecision:
     """The record linked (LINK, ALREADY_LINKED)."""
     new_record: NewRecord | None = None
     failure: Failure | None = None
+    replaces: CrmRef | None = None
+    """The prospect's record deleted in Salesforce that the record linked or created replaces."""
 
 
 def refuse(code: str, message: str, category: ErrorCategory = ErrorCategory.VALIDATION) -> ActionDecision:
@@ -146,14 +154,29 @@ def refuse(code: str, message: str, category: ErrorCategory = ErrorCategory.VALI
 
 @dataclass(frozen=True)
 class ActionFacts:
-    """What is known about one action: its prospect (None: unknown), the record the prospect is
-    linked to (None: unlinked), and the records found for it (by email in `email` mode, by the
-    CRM ID it carries in `crm_id` mode), each `linked` when another prospect has it."""
+    """What is known about one action: its prospect (None: unknown), the prospect's link (None:
+    unlinked), and the records found for it (by email in `email` mode, by the CRM ID it carries
+    in `crm_id` mode), each `linked` when a prospect has it."""
 
     action: Action
     prospect: Prospect | None
-    link: CrmRef | None = None
+    link: Link | None = None
     found: Sequence[FoundRecord] = ()
+
+    @property
+    def deleted_link(self) -> Link | None:
+        """The prospect's link, when its record was deleted in Salesforce."""
+        return self.link if self.link is not None and self.link.status is LinkStatus.CRM_DELETED else None
+
+
+def claim_key(prospect_id: str, link: Link | None) -> str:
+    """The business key an action's exactly-once claim is taken on: the prospect (one CRM
+    record per prospect). A prospect whose record was deleted gets a record again (SPEC §5), so
+    that one is claimed apart, under the deleted record's id: the claim of its first record may
+    still answer "done, with the record now deleted"."""
+    if link is not None and link.status is LinkStatus.CRM_DELETED:
+        return f"{prospect_id} replacing {link.crm.id}"
+    return prospect_id
 
 
 def settle_without_salesforce(facts: ActionFacts, rules: AutomationRules) -> ActionDecision | None:
@@ -164,11 +187,21 @@ def settle_without_salesforce(facts: ActionFacts, rules: AutomationRules) -> Act
         return refuse(
             "UNKNOWN_PROSPECT", f"prospect {action.prospect_id!r} does not exist", ErrorCategory.NOT_FOUND
         )
-    if link is not None:
+    if facts.deleted_link is not None:
+        if not prospect.active:
+            deleted = facts.deleted_link.crm
+            return refuse(
+                "DELETED_IN_CRM",
+                f"{deleted.object} {deleted.id}, the prospect's record, was deleted in Salesforce and "
+                "the prospect is inactive since: reactivate it on the marketing side (a form fill, "
+                "a re-import), then ask again",
+                ErrorCategory.NOT_FOUND,
+            )
+    elif link is not None:
         return ActionDecision(
             Decision.ALREADY_LINKED,
-            f"the prospect is already linked to {link.object} {link.id}: one CRM record per prospect",
-            crm=link,
+            f"the prospect is already linked to {link.crm.object} {link.crm.id}: one CRM record per prospect",
+            crm=link.crm,
         )
     if prospect.email_key is None:
         return refuse(
@@ -188,10 +221,22 @@ def settle_without_salesforce(facts: ActionFacts, rules: AutomationRules) -> Act
 
 def decide_action(facts: ActionFacts, rules: AutomationRules) -> ActionDecision:
     """What to do for one action."""
+    decision = _decide(facts, rules)
+    deleted = facts.deleted_link
+    if (
+        deleted is not None
+        and decision.decision in (Decision.LINK, Decision.CREATE)
+        and decision.crm != deleted.crm
+    ):
+        return replace(decision, replaces=deleted.crm)
+    return decision
+
+
+def _decide(facts: ActionFacts, rules: AutomationRules) -> ActionDecision:
     settled = settle_without_salesforce(facts, rules)
     if settled is not None:
         return settled
-    action, prospect, found = facts.action, facts.prospect, facts.found
+    action, prospect, found, deleted = facts.action, facts.prospect, facts.found, facts.deleted_link
     assert prospect is not None
     usable = [
         record
@@ -199,6 +244,22 @@ def decide_action(facts: ActionFacts, rules: AutomationRules) -> ActionDecision:
         # A converted Lead is never written again (SPEC §6): linking one would sync nothing.
         if not record.candidate.converted and record.candidate.object in rules.synced
     ]
+    if deleted is not None:
+        restored = next((r.candidate for r in usable if r.candidate.id == deleted.crm.id), None)
+        if restored is not None:
+            return ActionDecision(
+                Decision.LINK,
+                f"{restored.object} {restored.id}, deleted in Salesforce, is back from the recycle bin",
+                crm=deleted.crm,
+            )
+        if rules.matching is MatchingMode.CRM_ID and prospect.crm_id in (None, deleted.crm.id):
+            # The CRM ID the prospect carries is the deleted record's: no key to match by.
+            return _create(
+                action,
+                prospect,
+                rules,
+                f"its {deleted.crm.object} {deleted.crm.id} was deleted in Salesforce",
+            )
     earlier = [r.candidate for r in usable if r.external_id == prospect.id and not r.candidate.linked]
     if earlier:
         chosen = min(earlier, key=lambda c: c.id)

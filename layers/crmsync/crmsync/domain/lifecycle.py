@@ -48,6 +48,11 @@ class LinkStatus(StrEnum):
     CRM_DELETED = "crm_deleted"
     MERGED = "merged"
     """The record was merged or converted into one that already had its own prospect."""
+    REPLACED = "replaced"
+    """History, never a prospect's current link: the record was deleted in Salesforce, and the
+    prospect, reactivated, was linked to another record at the marketing side's request
+    (SPEC §5). The record stays claimed by the prospect, so restoring it from the recycle bin
+    neither links it a second time nor makes a second prospect of it."""
 
 
 class LinkOrigin(StrEnum):
@@ -88,11 +93,26 @@ class StoredLink:
 class LinkChange:
     """Save `after` (with `snapshot`) in place of `before` (None: a new link). When `after`
     points at another record than `before`, the link moves: the old record is freed and the
-    new one claimed, both or neither."""
+    new one claimed, both or neither. With `keep_history`, the old record is not freed: it stays
+    the prospect's, and its link is kept as history (`LinkStatus.REPLACED`), in the same write."""
 
     after: Link
     snapshot: Snapshot
     before: StoredLink | None = None
+    keep_history: bool = False
+
+
+def relink_deleted(stored: StoredLink, to: CrmRef, snapshot: Snapshot) -> LinkChange:
+    """The prospect of a link whose record was deleted in Salesforce, reactivated since, is
+    linked to `to`, a record made or found at the marketing side's request (SPEC §5). Another
+    record replaces the deleted one, whose link is kept as history; the deleted record itself,
+    found restored, is simply linked again."""
+    if stored.link.status is not LinkStatus.CRM_DELETED:
+        raise ValueError(f"only a link whose record was deleted is relinked, not a {stored.link.status} one")
+    after = Link(stored.link.prospect_id, to, LinkStatus.ACTIVE, LinkOrigin.MARKETING)
+    if to == stored.link.crm:
+        return LinkChange(after=after, snapshot=stored.snapshot, before=stored)
+    return LinkChange(after=after, snapshot=snapshot, before=stored, keep_history=True)
 
 
 class LifecycleAction(StrEnum):

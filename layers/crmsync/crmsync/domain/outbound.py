@@ -4,8 +4,12 @@ Account): the whole decision, as plain values, for the run to carry out (ARCHITE
 `plan_person_record` combines the lifecycle rules (new record, conversion, delete, undelete,
 merge, scope), matching and the field sync plan. Writes to Salesforce that a plan asks for
 (a `marketing` field, a blank Salesforce field a prospect can fill) are not made here: they
-belong to the inbound run, so those pairs keep their old snapshot and still read as "the
-prospect changed" when it comes.
+belong to the inbound run. Those pairs' snapshot takes Salesforce's value as read but keeps the
+prospect's value of the last sync: the inbound run, which plans from the snapshot, then sees
+what Salesforce lacks, and a pending prospect change still reads as a change. When a blank
+Salesforce field is to be filled from the prospect, the plan also names the prospect as needing
+an inbound pass (`RecordPlan.inbound_pass`): nothing on the marketing side may ever change to
+send it.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from crmsync.domain.fields import ConflictWinner, FieldMapping, Side
+from crmsync.domain.fields import ConflictWinner, FieldMapping, Side, is_blank
 from crmsync.domain.lifecycle import (
     CrmRef,
     LifecycleAction,
@@ -121,13 +125,19 @@ class RecordPlan:
     events: tuple[str, ...] = ()
     field_audit: tuple[AuditEntry, ...] = ()
     reported: bool = False
+    inbound_pass: str | None = None
+    """The prospect whose values the next inbound run must send though it did not change: a
+    blank Salesforce field is to be filled from it (SPEC §2), and only the inbound run writes
+    to Salesforce."""
+    concerns: str | None = None
+    """The prospect the plan's events are about when it changes nothing of it."""
 
     @property
     def prospect_id(self) -> str | None:
         for change in (self.link_change, self.snapshot_change):
             if change is not None:
                 return change.after.prospect_id
-        return self.prospect_change.after.id if self.prospect_change else None
+        return self.prospect_change.after.id if self.prospect_change else self.concerns
 
 
 def plan_person_record(
@@ -135,13 +145,14 @@ def plan_person_record(
 ) -> RecordPlan:
     crm = CrmRef(record.object, record.id)
     stored = record.link
+    if stored is not None and stored.link.status is LinkStatus.REPLACED:
+        return _plan_replaced(record, stored)
     if record.deleted:
         if stored is None or stored.link.status in (LinkStatus.CRM_DELETED, LinkStatus.MERGED):
             return RecordPlan("unchanged", crm, "deleted record without an active link")
         master = record.merged_into()
-        target = record.target_link
         decision = decide_deletion(
-            stored.link, master, target.link.prospect_id if target else None, rules.tags
+            stored.link, master, _prospect_of_target(record.target_link, stored), rules.tags
         )
         outcome = "merged" if master is not None else "deleted"
         return _carry_out_lifecycle(record, decision, outcome, now)
@@ -149,9 +160,8 @@ def plan_person_record(
         converted_to = record.converted_to()
         if stored is None or converted_to is None:
             return RecordPlan("unchanged", crm, "a converted Lead is never synced")
-        target = record.target_link
         decision = decide_lead_conversion(
-            stored.link, converted_to, target.link.prospect_id if target else None, rules.tags
+            stored.link, converted_to, _prospect_of_target(record.target_link, stored), rules.tags
         )
         return _carry_out_lifecycle(record, decision, "converted", now)
     if stored is None:
@@ -164,6 +174,34 @@ def plan_person_record(
     decision = decide_scope_change(stored.link, record.in_scope)
     outcome = "out_of_scope" if decision.link_status is LinkStatus.OUT_OF_SCOPE else "updated"
     return _then_sync_fields(record, rules, now, decision, outcome)
+
+
+def _plan_replaced(record: PersonRecord, stored: StoredLink) -> RecordPlan:
+    """A record whose prospect was linked to another one after it was deleted (SPEC §5), now
+    back in Salesforce (restored from the recycle bin) and changing: it stays the prospect's
+    history. Linking it again would give the prospect two records, and a prospect of its own
+    would duplicate the person; a person must choose, so it is reported."""
+    crm = CrmRef(record.object, record.id)
+    if record.deleted:
+        return RecordPlan("unchanged", crm, "deleted record without an active link")
+    prospect_id = stored.link.prospect_id
+    reason = (
+        f"{record.object} {record.id} was deleted in Salesforce, and prospect {prospect_id} has been "
+        "linked to another record since: it is not synced again; merge the two records in "
+        "Salesforce to keep one"
+    )
+    return RecordPlan("reported", crm, reason, events=(reason,), reported=True, concerns=prospect_id)
+
+
+def _prospect_of_target(target: StoredLink | None, stored: StoredLink) -> str | None:
+    """The prospect of the record a link moves to (conversion, merge). A record this very
+    prospect was linked to before a deletion replaced it is its own again (Salesforce merged the
+    new record into the restored old one, say): the link moves back there."""
+    if target is None:
+        return None
+    if target.link.status is LinkStatus.REPLACED and target.link.prospect_id == stored.link.prospect_id:
+        return None
+    return target.link.prospect_id
 
 
 def _carry_out_lifecycle(
@@ -284,6 +322,8 @@ class _OutboundFieldPlan:
     marketing_audit: tuple[AuditEntry, ...]
     owner: str | None = None
     """The assigned user to write (two-way owner sync); None leaves it as it is."""
+    needs_inbound: bool = False
+    """A blank Salesforce field is to be filled from the prospect: a write for the inbound run."""
 
 
 def _field_plan(
@@ -303,18 +343,34 @@ def _field_plan(
         SideState(record_values, record.modified_at),
         SideState(prospect_values, prospect.modified_at),
     )
-    deferred = {m.key for m in mappings if m.salesforce_field in plan.salesforce_writes}
+    deferred = {m.key: m for m in mappings if m.salesforce_field in plan.salesforce_writes}
     kept: dict[str, FieldSnapshot] = {}
     for key, value in plan.snapshot.items():
-        if key not in deferred:
+        mapping = deferred.get(key)
+        if mapping is None:
             kept[key] = value
         elif snapshot is not None and key in snapshot:
-            kept[key] = snapshot[key]
+            # Salesforce's value as read: the inbound run plans from the snapshot, and must see
+            # that Salesforce lacks the prospect's value (a blank it fills, a `marketing` field
+            # edited there). The prospect's value stays as last synced, so its own pending
+            # change still reads as one. A pair never synced stays out: the inbound run reads
+            # the record before it writes such a pair.
+            kept[key] = FieldSnapshot(
+                salesforce=record_values.get(mapping.salesforce_field), marketing=snapshot[key].marketing
+            )
     return _OutboundFieldPlan(
         prospect_writes={k: v for k, v in plan.prospect_writes.items() if k != OWNER_MAPPING.marketing_field},
         owner=plan.prospect_writes.get(OWNER_MAPPING.marketing_field),
         snapshot=kept,
         marketing_audit=tuple(entry for entry in plan.audit if entry.side is Side.MARKETING),
+        # Only blanks to fill: a Salesforce value that merely differs waits for the prospect's next
+        # change. A record Salesforce keeps in another form than the prospect's (a date-time, a
+        # checkbox held as text) would otherwise be written, read back and written again at
+        # every run, spending API calls for ever; a filled blank reads back filled.
+        needs_inbound=any(
+            entry.side is Side.SALESFORCE and is_blank(entry.old) and not is_blank(entry.new)
+            for entry in plan.audit
+        ),
     )
 
 
@@ -356,8 +412,14 @@ def _sync_fields(record: PersonRecord, rules: OutboundRules, now: datetime, outc
     events: tuple[str, ...] = ()
     if owner != prospect.assigned_user:
         events = (f"assigned user {prospect.assigned_user} -> {owner} (Salesforce owner)",)
+    inbound_pass = prospect.id if fields_plan.needs_inbound else None
     if prospect_change is None and snapshot_change is None:
-        return RecordPlan("unchanged", crm, "already in step")
+        why = (
+            "already in step"
+            if inbound_pass is None
+            else "a blank Salesforce field waits for the inbound run"
+        )
+        return RecordPlan("unchanged", crm, why, inbound_pass=inbound_pass)
     return RecordPlan(
         outcome,
         crm,
@@ -366,6 +428,7 @@ def _sync_fields(record: PersonRecord, rules: OutboundRules, now: datetime, outc
         snapshot_change=snapshot_change,
         events=events,
         field_audit=fields_plan.marketing_audit,
+        inbound_pass=inbound_pass,
     )
 
 

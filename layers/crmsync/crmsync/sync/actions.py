@@ -46,12 +46,13 @@ from crmsync.domain.actions import (
     NewRecord,
     account_key,
     choose_account,
+    claim_key,
     decide_actions,
     settle_without_salesforce,
 )
 from crmsync.domain.audit import AuditRecord, Direction, SyncError
 from crmsync.domain.errors import CrmError, ErrorCategory, Failure, StoreError
-from crmsync.domain.lifecycle import CrmRef, Link, LinkChange, LinkOrigin
+from crmsync.domain.lifecycle import CrmRef, Link, LinkChange, LinkOrigin, StoredLink, relink_deleted
 from crmsync.domain.matching import CrmCandidate, CrmObject, MatchingMode
 from crmsync.domain.prospect import Prospect, ProspectChange
 from crmsync.domain.records import WriteOperation
@@ -328,7 +329,7 @@ class _Work:
     """Its message, then the batch's other messages for the same prospect."""
     action: Action
     prospect: Prospect | None = None
-    link: CrmRef | None = None
+    link: StoredLink | None = None
     claimed: bool = False
     decision: ActionDecision | None = None
     outcome: Outcome | None = None
@@ -362,6 +363,10 @@ class _Work:
     @property
     def open(self) -> bool:
         return self.outcome is None
+
+    @property
+    def claim_key(self) -> str:
+        return claim_key(self.action.prospect_id, self.link.link if self.link else None)
 
 
 class _Batch:
@@ -419,10 +424,9 @@ class _Batch:
         links = self.u._links.by_prospect_ids([w.action.prospect_id for w in works])
         for work in works:
             work.prospect = prospects.get(work.action.prospect_id)
-            stored = links.get(work.action.prospect_id)
-            work.link = stored.link.crm if stored else None
+            work.link = links.get(work.action.prospect_id)
             settled = settle_without_salesforce(
-                ActionFacts(work.action, work.prospect, work.link), self.rules
+                ActionFacts(work.action, work.prospect, work.link.link if work.link else None), self.rules
             )
             if settled is not None:
                 self._settle(work, settled)
@@ -449,7 +453,7 @@ class _Batch:
     def _claim(self, works: Sequence[_Work]) -> None:
         for work in works:
             try:
-                claim = self.u._claims.claim(work.action.prospect_id, self.remaining_ms())
+                claim = self.u._claims.claim(work.claim_key, self.remaining_ms())
             except StoreError as exc:
                 work.retry(exc.failure, "claim")
                 continue
@@ -483,7 +487,12 @@ class _Batch:
                 work.retry(exc.failure, "find")
             return
         batch = [
-            ActionFacts(w.action, w.prospect, w.link, found.get(self._candidate_key(w) or "", ()))
+            ActionFacts(
+                w.action,
+                w.prospect,
+                w.link.link if w.link else None,
+                found.get(self._candidate_key(w) or "", ()),
+            )
             for w in works
         ]
         for work, decision in zip(works, decide_actions(batch, self.rules), strict=True):
@@ -633,14 +642,7 @@ class _Batch:
                 work.account_id = account_ids[key]
 
     def _link(self, works: Sequence[_Work]) -> None:
-        changes = {
-            id(work): LinkChange(
-                after=Link(work.action.prospect_id, work.crm, origin=LinkOrigin.MARKETING),
-                snapshot=_new(work).snapshot if work.decision and work.decision.new_record else {},
-            )
-            for work in works
-            if work.crm is not None
-        }
+        changes = {id(work): self._link_change(work) for work in works if work.crm is not None}
         try:
             refused = {id(change) for change in self.u._links.save(list(changes.values()))}
         except StoreError as exc:
@@ -664,6 +666,17 @@ class _Batch:
                 work.finish(Outcome.CREATED)
             else:
                 work.finish(Outcome.LINKED)
+
+    @staticmethod
+    def _link_change(work: _Work) -> LinkChange:
+        assert work.crm is not None
+        snapshot = _new(work).snapshot if work.decision and work.decision.new_record else {}
+        if work.link is not None:
+            # Only a link whose record was deleted gets this far (the others are done).
+            return relink_deleted(work.link, work.crm, snapshot)
+        return LinkChange(
+            after=Link(work.action.prospect_id, work.crm, origin=LinkOrigin.MARKETING), snapshot=snapshot
+        )
 
     def _update_prospects(self, works: Sequence[_Work]) -> None:
         """Tag each prospect an action reached (a message sent straight to the queue was not
@@ -708,7 +721,7 @@ class _Batch:
                 continue
             if work.outcome in (Outcome.CREATED, Outcome.LINKED) and work.crm is not None:
                 self.u._claims.complete(
-                    work.action.prospect_id,
+                    work.claim_key,
                     {
                         "action_id": work.action.action_id,
                         "crm_type": work.crm.object.value,
@@ -716,14 +729,14 @@ class _Batch:
                     },
                 )
             else:
-                self.u._claims.release(work.action.prospect_id)
+                self.u._claims.release(work.claim_key)
             work.claimed = False
 
     def _release_claims(self, works: Sequence[_Work]) -> None:
         for work in works:
             if work.claimed:
                 with suppress(Exception):  # the claim lapses at this invocation's deadline anyway
-                    self.u._claims.release(work.action.prospect_id)
+                    self.u._claims.release(work.claim_key)
                 work.claimed = False
 
     # ------------------------------------------------------------------ what users see
@@ -777,6 +790,13 @@ class _Batch:
             self.u._state.resolve_errors(Direction.INBOUND, resolved)
 
     def _event(self, work: _Work) -> str | None:
+        done = self._done(work)
+        replaced = work.decision.replaces if work.decision is not None else None
+        if done is not None and replaced is not None:
+            return f"relinked: {replaced.object} {replaced.id} was deleted in Salesforce; {done}"
+        return done
+
+    def _done(self, work: _Work) -> str | None:
         action, crm, decision = work.action, work.crm, work.decision
         by = f"by action {action.action_id} ({action.kind})"
         if work.outcome is Outcome.CREATED and crm is not None:

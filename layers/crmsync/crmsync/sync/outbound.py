@@ -422,7 +422,16 @@ class _Run:
         for plan in finished:
             self.counts[plan.outcome] += 1
         self._report(sobject, finished)
+        self._note_inbound_passes(finished)
         self._send_failed_inbound_again(sobject, finished)
+
+    def _note_inbound_passes(self, plans: Sequence[RecordPlan]) -> None:
+        """The prospects whose values Salesforce must take wait for the next inbound run, as a
+        marketing change would: nothing on the marketing side may ever change to send them."""
+        waiting = [PendingChange(plan.inbound_pass, 0) for plan in plans if plan.inbound_pass is not None]
+        if waiting and self.s._pending is not None:
+            self.s._pending.add(waiting)
+            self.counts["inbound_needed"] += len(waiting)
 
     def _send_failed_inbound_again(self, sobject: str, plans: Sequence[RecordPlan]) -> None:
         failed = {plan.crm.id for plan in plans if (sobject, plan.crm.id) in self.failed_inbound}
@@ -430,7 +439,12 @@ class _Run:
             return
         # A record read "already in step" plans no change, so its prospect comes from its link.
         links = self.s._links.by_crm_ids(failed)
-        again = [PendingChange(stored.link.prospect_id, 0) for stored in links.values()]
+        again = [
+            PendingChange(stored.link.prospect_id, 0)
+            for stored in links.values()
+            # A replaced record is history: its prospect's values now go to another record.
+            if stored.link.status is not LinkStatus.REPLACED
+        ]
         if again:
             self.s._pending.add(again)
             self.counts["inbound_retried"] += len(again)
