@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,8 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 SENT_AT = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
-PROPERTY = settings(max_examples=200, deadline=None)
+PROPERTY = settings(max_examples=int(os.environ.get("CRMSYNC_FUZZ_EXAMPLES", "200")), deadline=None)
+"""`make fuzz` runs five times as many."""
 
 scalars = (
     st.none()

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from typing import Any
 
 import pytest
 from crmsync.json_input import MAX_DEPTH, JsonInputError, read_json
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+PROPERTY = settings(max_examples=int(os.environ.get("CRMSYNC_FUZZ_EXAMPLES", "200")), deadline=None)
+"""`make fuzz` runs five times as many."""
 
 
 def refusal(data: str | bytes, what: str = "body") -> tuple[str, ...]:
@@ -161,7 +165,7 @@ json_values = st.recursive(
 ).filter(lambda value: depth(value) <= MAX_DEPTH)
 
 
-@settings(max_examples=200, deadline=None)
+@PROPERTY
 @given(json_values, st.booleans())
 def test_any_json_within_the_bounds_reads_back_as_written(value: Any, as_bytes: bool) -> None:
     text = json.dumps(value, ensure_ascii=not as_bytes)
@@ -171,7 +175,7 @@ def test_any_json_within_the_bounds_reads_back_as_written(value: Any, as_bytes: 
     assert read == value or (isinstance(value, float) and math.isclose(read, value))
 
 
-@settings(max_examples=200, deadline=None)
+@PROPERTY
 @given(st.one_of(st.text(), st.binary(), st.text(alphabet='[]{}",:\\0123456789.eE+-truefalsnul ud8')))
 def test_any_input_reads_or_is_refused_with_named_problems_and_nothing_else(data: str | bytes) -> None:
     try:
@@ -181,7 +185,7 @@ def test_any_input_reads_or_is_refused_with_named_problems_and_nothing_else(data
         assert all(": " in problem for problem in refused.problems)
 
 
-@settings(max_examples=200, deadline=None)
+@PROPERTY
 @given(st.integers(min_value=MAX_DEPTH + 1, max_value=20_000), st.sampled_from(["[", '{"k":']))
 def test_any_nesting_past_the_bound_is_refused(levels: int, opening: str) -> None:
     closing = "]" if opening == "[" else "}"
@@ -191,7 +195,7 @@ def test_any_nesting_past_the_bound_is_refused(levels: int, opening: str) -> Non
     assert f"nested more than {MAX_DEPTH} levels deep" in problem
 
 
-@settings(max_examples=200, deadline=None)
+@PROPERTY
 @given(st.dictionaries(st.text(min_size=1, max_size=8), json_values, min_size=1, max_size=6), st.data())
 def test_any_duplicated_key_is_refused_naming_it(value: dict[str, Any], data: st.DataObject) -> None:
     key = data.draw(st.sampled_from(sorted(value)))

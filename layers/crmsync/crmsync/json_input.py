@@ -12,8 +12,9 @@ with the name of the whole input (`body: ...`):
   can store;
 - nesting deeper than `MAX_DEPTH`: `json.loads` recurses once per level and ends in a
   `RecursionError` a few thousand levels down; the depth is measured first, without recursing;
-- `\\ud800`-style escapes that leave half of a surrogate pair alone: such a string is no
-  Unicode text, and DynamoDB, SQS or Salesforce would refuse the whole request it travels in;
+- `\\ud800`-style escapes that leave half of a surrogate pair alone: such a string has no
+  UTF-8 form, the form DynamoDB stores and Salesforce takes, so it would fail later, and with
+  it the request of every record it travels with;
 - bytes that are not UTF-8, the one encoding JSON exchanged between systems may use.
 """
 
