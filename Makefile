@@ -9,7 +9,7 @@ export PYTHONPATH := $(CURDIR)/layers/crmsync:$(CURDIR)
 # `sam build` looks for a python3.13 on PATH; pyenv machines expose it this way.
 SAM_PYENV := 3.13.0:3.11.7
 
-.PHONY: demo test lint build bench venv clean
+.PHONY: demo test fuzz lint build bench venv clean
 
 $(STAMP): $(REQS)
 	rm -rf $(VENV)
@@ -25,6 +25,11 @@ demo: venv
 
 test: venv
 	$(BIN)/pytest -n 2 --dist loadfile
+
+# The bad-input corpus (tests/corpus, also part of `test`) with its counts per surface, and the
+# input parsers' properties with five times their usual examples. Fails if anything crashed.
+fuzz: venv
+	CRMSYNC_FUZZ_EXAMPLES=1000 $(BIN)/pytest tests/corpus tests/unit/test_json_input.py tests/unit/test_input_properties.py
 
 lint: venv
 	$(BIN)/ruff check .

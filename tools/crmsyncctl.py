@@ -11,8 +11,8 @@ every request is signed with Signature Version 4 (service `execute-api`) using t
 credential chain (environment, `~/.aws` profiles or `--profile`, SSO, instance and container
 roles); the caller needs `execute-api:Invoke` on the API.
 
-`config push` reads the file with the connector's own reader first and prints every problem
-without sending anything; the connector then checks the fields against the org's describe
+`config push` reads the file with the connector's own readers first (strict JSON: duplicate keys
+are refused; then the configuration's) and prints every problem without sending anything; the connector then checks the fields against the org's describe
 and refuses a version that is not above the one in force.
 
 Exit status: 0 done, 1 refused (by the local check or by the connector), 2 not sent (no
@@ -39,6 +39,7 @@ from botocore.exceptions import BotoCoreError
 from botocore.httpsession import URLLib3Session
 from crmsync import __version__
 from crmsync.config import Configuration, InvalidConfiguration
+from crmsync.json_input import JsonInputError, read_json
 
 SERVICE = "execute-api"
 USER_AGENT = f"crmsyncctl/{__version__}"
@@ -138,7 +139,13 @@ def main(
 
     try:
         if args.command == "config" and args.config_command == "push":
-            document = _read_document(args.file)
+            try:
+                document = _read_document(args.file)
+            except JsonInputError as exc:
+                _print_problems(
+                    f"{args.file} is not JSON the connector reads; nothing was sent", exc.problems
+                )
+                return NOT_SENT
             if not _valid_locally(args.file, document):
                 return REFUSED
             return _config_push(api(), document)
@@ -153,12 +160,12 @@ def main(
 
 
 def _read_document(file: Path) -> Any:
+    """The file's JSON, read as the connector reads a `PUT /config` body."""
     try:
-        return json.loads(file.read_text(encoding="utf-8"))
+        data = file.read_bytes()
     except OSError as exc:
         raise NotSent(f"cannot read {file}: {exc.strerror}") from exc
-    except ValueError as exc:
-        raise NotSent(f"{file} is not JSON: {exc}") from exc
+    return read_json(data, what=file.name)
 
 
 def _valid_locally(file: Path, document: Any) -> bool:

@@ -4,7 +4,7 @@ sync. Routes stay thin: parse, ask bootstrap, answer."""
 
 from __future__ import annotations
 
-import json
+import base64
 from http import HTTPStatus
 from typing import Any
 
@@ -13,10 +13,15 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from crmsync import bootstrap
+from crmsync.json_input import JsonInputError, read_json
 
 logger = Logger()
 tracer = Tracer()
 app = APIGatewayHttpResolver()
+
+MAX_CONFIG_BODY_BYTES = 1024 * 1024
+"""The largest `PUT /config` body read: a document is stored in at most 400 KB (compact), so
+anything much larger is refused before it is parsed."""
 
 
 @app.get("/status")
@@ -35,18 +40,29 @@ def get_config() -> dict[str, Any]:
 @tracer.capture_method
 def put_config() -> dict[str, Any] | Response[dict[str, Any]]:
     # Imported here: the configuration schema is only needed by this route, and every other
-    # route (status, the automation intake to come) starts without it.
-    from crmsync.config import InvalidConfiguration, StaleConfigurationVersion
+    # route (status, the automation intake) starts without it.
+    from crmsync.config import ConfigurationTooLarge, InvalidConfiguration, StaleConfigurationVersion
+    from crmsync.domain.errors import ErrorCategory, StoreError
     from crmsync.sync.control import SalesforceUnavailable
 
     try:
-        document = json.loads(app.current_event.decoded_body or "")
-    except ValueError as exc:
+        body = _body()
+        size = _size(body)
+        if size > MAX_CONFIG_BODY_BYTES:
+            return _refused(
+                HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+                {
+                    "message": "the configuration document is too large; nothing was loaded",
+                    "problems": [f"body: is {size:,} bytes; at most {MAX_CONFIG_BODY_BYTES:,} are read"],
+                },
+            )
+        document = read_json(body)
+    except JsonInputError as exc:
         return _refused(
             HTTPStatus.BAD_REQUEST,
             {
                 "message": "the body must be the configuration document, as JSON",
-                "problems": [f"body: is not JSON ({exc})"],
+                "problems": list(exc.problems),
             },
         )
     try:
@@ -55,6 +71,16 @@ def put_config() -> dict[str, Any] | Response[dict[str, Any]]:
         return _refused(
             HTTPStatus.BAD_REQUEST,
             {"message": "the configuration is invalid; nothing was loaded", "problems": list(exc.problems)},
+        )
+    except ConfigurationTooLarge as exc:
+        return _refused(
+            HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+            {
+                "message": "the configuration is too large to be stored; nothing was loaded",
+                "problems": [str(exc)],
+                "size": exc.size,
+                "limit": exc.limit,
+            },
         )
     except StaleConfigurationVersion as exc:
         return _refused(HTTPStatus.CONFLICT, {"message": str(exc), "current_version": exc.current})
@@ -65,6 +91,27 @@ def put_config() -> dict[str, Any] | Response[dict[str, Any]]:
             {
                 "message": str(exc),
                 "salesforce": {
+                    "code": failure.code,
+                    "category": failure.category.value,
+                    "message": failure.message,
+                },
+            },
+        )
+    except StoreError as exc:
+        failure = exc.failure
+        logger.warning("configuration not stored", extra={"code": failure.code, "retryable": exc.retryable})
+        if exc.retryable:
+            status, why = HTTPStatus.SERVICE_UNAVAILABLE, "cannot be reached just now; push it again later"
+        elif failure.category is ErrorCategory.VALIDATION:
+            status, why = HTTPStatus.UNPROCESSABLE_ENTITY, "refused the document"
+        else:  # not allowed, no such table: the stack itself is wrong
+            status, why = HTTPStatus.INTERNAL_SERVER_ERROR, "cannot be used, and an operator has to look"
+        return _refused(
+            status,
+            {
+                "message": f"the configuration store {why}; nothing was loaded: {failure.describe()}",
+                "retryable": exc.retryable,
+                "store": {
                     "code": failure.code,
                     "category": failure.category.value,
                     "message": failure.message,
@@ -89,25 +136,22 @@ def post_action() -> Response[dict[str, Any]]:
         UnknownProspect,
     )
 
-    raw = app.current_event.decoded_body or ""
-    size = len(raw.encode("utf-8"))
-    if size > MAX_ACTION_BYTES:
-        return _refused(
-            HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-            {
-                "message": "the action is too large",
-                "problems": [f"body: is {size} bytes; at most {MAX_ACTION_BYTES} are accepted"],
-            },
-        )
     try:
-        body = json.loads(raw)
-    except ValueError as exc:
+        raw = _body()
+        size = _size(raw)
+        if size > MAX_ACTION_BYTES:
+            return _refused(
+                HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+                {
+                    "message": "the action is too large",
+                    "problems": [f"body: is {size} bytes; at most {MAX_ACTION_BYTES} are accepted"],
+                },
+            )
+        body = read_json(raw)
+    except JsonInputError as exc:
         return _refused(
             HTTPStatus.BAD_REQUEST,
-            {
-                "message": "the body must be an action, as a JSON object",
-                "problems": [f"body: is not JSON ({exc})"],
-            },
+            {"message": "the body must be an action, as a JSON object", "problems": list(exc.problems)},
         )
     try:
         accepted = bootstrap.accept_action(body)
@@ -163,6 +207,24 @@ def post_resume() -> dict[str, Any]:
     bootstrap.resume()
     logger.info("connector resumed", extra={"caller": _caller()})
     return bootstrap.status()
+
+
+def _body() -> str | bytes:
+    """The request's body as sent: text, or the bytes API Gateway base64-encoded (a body it
+    could not pass as UTF-8 text). The JSON reader then refuses bytes that are not UTF-8."""
+    event = app.current_event
+    body = event.body or ""
+    if not event.is_base64_encoded:
+        return body
+    try:
+        return base64.b64decode(body, validate=True)
+    except ValueError:
+        raise JsonInputError(["body: is marked base64-encoded but is not base64"]) from None
+
+
+def _size(body: str | bytes) -> int:
+    """The body's size in bytes, as sent."""
+    return len(body) if isinstance(body, bytes) else len(body.encode("utf-8", "surrogatepass"))
 
 
 def _refused(status: HTTPStatus, body: dict[str, Any]) -> Response[dict[str, Any]]:

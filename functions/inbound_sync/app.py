@@ -21,7 +21,7 @@ from crmsync import bootstrap
 from crmsync.aws.prospect_stream import pending_changes
 from crmsync.domain.errors import ConfigurationError, CrmError, StoreError
 from crmsync.ports import RunSummary
-from crmsync.sync.run_report import publish_metrics, summary_report
+from crmsync.sync.run_report import publish_metrics, scheduled_time, summary_report
 
 logger = Logger()
 tracer = Tracer()
@@ -32,10 +32,12 @@ metrics = Metrics()  # namespace and service from POWERTOOLS_METRICS_NAMESPACE /
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @bootstrap.settled_after_first_invocation
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     inbound = bootstrap.inbound_sync()
-    records = event.get("Records")
-    if records is not None:
+    # A stream event has a list of records; anything else runs as the schedule does, whatever
+    # it holds (no `time`, keys of its own, not even an object).
+    records = event.get("Records") if isinstance(event, dict) else None
+    if isinstance(records, list):
         changes = pending_changes(records)
         start_now = inbound.capture(changes)
         logger.info("prospect changes noted", extra={"noted": len(changes), "records": len(records)})
@@ -48,7 +50,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             return {"trigger": "stream", "noted": len(changes), "outcome": "failed"}
         return {"trigger": "stream", "noted": len(changes), **_reported(summary)}
 
-    logger.append_keys(scheduled_time=event.get("time"))
+    logger.append_keys(scheduled_time=scheduled_time(event))
     # Actions parked while the connector could not send (paused, over budget) go first: the
     # prospects they link then sync like any other.
     parked = bootstrap.automation_actions().carry_out_parked(

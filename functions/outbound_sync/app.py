@@ -15,7 +15,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from crmsync import bootstrap
 from crmsync.domain.errors import ConfigurationError
-from crmsync.sync.run_report import publish_metrics, summary_report
+from crmsync.sync.run_report import publish_metrics, scheduled_time, summary_report
 
 logger = Logger()
 tracer = Tracer()
@@ -26,8 +26,9 @@ metrics = Metrics()  # namespace and service from POWERTOOLS_METRICS_NAMESPACE /
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE)
 @tracer.capture_lambda_handler
 @bootstrap.settled_after_first_invocation
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    logger.append_keys(scheduled_time=event.get("time"))
+def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
+    # Only logged: whatever the event holds (no `time`, not even an object), the run is the same.
+    logger.append_keys(scheduled_time=scheduled_time(event))
     try:
         summary = bootstrap.outbound_sync().run(
             context.get_remaining_time_in_millis, run_id=context.aws_request_id

@@ -8,8 +8,9 @@ from datetime import UTC, datetime
 import boto3
 import pytest
 from crmsync.aws.config_store import DynamoConfigStore, history_key
+from crmsync.aws.dynamo_table import MAX_ITEM_BYTES, item_size
 from crmsync.aws.state import DynamoStateStore
-from crmsync.config import StaleConfigurationVersion
+from crmsync.config import ConfigurationTooLarge, StaleConfigurationVersion
 from crmsync.domain.errors import ConfigurationError
 from crmsync.ports import ConnectorState
 
@@ -104,3 +105,39 @@ def test_a_document_without_a_whole_version_is_not_stored(store: DynamoConfigSto
         store.save({"version": version})
 
     assert store.current() is None
+
+
+def test_a_document_an_item_cannot_hold_is_refused_before_anything_is_written(
+    store: DynamoConfigStore, dynamo: DynamoTables
+) -> None:
+    store.save({"version": 1})
+    document = {"version": 2, "// notes": "é" * 205_000}  # 410,000 bytes in UTF-8
+
+    with pytest.raises(ConfigurationTooLarge) as refused:
+        store.check_fits(document)
+    with pytest.raises(ConfigurationTooLarge):
+        store.save(document)
+
+    assert refused.value.size == len('{"version": 2, "// notes": ""}') + 410_000
+    assert refused.value.limit == MAX_ITEM_BYTES - item_size(
+        {**history_key(2), "version": 2, "document": "", "saved_at": "2026-11-22T12:00:00.000000+00:00"}
+    )
+    assert store.current() == {"version": 1}
+    assert [version for _, version, _ in history(dynamo)] == [1]
+
+
+def test_a_document_just_within_the_limit_is_stored_whole(store: DynamoConfigStore) -> None:
+    # moto refuses items over 405,000 bytes, DynamoDB over 409,600: within both.
+    document = {"version": 3, "// notes": "x" * 404_000}
+
+    store.check_fits(document)
+
+    assert store.save(document) == 3
+    assert store.current() == document
+
+
+def test_item_size_counts_as_dynamodb_documents_it() -> None:
+    # UTF-8 bytes of names and strings; numbers: one byte per two significant digits, plus one.
+    assert item_size({"pk": "config", "version": 12345, "doc": "Zoë", "ok": True, "gone": None}) == (
+        2 + 6 + 7 + 4 + 3 + 4 + 2 + 1
+    )

@@ -478,6 +478,70 @@ def test_every_bad_action_gets_its_clear_error_and_the_rest_of_the_batch_goes_on
     assert len(listed) == 5
 
 
+@pytest.mark.parametrize(
+    ("poison", "code", "says"),
+    [
+        pytest.param(
+            json.dumps({"action": ["create_lead"], "prospect_id": "p-x"}),
+            "UNKNOWN_ACTION",
+            "action: must be one of create_lead, create_contact, not an array",
+            id="action is a list",
+        ),
+        pytest.param(
+            json.dumps({"action": {"create": "lead"}, "prospect_id": "p-x"}),
+            "UNKNOWN_ACTION",
+            "action: must be one of create_lead, create_contact, not an object",
+            id="action is an object",
+        ),
+        pytest.param(
+            '{"action": "create_lead", "prospect_id": ' + "[" * 3000 + "]" * 3000 + "}",
+            "MALFORMED_ACTION",
+            "message: is nested more than 32 levels deep",
+            id="nested 3000 levels deep",
+        ),
+        pytest.param(
+            '{"action": "create_lead", "prospect_id": "p-x", "prospect_id": "p-y"}',
+            "MALFORMED_ACTION",
+            "prospect_id: appears more than once in one object (duplicate keys are refused)",
+            id="duplicate key",
+        ),
+        pytest.param(
+            '{"action": "create_lead", "prospect_id": "p-\\ud800"}',
+            "MALFORMED_ACTION",
+            "prospect_id: is not Unicode text",
+            id="lone surrogate",
+        ),
+        pytest.param(
+            '{"action": "create_lead", "prospect_id": "p-x", "idempotency_key": NaN}',
+            "MALFORMED_ACTION",
+            "message: NaN is not a JSON number",
+            id="NaN",
+        ),
+    ],
+)
+def test_one_poison_message_is_listed_on_its_own_and_the_nine_good_actions_beside_it_are_carried_out(
+    actions_connector: Emulator, poison: str, code: str, says: str
+) -> None:
+    salesforce = actions_connector
+    good = [f"p-{n}" for n in range(1, 10)]
+    add_prospects(*(person(prospect_id) for prospect_id in good))
+    poisoned = sqs_record(poison)
+    batch = [sqs_record(message("create_lead", pid)) for pid in good[:4]]
+    batch += [poisoned] + [sqs_record(message("create_lead", pid)) for pid in good[4:]]
+
+    # WHEN the batch is delivered, THEN nothing comes back to the queue (nor to the DLQ later)
+    assert deliver(batch) == []
+
+    # AND each of the nine good actions created its Lead and linked its prospect
+    assert sorted(keyed(salesforce, "Lead")) == good
+    assert all(link_of(pid) is not None for pid in good)
+    # AND the poison message is consumed into the error list, saying what was wrong with it
+    [listed] = errors().values()
+    assert listed.failure.code == code
+    assert says in listed.failure.message
+    assert listed.record_id == poisoned["messageId"] or listed.record_id == "p-x"
+
+
 def test_salesforce_down_sends_the_batch_back_and_the_next_delivery_creates_it_once(
     actions_connector: Emulator,
 ) -> None:

@@ -4,6 +4,7 @@ ActionsQueue (made from template.yaml), or refused with a clear answer and nothi
 
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
 import sys
@@ -230,6 +231,42 @@ def test_the_tags_of_the_configuration_in_force_are_used(connector: LocalStack) 
             "body: is 17",
             id="oversized body",
         ),
+        pytest.param(
+            {"action": ["create_lead"], "prospect_id": SAMPLE_PROSPECT},
+            400,
+            "action: must be one of create_lead, create_contact, not an array",
+            id="action is a list",
+        ),
+        pytest.param(
+            {"action": {"create": "lead"}, "prospect_id": SAMPLE_PROSPECT},
+            400,
+            "action: must be one of create_lead, create_contact, not an object",
+            id="action is an object",
+        ),
+        pytest.param(
+            '{"action": "create_lead", "prospect_id": ' + "[" * 5000 + "]" * 5000 + "}",
+            400,
+            "body: is nested more than 32 levels deep",
+            id="nested 5000 levels deep",
+        ),
+        pytest.param(
+            f'{{"action": "create_contact", "prospect_id": "{SAMPLE_PROSPECT}", "action": "create_lead"}}',
+            400,
+            "action: appears more than once in one object (duplicate keys are refused)",
+            id="duplicate key",
+        ),
+        pytest.param(
+            f'{{"action": "create_lead", "prospect_id": "{SAMPLE_PROSPECT}", "idempotency_key": Infinity}}',
+            400,
+            "body: Infinity is not a JSON number",
+            id="Infinity",
+        ),
+        pytest.param(
+            '{"action": "create_lead", "prospect_id": "p-\\udfff"}',
+            400,
+            "prospect_id: is not Unicode text",
+            id="lone surrogate",
+        ),
     ],
 )
 def test_a_bad_action_is_refused_with_its_problem_and_nothing_is_queued_or_tagged(
@@ -244,6 +281,45 @@ def test_a_bad_action_is_refused_with_its_problem_and_nothing_is_queued_or_tagge
     assert any(p.startswith(problem) for p in answer["problems"]), answer["problems"]
     assert queued() == []
     assert stored() == before
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        pytest.param(
+            base64.b64encode(b'{"action": "create_lead", "prospect_id": "p-10\xff01"}').decode(),
+            "body: is not UTF-8 text (byte 0xff at offset 46); JSON is sent as UTF-8",
+            id="not UTF-8",
+        ),
+        pytest.param("not base64!", "body: is marked base64-encoded but is not base64", id="not base64"),
+    ],
+)
+def test_a_base64_body_that_is_not_utf8_json_is_refused_with_400(
+    connector: LocalStack, body: str, problem: str
+) -> None:
+    before = add_prospect()
+    event = load_event("http_api", "post_action")
+    event["body"], event["isBase64Encoded"] = body, True
+
+    code, answer = call(event)
+
+    assert (code, answer["problems"]) == (400, [problem])
+    assert queued() == []
+    assert stored() == before
+
+
+def test_a_base64_body_of_utf8_json_is_read_as_the_same_action(connector: LocalStack) -> None:
+    add_prospect()
+    event = load_event("http_api", "post_action")
+    event["body"] = base64.b64encode(
+        json.dumps({"action": "create_lead", "prospect_id": SAMPLE_PROSPECT}).encode()
+    ).decode()
+    event["isBase64Encoded"] = True
+
+    code, _ = call(event)
+
+    assert code == 202
+    assert [message["prospect_id"] for message in queued()] == [SAMPLE_PROSPECT]
 
 
 def test_every_problem_of_an_action_is_listed_with_its_path(connector: LocalStack) -> None:

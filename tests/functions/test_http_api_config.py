@@ -3,6 +3,7 @@ configuration (`PUT /config`), reading it (`GET /config`), pause and resume (SPE
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 from crmsync import bootstrap
 from crmsync.config import Configuration
+from crmsync.domain.errors import ErrorCategory, Failure, StoreError
 
 from functions.http_api import app
 from local.aws_stack import LocalStack
@@ -270,6 +272,160 @@ def test_a_body_that_is_json_but_not_an_object_is_refused(connector: LocalStack)
 
     assert code == 400
     assert body["problems"] == ["configuration: must be an object, not a list"]
+
+
+def test_a_document_with_a_duplicate_key_is_refused_naming_it_and_nothing_is_loaded(
+    connector: LocalStack, emulator: Emulator
+) -> None:
+    # GIVEN an edit that added a second "behaviour" to an entry instead of changing the first
+    text = json.dumps(with_version(SAMPLE, 2)).replace(
+        '"behaviour": "marketing"', '"behaviour": "marketing", "behaviour": "salesforce"', 1
+    )
+    emulator.reset_counters()
+
+    code, body = put_config(text)
+
+    assert code == 400
+    assert body["problems"] == [
+        "mappings.Lead[7].behaviour: appears more than once in one object (duplicate keys are refused)"
+    ]
+    assert emulator.api_calls == 0
+    assert_nothing_loaded()
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        pytest.param(
+            '{"version": ' + "[" * 4000 + "]" * 4000 + "}", "body: is nested more than 32", id="deep"
+        ),
+        pytest.param('{"version": NaN}', "body: NaN is not a JSON number", id="NaN"),
+        pytest.param('{"version": 1e999}', "body: the number 1e999 is too large", id="huge float"),
+    ],
+)
+def test_a_body_that_is_not_strict_json_is_refused_with_400(
+    connector: LocalStack, body: str, problem: str
+) -> None:
+    code, answer = put_config(body)
+
+    assert code == 400
+    assert answer["problems"][0].startswith(problem)
+    assert_nothing_loaded()
+
+
+def test_a_version_beyond_what_the_history_keys_can_order_is_refused(connector: LocalStack) -> None:
+    code, body = put_config(with_version(SAMPLE, 10**12))
+
+    assert code == 400
+    assert body["problems"] == ["version: must be from 1 to 9999999999, not 1000000000000"]
+    assert_nothing_loaded()
+
+
+def test_a_document_over_dynamodbs_item_size_is_refused_with_413_naming_the_limit(
+    connector: LocalStack, emulator: Emulator
+) -> None:
+    # GIVEN a valid configuration of about 500 KB (its comments grew with every edit)
+    document = with_version(SAMPLE, 2) | {"// history": "changed the mapping; " * 25_000}
+    emulator.reset_counters()
+
+    code, body = put_config(document)
+
+    # THEN it is refused before anything is asked of Salesforce or written
+    stored = len(json.dumps(document, ensure_ascii=False).encode())
+    assert code == 413
+    assert body["size"] == stored
+    assert 409_000 < body["limit"] < 409_600
+    assert body["problems"] == [
+        f"configuration: is {stored:,} bytes as stored (compact JSON, UTF-8); at most {body['limit']:,} bytes "
+        "are accepted (DynamoDB's 400 KB item limit, less the version and timestamps kept beside it): "
+        "shorten it, for example its comments"
+    ]
+    assert emulator.api_calls == 0
+    assert_nothing_loaded()
+
+    # AND the same document with its comment shortened loads
+    code, body = put_config(document | {"// history": "changed the mapping; " * 10_000})
+    assert (code, body) == (200, {"loaded": True, "version": 2})
+
+
+def test_a_body_far_beyond_any_configuration_is_refused_before_it_is_read(connector: LocalStack) -> None:
+    code, body = put_config('{"version": 2, "// padding": "' + "x" * (1024 * 1024) + '"}')
+
+    assert code == 413
+    assert body["problems"] == ["body: is 1,048,608 bytes; at most 1,048,576 are read"]
+    assert_nothing_loaded()
+
+
+class FailingConfigStore:
+    """The state table as the configuration store meets it when DynamoDB refuses the write."""
+
+    def __init__(self, failure: Failure) -> None:
+        self.failure = failure
+
+    def current(self) -> None:
+        return None
+
+    def check_fits(self, document: Any) -> None:
+        pass
+
+    def save(self, document: Any) -> int:
+        raise StoreError(self.failure)
+
+
+@pytest.mark.parametrize(
+    ("failure", "status", "says"),
+    [
+        pytest.param(
+            Failure("ThrottlingException", "Rate exceeded", category=ErrorCategory.TRANSIENT),
+            503,
+            "the configuration store cannot be reached just now; push it again later; nothing was loaded: "
+            "ThrottlingException: Rate exceeded",
+            id="throttled",
+        ),
+        pytest.param(
+            Failure("ValidationException", "Item size has exceeded the maximum allowed size"),
+            422,
+            "the configuration store refused the document; nothing was loaded: "
+            "ValidationException: Item size has exceeded the maximum allowed size",
+            id="refused",
+        ),
+        pytest.param(
+            Failure("AccessDeniedException", "not authorized", category=ErrorCategory.PERMISSION),
+            500,
+            "the configuration store cannot be used, and an operator has to look; nothing was loaded: "
+            "AccessDeniedException: not authorized",
+            id="not allowed",
+        ),
+    ],
+)
+def test_every_store_failure_while_loading_is_answered_with_what_went_wrong(
+    connector: LocalStack, monkeypatch: pytest.MonkeyPatch, failure: Failure, status: int, says: str
+) -> None:
+    monkeypatch.setattr(bootstrap, "config_store", functools.cache(lambda: FailingConfigStore(failure)))
+
+    code, body = put_config(with_version(SAMPLE, 2))
+
+    assert code == status
+    assert body["message"] == says
+    assert body["retryable"] is failure.retryable
+    assert body["store"] == {
+        "code": failure.code,
+        "category": failure.category.value,
+        "message": failure.message,
+    }
+
+
+def test_a_state_table_that_does_not_exist_is_answered_as_a_fault_of_the_stack(
+    connector: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CRMSYNC_STATE_TABLE", "no-such-table")
+    bootstrap.reset()
+
+    code, body = put_config(with_version(SAMPLE, 2))
+
+    assert code == 500
+    assert body["retryable"] is False
+    assert body["store"]["code"] == "ResourceNotFoundException"
 
 
 def test_when_salesforce_cannot_describe_the_objects_nothing_is_loaded(

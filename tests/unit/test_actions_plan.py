@@ -312,7 +312,7 @@ def test_a_bare_message_gets_the_intakes_id_from_its_key_else_the_message_id() -
 @pytest.mark.parametrize(
     ("body", "code", "says"),
     [
-        ('{"action": "create_lead", ', "MALFORMED_ACTION", "the message is not JSON"),
+        ('{"action": "create_lead", ', "MALFORMED_ACTION", "message: is not JSON"),
         ("[1, 2]", "MALFORMED_ACTION", "must be a JSON object"),
         ({"action": "delete_lead", "prospect_id": "p-1"}, "UNKNOWN_ACTION", "not 'delete_lead'"),
         ({"action": "create_lead"}, "INVALID_ACTION", "prospect_id: is required"),

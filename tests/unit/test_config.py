@@ -343,7 +343,8 @@ def test_a_criterion_may_compare_with_null() -> None:
     [
         ({}, "version: is required (a whole number, raised on every change)"),
         ({"version": "2"}, "version: must be a whole number, not '2'"),
-        ({"version": 0}, "version: must be at least 1, not 0"),
+        ({"version": 0}, "version: must be from 1 to 9999999999, not 0"),
+        ({"version": 10**10}, "version: must be from 1 to 9999999999, not 10000000000"),
         (
             {"version": 1, "colour": "blue"},
             "colour: unknown top-level key (expected one of: version, matching, "

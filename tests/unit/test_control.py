@@ -67,6 +67,9 @@ class FakeConfigStore:
     def current(self) -> Mapping[str, Any] | None:
         return self.saved[-1] if self.saved else None
 
+    def check_fits(self, document: Mapping[str, Any]) -> None:
+        pass
+
     def save(self, document: Mapping[str, Any]) -> int:
         self.saved.append(document)
         return int(document["version"])

@@ -120,6 +120,35 @@ def test_config_push_of_a_file_that_is_not_json_sends_nothing(
     assert f"{file} is not JSON" in capsys.readouterr().err
 
 
+def test_config_push_of_a_file_with_a_duplicate_key_sends_nothing_and_names_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    file = tmp_path / "my-config.json"
+    file.write_text('{"version": 2, "matching": "crm_id", "objects": {"lead": true}, "matching": "email"}')
+    send = FakeSender()
+
+    assert run("config", "push", str(file), send=send) == crmsyncctl.NOT_SENT
+
+    assert send.requests == []
+    assert capsys.readouterr().err.splitlines() == [
+        f"crmsyncctl: {file} is not JSON the connector reads; nothing was sent",
+        "  - matching: appears more than once in one object (duplicate keys are refused)",
+    ]
+
+
+def test_config_push_of_a_file_that_is_not_utf8_sends_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    file = tmp_path / "latin1.json"
+    file.write_bytes('{"version": 2, "// note": "café"}'.encode("latin-1"))
+    send = FakeSender()
+
+    assert run("config", "push", str(file), send=send) == crmsyncctl.NOT_SENT
+
+    assert send.requests == []
+    assert "  - latin1.json: is not UTF-8 text (byte 0xe9 at offset 30)" in capsys.readouterr().err
+
+
 def test_a_refusal_prints_the_connectors_message_and_problems(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -63,6 +63,9 @@ _MARKETING_OWNED_FIELDS = ("score", "grade")
 _COLLECTION_LIMIT = 200
 _CREATED_BY_ACTIONS = ("Lead", "Contact")
 _QUERY_PAGE_RANGE = (200, 2000)
+MAX_VERSION = 9_999_999_999
+"""The highest version: every version loaded is kept under a sort key of 10 digits
+(`aws/config_store.py`), which orders versions only while they fit in it."""
 
 # Other connectors' names for the behaviours (SPEC §2, "also known as"): a user coming from
 # them gets told the name used here instead of only a list.
@@ -364,6 +367,20 @@ class StaleConfigurationVersion(ConfigurationError):
         )
 
 
+class ConfigurationTooLarge(ConfigurationError):
+    """A configuration the store cannot hold: each version is kept whole in one DynamoDB item,
+    and an item holds at most 400 KB."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        self.size = size
+        self.limit = limit
+        super().__init__(
+            f"configuration: is {size:,} bytes as stored (compact JSON, UTF-8); at most {limit:,} "
+            "bytes are accepted (DynamoDB's 400 KB item limit, less the version and timestamps "
+            "kept beside it): shorten it, for example its comments"
+        )
+
+
 def _scope_document(scope: OutboundScope) -> str | dict[str, Any]:
     match scope:
         case NoRecords():
@@ -530,7 +547,7 @@ class _DocumentReader:
             return choices(value)
         except ValueError:
             expected = ", ".join(c.value for c in choices)
-            self.problem(path, f"unknown {what} {value!r} (expected one of: {expected})")
+            self.problem(path, f"unknown {what} {_kind(value)} (expected one of: {expected})")
             return None
 
     def integer(self, value: Any, path: str, low: int, high: int | None = None) -> int | None:
@@ -582,7 +599,7 @@ class _DocumentReader:
         if "version" not in root:
             self.problem("version", "is required (a whole number, raised on every change)")
         else:
-            version = self.integer(root["version"], "version", 1)
+            version = self.integer(root["version"], "version", 1, MAX_VERSION)
         matching = self.choice(
             root.get("matching", default.matching.value), "matching", MatchingMode, "matching mode"
         )
@@ -797,7 +814,7 @@ class _DocumentReader:
                 return Schedule(ScheduleUnit.MINUTES, every)
             if found.group(2).startswith("hour") and every in _HOURLY_SCHEDULES:
                 return Schedule(ScheduleUnit.HOURS, every)
-        self.problem(path, f"unknown schedule {value!r} (expected {expected})")
+        self.problem(path, f"unknown schedule {_kind(value)} (expected {expected})")
         return None
 
     def scope(self, value: Any, path: str) -> OutboundScope | None:
@@ -809,7 +826,7 @@ class _DocumentReader:
         if not isinstance(value, Mapping) or len([k for k in value if not str(k).startswith("//")]) != 1:
             self.problem(
                 path,
-                f"unknown scope {value!r} (expected 'none', 'all', or an object with one of: {', '.join(kinds[2:])})",
+                f"unknown scope {_kind(value)} (expected 'none', 'all', or an object with one of: {', '.join(kinds[2:])})",
             )
             return None
         section = self.section(value, path, kinds[2:])
@@ -833,7 +850,7 @@ class _DocumentReader:
                 pass
             else:
                 return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-        self.problem(path, f"must be an ISO date or date and time (e.g. '2025-01-31'), not {value!r}")
+        self.problem(path, f"must be an ISO date or date and time (e.g. '2025-01-31'), not {_kind(value)}")
         return None
 
     def criteria(self, value: Any, path: str) -> MatchingCriteria | None:

@@ -224,6 +224,10 @@ class ConfigStore(Protocol):
         """The configuration document in force, or None before one was loaded."""
         ...
 
+    def check_fits(self, document: Mapping[str, Any]) -> None:
+        """Raise `ConfigurationTooLarge` when the store could not hold `document`."""
+        ...
+
     def save(self, document: Mapping[str, Any]) -> int:
         """Store a new configuration document; returns its version."""
         ...

@@ -8,6 +8,9 @@ Access patterns (table keys `pk`, `sk`):
   `pk="config"` lists them in version order (for operators: what ran when).
 - the connector item `pk="connector"`, `sk="state"` (see `state.py`) gets `config_version`.
 
+Each item holds the whole document, so a document is refused (`ConfigurationTooLarge`)
+before anything is written when an item holding it would pass DynamoDB's 400 KB.
+
 A save is one transaction: the item in force is replaced only while its version is lower than
 the new one (`attribute_not_exists(pk) OR version < :version`), the history item is written,
 and the connector's `config_version` is set. The one condition also keeps history items from
@@ -25,8 +28,17 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from crmsync.aws.dynamo_table import DYNAMO_RETRY, DynamoTable, Expression, TransactionUnit, iso, utc_now
-from crmsync.config import StaleConfigurationVersion
+from crmsync.aws.dynamo_table import (
+    DYNAMO_RETRY,
+    MAX_ITEM_BYTES,
+    DynamoTable,
+    Expression,
+    TransactionUnit,
+    iso,
+    item_size,
+    utc_now,
+)
+from crmsync.config import ConfigurationTooLarge, StaleConfigurationVersion
 from crmsync.domain.errors import ConfigurationError
 from crmsync.domain.retry import RetryPolicy
 
@@ -60,24 +72,25 @@ class DynamoConfigStore:
         document: dict[str, Any] = json.loads(item["document"])
         return document
 
+    def check_fits(self, document: Mapping[str, Any]) -> None:
+        """Raise `ConfigurationTooLarge` when `document` would not fit in its items."""
+        self._items(document)
+
     def save(self, document: Mapping[str, Any]) -> int:
         """Store `document` as the configuration in force under its `version`; raises
-        `StaleConfigurationVersion` when that version is not above the one in force. The
-        document is stored as given: the caller validates it (`sync.control`)."""
+        `StaleConfigurationVersion` when that version is not above the one in force, and
+        `ConfigurationTooLarge` (nothing written) when it does not fit in an item. The document
+        is stored as given: the caller validates it (`sync.control`)."""
         version = _version_of(document)
-        item = {
-            "version": version,
-            "document": json.dumps(document, ensure_ascii=False),
-            "saved_at": iso(self._now()),
-        }
+        current_item, history_item = self._items(document)
         newer_than_current = Expression(
             "attribute_not_exists(pk) OR version < :version", values={":version": version}
         )
         unit = TransactionUnit(
             change=version,
             writes=[
-                self._table.put_write({**_CURRENT_KEY, **item}, condition=newer_than_current),
-                self._table.put_write({**history_key(version), **item}),
+                self._table.put_write(current_item, condition=newer_than_current),
+                self._table.put_write(history_item),
                 self._table.update_write(
                     _CONNECTOR_KEY,
                     Expression("SET config_version = :version", values={":version": version}),
@@ -90,6 +103,19 @@ class DynamoConfigStore:
             current = int(in_force["version"]) if in_force is not None else version
             raise StaleConfigurationVersion(offered=version, current=current)
         return version
+
+    def _items(self, document: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The item in force and the history item that hold `document`, once they are known to
+        fit in DynamoDB's item size (the history item's key is the longer)."""
+        version = _version_of(document)
+        text = json.dumps(document, ensure_ascii=False)
+        item = {"version": version, "document": text, "saved_at": iso(self._now())}
+        current, history = {**_CURRENT_KEY, **item}, {**history_key(version), **item}
+        size = max(item_size(current), item_size(history))
+        if size > MAX_ITEM_BYTES:
+            document_size = len(text.encode())
+            raise ConfigurationTooLarge(size=document_size, limit=MAX_ITEM_BYTES - (size - document_size))
+        return current, history
 
 
 def _version_of(document: Mapping[str, Any]) -> int:

@@ -36,6 +36,8 @@ from crmsync.domain.retry import RetryPolicy
 BATCH_GET_LIMIT = 100
 BATCH_WRITE_LIMIT = 25
 TRANSACTION_ITEM_LIMIT = 100
+MAX_ITEM_BYTES = 400 * 1024
+"""DynamoDB's item size limit: 400 KB, and DynamoDB counts 1 KB as 1,024 bytes."""
 TRANSACTION_SIZE_BUDGET = 3_500_000
 """DynamoDB refuses a transaction over 4 MB; this budget leaves room for the rough estimate."""
 
@@ -202,6 +204,27 @@ def _number(text: str) -> int | float:
     except ValueError:
         number = Decimal(text)
         return int(number) if number == number.to_integral_value() else float(number)
+
+
+def item_size(item: Mapping[str, Any]) -> int:
+    """The bytes DynamoDB counts for an item of scalar attributes, by its documented rules
+    ("DynamoDB item sizes and formats", Amazon DynamoDB Developer Guide): per attribute, its
+    name in UTF-8 plus its value: a string's UTF-8 bytes, a number's one byte per two
+    significant digits plus one, a boolean one byte. Attributes that are None are not written."""
+    size = 0
+    for name, value in item.items():
+        if value is None:
+            continue
+        if isinstance(value, str):
+            value_size = len(value.encode())
+        elif isinstance(value, bool):
+            value_size = 1
+        elif isinstance(value, int | float | Decimal):
+            value_size = (len(Decimal(str(value)).normalize().as_tuple().digits) + 1) // 2 + 1
+        else:
+            raise TypeError(f"item_size counts scalar attributes only, not {type(value).__name__}")
+        size += len(name.encode()) + value_size
+    return size
 
 
 def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:

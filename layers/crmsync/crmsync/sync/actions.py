@@ -25,7 +25,6 @@ invocation, and the inbound run after a resume.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
@@ -57,6 +56,7 @@ from crmsync.domain.matching import CrmCandidate, CrmObject, MatchingMode
 from crmsync.domain.prospect import Prospect, ProspectChange
 from crmsync.domain.records import WriteOperation
 from crmsync.domain.scope import as_checkbox, as_datetime
+from crmsync.json_input import JsonInputError, json_type, read_json
 from crmsync.ports import (
     ActionClaims,
     Clock,
@@ -74,6 +74,7 @@ from crmsync.sync.actions_intake import (
     ActionRequest,
     InvalidAction,
     action_id,
+    is_action_kind,
     parse_action,
 )
 from crmsync.sync.budget import ApiBudget
@@ -154,11 +155,13 @@ class BadAction:
 
 def read_message(message: ActionMessage) -> Action | BadAction:
     """The action a message asks for (the format of `actions_intake`), or why it is none.
+    Whatever the body holds, the answer is one of the two: a message's failure is its own and
+    never the batch's.
 
     A message sent straight to the queue may lack `action_id` and `accepted_at`: its id is then
     derived as the intake derives it (from the idempotency key, else the SQS message id, which
     a redelivery keeps)."""
-    size = len(message.body.encode("utf-8"))
+    size = len(message.body.encode("utf-8", "surrogatepass"))
     if size > MAX_ACTION_BYTES:
         return _bad(
             message,
@@ -166,11 +169,13 @@ def read_message(message: ActionMessage) -> Action | BadAction:
             f"the message is {size} bytes; an action is at most {MAX_ACTION_BYTES}",
         )
     try:
-        body = json.loads(message.body)
-    except ValueError as exc:
-        return _bad(message, "MALFORMED_ACTION", f"the message is not JSON ({exc})")
-    if not isinstance(body, Mapping):
-        return _bad(message, "MALFORMED_ACTION", "the message must be a JSON object (an action)")
+        body = read_json(message.body, what="message")
+    except JsonInputError as exc:
+        return _bad(message, "MALFORMED_ACTION", "; ".join(exc.problems), fields=_paths(exc.problems))
+    if not isinstance(body, dict):
+        return _bad(
+            message, "MALFORMED_ACTION", f"message: must be a JSON object (an action), not {json_type(body)}"
+        )
     problems: list[str] = []
     request: ActionRequest | None = None
     try:
@@ -187,17 +192,17 @@ def read_message(message: ActionMessage) -> Action | BadAction:
         problems.append("accepted_at: must be an ISO-8601 time, like 2026-11-22T12:00:00Z")
     if problems or request is None:
         kind = body.get("action")
-        unknown = "action" in body and kind not in {k.value for k in ActionKind}
+        unknown = "action" in body and not is_action_kind(kind)
         return BadAction(
             message_id=message.message_id,
             action_id=str(given_id) if _short_text(given_id) else message.message_id,
             failure=Failure(
                 "UNKNOWN_ACTION" if unknown else "INVALID_ACTION",
                 "; ".join(problems),
-                fields=tuple(sorted({p.split(":", 1)[0] for p in problems})),
+                fields=_paths(problems),
             ),
             prospect_id=body.get("prospect_id") if _short_text(body.get("prospect_id")) else None,
-            kind=None if unknown or kind is None else ActionKind(kind),
+            kind=ActionKind(str(kind)) if is_action_kind(kind) else None,
         )
     return Action(
         action_id=str(given_id) if given_id else action_id(request, lambda: message.message_id),
@@ -820,8 +825,19 @@ def _new(work: _Work) -> NewRecord:
     return work.decision.new_record
 
 
-def _bad(message: ActionMessage, code: str, text: str) -> BadAction:
-    return BadAction(message.message_id, message.message_id, Failure(code, text), prospect_id=None, kind=None)
+def _bad(message: ActionMessage, code: str, text: str, fields: tuple[str, ...] = ()) -> BadAction:
+    return BadAction(
+        message.message_id,
+        message.message_id,
+        Failure(code, text, fields=fields),
+        prospect_id=None,
+        kind=None,
+    )
+
+
+def _paths(problems: Sequence[str]) -> tuple[str, ...]:
+    """The keys the problems name (`action: ...` → `action`), not the message as a whole."""
+    return tuple(sorted({p.split(":", 1)[0] for p in problems} - {"message"}))
 
 
 def _bad_action_error(bad: BadAction, at: datetime) -> SyncError:
@@ -841,13 +857,15 @@ def _short_text(value: Any) -> bool:
 
 
 def _moment(value: Any) -> datetime | None:
+    """An ISO-8601 time in UTC (a time without offset is UTC); None when it is none, or lies
+    beyond what a datetime holds once in UTC (`0001-01-01T00:00:00+05:00`)."""
     if not isinstance(value, str):
         return None
     try:
         parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
+        return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    except (ValueError, OverflowError):
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _when(read: Action | BadAction, message: ActionMessage) -> datetime:

@@ -40,6 +40,7 @@ from crmsync.domain.actions import ActionKind
 from crmsync.domain.errors import ErrorCategory, Failure, StoreError
 from crmsync.domain.lifecycle import Tags
 from crmsync.domain.prospect import Prospect, ProspectChange
+from crmsync.json_input import json_type
 from crmsync.ports import ActionQueue, ProspectStore
 
 MAX_ID_LENGTH = 128
@@ -58,6 +59,8 @@ same delivery must keep its id across deployments."""
 
 
 KNOWN_KEYS = ("action", "prospect_id", "idempotency_key")
+_ACTION_NAMES = frozenset(kind.value for kind in ActionKind)
+_SHOWN_LENGTH = 40
 
 
 class InvalidAction(ValueError):
@@ -113,7 +116,7 @@ class AcceptedAction:
 def parse_action(body: Any) -> ActionRequest:
     """The action `body` asks for; `InvalidAction` listing every problem otherwise."""
     if not isinstance(body, Mapping):
-        raise InvalidAction([f"body: must be a JSON object, not {_json_type(body)}"])
+        raise InvalidAction([f"body: must be a JSON object, not {json_type(body)}"])
     problems: list[str] = []
     for key in body:
         if key not in KNOWN_KEYS:
@@ -123,7 +126,7 @@ def parse_action(body: Any) -> ActionRequest:
     kinds = ", ".join(kind.value for kind in ActionKind)
     if "action" not in body:
         problems.append(f"action: is required (one of {kinds})")
-    elif action not in {kind.value for kind in ActionKind}:
+    elif not is_action_kind(action):
         problems.append(f"action: must be one of {kinds}, not {_shown(action)}")
 
     prospect_id = body.get("prospect_id")
@@ -139,6 +142,11 @@ def parse_action(body: Any) -> ActionRequest:
     if problems:
         raise InvalidAction(problems)
     return ActionRequest(action=ActionKind(str(action)), prospect_id=str(prospect_id), idempotency_key=key)
+
+
+def is_action_kind(value: Any) -> bool:
+    """Whether `value` names an action; any JSON value may be asked (a list names none)."""
+    return isinstance(value, str) and value in _ACTION_NAMES
 
 
 def action_id(request: ActionRequest, new_id: Callable[[], str]) -> str:
@@ -204,7 +212,7 @@ def _tag(prospects: ProspectStore, prospect_id: str, tag: str) -> Prospect:
 
 def _text_problems(path: str, value: Any) -> list[str]:
     if not isinstance(value, str):
-        return [f"{path}: must be a string, not {_json_type(value)}"]
+        return [f"{path}: must be a string, not {json_type(value)}"]
     if not value.strip():
         return [f"{path}: must not be empty"]
     if len(value) > MAX_ID_LENGTH:
@@ -212,21 +220,9 @@ def _text_problems(path: str, value: Any) -> list[str]:
     return []
 
 
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, Mapping):
-        return "an object"
-    return type(value).__name__
-
-
 def _shown(value: Any) -> str:
-    return repr(value) if isinstance(value, str) else _json_type(value)
+    if not isinstance(value, str):
+        return json_type(value)
+    if len(value) <= _SHOWN_LENGTH:
+        return repr(value)
+    return f"{value[:_SHOWN_LENGTH]!r}... ({len(value)} characters)"

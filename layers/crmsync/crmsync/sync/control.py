@@ -33,10 +33,12 @@ def load_configuration(
 ) -> Configuration:
     """Check `document` and make it the configuration in force.
 
-    Raises `InvalidConfiguration` (every bad entry, by path), `StaleConfigurationVersion`, or
-    `SalesforceUnavailable`. `crm` is called only for a document that reads and is newer, so a
-    broken document costs no Salesforce call and is refused even while Salesforce is down."""
+    Raises `InvalidConfiguration` (every bad entry, by path), `ConfigurationTooLarge`,
+    `StaleConfigurationVersion`, `SalesforceUnavailable`, or the store's `StoreError`. `crm` is
+    called only for a document that reads, fits and is newer, so a broken document costs no
+    Salesforce call and is refused even while Salesforce is down."""
     configuration = Configuration.from_document(document)
+    store.check_fits(document)
     in_force = store.current()
     if in_force is not None and configuration.version <= int(in_force["version"]):
         raise StaleConfigurationVersion(offered=configuration.version, current=int(in_force["version"]))

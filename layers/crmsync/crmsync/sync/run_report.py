@@ -23,6 +23,13 @@ def summary_report(summary: RunSummary) -> dict[str, Any]:
     }
 
 
+def scheduled_time(event: Any) -> str | None:
+    """The time a scheduler event names, for the log only: a scheduled run reads nothing from
+    its event, so an event without one (or that is no object at all) runs the same."""
+    time = event.get("time") if isinstance(event, dict) else None
+    return time[:64] if isinstance(time, str) else None
+
+
 def publish_metrics(metrics: Metrics, summary: RunSummary) -> None:
     """One metric per count of the run (`out_of_scope` → `OutOfScope`), plus `ApiCalls`."""
     metrics.add_dimension(name="direction", value=str(summary.direction))
