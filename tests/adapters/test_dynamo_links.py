@@ -316,3 +316,25 @@ def test_a_transaction_cancelled_for_an_unexpected_reason_fails_the_call_for_goo
         links.save([new_link("p-1", lead("00Q1"))])
 
     assert not raised.value.retryable
+
+
+def test_a_link_keeps_the_prospect_version_it_last_synced_until_a_change_gives_another(
+    links: DynamoLinkStore, dynamo: DynamoTables
+) -> None:
+    # GIVEN a link made with version 3 of its prospect
+    links.save([LinkChange(Link("p-1", lead("00Q1")), {}, synced_version=3)])
+    made = stored(links, "p-1")
+
+    # WHEN a change without a synced version (a status), then one with (a sync), are saved
+    links.save([LinkChange(Link("p-1", lead("00Q1"), LinkStatus.OUT_OF_SCOPE), {}, made)])
+    moved_on = stored(links, "p-1")
+    links.save([LinkChange(moved_on.link, {EMAIL_PAIR: FieldSnapshot("a@x.com", "a@x.com")}, moved_on, 5)])
+
+    # THEN the first kept 3, the second recorded 5
+    assert (made.synced_version, moved_on.synced_version, stored(links, "p-1").synced_version) == (3, 3, 5)
+
+    # AND a link saved before synced versions were kept reads as 0: not known to be in step
+    dynamo.client.update_item(
+        TableName=dynamo.links, Key={"pk": {"S": "prospect#p-1"}}, UpdateExpression="REMOVE synced_version"
+    )
+    assert stored(links, "p-1").synced_version == 0

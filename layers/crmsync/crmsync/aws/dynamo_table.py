@@ -238,6 +238,7 @@ _WIRE_OPERATIONS = (
     "UpdateItem",
     "DeleteItem",
     "Query",
+    "Scan",
     "BatchGetItem",
     "BatchWriteItem",
     "TransactWriteItems",
@@ -437,6 +438,26 @@ class DynamoTable:
                 break
             request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
         return min(total, at_most)
+
+    def scan(
+        self, limit: int, after: Mapping[str, Any] | None = None
+    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        """Up to `limit` items of the whole table in its own order, from after the key `after`
+        (None: the start), eventually consistent; and the key to go on after (None: the end).
+        A call returns at most 1 MB, so a large `limit` takes several."""
+        request: dict[str, Any] = {"TableName": self.name}
+        if after is not None:
+            request["ExclusiveStartKey"] = encode_item(after)
+        items: list[dict[str, Any]] = []
+        while len(items) < limit:
+            request["Limit"] = limit - len(items)
+            response = self._call(self._client.scan, **request)
+            items += [decode_item(item) for item in response.get("Items", [])]
+            last_key = response.get("LastEvaluatedKey")
+            if not last_key:
+                return items, None
+            request["ExclusiveStartKey"] = last_key
+        return items, decode_item(request["ExclusiveStartKey"])
 
     def _query_request(
         self, key_condition: Expression, *, consistent: bool, index: str | None

@@ -7,6 +7,11 @@ earlier one: the stream delivers an item's changes in order), read by the inboun
 consistent query in prospect id order, and removed once sent with a conditional delete
 (`version <= :sent`) in transactions of up to 100: a change noted while the run was sending
 the earlier one keeps its item, so it is never lost.
+
+Changes found late (a failed stream batch read back, reconciliation) may be older than what
+change capture noted since: they are put only where no item, or an older one, waits
+(`attribute_not_exists(version) OR version < :version`), in transactions of up to 100, so an
+earlier version never replaces a later one a run is about to compare with.
 """
 
 from __future__ import annotations
@@ -44,14 +49,42 @@ class DynamoPendingChanges:
         self._now = now
 
     def add(self, changes: Sequence[PendingChange]) -> None:
-        latest: dict[str, int] = {}
-        for change in changes:
-            latest[change.prospect_id] = max(change.version, latest.get(change.prospect_id, change.version))
         noted_at = iso(self._now())
         self._table.write_many(
-            {"pk": PENDING_PARTITION, "sk": prospect_id, "version": version, "noted_at": noted_at}
-            for prospect_id, version in latest.items()
+            {
+                "pk": PENDING_PARTITION,
+                "sk": change.prospect_id,
+                "version": change.version,
+                "noted_at": noted_at,
+            }
+            for change in _latest(changes)
         )
+
+    def add_unless_newer(self, changes: Sequence[PendingChange]) -> list[PendingChange]:
+        noted_at = iso(self._now())
+        units = [
+            TransactionUnit(
+                change,
+                [
+                    self._table.put_write(
+                        {
+                            "pk": PENDING_PARTITION,
+                            "sk": change.prospect_id,
+                            "version": change.version,
+                            "noted_at": noted_at,
+                        },
+                        Expression(
+                            "attribute_not_exists(version) OR version < :version",
+                            values={":version": change.version},
+                        ),
+                    )
+                ],
+            )
+            for change in _latest(changes)
+        ]
+        # Refused units are those the same or a later version already waits for.
+        refused = {id(change) for change in self._table.transact(units)}
+        return [unit.change for unit in units if id(unit.change) not in refused]
 
     def count(self, at_most: int) -> int:
         return self._table.count(
@@ -87,3 +120,11 @@ class DynamoPendingChanges:
                 "pk = :pk AND sk > :after", values={":pk": PENDING_PARTITION, ":after": after}
             )
         return self._table.query(condition, consistent=True, limit=limit)
+
+
+def _latest(changes: Sequence[PendingChange]) -> list[PendingChange]:
+    """One change per prospect, its latest version."""
+    latest: dict[str, int] = {}
+    for change in changes:
+        latest[change.prospect_id] = max(change.version, latest.get(change.prospect_id, change.version))
+    return [PendingChange(prospect_id, version) for prospect_id, version in latest.items()]

@@ -4,9 +4,12 @@ Access patterns (table key `prospect_id`):
 - prospect: `prospect_id=<id>` → `fields` (map), `tags` (sorted list), `active`, `crm_id`,
   `assigned_user`, `opportunities` (map), `modified_at` (ISO-8601), `version` (optimistic
   lock, 1 when created), `email_key` (the normalized email; absent when there is none, as
-  are `crm_id`, `assigned_user` and `modified_at`) and `written_by` (who saved this version:
-  `CONNECTOR_WRITER` for the connector's own writes, "marketing" for the platform's). Read by id with a consistent `BatchGetItem`.
-  The sparse GSI `by_email` (on `email_key`) serves ad-hoc lookups.
+  are `crm_id`, `assigned_user` and `modified_at`), `written_by` (who saved this version:
+  `CONNECTOR_WRITER` for the connector's own writes, "marketing" for the platform's) and
+  `marketing_version` (the last version the marketing side saved: `version` itself when
+  `written_by` is not the connector, whatever the attribute says; the connector's saves carry
+  it over). Read by id with a consistent `BatchGetItem`, or a page at a time with a `Scan`
+  (inbound's reconciliation). The sparse GSI `by_email` (on `email_key`) serves ad-hoc lookups.
 - email index: `prospect_id="email#<email key>"` → `prospect_ids` (string set).
 - CRM id index: `prospect_id="crm#<crm id>"` → `prospect_ids` (string set).
   A page of 2,000 Salesforce records is matched with 20 `BatchGetItem` calls on these index
@@ -46,6 +49,7 @@ from crmsync.aws.dynamo_table import (
 from crmsync.domain.matching import normalize_email
 from crmsync.domain.prospect import Prospect, ProspectChange
 from crmsync.domain.retry import RetryPolicy
+from crmsync.ports import ProspectPage
 
 EMAIL_INDEX_PREFIX = "email#"
 CRM_INDEX_PREFIX = "crm#"
@@ -54,7 +58,8 @@ _INDEX_PREFIXES = (EMAIL_INDEX_PREFIX, CRM_INDEX_PREFIX)
 _ABSENT = Expression("attribute_not_exists(prospect_id)")
 
 CONNECTOR_WRITER = "crmsync"
-_SET_ON_EVERY_WRITE = frozenset({"version", "written_by"})
+# `marketing_version` too: an item the marketing side saved last holds a stale one (or none).
+_SET_ON_EVERY_WRITE = frozenset({"version", "written_by", "marketing_version"})
 MARKETING_WRITER = "marketing"
 
 
@@ -81,6 +86,16 @@ class DynamoProspectStore:
         keys = ({"prospect_id": pid} for pid in prospect_ids if is_prospect_key(pid))
         prospects = (_prospect(item) for item in self._table.get_many(keys))
         return {prospect.id: prospect for prospect in prospects}
+
+    def scan(self, after: str | None, limit: int) -> ProspectPage:
+        """The prospects among the next `limit` items of the table (index items are read too, and
+        count), from the item after the key `after` (None: the start), eventually consistent."""
+        items, last_key = self._table.scan(limit, {"prospect_id": after} if after else None)
+        return ProspectPage(
+            prospects=[_prospect(item) for item in items if is_prospect_key(item["prospect_id"])],
+            read=len(items),
+            next_after=last_key["prospect_id"] if last_key else None,
+        )
 
     def find_by_emails(self, email_keys: Collection[str]) -> dict[str, list[Prospect]]:
         # Normalized again, so an email given as typed still finds its prospects.
@@ -171,6 +186,7 @@ def _item(prospect: Prospect, *, version: int, writer: str) -> dict[str, Any]:
         "version": version,
         "email_key": prospect.email_key,
         "written_by": writer,
+        "marketing_version": prospect.marketing_version if writer == CONNECTOR_WRITER else version,
     }
 
 
@@ -191,6 +207,13 @@ def _changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> Expression:
 
 def _prospect(item: Mapping[str, Any]) -> Prospect:
     modified_at = item.get("modified_at")
+    version = int(item.get("version", 0))
+    if item.get("written_by") == CONNECTOR_WRITER:
+        # Saved before the attribute existed: the version itself, the reading that misses no
+        # marketing change (reconciliation then checks the prospect once, in memory).
+        marketing_version = int(item.get("marketing_version", version))
+    else:
+        marketing_version = version
     return Prospect(
         id=item["prospect_id"],
         fields=item.get("fields", {}),
@@ -200,5 +223,6 @@ def _prospect(item: Mapping[str, Any]) -> Prospect:
         assigned_user=item.get("assigned_user"),
         opportunities=item.get("opportunities", {}),
         modified_at=parse_iso(modified_at) if modified_at else None,
-        version=int(item.get("version", 0)),
+        version=version,
+        marketing_version=marketing_version,
     )

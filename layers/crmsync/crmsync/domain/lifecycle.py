@@ -82,6 +82,10 @@ class StoredLink:
     link: Link
     snapshot: Snapshot = field(default_factory=dict)
     version: int = 0
+    synced_version: int = 0
+    """The prospect version whose marketing changes inbound has dealt with (sent, found in
+    step, or listed as failed), or the one the link was made with. 0: none recorded (a link
+    saved before crmsync kept it), which reads as "not known to be in step"."""
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,8 @@ class LinkChange:
     after: Link
     snapshot: Snapshot
     before: StoredLink | None = None
+    synced_version: int | None = None
+    """The link's new `StoredLink.synced_version`; None keeps the stored one."""
 
 
 class LifecycleAction(StrEnum):

@@ -636,6 +636,8 @@ class _Batch:
             id(work): LinkChange(
                 after=Link(work.action.prospect_id, work.crm, origin=LinkOrigin.MARKETING),
                 snapshot=_new(work).snapshot if work.decision and work.decision.new_record else {},
+                # The record was made from (or linked to) the prospect as read.
+                synced_version=work.prospect.version if work.prospect is not None else None,
             )
             for work in works
             if work.crm is not None
