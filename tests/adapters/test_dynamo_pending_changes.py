@@ -87,6 +87,16 @@ def test_a_change_found_late_never_replaces_a_later_one_waiting(pending: DynamoP
     assert pending.add_unless_newer([PendingChange("p-3", 1)]) == [], "the same version is not noted twice"
 
 
+def test_changes_found_late_that_wait_already_cost_a_read_and_no_write(dynamo: DynamoTables) -> None:
+    counting = CountingClient(dynamo.client)
+    pending = DynamoPendingChanges(counting, dynamo.state)
+    pending.add([PendingChange(f"p-{n}", 2) for n in range(150)])
+
+    assert pending.add_unless_newer([PendingChange(f"p-{n}", 2) for n in range(150)]) == []
+
+    assert (counting.calls["batch_get_item"], counting.calls["transact_write_items"]) == (2, 0)
+
+
 def test_change_capture_notes_the_marketing_sides_changes_and_skips_the_connectors_own(
     dynamo: DynamoTables,
 ) -> None:

@@ -259,3 +259,16 @@ def test_the_table_is_read_a_bounded_share_at_a_time_from_where_the_last_share_e
     assert [page.read for page in pages] == [4, 4, 4, 3]
     assert sorted(p.id for page in pages for p in page.prospects) == [f"p-{n}" for n in range(5)]
     assert counting.calls["scan"] == 4
+
+
+def test_an_item_that_is_no_prospects_shape_is_set_apart_from_its_share(
+    dynamo: DynamoTables, prospects: DynamoProspectStore
+) -> None:
+    created(prospects, prospect("p-1"))
+    dynamo.client.put_item(
+        TableName=dynamo.prospects, Item={"prospect_id": {"S": "p-2"}, "version": {"S": "two"}}
+    )
+
+    page = prospects.scan(None, 10)
+
+    assert ([p.id for p in page.prospects], page.unreadable, page.read) == (["p-1"], ["p-2"], 2)

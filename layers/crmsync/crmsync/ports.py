@@ -103,6 +103,8 @@ class ProspectPage:
     prospects: list[Prospect]
     read: int
     next_after: str | None
+    unreadable: list[str] = field(default_factory=list)
+    """Ids of prospect items that are not a prospect's shape."""
 
 
 class ProspectStore(Protocol):

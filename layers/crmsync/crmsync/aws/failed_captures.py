@@ -15,7 +15,8 @@ https://docs.aws.amazon.com/lambda/latest/dg/services-dynamodb-errors.html), as 
                             "approximateArrivalOfFirstRecord": "…", "approximateArrivalOfLastRecord": "…",
                             "batchSize": 100, "streamArn": "arn:aws:dynamodb:…:table/…/stream/…"}}
 
-(the same fields as Powertools' `DynamoDBStreamLambdaOnFailureDestinationModel`). So the batch is
+(the same fields as Powertools' `DynamoDBStreamLambdaOnFailureDestinationModel`; a sample is
+events/inbound_sync/failed_capture_message.json). So the batch is
 read back from the stream: `GetShardIterator` at the first sequence number, then `GetRecords`
 until past the last, and the records go through change capture's own reading
 (`read_stream_records`). Stream records live 24 hours: a batch no longer there

@@ -91,10 +91,21 @@ class DynamoProspectStore:
         """The prospects among the next `limit` items of the table (index items are read too, and
         count), from the item after the key `after` (None: the start), eventually consistent."""
         items, last_key = self._table.scan(limit, {"prospect_id": after} if after else None)
+        prospects: list[Prospect] = []
+        unreadable: list[str] = []
+        for item in items:
+            if not is_prospect_key(item["prospect_id"]):
+                continue
+            try:
+                prospects.append(_prospect(item))
+            except (KeyError, TypeError, ValueError):
+                # Written by another hand than the stores' (a version that is no number...).
+                unreadable.append(item["prospect_id"])
         return ProspectPage(
-            prospects=[_prospect(item) for item in items if is_prospect_key(item["prospect_id"])],
+            prospects=prospects,
             read=len(items),
             next_after=last_key["prospect_id"] if last_key else None,
+            unreadable=unreadable,
         )
 
     def find_by_emails(self, email_keys: Collection[str]) -> dict[str, list[Prospect]]:

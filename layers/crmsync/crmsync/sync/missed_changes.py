@@ -181,6 +181,11 @@ class MissedChanges:
         round_started = cursor.stamp if cursor is not None else now
         page = self._prospects.scan(cursor.last_id if resuming and cursor else None, self._items_per_run)
         found.counts["reconciliation_read"] += page.read
+        if page.unreadable:
+            found.counts["reconciliation_unreadable"] += len(page.unreadable)
+            found.problems.append(
+                f"prospect items not of a prospect's shape: {', '.join(page.unreadable[:10])}"
+            )
         suspects = [p for p in page.prospects if p.marketing_version > 0]
         links = self._links.by_prospect_ids([p.id for p in suspects]) if suspects else {}
         missed: list[PendingChange] = []
