@@ -70,7 +70,11 @@ class ProspectStream:
                 "condition": "RetryAttemptsExhausted",
                 "approximateInvokeCount": invocations,
             },
-            "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+            "responseContext": {
+                "statusCode": 200,
+                "executedVersion": "$LATEST",
+                "functionError": "Unhandled",
+            },
             "version": "1.0",
             "timestamp": _iso(datetime.now(UTC)),
             "DDBStreamBatchInfo": {
