@@ -338,3 +338,17 @@ def test_a_link_keeps_the_prospect_version_it_last_synced_until_a_change_gives_a
         TableName=dynamo.links, Key={"pk": {"S": "prospect#p-1"}}, UpdateExpression="REMOVE synced_version"
     )
     assert stored(links, "p-1").synced_version == 0
+
+
+def test_the_synced_versions_of_active_links_are_read_without_their_snapshots(
+    links: DynamoLinkStore, dynamo: DynamoTables
+) -> None:
+    links.save([LinkChange(Link(f"p-{n}", lead(f"00Q{n}")), {}, synced_version=n) for n in range(3)])
+    deleted = stored(links, "p-2")
+    links.save([LinkChange(Link("p-2", lead("00Q2"), LinkStatus.CRM_DELETED), {}, deleted)])
+    counting = CountingClient(dynamo.client)
+
+    versions = store_of(dynamo, counting).synced_versions(["p-0", "p-1", "p-2", "p-none"])
+
+    assert versions == {"p-0": 0, "p-1": 1}
+    assert counting.calls["batch_get_item"] == 1

@@ -87,6 +87,12 @@ def test_a_change_found_late_never_replaces_a_later_one_waiting(pending: DynamoP
     assert pending.add_unless_newer([PendingChange("p-3", 1)]) == [], "the same version is not noted twice"
 
 
+def test_the_versions_waiting_are_read_for_the_prospects_asked_about(pending: DynamoPendingChanges) -> None:
+    pending.add([PendingChange("p-1", 3), PendingChange("p-2", 0)])
+
+    assert pending.versions(["p-1", "p-2", "p-3"]) == {"p-1": 3, "p-2": 0}
+
+
 def test_changes_found_late_that_wait_already_cost_a_read_and_no_write(dynamo: DynamoTables) -> None:
     counting = CountingClient(dynamo.client)
     pending = DynamoPendingChanges(counting, dynamo.state)

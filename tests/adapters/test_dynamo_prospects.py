@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from crmsync.aws.prospects import DynamoProspectStore, is_prospect_key
 from crmsync.domain.prospect import Prospect, ProspectChange
+from crmsync.ports import ProspectVersion
 
 from tests.adapters.dynamo_doubles import CountingClient, DynamoTables
 
@@ -255,9 +256,10 @@ def test_the_table_is_read_a_bounded_share_at_a_time_from_where_the_last_share_e
     while pages[-1].next_after is not None:
         pages.append(store.scan(pages[-1].next_after, 4))
 
-    # THEN each share read at most 4 items, and together they read each prospect once
+    # THEN each share read at most 4 items, and together they read each prospect's versions once
     assert [page.read for page in pages] == [4, 4, 4, 3]
-    assert sorted(p.id for page in pages for p in page.prospects) == [f"p-{n}" for n in range(5)]
+    read = sorted((v for page in pages for v in page.prospects), key=lambda v: v.prospect_id)
+    assert read == [ProspectVersion(f"p-{n}", 1, 1) for n in range(5)]
     assert counting.calls["scan"] == 4
 
 
@@ -271,4 +273,4 @@ def test_an_item_that_is_no_prospects_shape_is_set_apart_from_its_share(
 
     page = prospects.scan(None, 10)
 
-    assert ([p.id for p in page.prospects], page.unreadable, page.read) == (["p-1"], ["p-2"], 2)
+    assert ([v.prospect_id for v in page.prospects], page.unreadable, page.read) == (["p-1"], ["p-2"], 2)

@@ -23,6 +23,7 @@ from crmsync.aws.dynamo_table import (
 )
 from crmsync.aws.prospects import DynamoProspectStore
 from crmsync.domain.prospect import Prospect, ProspectChange
+from crmsync.ports import ProspectVersion
 
 from tests.adapters.dynamo_doubles import REGION, DynamoTables
 
@@ -120,7 +121,7 @@ def test_stores_work_through_the_wired_client(wired: Any, dynamo: DynamoTables) 
     assert saved == replace(ann, version=1, marketing_version=1)
 
     page = store.scan(None, 10)
-    assert (page.prospects, page.read) == ([saved], 3), "the prospect, its email and CRM id index items"
+    assert (page.prospects, page.read) == ([ProspectVersion("p-1", 1, 1)], 3), "and its 2 index items"
     stale = ProspectChange(replace(ann, fields={"email": "x@example.com"}), before=ann)
     assert store.save([stale]) == [stale], "a version 0 read is refused: the prospect is at 1"
 

@@ -89,6 +89,11 @@ class LinkStore(Protocol):
 
     def by_prospect_ids(self, prospect_ids: Collection[str]) -> dict[str, StoredLink]: ...
 
+    def synced_versions(self, prospect_ids: Collection[str]) -> dict[str, int]:
+        """The `StoredLink.synced_version` of each of these prospects' active links (prospects
+        without one left out): a few attributes of each link, not its snapshot."""
+        ...
+
     def save(self, changes: Sequence[LinkChange]) -> list[LinkChange]:
         """Carry the changes out; returns those refused because a record or prospect is already
         claimed by another link, or the link changed since it was read. Never partly applies one."""
@@ -96,15 +101,24 @@ class LinkStore(Protocol):
 
 
 @dataclass(frozen=True)
-class ProspectPage:
-    """A share of the prospects table read in its own order: the prospects among the `read`
-    items, and the key to read the next share after (None: the table's end was reached)."""
+class ProspectVersion:
+    """Which version a prospect is at, and the last one the marketing side saved."""
 
-    prospects: list[Prospect]
+    prospect_id: str
+    version: int
+    marketing_version: int
+
+
+@dataclass(frozen=True)
+class ProspectPage:
+    """A share of the prospects table read in its own order: the versions of the prospects among
+    the `read` items, and the key to read the next share after (None: the table's end)."""
+
+    prospects: list[ProspectVersion]
     read: int
     next_after: str | None
     unreadable: list[str] = field(default_factory=list)
-    """Ids of prospect items that are not a prospect's shape."""
+    """Ids of prospect items whose versions are not numbers."""
 
 
 class ProspectStore(Protocol):
@@ -113,7 +127,8 @@ class ProspectStore(Protocol):
     def get_many(self, prospect_ids: Collection[str]) -> dict[str, Prospect]: ...
 
     def scan(self, after: str | None, limit: int) -> ProspectPage:
-        """At most `limit` items of the whole store, from after the key `after` (None: the start)."""
+        """The versions among at most `limit` items of the whole store, from after the key
+        `after` (None: the start)."""
         ...
 
     def find_by_emails(self, email_keys: Collection[str]) -> dict[str, list[Prospect]]:
@@ -335,6 +350,10 @@ class PendingChanges(Protocol):
 
     def add(self, changes: Sequence[PendingChange]) -> None:
         """Note these prospects as waiting (a prospect waiting already keeps one entry)."""
+        ...
+
+    def versions(self, prospect_ids: Collection[str]) -> dict[str, int]:
+        """The version each of these prospects waits at; those not waiting are left out."""
         ...
 
     def add_unless_newer(self, changes: Sequence[PendingChange]) -> list[PendingChange]:

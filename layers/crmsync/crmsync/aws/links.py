@@ -79,6 +79,17 @@ class DynamoLinkStore:
         links = (_stored_link(item) for item in items)
         return {stored.link.prospect_id: stored for stored in links}
 
+    def synced_versions(self, prospect_ids: Collection[str]) -> dict[str, int]:
+        items = self._table.get_many(
+            ({"pk": LINK_PREFIX + prospect_id} for prospect_id in prospect_ids),
+            attributes=("prospect_id", "status", "synced_version"),
+        )
+        return {
+            item["prospect_id"]: int(item.get("synced_version", 0))
+            for item in items
+            if item.get("status") == LinkStatus.ACTIVE.value
+        }
+
     def save(self, changes: Sequence[LinkChange]) -> list[LinkChange]:
         now = self._now()
         return self._table.transact(

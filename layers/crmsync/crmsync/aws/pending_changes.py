@@ -19,7 +19,7 @@ already (reconciliation meets every prospect changed since the last run): those 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -62,12 +62,16 @@ class DynamoPendingChanges:
             for change in _latest(changes)
         )
 
+    def versions(self, prospect_ids: Collection[str]) -> dict[str, int]:
+        items = self._table.get_many(
+            ({"pk": PENDING_PARTITION, "sk": prospect_id} for prospect_id in prospect_ids),
+            attributes=("sk", "version"),
+        )
+        return {item["sk"]: int(item.get("version", 0)) for item in items}
+
     def add_unless_newer(self, changes: Sequence[PendingChange]) -> list[PendingChange]:
         latest = _latest(changes)
-        waiting = {
-            item["sk"]: int(item.get("version", 0))
-            for item in self._table.get_many({"pk": PENDING_PARTITION, "sk": c.prospect_id} for c in latest)
-        }
+        waiting = self.versions([change.prospect_id for change in latest])
         noted_at = iso(self._now())
         units = [
             TransactionUnit(

@@ -49,7 +49,7 @@ from crmsync.aws.dynamo_table import (
 from crmsync.domain.matching import normalize_email
 from crmsync.domain.prospect import Prospect, ProspectChange
 from crmsync.domain.retry import RetryPolicy
-from crmsync.ports import ProspectPage
+from crmsync.ports import ProspectPage, ProspectVersion
 
 EMAIL_INDEX_PREFIX = "email#"
 CRM_INDEX_PREFIX = "crm#"
@@ -88,19 +88,26 @@ class DynamoProspectStore:
         return {prospect.id: prospect for prospect in prospects}
 
     def scan(self, after: str | None, limit: int) -> ProspectPage:
-        """The prospects among the next `limit` items of the table (index items are read too, and
-        count), from the item after the key `after` (None: the start), eventually consistent."""
-        items, last_key = self._table.scan(limit, {"prospect_id": after} if after else None)
-        prospects: list[Prospect] = []
+        """The versions of the prospects among the next `limit` items of the table (index items
+        are read too, and count), from the item after the key `after` (None: the start),
+        eventually consistent. Only the versions are read: what a prospect holds is not decoded."""
+        items, last_key = self._table.scan(
+            limit,
+            {"prospect_id": after} if after else None,
+            attributes=("prospect_id", "version", "written_by", "marketing_version"),
+        )
+        prospects: list[ProspectVersion] = []
         unreadable: list[str] = []
         for item in items:
-            if not is_prospect_key(item["prospect_id"]):
+            prospect_id = item["prospect_id"]
+            if not is_prospect_key(prospect_id):
                 continue
             try:
-                prospects.append(_prospect(item))
-            except (KeyError, TypeError, ValueError):
+                version = int(item.get("version", 0))
+                prospects.append(ProspectVersion(prospect_id, version, _marketing_version(item, version)))
+            except (TypeError, ValueError):
                 # Written by another hand than the stores' (a version that is no number...).
-                unreadable.append(item["prospect_id"])
+                unreadable.append(prospect_id)
         return ProspectPage(
             prospects=prospects,
             read=len(items),
@@ -219,12 +226,6 @@ def _changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> Expression:
 def _prospect(item: Mapping[str, Any]) -> Prospect:
     modified_at = item.get("modified_at")
     version = int(item.get("version", 0))
-    if item.get("written_by") == CONNECTOR_WRITER:
-        # Saved before the attribute existed: the version itself, the reading that misses no
-        # marketing change (reconciliation then checks the prospect once, in memory).
-        marketing_version = int(item.get("marketing_version", version))
-    else:
-        marketing_version = version
     return Prospect(
         id=item["prospect_id"],
         fields=item.get("fields", {}),
@@ -235,5 +236,14 @@ def _prospect(item: Mapping[str, Any]) -> Prospect:
         opportunities=item.get("opportunities", {}),
         modified_at=parse_iso(modified_at) if modified_at else None,
         version=version,
-        marketing_version=marketing_version,
+        marketing_version=_marketing_version(item, version),
     )
+
+
+def _marketing_version(item: Mapping[str, Any], version: int) -> int:
+    """The last version the marketing side saved: the item's own unless the connector saved it."""
+    if item.get("written_by") != CONNECTOR_WRITER:
+        return version
+    # A save of a connector from before the attribute: the version itself, the reading that
+    # misses no marketing change (reconciliation then plans the prospect, in memory).
+    return int(item.get("marketing_version", version))

@@ -9,14 +9,15 @@ run, so what they find is sent by that run:
   on-failure queue; the batch's records are read back from the stream and noted through change
   capture's own reading. Stream records live 24 hours: a batch read later is gone, and counted
   (`failed_batches_expired`); reconciliation finds its changes.
-- Reconciliation. Each run reads the next share of the prospects table (at most
-  `items_per_run` items, round and round: the position is kept in the state table) and the
-  links of what it read. A linked prospect the marketing side saved after the version its link
-  last synced (`Prospect.marketing_version` > `StoredLink.synced_version`) is planned in memory
-  as the run would plan it, and noted as waiting when the plan has something to do. The
-  connector's own saves never move `marketing_version`, so outbound writes are not suspects;
-  a prospect the marketing side changed in unmapped fields is a suspect whose plan has nothing
-  to do, and costs no write. No Salesforce call either way.
+- Reconciliation. Each run reads the versions among the next share of the prospects table (at
+  most `items_per_run` items, round and round: the position is kept in the state table) and the
+  synced versions of their links. A linked prospect the marketing side saved after the version
+  its link last synced (`Prospect.marketing_version` > `StoredLink.synced_version`), and not
+  waiting already, is read whole, planned in memory as the run would plan it, and noted as
+  waiting when the plan has something to do. The connector's own saves never move
+  `marketing_version`, so outbound writes are not suspects; a prospect the marketing side
+  changed in unmapped fields is a suspect whose plan has nothing to do, and costs no write. No
+  Salesforce call either way.
 
 Changes found late may be older than what change capture noted since, so they are noted only
 where nothing newer waits (`PendingChanges.add_unless_newer`), and the counts say how many were
@@ -45,6 +46,7 @@ from crmsync.ports import (
     PendingChange,
     PendingChanges,
     ProspectStore,
+    ProspectVersion,
     QueueError,
     RefusedChange,
     StreamRecordsGone,
@@ -184,23 +186,9 @@ class MissedChanges:
         if page.unreadable:
             found.counts["reconciliation_unreadable"] += len(page.unreadable)
             found.problems.append(
-                f"prospect items not of a prospect's shape: {', '.join(page.unreadable[:10])}"
+                f"prospect items whose versions are no numbers: {', '.join(page.unreadable[:10])}"
             )
-        suspects = [p for p in page.prospects if p.marketing_version > 0]
-        links = self._links.by_prospect_ids([p.id for p in suspects]) if suspects else {}
-        missed: list[PendingChange] = []
-        planning: InboundRules | None = None
-        for prospect in suspects:
-            stored = links.get(prospect.id)
-            if (
-                stored is None
-                or stored.link.status is not LinkStatus.ACTIVE
-                or prospect.marketing_version <= stored.synced_version
-            ):
-                continue
-            planning = planning or rules()
-            if plan_prospect_change(prospect, prospect.id, stored, planning).has_work:
-                missed.append(PendingChange(prospect.id, prospect.version))
+        missed = self._missed_among(page.prospects, rules)
         if missed:
             found.counts["reconciliation_found"] += len(self._pending.add_unless_newer(missed))
         if page.next_after is not None:
@@ -208,6 +196,43 @@ class MissedChanges:
         else:
             found.round_took = now - round_started
             self._state.save_watermark(RECONCILIATION_CURSOR, Watermark(now, ""))
+
+    def _missed_among(
+        self, read: Sequence[ProspectVersion], rules: Callable[[], InboundRules]
+    ) -> list[PendingChange]:
+        """The changes among `read` that nothing waits for and a run would act on. Narrowed by
+        versions first (the prospects' and their links', then what waits), so only the few
+        left are read whole and planned."""
+        touched = {v.prospect_id: v for v in read if v.marketing_version > 0}
+        synced = self._links.synced_versions(list(touched)) if touched else {}
+        suspects = {
+            prospect_id: touched[prospect_id]
+            for prospect_id, version in synced.items()
+            if touched[prospect_id].marketing_version > version
+        }
+        if suspects:
+            waiting = self._pending.versions(list(suspects))
+            suspects = {p: v for p, v in suspects.items() if waiting.get(p, -1) < v.version}
+        if not suspects:
+            return []
+        # Read again whole and consistently: the scan is eventually consistent, and a run may
+        # have synced them meanwhile.
+        prospects = self._prospects.get_many(list(suspects))
+        links = self._links.by_prospect_ids(list(suspects))
+        planning = rules()
+        missed: list[PendingChange] = []
+        for prospect_id in suspects:
+            prospect, stored = prospects.get(prospect_id), links.get(prospect_id)
+            if (
+                prospect is None
+                or stored is None
+                or stored.link.status is not LinkStatus.ACTIVE
+                or prospect.marketing_version <= stored.synced_version
+            ):
+                continue
+            if plan_prospect_change(prospect, prospect_id, stored, planning).has_work:
+                missed.append(PendingChange(prospect_id, prospect.version))
+        return missed
 
 
 def _malformed_message_error(capture: FailedCapture, at: datetime) -> SyncError:
