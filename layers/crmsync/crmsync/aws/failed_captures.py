@@ -58,6 +58,9 @@ _STREAM_TRANSIENT_CODES = frozenset(
 _STREAM_PERMISSION_CODES = frozenset({"AccessDeniedException"})
 
 
+# The message's shape: AWS Lambda Developer Guide, "Retaining discarded records for a DynamoDB
+# event source in Lambda" (https://docs.aws.amazon.com/lambda/latest/dg/services-dynamodb-errors.html):
+# for a DynamoDB stream, `DDBStreamBatchInfo` locates the batch; no record is in the message.
 def read_failure_message(message_id: str, receipt: str, body: Any, prospects_table: str) -> FailedCapture:
     """The batch position an on-failure message gives, or (no position) why it gives none."""
     try:

@@ -58,7 +58,7 @@ RECONCILIATION_ITEMS_PER_RUN = 2_000
 whole table is covered every (items / 2,000) runs, 150 runs (5 hours at the default 2-minute
 schedule) for 100,000 prospects with their email and CRM id index items."""
 RECONCILIATION_CURSOR = "inbound#reconciliation"
-"""State table watermark: `last_id` is the key to read after ("" : a round starts), `stamp`
+"""State table watermark: `last_id` is the key to read after ("": a round starts), `stamp`
 when the current round started."""
 FAILED_BATCHES_PER_RUN = 100
 """On-failure messages taken per run; more wait for the next."""
