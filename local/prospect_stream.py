@@ -4,11 +4,14 @@ over as Lambda events of up to `batch_size` records. Tests and `make demo` feed 
 the inbound handler, so change capture runs on real stream records, not hand-made ones.
 
 The template's FilterCriteria are not applied here: the handler's own check is the same rule.
+Nor are the mapping's retries: a test that fails an event's every delivery asks for the
+on-failure record Lambda would then send (`failure_record`).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -21,6 +24,8 @@ class ProspectStream:
         self._arn = stack.attribute("ProspectsTable", "StreamArn")
         self._client = boto3.client("dynamodbstreams", region_name=stack.region, endpoint_url=endpoint_url)
         self._batch_size = batch_size
+        self._shard_of: dict[str, str] = {}
+        """Sequence number of each record handed over → its shard."""
         shards = self._client.describe_stream(StreamArn=self._arn)["StreamDescription"]["Shards"]
         self._iterators: dict[str, str | None] = {
             shard["ShardId"]: self._client.get_shard_iterator(
@@ -36,6 +41,7 @@ class ProspectStream:
             while position := self._iterators[shard]:
                 response = self._client.get_records(ShardIterator=position, Limit=1000)
                 records += [self._as_delivered(record) for record in response["Records"]]
+                self._shard_of.update({r["dynamodb"]["SequenceNumber"]: shard for r in response["Records"]})
                 self._iterators[shard] = response.get("NextShardIterator")
                 if not response["Records"]:
                     break
@@ -50,3 +56,43 @@ class ProspectStream:
         if isinstance(created, datetime):
             stream["ApproximateCreationDateTime"] = int(created.timestamp())
         return {**record, "dynamodb": stream, "eventSourceARN": self._arn}
+
+    def failure_record(self, event: dict[str, Any], *, invocations: int = 11) -> dict[str, Any]:
+        """What Lambda sends the mapping's on-failure destination once it gives up on `event`
+        (MaximumRetryAttempts 10: 11 invocations): where the batch lies, not its records, as
+        the AWS Lambda Developer Guide documents it for DynamoDB streams
+        (https://docs.aws.amazon.com/lambda/latest/dg/services-dynamodb-errors.html)."""
+        first, last = event["Records"][0]["dynamodb"], event["Records"][-1]["dynamodb"]
+        return {
+            "requestContext": {
+                "requestId": str(uuid.uuid4()),
+                "functionArn": "arn:aws:lambda:us-east-1:123456789012:function:crmsync-InboundSyncFunction",
+                "condition": "RetryAttemptsExhausted",
+                "approximateInvokeCount": invocations,
+            },
+            "responseContext": {
+                "statusCode": 200,
+                "executedVersion": "$LATEST",
+                "functionError": "Unhandled",
+            },
+            "version": "1.0",
+            "timestamp": _iso(datetime.now(UTC)),
+            "DDBStreamBatchInfo": {
+                "shardId": self._shard_of[first["SequenceNumber"]],
+                "startSequenceNumber": first["SequenceNumber"],
+                "endSequenceNumber": last["SequenceNumber"],
+                "approximateArrivalOfFirstRecord": _iso(_arrival(first)),
+                "approximateArrivalOfLastRecord": _iso(_arrival(last)),
+                "batchSize": len(event["Records"]),
+                "streamArn": self._arn,
+            },
+        }
+
+
+def _arrival(stream_record: dict[str, Any]) -> datetime:
+    created = stream_record.get("ApproximateCreationDateTime")
+    return datetime.fromtimestamp(created, UTC) if isinstance(created, (int, float)) else datetime.now(UTC)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"

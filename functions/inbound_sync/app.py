@@ -1,14 +1,17 @@
 """Inbound sync (marketing → Salesforce). Two triggers:
 
 - the prospects table's stream (change capture): the changed prospects are noted as waiting,
-  and a run starts at once when `inbound.max_waiting_changes` wait
-  (events/inbound_sync/prospect_changes.json);
-- EventBridge Scheduler on the InboundSchedule: the automation actions parked while the
-  connector could not send are carried out, then a run sends whatever waits, then the marketing
-  activities waiting to become Tasks (events/inbound_sync/scheduled.json).
+  records of unexpected shape go to the error list, and a run starts at once when
+  `inbound.max_waiting_changes` wait (events/inbound_sync/prospect_changes.json);
+- EventBridge Scheduler on the InboundSchedule: the changes change capture missed are noted
+  (the batches it gave up on, read back from the stream, and one share of the prospects
+  reconciled with their links), the automation actions parked while the connector could not
+  send are carried out, then a run sends whatever waits, then the marketing activities waiting
+  to become Tasks (events/inbound_sync/scheduled.json).
 
 A stream batch fails only when its changes could not be noted (the stream then delivers it
-again); an early run that fails is logged and left to the schedule, the changes still wait.
+again, and past its retries the mapping's on-failure queue keeps where it was); an early run
+that fails is logged and left to the schedule, the changes still wait.
 """
 
 from __future__ import annotations
@@ -16,12 +19,14 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from crmsync import bootstrap
-from crmsync.aws.prospect_stream import pending_changes
+from crmsync.aws.prospect_stream import read_stream_records
 from crmsync.domain.errors import ConfigurationError, CrmError, StoreError
 from crmsync.ports import RunSummary
-from crmsync.sync.run_report import publish_metrics, scheduled_time, summary_report
+from crmsync.sync.missed_changes import CatchUp
+from crmsync.sync.run_report import metric_name, publish_metrics, scheduled_time, summary_report
 
 logger = Logger()
 tracer = Tracer()
@@ -38,19 +43,30 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     # it holds (no `time`, keys of its own, not even an object).
     records = event.get("Records") if isinstance(event, dict) else None
     if isinstance(records, list):
-        changes = pending_changes(records)
-        start_now = inbound.capture(changes)
-        logger.info("prospect changes noted", extra={"noted": len(changes), "records": len(records)})
+        captured = read_stream_records(records)
+        start_now = inbound.capture(captured)
+        noted = {
+            "noted": len(captured.changes),
+            **({"refused": len(captured.refused)} if captured.refused else {}),
+        }
+        logger.info("prospect changes noted", extra={**noted, "records": len(records)})
+        if captured.refused:
+            logger.warning(
+                "stream records of unexpected shape listed in the error list",
+                extra={"refused": [f"{r.reference}: {r.problem}" for r in captured.refused]},
+            )
         if not start_now:
-            return {"trigger": "stream", "noted": len(changes), "outcome": "waiting"}
+            return {"trigger": "stream", **noted, "outcome": "waiting"}
         try:
             summary = inbound.run(context.get_remaining_time_in_millis, run_id=context.aws_request_id)
         except (ConfigurationError, CrmError, StoreError):
             logger.exception("early inbound run failed; the changes wait for the scheduled run")
-            return {"trigger": "stream", "noted": len(changes), "outcome": "failed"}
-        return {"trigger": "stream", "noted": len(changes), **_reported(summary)}
+            return {"trigger": "stream", **noted, "outcome": "failed"}
+        return {"trigger": "stream", **noted, **_reported(summary)}
 
     logger.append_keys(scheduled_time=scheduled_time(event))
+    # Changes change capture missed first: the run below sends them with the others.
+    missed = _caught_up(inbound.catch_up_missed_changes())
     # Actions parked while the connector could not send (paused, over budget) go first: the
     # prospects they link then sync like any other.
     parked = bootstrap.automation_actions().carry_out_parked(
@@ -62,6 +78,8 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
         logger.exception("inbound run refused: the connector is not configured correctly")
         raise
     report = {"trigger": "schedule", **_reported(summary)}
+    if missed:
+        report["missed_changes"] = missed
     if parked.counts:
         logger.info("parked automation actions carried out", extra={"actions": dict(parked.counts)})
         report["parked_actions"] = dict(parked.counts)
@@ -70,6 +88,24 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     logger.info(f"activities {activities.outcome}", extra={"activities": dict(activities.counts)})
     report["activities"] = {"outcome": activities.outcome, "counts": dict(activities.counts)}
     return report
+
+
+def _caught_up(found: CatchUp) -> dict[str, int]:
+    """The catch-up's counts, logged and published (`FailedBatchesExpired`, `ReconciliationFound`
+    ... : a missed change is worth an operator's look); what stopped a part of it, logged."""
+    for problem in found.problems:
+        logger.warning(f"catching up on missed changes: {problem}")
+    if found.round_took is not None:
+        logger.info(
+            "reconciliation covered the whole prospects table",
+            extra={"round_seconds": int(found.round_took.total_seconds())},
+        )
+    counts = dict(found.counts)
+    if counts:
+        logger.info("missed changes caught up", extra={"missed_changes": counts})
+        for name, value in counts.items():
+            metrics.add_metric(name=metric_name(name), unit=MetricUnit.Count, value=value)
+    return counts
 
 
 def _reported(summary: RunSummary) -> dict[str, Any]:

@@ -376,3 +376,39 @@ def test_a_transaction_cancelled_for_an_unexpected_reason_fails_the_call_for_goo
         links.save([new_link("p-1", lead("00Q1"))])
 
     assert not raised.value.retryable
+
+
+def test_a_link_keeps_the_prospect_version_it_last_synced_until_a_change_gives_another(
+    links: DynamoLinkStore, dynamo: DynamoTables
+) -> None:
+    # GIVEN a link made with version 3 of its prospect
+    links.save([LinkChange(Link("p-1", lead("00Q1")), {}, synced_version=3)])
+    made = stored(links, "p-1")
+
+    # WHEN a change without a synced version (a status), then one with (a sync), are saved
+    links.save([LinkChange(Link("p-1", lead("00Q1"), LinkStatus.OUT_OF_SCOPE), {}, made)])
+    moved_on = stored(links, "p-1")
+    links.save([LinkChange(moved_on.link, {EMAIL_PAIR: FieldSnapshot("a@x.com", "a@x.com")}, moved_on, 5)])
+
+    # THEN the first kept 3, the second recorded 5
+    assert (made.synced_version, moved_on.synced_version, stored(links, "p-1").synced_version) == (3, 3, 5)
+
+    # AND a link saved before synced versions were kept reads as 0: not known to be in step
+    dynamo.client.update_item(
+        TableName=dynamo.links, Key={"pk": {"S": "prospect#p-1"}}, UpdateExpression="REMOVE synced_version"
+    )
+    assert stored(links, "p-1").synced_version == 0
+
+
+def test_the_synced_versions_of_active_links_are_read_without_their_snapshots(
+    links: DynamoLinkStore, dynamo: DynamoTables
+) -> None:
+    links.save([LinkChange(Link(f"p-{n}", lead(f"00Q{n}")), {}, synced_version=n) for n in range(3)])
+    deleted = stored(links, "p-2")
+    links.save([LinkChange(Link("p-2", lead("00Q2"), LinkStatus.CRM_DELETED), {}, deleted)])
+    counting = CountingClient(dynamo.client)
+
+    versions = store_of(dynamo, counting).synced_versions(["p-0", "p-1", "p-2", "p-none"])
+
+    assert versions == {"p-0": 0, "p-1": 1}
+    assert counting.calls["batch_get_item"] == 1

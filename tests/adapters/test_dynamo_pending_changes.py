@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 from crmsync.aws.pending_changes import DynamoPendingChanges
-from crmsync.aws.prospect_stream import pending_changes
+from crmsync.aws.prospect_stream import read_stream_records
 from crmsync.aws.prospects import CONNECTOR_WRITER, DynamoProspectStore
 from crmsync.domain.prospect import Prospect, ProspectChange
-from crmsync.ports import PendingChange
+from crmsync.ports import CapturedChanges, PendingChange
 
 from local.aws_stack import create_stack
 from tests.adapters.dynamo_doubles import REGION, CountingClient, DynamoTables
@@ -72,6 +72,37 @@ def test_a_prospect_that_changed_again_while_it_was_sent_keeps_waiting(pending: 
     assert pending.waiting(10) == [PendingChange("p-2", 6)]
 
 
+def test_a_change_found_late_never_replaces_a_later_one_waiting(pending: DynamoPendingChanges) -> None:
+    # GIVEN p-1 waiting at version 5 and p-2 at version 2
+    pending.add([PendingChange("p-1", 5), PendingChange("p-2", 2)])
+
+    # WHEN a failed stream batch read back gives p-1 at version 3, p-2 at 4 and p-3 at 1
+    noted = pending.add_unless_newer(
+        [PendingChange("p-1", 3), PendingChange("p-2", 4), PendingChange("p-3", 1)]
+    )
+
+    # THEN p-1 keeps its later version; p-2 moves on; p-3 waits
+    assert noted == [PendingChange("p-2", 4), PendingChange("p-3", 1)]
+    assert pending.waiting(10) == [PendingChange("p-1", 5), PendingChange("p-2", 4), PendingChange("p-3", 1)]
+    assert pending.add_unless_newer([PendingChange("p-3", 1)]) == [], "the same version is not noted twice"
+
+
+def test_the_versions_waiting_are_read_for_the_prospects_asked_about(pending: DynamoPendingChanges) -> None:
+    pending.add([PendingChange("p-1", 3), PendingChange("p-2", 0)])
+
+    assert pending.versions(["p-1", "p-2", "p-3"]) == {"p-1": 3, "p-2": 0}
+
+
+def test_changes_found_late_that_wait_already_cost_a_read_and_no_write(dynamo: DynamoTables) -> None:
+    counting = CountingClient(dynamo.client)
+    pending = DynamoPendingChanges(counting, dynamo.state)
+    pending.add([PendingChange(f"p-{n}", 2) for n in range(150)])
+
+    assert pending.add_unless_newer([PendingChange(f"p-{n}", 2) for n in range(150)]) == []
+
+    assert (counting.calls["batch_get_item"], counting.calls["transact_write_items"]) == (2, 0)
+
+
 def test_change_capture_notes_the_marketing_sides_changes_and_skips_the_connectors_own(
     dynamo: DynamoTables,
 ) -> None:
@@ -100,10 +131,10 @@ def test_change_capture_notes_the_marketing_sides_changes_and_skips_the_connecto
 
     # THEN only the marketing side's version is a change to send
     assert len(records) > 3
-    assert pending_changes(records) == [PendingChange("p-1", 2)]
+    assert read_stream_records(records) == CapturedChanges([PendingChange("p-1", 2)])
 
 
 def test_the_sample_stream_event_notes_the_marketing_change_only() -> None:
     event = json.loads((EVENTS / "inbound_sync" / "prospect_changes.json").read_text())
 
-    assert pending_changes(event["Records"]) == [PendingChange("p-1001", 4)]
+    assert read_stream_records(event["Records"]) == CapturedChanges([PendingChange("p-1001", 4)])

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from crmsync.aws.prospects import DynamoProspectStore, is_prospect_key
 from crmsync.domain.prospect import Prospect, ProspectChange
+from crmsync.ports import ProspectVersion
 
 from tests.adapters.dynamo_doubles import CountingClient, DynamoTables
 
@@ -55,13 +56,13 @@ def test_a_new_prospect_reads_back_as_saved_at_version_1(prospects: DynamoProspe
     refused = prospects.save([ProspectChange(saved)])
 
     assert refused == []
-    assert prospects.get_many(["p-1", "p-unknown"]) == {"p-1": replace(saved, version=1)}
+    assert prospects.get_many(["p-1", "p-unknown"]) == {"p-1": replace(saved, version=1, marketing_version=1)}
 
 
 def test_a_prospect_with_nothing_optional_reads_back_with_nothing(prospects: DynamoProspectStore) -> None:
     (read,) = created(prospects, Prospect(id="p-1"))
 
-    assert read == Prospect(id="p-1", version=1)
+    assert read == Prospect(id="p-1", version=1, marketing_version=1)
 
 
 def test_prospects_are_found_by_email_whatever_its_case_and_spaces(prospects: DynamoProspectStore) -> None:
@@ -198,3 +199,78 @@ def test_a_change_rewrites_what_changed_and_keeps_what_the_connector_does_not_kn
     assert (item["version"], item["written_by"]) == ({"N": "2"}, {"S": "crmsync"})
     assert "crm_id" not in item, "a value cleared is removed"
     assert item["score_model"] == {"S": "v7"}, "an attribute the connector does not know stays"
+
+
+# --------------------------------------------------------------------------- inbound's reconciliation
+
+
+def test_the_connectors_saves_carry_over_the_version_the_marketing_side_saved_last(
+    dynamo: DynamoTables,
+) -> None:
+    marketing = DynamoProspectStore(dynamo.client, dynamo.prospects)
+    connector = DynamoProspectStore(dynamo.client, dynamo.prospects, writer="crmsync")
+    # GIVEN a prospect the connector created: the marketing side never saved it
+    (made,) = created(connector, prospect("p-1", "ann@example.com"))
+    assert (made.version, made.marketing_version) == (1, 0)
+
+    # WHEN the marketing side saves it, then the connector twice
+    assert marketing.save([ProspectChange(replace(made, fields={**made.fields, "score": 5}), made)]) == []
+    (scored,) = marketing.get_many(["p-1"]).values()
+    for title in ("CTO", "CEO"):
+        (before,) = connector.get_many(["p-1"]).values()
+        assert (
+            connector.save(
+                [ProspectChange(replace(before, fields={**before.fields, "title": title}), before)]
+            )
+            == []
+        )
+
+    # THEN the prospect is at version 4, and the marketing side's last save was version 2
+    (now,) = connector.get_many(["p-1"]).values()
+    assert (scored.marketing_version, now.version, now.marketing_version) == (2, 4, 2)
+
+
+def test_a_prospect_the_connector_saved_before_it_kept_the_marketing_version_reads_as_unknown(
+    dynamo: DynamoTables, prospects: DynamoProspectStore
+) -> None:
+    # A save of an earlier connector: written_by crmsync, no marketing_version. Its version is
+    # the reading that misses no marketing change.
+    dynamo.client.put_item(
+        TableName=dynamo.prospects,
+        Item={"prospect_id": {"S": "p-1"}, "version": {"N": "7"}, "written_by": {"S": "crmsync"}},
+    )
+
+    assert prospects.get_many(["p-1"])["p-1"].marketing_version == 7
+
+
+def test_the_table_is_read_a_bounded_share_at_a_time_from_where_the_last_share_ended(
+    dynamo: DynamoTables, prospects: DynamoProspectStore
+) -> None:
+    # GIVEN 5 prospects with an email and a CRM id each: 15 items with their index items
+    created(prospects, *[prospect(f"p-{n}", f"p{n}@example.com", crm_id=f"00Q{n}") for n in range(5)])
+    counting = CountingClient(dynamo.client)
+    store = DynamoProspectStore(counting, dynamo.prospects)
+
+    # WHEN it is read 4 items at a time until the end
+    pages = [store.scan(None, 4)]
+    while pages[-1].next_after is not None:
+        pages.append(store.scan(pages[-1].next_after, 4))
+
+    # THEN each share read at most 4 items, and together they read each prospect's versions once
+    assert [page.read for page in pages] == [4, 4, 4, 3]
+    read = sorted((v for page in pages for v in page.prospects), key=lambda v: v.prospect_id)
+    assert read == [ProspectVersion(f"p-{n}", 1, 1) for n in range(5)]
+    assert counting.calls["scan"] == 4
+
+
+def test_an_item_that_is_no_prospects_shape_is_set_apart_from_its_share(
+    dynamo: DynamoTables, prospects: DynamoProspectStore
+) -> None:
+    created(prospects, prospect("p-1"))
+    dynamo.client.put_item(
+        TableName=dynamo.prospects, Item={"prospect_id": {"S": "p-2"}, "version": {"S": "two"}}
+    )
+
+    page = prospects.scan(None, 10)
+
+    assert ([v.prospect_id for v in page.prospects], page.unreadable, page.read) == (["p-1"], ["p-2"], 2)

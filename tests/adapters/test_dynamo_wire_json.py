@@ -23,6 +23,7 @@ from crmsync.aws.dynamo_table import (
 )
 from crmsync.aws.prospects import DynamoProspectStore
 from crmsync.domain.prospect import Prospect, ProspectChange
+from crmsync.ports import ProspectVersion
 
 from tests.adapters.dynamo_doubles import REGION, DynamoTables
 
@@ -76,6 +77,7 @@ REQUESTS = {
     ),
     "delete": lambda table: table.delete({"pk": "p-1"}),
     "query": lambda table: table.query(Expression("pk = :pk", values={":pk": "p-1"}), limit=5),
+    "scan": lambda table: table.scan(5, {"pk": "p-1"}),
     "get_many": lambda table: table.get_many([{"pk": f"p-{n}"} for n in range(3)]),
     "write_many": lambda table: table.write_many(puts=[{"pk": "p-1", "n": 1}], deletes=[{"pk": "p-2"}]),
     "transact": lambda table: table.transact(
@@ -116,8 +118,10 @@ def test_stores_work_through_the_wired_client(wired: Any, dynamo: DynamoTables) 
     )
     assert store.save([ProspectChange(ann)]) == []
     (saved,) = store.find_by_emails(["ann@example.com"])["ann@example.com"]
-    assert saved == replace(ann, version=1)
+    assert saved == replace(ann, version=1, marketing_version=1)
 
+    page = store.scan(None, 10)
+    assert (page.prospects, page.read) == ([ProspectVersion("p-1", 1, 1)], 3), "and its 2 index items"
     stale = ProspectChange(replace(ann, fields={"email": "x@example.com"}), before=ann)
     assert store.save([stale]) == [stale], "a version 0 read is refused: the prospect is at 1"
 

@@ -1,16 +1,17 @@
 """The bad-input corpus for the prospects stream's records (stream_records.json), through the
 inbound sync handler, each hostile record delivered between two good ones.
 
-What is asserted: no uncaught exception, and the good records of the same batch are noted as
-waiting; for the records today's parser reads, also whether the hostile one itself is noted
-(a change to send) or left out. Records today's parser cannot read are marked xfail: stream
-record validation lands with the inbound-safety change (`aws/prospect_stream.py`)."""
+What is asserted: no uncaught exception, the good records of the same batch are noted as
+waiting, and whether the hostile one itself is noted (a change to send) or left out. A record
+left out is either not a change to send (a removal, an index item, the connector's own write)
+or refused: then it is in the error list as MALFORMED_STREAM_RECORD, saying what was wrong."""
 
 from __future__ import annotations
 
 import json
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -40,6 +41,14 @@ def good(prospect_id: str) -> dict[str, Any]:
     return dict(json.loads(text))
 
 
+def malformed_entries(since: datetime) -> list[str]:
+    return [
+        error.failure.message
+        for error in bootstrap.sync_state().open_errors()
+        if error.failure.code == "MALFORMED_STREAM_RECORD" and error.at >= since
+    ]
+
+
 def waiting() -> set[str]:
     return {change.prospect_id for change in bootstrap.pending_changes().waiting(100_000)}
 
@@ -51,7 +60,10 @@ def test_a_hostile_stream_record_never_keeps_the_good_ones_beside_it_from_being_
     prospect_id = f"s-{entry['id']}"
     goods = [f"{prospect_id}-good-1", f"{prospect_id}-good-2"]
     hostile = json.loads(json.dumps(entry["record"]).replace("$P", prospect_id))
+    if isinstance(hostile, dict) and "eventID" in hostile:
+        hostile["eventID"] = entry["id"]  # stream event ids are unique; so are their entries
     event = {"Records": [good(goods[0]), hostile, good(goods[1])]}
+    started = datetime.now(UTC)
 
     report = app.handler(event, LambdaContext(aws_request_id=str(uuid.uuid4())))
 
@@ -59,4 +71,7 @@ def test_a_hostile_stream_record_never_keeps_the_good_ones_beside_it_from_being_
     assert set(goods) <= waiting(), "the good records are noted"
     if "noted" in entry:
         assert (prospect_id in waiting()) is entry["noted"]
+    listed = malformed_entries(started)
+    assert len(listed) == report.get("refused", 0), "every refused record is in the error list"
+    assert all(message.strip() for message in listed), "each refusal says what was wrong"
     answered(ACCEPTED if prospect_id in waiting() else REFUSED)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aws_lambda_powertools import Metrics
 from crmsync import bootstrap
 from moto import mock_aws
 
@@ -39,6 +40,16 @@ class LambdaContext:
 def load_event(function: str, name: str) -> dict[str, Any]:
     event: dict[str, Any] = json.loads((EVENTS / function / f"{name}.json").read_text())
     return event
+
+
+@pytest.fixture(autouse=True)
+def _no_metrics_left_over() -> Iterator[None]:
+    """Each test starts with no metric. Powertools keeps the metrics of every handler in one
+    set per process and, while they are disabled (POWERTOOLS_METRICS_DISABLED), never clears it:
+    past 100 values of one metric it serializes the set, and a handler module imported before
+    the environment named its namespace fails there."""
+    yield
+    Metrics().clear_metrics()
 
 
 @pytest.fixture(scope="session")

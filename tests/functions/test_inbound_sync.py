@@ -7,15 +7,19 @@ connector)."""
 
 from __future__ import annotations
 
+import copy
 import json
 import uuid
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 import boto3
 import pytest
+from botocore.stub import Stubber
 from crmsync import bootstrap
+from crmsync.aws.failed_captures import SqsFailedCaptures
 from crmsync.aws.prospects import DynamoProspectStore
 from crmsync.domain.activities import Activity, ActivityType
 from crmsync.domain.audit import Direction
@@ -119,7 +123,11 @@ def run_inbound() -> dict[str, Any]:
 
 
 @pytest.fixture
-def inbound(outbound_connector: OutboundConnector) -> Inbound:
+def inbound(outbound_connector: OutboundConnector, monkeypatch: pytest.MonkeyPatch) -> Inbound:
+    # InboundSyncFunction's own environment on top of the one both sync functions share.
+    own = outbound_connector.stack.function_environment("InboundSyncFunction", secret_arn="unused")
+    monkeypatch.setenv("CRMSYNC_FAILED_CAPTURES_QUEUE_URL", own["CRMSYNC_FAILED_CAPTURES_QUEUE_URL"])
+    bootstrap.reset()
     bootstrap.load_configuration(CONFIGURATION)
     stream = ProspectStream(outbound_connector.stack)
     marketing = DynamoProspectStore(
@@ -343,6 +351,250 @@ def test_a_stream_batch_whose_changes_cannot_be_noted_fails_so_the_stream_delive
     inbound_app.handler(event, new_context())
     assert run_inbound()["counts"] == {"updated": 1}
     assert lead(inbound.salesforce, lead_id)["Marketing_Score__c"] == 8
+
+
+# ------------------------------------------------------------------ changes change capture missed
+
+
+def failed_captures_queue() -> str:
+    return bootstrap.settings().failed_captures_queue_url
+
+
+def fail_every_delivery(event: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The state table refuses change capture's writes through every delivery of `event` the
+    stream mapping makes (MaximumRetryAttempts 10), then takes writes again."""
+    pending = bootstrap.pending_changes()
+    takes_writes = pending.add
+
+    def throttled(changes: Any) -> None:
+        raise StoreError(Failure("ThrottlingException", "rate exceeded", category=ErrorCategory.TRANSIENT))
+
+    monkeypatch.setattr(pending, "add", throttled)
+    for _ in range(11):
+        with pytest.raises(StoreError):
+            inbound_app.handler(event, new_context())
+    monkeypatch.setattr(pending, "add", takes_writes)
+
+
+def send_to_failed_captures(body: Any) -> None:
+    """What the stream mapping sends its on-failure destination when it discards a batch."""
+    text = body if isinstance(body, str) else json.dumps(body)
+    boto3.client("sqs", region_name=REGION).send_message(QueueUrl=failed_captures_queue(), MessageBody=text)
+
+
+def failed_captures_waiting() -> int:
+    attributes = boto3.client("sqs", region_name=REGION).get_queue_attributes(
+        QueueUrl=failed_captures_queue(),
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return sum(int(value) for value in attributes.values())
+
+
+def test_fifty_changes_of_a_batch_change_capture_gave_up_on_are_read_back_from_the_stream_and_sent(
+    inbound: Inbound, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    salesforce = inbound.salesforce
+    # GIVEN 50 synced Leads, and reconciliation left out: the failed batch alone must do
+    wait_for_schedule()
+    lead_ids = inbound.leads(50)
+    monkeypatch.setattr(inbound_module, "RECONCILIATION_ITEMS_PER_RUN", 0)
+
+    # WHEN marketing scores the 50 prospects while the state table refuses change capture's
+    # writes through every delivery of the batch, and Lambda discards it: its position goes to
+    # the on-failure queue, beside a message that is no such record
+    inbound.edit(lead_ids, score=50)
+    (event,) = inbound.stream.events()
+    fail_every_delivery(event, monkeypatch)
+    send_to_failed_captures(inbound.stream.failure_record(event))
+    send_to_failed_captures({"Records": "not an on-failure record"})
+    salesforce.reset_counters()
+    report = run_inbound()
+
+    # THEN the scheduled run read the batch back from the stream and sent every score
+    assert report["counts"] == {"updated": 50}
+    assert {lead(salesforce, lead_id).get("Marketing_Score__c") for lead_id in lead_ids} == {50}
+    assert report["missed_changes"] == {
+        "failed_batches_drained": 1,
+        "changes_recovered": 50,
+        "failed_batches_malformed": 1,
+    }
+
+    # AND the message that was none is in the error list, and nothing is left on the queue
+    (error,) = bootstrap.sync_state().open_errors(Direction.INBOUND)
+    assert (error.sobject, error.operation, error.failure.code) == (
+        "StreamBatch",
+        "capture",
+        "MALFORMED_FAILED_BATCH",
+    )
+    assert "DDBStreamBatchInfo: missing" in error.failure.message
+    assert failed_captures_waiting() == 0
+
+
+def test_fifty_changes_whose_failed_batch_never_reached_the_queue_are_found_by_reconciliation(
+    inbound: Inbound, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    salesforce = inbound.salesforce
+    # GIVEN 50 synced Leads whose prospects marketing scores while change capture cannot note
+    # them, and no on-failure message (lost, or past the queue's retention)
+    wait_for_schedule()
+    lead_ids = inbound.leads(50)
+    inbound.edit(lead_ids, score=51)
+    (event,) = inbound.stream.events()
+    fail_every_delivery(event, monkeypatch)
+    salesforce.reset_counters()
+
+    # WHEN the scheduled run happens
+    report = run_inbound()
+
+    # THEN reconciliation found the 50 changes, and the run sent them all
+    assert report["counts"] == {"updated": 50}
+    assert {lead(salesforce, lead_id).get("Marketing_Score__c") for lead_id in lead_ids} == {51}
+    assert report["missed_changes"]["reconciliation_found"] == 50
+
+    # AND once sent they are in step: the next run finds and sends nothing
+    salesforce.reset_counters()
+    again = run_inbound()
+    assert again["outcome"] == "idle"
+    assert "reconciliation_found" not in again["missed_changes"]
+    assert salesforce.api_calls == 0
+
+
+def test_a_failed_batch_gone_from_the_stream_is_counted_and_deleted_and_its_changes_still_go(
+    inbound: Inbound, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    salesforce = inbound.salesforce
+    # GIVEN two scored prospects whose batch change capture gave up on
+    wait_for_schedule()
+    lead_ids = inbound.leads(2)
+    inbound.edit(lead_ids, score=12)
+    (event,) = inbound.stream.events()
+    fail_every_delivery(event, monkeypatch)
+    send_to_failed_captures(inbound.stream.failure_record(event))
+
+    # WHEN the message is read after the stream trimmed its records (24 hours)
+    streams = boto3.client("dynamodbstreams", region_name=REGION)
+    trimmed = Stubber(streams)
+    trimmed.add_client_error("get_shard_iterator", "TrimmedDataAccessException", "beyond the trim horizon")
+    trimmed.activate()
+    sqs = boto3.client("sqs", region_name=REGION)
+    table = bootstrap.settings().prospects_table
+    monkeypatch.setattr(
+        bootstrap,
+        "failed_captures",
+        cache(lambda: SqsFailedCaptures(sqs, failed_captures_queue(), streams, table)),
+    )
+    report = run_inbound()
+
+    # THEN the batch is counted as gone and deleted, and reconciliation found both changes
+    assert report["counts"] == {"updated": 2}
+    assert {lead(salesforce, lead_id).get("Marketing_Score__c") for lead_id in lead_ids} == {12}
+    assert report["missed_changes"]["failed_batches_expired"] == 1
+    assert report["missed_changes"]["reconciliation_found"] == 2
+    assert failed_captures_waiting() == 0
+
+
+def test_reconciliation_reads_a_bounded_share_a_run_and_finds_the_marketing_sides_changes_only(
+    inbound: Inbound, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    salesforce = inbound.salesforce
+    edited, rewritten, legacy = inbound.leads(3)
+    # GIVEN a prospect marketing scored and the run sent, whose Lead a salesperson then edited:
+    # outbound wrote that to the prospect (the connector's write alone since the last sync)
+    inbound.changed_by_marketing([rewritten], score=20)
+    assert run_inbound()["counts"] == {"updated": 1}
+    inbound.connector.clock.advance(minutes=1)
+    salesforce.update("Lead", rewritten, {"Title": "VP Sales"})
+    assert run_outbound()["counts"]["updated"] == 1
+    assert all(r["noted"] == 0 for r in inbound.capture())
+    # AND a prospect and link saved before crmsync kept the versions they synced
+    legacy_id = inbound.prospect_of(legacy).id
+    client = boto3.client("dynamodb", region_name=REGION)
+    settings = bootstrap.settings()
+    client.update_item(
+        TableName=settings.links_table,
+        Key={"pk": {"S": f"prospect#{legacy_id}"}},
+        UpdateExpression="REMOVE synced_version",
+    )
+    client.update_item(
+        TableName=settings.prospects_table,
+        Key={"prospect_id": {"S": legacy_id}},
+        UpdateExpression="REMOVE marketing_version",
+    )
+    # AND a prospect marketing scored whose change the stream never delivered
+    inbound.edit([edited], score=91)
+    salesforce.reset_counters()
+    items = client.scan(TableName=settings.prospects_table, Select="COUNT")["Count"]  # index items too
+
+    # WHEN scheduled runs reading 4 items each go once round the table
+    monkeypatch.setattr(inbound_module, "RECONCILIATION_ITEMS_PER_RUN", 4)
+    reports = [run_inbound() for _ in range(-(-items // 4))]
+
+    # THEN only the marketing side's change was found, and sent in one Collections call
+    assert lead(salesforce, edited).get("Marketing_Score__c") == 91
+    assert sum(r["counts"].get("updated", 0) for r in reports) == 1
+    assert len(collection_updates(salesforce)) == 1
+    assert sum(r["missed_changes"].get("reconciliation_found", 0) for r in reports) == 1
+    # AND each run read at most 4 items, and together each item once
+    reads = [r["missed_changes"]["reconciliation_read"] for r in reports]
+    assert max(reads) <= 4
+    assert sum(reads) == items
+
+    # AND the next run starts round the table again
+    assert run_inbound()["missed_changes"]["reconciliation_read"] == 4
+
+
+def test_stream_records_of_unexpected_shape_are_listed_and_the_rest_of_their_batch_is_noted(
+    inbound: Inbound,
+) -> None:
+    salesforce = inbound.salesforce
+    # GIVEN four synced Leads whose prospects marketing scores
+    wait_for_schedule()
+    lead_ids = inbound.leads(4)
+    inbound.edit(lead_ids, score=33)
+    (event,) = inbound.stream.events()
+    mangled = inbound.prospect_of(lead_ids[3]).id
+    records = {r["dynamodb"]["Keys"]["prospect_id"]["S"]: r for r in event["Records"]}
+    original = records.pop(mangled)
+
+    def mangled_record(**stream: Any) -> dict[str, Any]:
+        record = copy.deepcopy(original)
+        record["dynamodb"].update(stream)
+        return {**record, "dynamodb": {k: v for k, v in record["dynamodb"].items() if v is not None}}
+
+    # WHEN the stream delivers the other three with four records of unexpected shape
+    wrong_version = mangled_record(NewImage={**original["dynamodb"]["NewImage"], "version": {"S": "4"}})
+    no_image = mangled_record(NewImage=None)
+    wrong_key = mangled_record(Keys={"prospect_id": {"N": "17"}})
+    batch = {"Records": [*records.values(), wrong_version, no_image, wrong_key, "not a record"]}
+    report = inbound_app.handler(batch, new_context())
+
+    # THEN the batch is not failed: the three are noted, the four refused and listed
+    assert (report["outcome"], report["noted"], report["refused"]) == ("waiting", 3, 4)
+    listed = {e.record_id: e for e in bootstrap.sync_state().open_errors(Direction.INBOUND)}
+    sequence = original["dynamodb"]["SequenceNumber"]
+    assert sorted(listed) == sorted(
+        [mangled, f"stream record (sequence number {sequence})", "stream record (record 7 of its batch)"]
+    )
+    assert {(e.sobject, e.operation, e.failure.code) for e in listed.values()} == {
+        ("Prospect", "capture", "MALFORMED_STREAM_RECORD")
+    }
+    assert (listed[mangled].prospect_id, listed[mangled].attempts) == (mangled, 2)
+    assert "dynamodb.NewImage: missing" in listed[mangled].failure.message
+    assert (
+        "dynamodb.Keys.prospect_id" in listed[f"stream record (sequence number {sequence})"].failure.message
+    )
+
+    # WHEN the scheduled run happens
+    sent = run_inbound()
+
+    # THEN the three noted go, and reconciliation finds the fourth: every Lead has its score,
+    # and the entry of the prospect that synced is resolved
+    assert sent["counts"] == {"updated": 4}
+    assert sent["missed_changes"]["reconciliation_found"] == 1
+    assert {lead(salesforce, lead_id)["Marketing_Score__c"] for lead_id in lead_ids} == {33}
+    left = {e.record_id for e in bootstrap.sync_state().open_errors(Direction.INBOUND)}
+    assert mangled not in left
+    assert len(left) == 2
 
 
 def test_an_outbound_write_does_not_come_back_as_an_inbound_write(inbound: Inbound) -> None:

@@ -80,3 +80,56 @@ def test_a_file_that_is_not_a_template_is_refused(tmp_path: Path) -> None:
     path.write_text("just: text\n")
     with pytest.raises(ValueError, match="not a CloudFormation template"):
         load_template(path)
+
+
+def test_the_prospects_stream_sends_the_batches_it_gives_up_on_to_a_queue_the_inbound_function_drains(
+    stack: LocalStack,
+) -> None:
+    inbound = stack.template["Resources"]["InboundSyncFunction"]["Properties"]
+    mapping = inbound["Events"]["ProspectChanges"]["Properties"]
+    # The discarded batch's position goes to the queue (SAM grants sqs:SendMessage for Type: SQS).
+    assert mapping["DestinationConfig"]["OnFailure"] == {
+        "Type": "SQS",
+        "Destination": {"Fn::GetAtt": ["FailedCapturesQueue", "Arn"]},
+    }
+    # The queue is encrypted and keeps a message past the stream's 24 hours; one invocation at
+    # a time reads a message.
+    attributes = boto3.client("sqs", region_name=REGION).get_queue_attributes(
+        QueueUrl=stack.resources["FailedCapturesQueue"], AttributeNames=["All"]
+    )["Attributes"]
+    assert attributes["SqsManagedSseEnabled"] == "true"
+    assert int(attributes["MessageRetentionPeriod"]) > 24 * 3600
+    assert int(attributes["VisibilityTimeout"]) >= inbound["Timeout"]
+    # The function finds the queue, takes messages off it only, and reads this table's stream only.
+    environment = stack.function_environment("InboundSyncFunction", secret_arn="unused")
+    assert environment["CRMSYNC_FAILED_CAPTURES_QUEUE_URL"] == stack.resources["FailedCapturesQueue"]
+    policies = inbound["Policies"]
+    assert {
+        "SQSPollerPolicy": {"QueueName": {"Fn::GetAtt": ["FailedCapturesQueue", "QueueName"]}}
+    } in policies
+    (stream_read,) = [p["Statement"] for p in policies if "Statement" in p]
+    assert stream_read == [
+        {
+            "Effect": "Allow",
+            "Action": ["dynamodb:GetShardIterator", "dynamodb:GetRecords"],
+            "Resource": {"Fn::GetAtt": ["ProspectsTable", "StreamArn"]},
+        }
+    ]
+
+
+def test_change_capture_falling_behind_or_batches_left_undrained_raise_alarms(stack: LocalStack) -> None:
+    resources = stack.template["Resources"]
+    iterator_age = resources["InboundStreamIteratorAgeAlarm"]["Properties"]
+    assert (iterator_age["Namespace"], iterator_age["MetricName"]) == ("AWS/Lambda", "IteratorAge")
+    assert iterator_age["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": "InboundSyncFunction"}}]
+    assert (iterator_age["Statistic"], iterator_age["ComparisonOperator"]) == (
+        "Maximum",
+        "GreaterThanThreshold",
+    )
+    assert iterator_age["Threshold"] < 24 * 3600 * 1000, "well before the stream drops records"
+    undrained = resources["FailedCapturesAlarm"]["Properties"]
+    assert (undrained["Namespace"], undrained["MetricName"]) == ("AWS/SQS", "ApproximateAgeOfOldestMessage")
+    assert undrained["Dimensions"] == [
+        {"Name": "QueueName", "Value": {"Fn::GetAtt": ["FailedCapturesQueue", "QueueName"]}}
+    ]
+    assert undrained["Threshold"] < 24 * 3600, "while the batch's records are still in the stream"

@@ -102,6 +102,8 @@ def test_in_email_mode_an_unlinked_record_links_to_the_prospect_with_its_email()
     assert result.link_change.after.prospect_id == "p-1"
     assert result.prospect_change.after.fields["company"] == "Acme"
     assert result.snapshot_change.before.version == 1  # the link the same plan creates
+    # Linking sends none of the prospect's values: its marketing changes so far count as dealt with.
+    assert result.link_change.synced_version == 2
 
 
 def test_in_crm_id_mode_a_record_gets_its_own_prospect_even_when_an_email_matches() -> None:

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
         Clock,
         ConfigStore,
         CrmGateway,
+        FailedCaptures,
         LinkStore,
         PendingChanges,
         ProspectStore,
@@ -52,6 +53,8 @@ class Settings:
     idempotency_table: str
     actions_queue_url: str
     salesforce_secret_arn: str
+    failed_captures_queue_url: str = ""
+    """InboundSyncFunction's alone: the prospects stream mapping's on-failure queue."""
     api_budget_percent: int = 50
     audit_retention_days: int = 30
     connect_timeout_seconds: float = 5.0
@@ -82,6 +85,7 @@ class Settings:
             idempotency_table=required("CRMSYNC_IDEMPOTENCY_TABLE"),
             actions_queue_url=required("CRMSYNC_ACTIONS_QUEUE_URL"),
             salesforce_secret_arn=env.get("CRMSYNC_SALESFORCE_SECRET_ARN", ""),
+            failed_captures_queue_url=env.get("CRMSYNC_FAILED_CAPTURES_QUEUE_URL", ""),
             api_budget_percent=int(number("CRMSYNC_API_BUDGET_PERCENT", 50)),
             audit_retention_days=int(number("CRMSYNC_AUDIT_RETENTION_DAYS", 30)),
             connect_timeout_seconds=number("CRMSYNC_CONNECT_TIMEOUT_SECONDS", 5.0),
@@ -186,6 +190,19 @@ def actions_queue() -> ActionQueue:
     from crmsync.aws.actions_queue import SqsActionQueue
 
     return SqsActionQueue(_sqs_client(), settings().actions_queue_url)
+
+
+@cache
+def failed_captures() -> FailedCaptures | None:
+    """The stream batches change capture gave up on; None in a function without the queue."""
+    url = settings().failed_captures_queue_url
+    if not url:
+        return None
+    import boto3
+
+    from crmsync.aws.failed_captures import SqsFailedCaptures
+
+    return SqsFailedCaptures(_sqs_client(), url, boto3.client("dynamodbstreams"), settings().prospects_table)
 
 
 @cache
@@ -306,6 +323,7 @@ def inbound_sync() -> InboundSync:
         clock=clock(),
         api_budget_percent=config.api_budget_percent,
         audit_retention_days=config.audit_retention_days,
+        failed_captures=failed_captures(),
     )
 
 
@@ -394,6 +412,7 @@ def reset() -> None:
         config_store,
         _sqs_client,
         actions_queue,
+        failed_captures,
         salesforce_gateway,
     ):
         built.cache_clear()

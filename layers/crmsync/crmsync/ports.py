@@ -89,16 +89,47 @@ class LinkStore(Protocol):
 
     def by_prospect_ids(self, prospect_ids: Collection[str]) -> dict[str, StoredLink]: ...
 
+    def synced_versions(self, prospect_ids: Collection[str]) -> dict[str, int]:
+        """The `StoredLink.synced_version` of each of these prospects' active links (prospects
+        without one left out): a few attributes of each link, not its snapshot."""
+        ...
+
     def save(self, changes: Sequence[LinkChange]) -> list[LinkChange]:
         """Carry the changes out; returns those refused because a record or prospect is already
         claimed by another link, or the link changed since it was read. Never partly applies one."""
         ...
 
 
+@dataclass(frozen=True)
+class ProspectVersion:
+    """Which version a prospect is at, and the last one the marketing side saved."""
+
+    prospect_id: str
+    version: int
+    marketing_version: int
+
+
+@dataclass(frozen=True)
+class ProspectPage:
+    """A share of the prospects table read in its own order: the versions of the prospects among
+    the `read` items, and the key to read the next share after (None: the table's end)."""
+
+    prospects: list[ProspectVersion]
+    read: int
+    next_after: str | None
+    unreadable: list[str] = field(default_factory=list)
+    """Ids of prospect items whose versions are not numbers."""
+
+
 class ProspectStore(Protocol):
     """The marketing platform's prospects (the built-in store is a table of this stack)."""
 
     def get_many(self, prospect_ids: Collection[str]) -> dict[str, Prospect]: ...
+
+    def scan(self, after: str | None, limit: int) -> ProspectPage:
+        """The versions among at most `limit` items of the whole store, from after the key
+        `after` (None: the start)."""
+        ...
 
     def find_by_emails(self, email_keys: Collection[str]) -> dict[str, list[Prospect]]:
         """Prospects by normalized email (`normalize_email`); emails with none are left out."""
@@ -325,6 +356,16 @@ class PendingChanges(Protocol):
         """Note these prospects as waiting (a prospect waiting already keeps one entry)."""
         ...
 
+    def versions(self, prospect_ids: Collection[str]) -> dict[str, int]:
+        """The version each of these prospects waits at; those not waiting are left out."""
+        ...
+
+    def add_unless_newer(self, changes: Sequence[PendingChange]) -> list[PendingChange]:
+        """Note these prospects as waiting, except those already waiting with this version or a
+        later one: for changes found late (a stream batch read back, reconciliation), which
+        must not lower what change capture noted since. Returns those noted."""
+        ...
+
     def count(self, at_most: int) -> int:
         """How many prospects wait, counted up to `at_most`."""
         ...
@@ -336,4 +377,68 @@ class PendingChanges(Protocol):
     def done(self, changes: Sequence[PendingChange]) -> list[PendingChange]:
         """Stop waiting for these, unless the prospect changed again since `version` was seen;
         returns those kept for that reason."""
+        ...
+
+
+@dataclass(frozen=True)
+class RefusedChange:
+    """A change record change capture could not read (unexpected shape): it is not noted, and
+    goes to the error list for its prospect when its id can be read."""
+
+    prospect_id: str | None
+    reference: str
+    """Where it came from: the stream record's sequence number or event id."""
+    problem: str
+
+
+@dataclass(frozen=True)
+class CapturedChanges:
+    """What a batch of change records says: the prospects to note as waiting, and the records
+    refused."""
+
+    changes: list[PendingChange] = field(default_factory=list)
+    refused: list[RefusedChange] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class StreamPosition:
+    """Where in the prospects table's stream a batch of records lies (first and last inclusive)."""
+
+    stream_arn: str
+    shard_id: str
+    first_sequence_number: str
+    last_sequence_number: str
+
+
+@dataclass(frozen=True)
+class FailedCapture:
+    """One batch change capture gave up on, as its on-failure message describes it: the
+    records' position, or (`position` None) why the message describes none."""
+
+    message_id: str
+    receipt: str
+    position: StreamPosition | None
+    problem: str = ""
+
+
+class StreamRecordsGone(Exception):
+    """The stream no longer holds the records (they live 24 hours), or no longer exists."""
+
+
+class FailedCaptures(Protocol):
+    """The batches change capture gave up on (the stream mapping's on-failure destination), and
+    their records read back from the stream."""
+
+    def receive(self, at_most: int) -> list[FailedCapture]:
+        """Up to `at_most` of the waiting messages; each stays hidden a while, then is received
+        again unless deleted. Raises `QueueError`."""
+        ...
+
+    def read(self, position: StreamPosition) -> CapturedChanges:
+        """The batch's records read back from the stream, through change capture's own reading.
+        Raises `StreamRecordsGone`, or `StoreError` when the stream cannot be read now."""
+        ...
+
+    def delete(self, captures: Sequence[FailedCapture]) -> None:
+        """Remove these messages for good. Raises `QueueError`."""
         ...

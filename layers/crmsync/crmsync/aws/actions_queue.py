@@ -50,12 +50,13 @@ class SqsActionQueue:
         try:
             self._client.send_message(QueueUrl=self._queue_url, MessageBody=body)
         except ClientError as exc:
-            raise _queue_error(exc) from exc
+            raise queue_error(exc) from exc
         except BotoCoreError as exc:
             raise QueueError(connection_failure(exc)) from exc
 
 
-def _queue_error(exc: ClientError) -> QueueError:
+def queue_error(exc: ClientError) -> QueueError:
+    """An SQS client error as the `QueueError` of any of the stack's queues."""
     return QueueError(
         client_failure(
             exc,

@@ -261,6 +261,7 @@ _WIRE_OPERATIONS = (
     "UpdateItem",
     "DeleteItem",
     "Query",
+    "Scan",
     "BatchGetItem",
     "BatchWriteItem",
     "TransactWriteItems",
@@ -461,6 +462,27 @@ class DynamoTable:
             request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
         return min(total, at_most)
 
+    def scan(
+        self, limit: int, after: Mapping[str, Any] | None = None, *, attributes: Sequence[str] | None = None
+    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        """Up to `limit` items of the whole table in its own order, from after the key `after`
+        (None: the start), eventually consistent, only their `attributes` when given; and the
+        key to go on after (None: the end). A call returns at most 1 MB, so a large `limit` may
+        take several; the read capacity is the whole items' whatever `attributes` says."""
+        request: dict[str, Any] = {"TableName": self.name, **_projection(attributes)}
+        if after is not None:
+            request["ExclusiveStartKey"] = encode_item(after)
+        items: list[dict[str, Any]] = []
+        while len(items) < limit:
+            request["Limit"] = limit - len(items)
+            response = self._call(self._client.scan, **request)
+            items += [decode_item(item) for item in response.get("Items", [])]
+            last_key = response.get("LastEvaluatedKey")
+            if not last_key:
+                return items, None
+            request["ExclusiveStartKey"] = last_key
+        return items, decode_item(request["ExclusiveStartKey"])
+
     def _query_request(
         self, key_condition: Expression, *, consistent: bool, index: str | None
     ) -> dict[str, Any]:
@@ -479,13 +501,22 @@ class DynamoTable:
 
     # ------------------------------------------------------------------ batches
 
-    def get_many(self, keys: Iterable[Mapping[str, Any]], *, consistent: bool = True) -> list[dict[str, Any]]:
+    def get_many(
+        self,
+        keys: Iterable[Mapping[str, Any]],
+        *,
+        consistent: bool = True,
+        attributes: Sequence[str] | None = None,
+    ) -> list[dict[str, Any]]:
         """The items that exist among `keys`, in no particular order (`BatchGetItem`, 100 keys a
-        call; the keys DynamoDB leaves unprocessed are asked again after a short wait)."""
+        call; the keys DynamoDB leaves unprocessed are asked again after a short wait); only
+        their `attributes` when given."""
         unique = list({self._key_of(key): encode_item(key) for key in keys}.values())
         items: list[dict[str, Any]] = []
         for chunk in chunks(unique, BATCH_GET_LIMIT):
-            request: dict[str, Any] = {self.name: {"Keys": list(chunk), "ConsistentRead": consistent}}
+            request: dict[str, Any] = {
+                self.name: {"Keys": list(chunk), "ConsistentRead": consistent, **_projection(attributes)}
+            }
             attempt = 1
             while True:
                 response = self._call(self._client.batch_get_item, RequestItems=request)
@@ -699,6 +730,14 @@ class DynamoTable:
         if not self._retry.should_retry(failure, attempt):
             raise StoreError(failure)
         self._sleep(self._retry.delay_before(attempt + 1))
+
+
+def _projection(attributes: Sequence[str] | None) -> dict[str, Any]:
+    """A request's `ProjectionExpression` for `attributes`, every name through a placeholder."""
+    if attributes is None:
+        return {}
+    names = {f"#a{i}": name for i, name in enumerate(attributes)}
+    return {"ProjectionExpression": ", ".join(names), "ExpressionAttributeNames": names}
 
 
 def _code(exc: ClientError) -> str:

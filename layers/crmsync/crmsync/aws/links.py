@@ -4,8 +4,9 @@ Access patterns (table key `pk`; ARCHITECTURE.md, "Links: two items per link, on
 - link: `pk="prospect#<prospect id>"` → `prospect_id`, `crm_id`, `crm_type` (Lead, Contact,
   PersonAccount), `status` (a `LinkStatus`), `origin` (a `LinkOrigin`; `salesforce` when
   absent), `snapshot` (JSON text: pair key → `[Salesforce
-  value, marketing value]`), `version` (optimistic lock, 1 when created), `linked_at` (when the
-  link got its current record), `updated_at`. Read by prospect id with a consistent
+  value, marketing value]`), `version` (optimistic lock, 1 when created), `synced_version` (the
+  prospect version whose marketing changes inbound dealt with last; absent on links saved
+  before it was kept), `linked_at` (when the link got its current record), `updated_at`. Read by prospect id with a consistent
   `BatchGetItem`. Only link items carry `crm_id`, so the keys-only GSI `by_crm_id` lists links
   alone (operators' lookups; never on a sync path, it is eventually consistent).
 - claim: `pk="crm#<crm id>"` → `prospect_id`, and `replaced_by` (the record that replaced it)
@@ -107,6 +108,17 @@ class DynamoLinkStore:
         links = (_stored_link(item) for item in items)
         return {stored.link.prospect_id: stored for stored in links}
 
+    def synced_versions(self, prospect_ids: Collection[str]) -> dict[str, int]:
+        items = self._table.get_many(
+            ({"pk": LINK_PREFIX + prospect_id} for prospect_id in prospect_ids),
+            attributes=("prospect_id", "status", "synced_version"),
+        )
+        return {
+            item["prospect_id"]: int(item.get("synced_version", 0))
+            for item in items
+            if item.get("status") == LinkStatus.ACTIVE.value
+        }
+
     def save(self, changes: Sequence[LinkChange]) -> list[LinkChange]:
         now = self._now()
         return self._table.transact(
@@ -124,6 +136,7 @@ class DynamoLinkStore:
                 "pk": LINK_PREFIX + link.prospect_id,
                 "prospect_id": link.prospect_id,
                 **_link_values(link, change.snapshot),
+                "synced_version": change.synced_version,
                 "version": 1,
                 "linked_at": iso(now),
                 "updated_at": iso(now),
@@ -147,6 +160,8 @@ class DynamoLinkStore:
             if name not in unchanged
         }
         values |= {"version": before.version + 1, "updated_at": iso(now)}
+        if change.synced_version is not None:
+            values["synced_version"] = change.synced_version
         if moves:
             values["linked_at"] = iso(now)
         assigned = assignments(values)
@@ -233,4 +248,5 @@ def _stored_link(item: dict[str, Any]) -> StoredLink:
             for pair, (salesforce, marketing) in json.loads(item.get("snapshot") or "{}").items()
         },
         version=int(item["version"]),
+        synced_version=int(item.get("synced_version", 0)),
     )

@@ -4,9 +4,12 @@ Access patterns (table key `prospect_id`):
 - prospect: `prospect_id=<id>` → `fields` (map), `tags` (sorted list), `active`, `crm_id`,
   `assigned_user`, `opportunities` (map), `modified_at` (ISO-8601), `version` (optimistic
   lock, 1 when created), `email_key` (the normalized email; absent when there is none, as
-  are `crm_id`, `assigned_user` and `modified_at`) and `written_by` (who saved this version:
-  `CONNECTOR_WRITER` for the connector's own writes, "marketing" for the platform's). Read by id with a consistent `BatchGetItem`.
-  The sparse GSI `by_email` (on `email_key`) serves ad-hoc lookups.
+  are `crm_id`, `assigned_user` and `modified_at`), `written_by` (who saved this version:
+  `CONNECTOR_WRITER` for the connector's own writes, "marketing" for the platform's) and
+  `marketing_version` (the last version the marketing side saved: `version` itself when
+  `written_by` is not the connector, whatever the attribute says; the connector's saves carry
+  it over). Read by id with a consistent `BatchGetItem`, or a page at a time with a `Scan`
+  (inbound's reconciliation). The sparse GSI `by_email` (on `email_key`) serves ad-hoc lookups.
 - email index: `prospect_id="email#<email key>"` → `prospect_ids` (string set).
 - CRM id index: `prospect_id="crm#<crm id>"` → `prospect_ids` (string set).
   A page of 2,000 Salesforce records is matched with 20 `BatchGetItem` calls on these index
@@ -46,6 +49,7 @@ from crmsync.aws.dynamo_table import (
 from crmsync.domain.matching import normalize_email
 from crmsync.domain.prospect import Prospect, ProspectChange
 from crmsync.domain.retry import RetryPolicy
+from crmsync.ports import ProspectPage, ProspectVersion
 
 EMAIL_INDEX_PREFIX = "email#"
 CRM_INDEX_PREFIX = "crm#"
@@ -54,7 +58,8 @@ _INDEX_PREFIXES = (EMAIL_INDEX_PREFIX, CRM_INDEX_PREFIX)
 _ABSENT = Expression("attribute_not_exists(prospect_id)")
 
 CONNECTOR_WRITER = "crmsync"
-_SET_ON_EVERY_WRITE = frozenset({"version", "written_by"})
+# `marketing_version` too: an item the marketing side saved last holds a stale one (or none).
+_SET_ON_EVERY_WRITE = frozenset({"version", "written_by", "marketing_version"})
 MARKETING_WRITER = "marketing"
 
 
@@ -81,6 +86,34 @@ class DynamoProspectStore:
         keys = ({"prospect_id": pid} for pid in prospect_ids if is_prospect_key(pid))
         prospects = (_prospect(item) for item in self._table.get_many(keys))
         return {prospect.id: prospect for prospect in prospects}
+
+    def scan(self, after: str | None, limit: int) -> ProspectPage:
+        """The versions of the prospects among the next `limit` items of the table (index items
+        are read too, and count), from the item after the key `after` (None: the start),
+        eventually consistent. Only the versions are read: what a prospect holds is not decoded."""
+        items, last_key = self._table.scan(
+            limit,
+            {"prospect_id": after} if after else None,
+            attributes=("prospect_id", "version", "written_by", "marketing_version"),
+        )
+        prospects: list[ProspectVersion] = []
+        unreadable: list[str] = []
+        for item in items:
+            prospect_id = item["prospect_id"]
+            if not is_prospect_key(prospect_id):
+                continue
+            try:
+                version = int(item.get("version", 0))
+                prospects.append(ProspectVersion(prospect_id, version, _marketing_version(item, version)))
+            except (TypeError, ValueError):
+                # Written by another hand than the stores' (a version that is no number...).
+                unreadable.append(prospect_id)
+        return ProspectPage(
+            prospects=prospects,
+            read=len(items),
+            next_after=last_key["prospect_id"] if last_key else None,
+            unreadable=unreadable,
+        )
 
     def find_by_emails(self, email_keys: Collection[str]) -> dict[str, list[Prospect]]:
         # Normalized again, so an email given as typed still finds its prospects.
@@ -171,6 +204,7 @@ def _item(prospect: Prospect, *, version: int, writer: str) -> dict[str, Any]:
         "version": version,
         "email_key": prospect.email_key,
         "written_by": writer,
+        "marketing_version": prospect.marketing_version if writer == CONNECTOR_WRITER else version,
     }
 
 
@@ -191,6 +225,7 @@ def _changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> Expression:
 
 def _prospect(item: Mapping[str, Any]) -> Prospect:
     modified_at = item.get("modified_at")
+    version = int(item.get("version", 0))
     return Prospect(
         id=item["prospect_id"],
         fields=item.get("fields", {}),
@@ -200,5 +235,15 @@ def _prospect(item: Mapping[str, Any]) -> Prospect:
         assigned_user=item.get("assigned_user"),
         opportunities=item.get("opportunities", {}),
         modified_at=parse_iso(modified_at) if modified_at else None,
-        version=int(item.get("version", 0)),
+        version=version,
+        marketing_version=_marketing_version(item, version),
     )
+
+
+def _marketing_version(item: Mapping[str, Any], version: int) -> int:
+    """The last version the marketing side saved: the item's own unless the connector saved it."""
+    if item.get("written_by") != CONNECTOR_WRITER:
+        return version
+    # A save of a connector from before the attribute: the version itself, the reading that
+    # misses no marketing change (reconciliation then plans the prospect, in memory).
+    return int(item.get("marketing_version", version))

@@ -95,7 +95,18 @@ class InboundPlan:
         there were none but the snapshot still moved, e.g. a dropped change)."""
         if self.link is None or dict(self.snapshot) == dict(self.link.snapshot):
             return None
-        return LinkChange(self.link.link, self.snapshot, before=self.link)
+        synced = self.prospect.version if self.prospect is not None else None
+        return LinkChange(self.link.link, self.snapshot, before=self.link, synced_version=synced)
+
+    @property
+    def has_work(self) -> bool:
+        """Whether a run would change anything for this prospect: a write to Salesforce, a
+        value put back on the prospect, or a new snapshot. A plan without work settles as it is."""
+        return (
+            bool(self.salesforce_writes)
+            or self.prospect_change is not None
+            or self.snapshot_change is not None
+        )
 
 
 def salesforce_values_from_snapshot(mappings: Sequence[FieldMapping], snapshot: Snapshot) -> dict[str, Any]:

@@ -87,6 +87,10 @@ class StoredLink:
     link: Link
     snapshot: Snapshot = field(default_factory=dict)
     version: int = 0
+    synced_version: int = 0
+    """The prospect version whose marketing changes inbound has dealt with (sent, found in
+    step, or listed as failed), or the one the link was made with. 0: none recorded (a link
+    saved before crmsync kept it), which reads as "not known to be in step"."""
 
 
 @dataclass(frozen=True)
@@ -100,6 +104,8 @@ class LinkChange:
     snapshot: Snapshot
     before: StoredLink | None = None
     keep_history: bool = False
+    synced_version: int | None = None
+    """The link's new `StoredLink.synced_version`; None keeps the stored one."""
 
 
 def relink_deleted(stored: StoredLink, to: CrmRef, snapshot: Snapshot) -> LinkChange:

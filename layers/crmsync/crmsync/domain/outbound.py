@@ -279,7 +279,9 @@ def _plan_unlinked(
     assert decision.prospect_id is not None
     linked = record.candidate_prospects.get(decision.prospect_id)
     link = Link(decision.prospect_id, crm, LinkStatus.ACTIVE)
-    link_change = LinkChange(after=link, snapshot={})
+    # Linking sends none of the prospect's values: its marketing changes so far count as dealt
+    # with, as before links recorded a synced version (only later changes go inbound).
+    link_change = LinkChange(after=link, snapshot={}, synced_version=linked.version if linked else None)
     if linked is None:
         return RecordPlan("linked", crm, decision.reason, link_change=link_change, events=(decision.reason,))
     plan = _sync_fields(

@@ -30,6 +30,11 @@ class Prospect:
     """Opportunity id → name, amount, stage, close_date (SPEC §6)."""
     modified_at: datetime | None = None
     version: int = 0
+    marketing_version: int = 0
+    """The last version the marketing side saved (0: none, the connector created it and has
+    written it alone since). The connector's own saves carry it over unchanged, so it tells a
+    marketing change from an outbound write without any history: inbound's reconciliation
+    compares it with the version the prospect's link last synced."""
 
     @property
     def email(self) -> str | None:

@@ -676,11 +676,15 @@ class _Batch:
     def _link_change(work: _Work) -> LinkChange:
         assert work.crm is not None
         snapshot = _new(work).snapshot if work.decision and work.decision.new_record else {}
+        # The record was made from (or linked to) the prospect as read.
+        synced_version = work.prospect.version if work.prospect is not None else None
         if work.link is not None:
             # Only a link whose record was deleted gets this far (the others are done).
-            return relink_deleted(work.link, work.crm, snapshot)
+            return replace(relink_deleted(work.link, work.crm, snapshot), synced_version=synced_version)
         return LinkChange(
-            after=Link(work.action.prospect_id, work.crm, origin=LinkOrigin.MARKETING), snapshot=snapshot
+            after=Link(work.action.prospect_id, work.crm, origin=LinkOrigin.MARKETING),
+            snapshot=snapshot,
+            synced_version=synced_version,
         )
 
     def _update_prospects(self, works: Sequence[_Work]) -> None:

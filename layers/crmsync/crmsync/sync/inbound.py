@@ -1,7 +1,9 @@
 """Inbound sync, marketing → Salesforce (SPEC §2, §3, §4, §9): change capture and one run.
 
 Change capture (`InboundSync.capture`) notes the prospects the marketing side changed as
-waiting (`PendingChanges`), and says whether enough wait to start a run before the schedule.
+waiting (`PendingChanges`), lists the change records it could not read, and says whether
+enough wait to start a run before the schedule. The scheduled invocation first catches up on
+the changes change capture missed (`catch_up_missed_changes`, `sync/missed_changes.py`).
 
 A run holds the `inbound` lease (one run at a time) and, unless the connector is paused or over
 its API budget, takes the waiting prospects page by page in prospect id order. For each page it
@@ -17,6 +19,10 @@ Each prospect stops waiting once its outcome is settled: written (and its link's
 saved), nothing to send, or a permanent failure (in the error list, sent again when the
 prospect changes again). A transient failure keeps it waiting for the next run until the retry
 budget is spent. A prospect that changed again while the run sent it keeps waiting too.
+
+A link saved by a run records the prospect version it dealt with (`synced_version`): with the
+snapshot of what was sent, or alone for a prospect whose failure is listed, so reconciliation
+does not send it again until the marketing side changes it again (SPEC §9).
 """
 
 from __future__ import annotations
@@ -46,8 +52,10 @@ from crmsync.domain.records import CrmRecord, WriteOperation, WriteResult
 from crmsync.domain.scope import as_datetime
 from crmsync.ports import (
     ActionQueue,
+    CapturedChanges,
     Clock,
     CrmGateway,
+    FailedCaptures,
     LinkStore,
     PendingChange,
     PendingChanges,
@@ -60,6 +68,13 @@ from crmsync.ports import (
 from crmsync.sync.actions_intake import AcceptedAction, ActionRequest, action_id
 from crmsync.sync.budget import ApiBudget
 from crmsync.sync.leases import run_under_lease
+from crmsync.sync.missed_changes import (
+    CAPTURE_OBJECT,
+    RECONCILIATION_ITEMS_PER_RUN,
+    CatchUp,
+    MissedChanges,
+    refusal_errors,
+)
 
 LEASE = "inbound"
 STOP_MARGIN_MS = 15_000
@@ -117,6 +132,8 @@ class InboundSync:
         stop_margin_ms: int = STOP_MARGIN_MS,
         page_size: int | None = None,
         max_batch: int = MAX_BATCH,
+        failed_captures: FailedCaptures | None = None,
+        reconciliation_items_per_run: int | None = None,
     ) -> None:
         self._crm_factory = crm
         self._links = links
@@ -132,18 +149,59 @@ class InboundSync:
         self._stop_margin = stop_margin_ms
         self._page_size = page_size or PAGE_SIZE
         self._max_batch = max_batch
+        self._missed = MissedChanges(
+            pending=pending,
+            state=state,
+            links=links,
+            prospects=prospects,
+            failed_captures=failed_captures,
+            clock=clock,
+            items_per_run=(
+                RECONCILIATION_ITEMS_PER_RUN
+                if reconciliation_items_per_run is None
+                else reconciliation_items_per_run
+            ),
+        )
 
     @property
     def _crm(self) -> CrmGateway:
         """Built on first use: capture, and a run with nothing to send, never reach Salesforce."""
         return self._crm_factory()
 
-    def capture(self, changes: Sequence[PendingChange]) -> bool:
-        """Note `changes` as waiting; True when enough wait to run now rather than on schedule."""
-        if changes:
-            self._pending.add(changes)
+    def capture(self, captured: CapturedChanges) -> bool:
+        """Note the changes as waiting and list the refused records; True when enough wait to
+        run now rather than on schedule."""
+        if captured.changes:
+            self._pending.add(captured.changes)
+        if captured.refused:
+            self._state.record_errors(refusal_errors(captured.refused, self._clock.now()))
         threshold = self._config.inbound.max_waiting_changes
         return self._pending.count(threshold) >= threshold
+
+    def catch_up_missed_changes(self) -> CatchUp:
+        """Note as waiting the changes change capture missed: the batches it gave up on, and one
+        share of the prospects reconciled with their links (`sync/missed_changes.py`). No
+        Salesforce call; the run that follows sends what it found."""
+        return self._missed.catch_up(lambda: self.rules(with_owners=True))
+
+    def rules(self, *, with_owners: bool) -> InboundRules:
+        """The configuration's rules for planning a prospect; the two-way owner map (a read of
+        the users) only `with_owners`."""
+        config = self._config
+        rules = InboundRules(
+            conflict_winner=config.conflict_winner,
+            create_unlinked=config.inbound.create_unlinked,
+            mappings={
+                crm: config.mappings.get(MappedObject(crm.value), ())
+                for crm in CrmObject
+                if config.objects.syncs(MappedObject(crm.value))
+            },
+        )
+        if with_owners and config.owner.direction is OwnerDirection.TWO_WAY:
+            users = self._state.users().values()
+            owners = owner_map(((u.id, u.email, u.active) for u in users), config.owner.user_map)
+            rules = replace(rules, owners=owners)
+        return rules
 
     def run(self, remaining_ms: Callable[[], int], run_id: str) -> RunSummary:
         return run_under_lease(
@@ -164,16 +222,8 @@ class _Run:
         self.remaining_ms = remaining_ms
         self.now = sync._clock.now()
         self.counts: Counter[str] = Counter()
-        config = sync._config
-        self.rules = InboundRules(
-            conflict_winner=config.conflict_winner,
-            create_unlinked=config.inbound.create_unlinked,
-            mappings={
-                crm: config.mappings.get(MappedObject(crm.value), ())
-                for crm in CrmObject
-                if config.objects.syncs(MappedObject(crm.value))
-            },
-        )
+        # The owner map waits until something is to be planned: an idle run reads no users.
+        self.rules = sync.rules(with_owners=False)
         self.open_errors: dict[tuple[str, str], SyncError] = {}
         self.calls_at_start: int | None = None
         """The gateway's call count when this run first needed Salesforce (None: it never did)."""
@@ -187,9 +237,7 @@ class _Run:
         if not first:
             return "idle"  # nothing waits: not one Salesforce call
         if self.s._config.owner.direction is OwnerDirection.TWO_WAY:
-            users = self.s._state.users().values()
-            owners = owner_map(((u.id, u.email, u.active) for u in users), self.s._config.owner.user_map)
-            self.rules = replace(self.rules, owners=owners)
+            self.rules = self.s.rules(with_owners=True)
         self.open_errors = {(e.sobject, e.record_id): e for e in self.s._state.open_errors(Direction.INBOUND)}
         batch: list[_Planned] = []
         try:
@@ -355,6 +403,7 @@ class _Run:
         """Save the snapshots of what Salesforce took, list the failures, stop waiting for the
         prospects whose outcome is settled."""
         snapshots: list[LinkChange] = []
+        listed: list[LinkChange] = []
         settled: list[PendingChange] = []
         errors: list[SyncError] = []
         synced: list[tuple[str, str]] = []
@@ -364,17 +413,29 @@ class _Run:
         plan_of_restore: dict[int, _Planned] = {}
         for planned in batch:
             plan = planned.plan
+            result = results.get(plan.prospect_id)
+            failed = result is not None and result.failure is not None
+            if not failed and (CAPTURE_OBJECT, plan.prospect_id) in self.open_errors:
+                # A change record change capture refused: the prospect has been planned since.
+                synced.append((CAPTURE_OBJECT, plan.prospect_id))
             if plan.outcome is InboundOutcome.TO_CREATE:
                 if self._queue_creation(plan.prospect_id):
                     settled.append(planned.pending)
                 continue
-            result = results.get(plan.prospect_id)
             if result is not None and result.failure is not None:
                 error = self._error(planned, result.failure)
                 errors.append(error)
                 self.counts["failed"] += 1
                 if error.state is ErrorState.OPEN:
                     settled.append(planned.pending)
+                    if plan.prospect is not None:
+                        # Listed, it waits for its next change: reconciliation must not send it.
+                        link = planned.link
+                        listed.append(
+                            LinkChange(
+                                link.link, link.snapshot, before=link, synced_version=plan.prospect.version
+                            )
+                        )
                 continue
             self.counts[plan.outcome.value] += 1
             if plan.link is not None and result is not None:
@@ -407,7 +468,10 @@ class _Run:
                 waiting_by_change[id(change)] = planned.pending
             else:
                 settled.append(planned.pending)
-        refused = {id(change) for change in self.s._links.save(snapshots)} if snapshots else set()
+        # A listed prospect whose link changed meanwhile keeps its old synced version: at worst
+        # reconciliation has it tried once more.
+        saved = snapshots + listed
+        refused = {id(change) for change in self.s._links.save(saved)} if saved else set()
         for change in snapshots:
             if id(change) in refused:
                 # The link changed meanwhile (outbound moved it, say): plan again next run.
