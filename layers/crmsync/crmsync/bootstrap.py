@@ -332,7 +332,7 @@ def automation_actions() -> AutomationActions:
         prospects=prospect_store(),
         state=sync_state(),
         connector=state_store(),
-        claims=IdempotencyActionClaims(config.idempotency_table, _dynamodb_client()),
+        claims=IdempotencyActionClaims(_dynamodb_client(), config.idempotency_table, clock=SystemClock()),
         parked=DynamoParkedActions(_dynamodb_client(), config.state_table),
         configuration=configuration(),
         clock=SystemClock(),
