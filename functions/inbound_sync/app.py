@@ -3,9 +3,11 @@
 - the prospects table's stream (change capture): the changed prospects are noted as waiting,
   and a run starts at once when `inbound.max_waiting_changes` wait
   (events/inbound_sync/prospect_changes.json);
-- EventBridge Scheduler on the InboundSchedule: the automation actions parked while the
-  connector could not send are carried out, then a run sends whatever waits, then the marketing
-  activities waiting to become Tasks (events/inbound_sync/scheduled.json).
+- EventBridge Scheduler, a tick every minute (events/inbound_sync/scheduled.json): once the
+  configuration's `inbound.every_minutes` have passed since the last scheduled run, the
+  automation actions parked while the connector could not send are carried out, then a run
+  sends whatever waits, then the marketing activities waiting to become Tasks. Before that the
+  tick answers "not_due", having read the configuration and the last run's start only.
 
 A stream batch fails only when its changes could not be noted (the stream then delivers it
 again); an early run that fails is logged and left to the schedule, the changes still wait.
@@ -49,13 +51,18 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         return {"trigger": "stream", "noted": len(changes), **_reported(summary)}
 
     logger.append_keys(scheduled_time=event.get("time"))
+    if not inbound.due():
+        logger.debug("inbound run not_due")
+        return {"trigger": "schedule", "outcome": "not_due"}
     # Actions parked while the connector could not send (paused, over budget) go first: the
     # prospects they link then sync like any other.
     parked = bootstrap.automation_actions().carry_out_parked(
         context.get_remaining_time_in_millis, run_id=context.aws_request_id
     )
     try:
-        summary = inbound.run(context.get_remaining_time_in_millis, run_id=context.aws_request_id)
+        summary = inbound.run(
+            context.get_remaining_time_in_millis, run_id=context.aws_request_id, scheduled=True
+        )
     except ConfigurationError:
         logger.exception("inbound run refused: the connector is not configured correctly")
         raise

@@ -62,7 +62,17 @@ def test_function_environment_points_at_the_created_resources(stack: LocalStack)
     assert environment["CRMSYNC_ACTIONS_QUEUE_URL"] == stack.resources["ActionsQueue"]
     assert environment["CRMSYNC_SALESFORCE_SECRET_ARN"] == arn
     assert "CRMSYNC_BULK_THRESHOLD" not in environment, "batch sizes are the configuration's"
-    assert environment["CRMSYNC_OUTBOUND_SCHEDULE"] == "rate(2 minutes)"
+    assert not {"CRMSYNC_OUTBOUND_SCHEDULE", "CRMSYNC_INBOUND_SCHEDULE"} & set(environment), (
+        "schedules are the configuration's"
+    )
+
+
+def test_the_scheduled_functions_tick_every_minute_and_the_configuration_sets_their_schedules() -> None:
+    template = load_template()
+    assert not {"OutboundSchedule", "InboundSchedule"} & set(template["Parameters"])
+    for function in ("OutboundSyncFunction", "InboundSyncFunction"):
+        schedule = template["Resources"][function]["Properties"]["Events"]["Schedule"]
+        assert schedule["Properties"]["ScheduleExpression"] == "rate(1 minute)"
 
 
 def test_a_parameter_without_default_must_be_given(stack: LocalStack) -> None:

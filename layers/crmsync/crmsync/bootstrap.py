@@ -209,7 +209,9 @@ def salesforce_gateway() -> CrmGateway:
 def status() -> dict[str, Any]:
     from crmsync.sync.status import connector_status
 
-    return connector_status(state_store(), salesforce_gateway, sync_state(), SystemClock().now())
+    return connector_status(
+        state_store(), salesforce_gateway, sync_state(), SystemClock().now(), configuration=configuration
+    )
 
 
 def configuration() -> Configuration:
@@ -259,12 +261,13 @@ class SystemClock:
 
 
 def outbound_sync() -> OutboundSync:
-    """The outbound run, built per invocation: it reads the configuration in force now."""
+    """The outbound run, built per invocation: it reads the configuration in force now.
+    Salesforce is only reached when the run is due."""
     from crmsync.sync.outbound import OutboundSync
 
     config = settings()
     return OutboundSync(
-        crm=salesforce_gateway(),
+        crm=salesforce_gateway,
         links=link_store(),
         prospects=prospect_store(),
         state=sync_state(),

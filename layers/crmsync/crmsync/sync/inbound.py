@@ -58,7 +58,7 @@ from crmsync.ports import (
     SyncStateStore,
 )
 from crmsync.sync.actions_intake import AcceptedAction, ActionRequest, action_id
-from crmsync.sync.leases import run_under_lease
+from crmsync.sync.leases import is_due, run_under_lease
 
 LEASE = "inbound"
 STOP_MARGIN_MS = 15_000
@@ -144,7 +144,15 @@ class InboundSync:
         threshold = self._config.inbound.max_waiting_changes
         return self._pending.count(threshold) >= threshold
 
-    def run(self, remaining_ms: Callable[[], int], run_id: str) -> RunSummary:
+    def due(self) -> bool:
+        """Whether the scheduled invocation is due: `inbound.every_minutes` have passed since the
+        last scheduled run that went ahead started. Early runs (`capture`) do not count: the
+        scheduled invocation also carries out parked actions and sends activities."""
+        return is_due(self._state, LEASE, self._config.inbound.interval, self._clock.now())
+
+    def run(self, remaining_ms: Callable[[], int], run_id: str, *, scheduled: bool = False) -> RunSummary:
+        """Send what waits. A `scheduled` run is also "not_due" until `inbound.every_minutes`
+        have passed (`due`); an early run, started by `capture`, is not held to the schedule."""
         return run_under_lease(
             Direction.INBOUND,
             LEASE,
@@ -153,6 +161,7 @@ class InboundSync:
             state=self._state,
             clock=self._clock,
             start=lambda: _Run(self, run_id, remaining_ms),
+            every=self._config.inbound.interval if scheduled else None,
         )
 
 
