@@ -163,8 +163,9 @@ def test_a_bad_jwt_signature_is_refused_with_a_clear_message(emulator: Emulator)
     failure = raised.value.failure
     assert failure.code == "AUTHENTICATION_FAILED" and failure.category is ErrorCategory.CONFIGURATION
     assert not failure.retryable
-    assert f"Salesforce refused the jwt login for {USERNAME}" in failure.message
+    assert "Salesforce refused the jwt login of the secret's user" in failure.message
     assert "invalid_grant" in failure.message
+    assert USERNAME not in failure.message, "the username is personal data: never in a log line"
 
 
 def test_a_wrong_password_is_refused_with_a_clear_message(emulator: Emulator) -> None:

@@ -35,7 +35,7 @@ class SalesforceCredentials:
     auth: GrantType
     login_url: str
     client_id: str
-    username: str | None = None
+    username: str | None = field(default=None, repr=False)  # personal data: kept out of logs
     private_key: str | None = field(default=None, repr=False)
     client_secret: str | None = field(default=None, repr=False)
     password: str | None = field(default=None, repr=False)
@@ -140,14 +140,17 @@ def request_token(
     except ValueError:
         payload = {}
     if response.status_code != 200 or "access_token" not in payload:
-        who = f" for {credentials.username}" if credentials.username else ""
-        reason = payload.get("error_description") or payload.get("error") or response.text[:200]
+        # The integration user is named in the secret, not here: this message goes to the logs,
+        # the error list and the status answer, and a username is personal data.
+        reason = str(payload.get("error_description") or payload.get("error") or response.text[:200])
+        if credentials.username:
+            reason = reason.replace(credentials.username, "<the secret's username>")
         raise CrmError(
             Failure(
                 code="AUTHENTICATION_FAILED",
                 message=(
-                    f"Salesforce refused the {credentials.auth} login{who} at {credentials.login_url}: "
-                    f"{payload.get('error', response.status_code)}: {reason}"
+                    f"Salesforce refused the {credentials.auth} login of the secret's user at "
+                    f"{credentials.login_url}: {payload.get('error', response.status_code)}: {reason}"
                 ),
                 category=ErrorCategory.CONFIGURATION,
             )
