@@ -173,6 +173,25 @@ def test_the_event_sources_read_the_actions_queue_and_the_prospects_stream_only(
         assert not inbound.allows(f"dynamodb:{action}", stream.replace("ProspectsTable", "LinksTable"))
 
 
+def test_an_event_sources_failure_destination_is_one_its_functions_role_may_send_to(
+    stack: LocalStack,
+) -> None:
+    """Lambda sends a mapping's failed batches with the function's role; SAM adds that permission
+    to the role only for its own events, not for the mappings the template declares."""
+    template = transformed_template()
+    for logical_id, mapping in resources_of("AWS::Lambda::EventSourceMapping").items():
+        destination = (
+            mapping["Properties"].get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+        )
+        if destination is None:
+            continue
+        function = mapping["Properties"]["FunctionName"]["Ref"]
+        policy = FunctionPolicy.of(template, function, lambda value: stack.resolve(value, secret_arn="-"))
+        target = stack.resolve(destination)
+        action = "sns:Publish" if ":sns:" in target else "sqs:SendMessage"
+        assert policy.allows(action, target), f"{logical_id}: {function} may not {action} to {target}"
+
+
 def test_a_call_needs_its_items_actions_and_its_index() -> None:
     account = {"region": "eu-west-1", "account": "111122223333"}
     table = "arn:aws:dynamodb:eu-west-1:111122223333:table/"
