@@ -235,6 +235,13 @@ class LocalStack:
         if resource["Type"] == "AWS::Serverless::Function":
             variables.update(globals_.get("Environment", {}).get("Variables", {}))
         variables.update(resource.get("Properties", {}).get("Environment", {}).get("Variables", {}))
+        resolved = self.resolve(variables, secret_arn=secret_arn)
+        return {name: _as_env_string(value) for name, value in resolved.items()}
+
+    def resolve(self, value: Any, *, secret_arn: str | None = None) -> Any:
+        """`value` (a piece of this template, or of its SAM transform) with its intrinsic
+        functions resolved against the created resources; `TemplateError` for what this local
+        stand-in does not create. `secret_arn` as in `function_environment`."""
         context = self._context
         if secret_arn is not None:
             context = _Context(
@@ -246,8 +253,7 @@ class LocalStack:
                 refs=context.refs,
                 attributes=context.attributes,
             )
-        resolved = context.resolve(variables)
-        return {name: _as_env_string(value) for name, value in resolved.items()}
+        return context.resolve(value)
 
 
 def create_stack(

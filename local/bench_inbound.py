@@ -164,7 +164,10 @@ class _Container:
         )
 
     def scheduled_run(self, timeout_ms: int = LAMBDA_TIMEOUT_MS) -> _Handled:
+        from local.schedules import let_schedules_pass
+
         event = json.loads((ROOT / "events" / "inbound_sync" / "scheduled.json").read_text())
+        let_schedules_pass("inbound")  # back to back, not the schedule's minutes apart
         return self.handle([event], timeout_ms)
 
 

@@ -7,12 +7,18 @@ not grow with the table. This keeps moto's own transaction logic (conditions, on
 per item, cancellation reasons) and only changes how it undoes a cancelled transaction: it
 remembers the items the transaction touches and puts them back. The tests of the link and
 prospect stores show cancelled transactions leaving nothing behind through this path.
+
+Streams: DynamoDB writes a committed transaction's stream records and never any for a cancelled
+one. moto writes a record as each item is applied (its restored table copy used to take them
+back); here they are held until the transaction commits, and a cancelled transaction's records,
+and those of the undo, are dropped (tests/adapters/test_moto_transactions.py).
 """
 
 from __future__ import annotations
 
 import copy
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from moto.dynamodb.exceptions import (
@@ -21,7 +27,8 @@ from moto.dynamodb.exceptions import (
     TransactionCanceledException,
 )
 from moto.dynamodb.models import DynamoDBBackend
-from moto.dynamodb.models.table import Table
+from moto.dynamodb.models.dynamo_type import Item
+from moto.dynamodb.models.table import StreamShard, Table
 
 _original = DynamoDBBackend.transact_write_items
 # The table class is briefly told to "copy" as itself; one transaction at a time keeps that
@@ -36,16 +43,22 @@ def _shared(table: Table, memo: dict[int, Any]) -> Table:
 def _transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
     with _lock:
         touched = []
+        shards: dict[str, StreamShard] = {}
         for entry in transact_items:
             _, operation = next(iter(entry.items()))
             table_name = operation.get("TableName")
             if table_name not in self.tables:
                 continue
             table = self.tables[table_name]
+            if table.stream_shard is not None:
+                shards[table_name] = table.stream_shard
             key = operation.get("Key") or _key_of(table, operation.get("Item", {}))
             if key is None:
                 continue
             touched.append((table_name, key, copy.deepcopy(self.get_item(table_name, key))))
+        held: list[tuple[StreamShard, Item | None, Item | None]] = []
+        for shard in shards.values():
+            shard.add = _holding(shard, held)  # type: ignore[method-assign]
         Table.__deepcopy__ = _shared  # type: ignore[attr-defined]
         try:
             _original(self, transact_items)
@@ -56,9 +69,23 @@ def _transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, 
                         self.delete_item(table_name, key)
                 else:
                     self.put_item(table_name, before.to_json()["Attributes"])
+            held.clear()
             raise
         finally:
             del Table.__deepcopy__  # type: ignore[attr-defined]
+            for shard in shards.values():
+                del shard.add
+        for shard, old, new in held:  # committed: its records, in the order its items were applied
+            shard.add(old, new)
+
+
+def _holding(
+    shard: StreamShard, held: list[tuple[StreamShard, Item | None, Item | None]]
+) -> Callable[[Item | None, Item | None], None]:
+    def hold(old: Item | None, new: Item | None) -> None:
+        held.append((shard, old, new))
+
+    return hold
 
 
 def _key_of(table: Table, item: dict[str, Any]) -> dict[str, Any] | None:

@@ -3,11 +3,13 @@
 - the prospects table's stream (change capture): the changed prospects are noted as waiting,
   records of unexpected shape go to the error list, and a run starts at once when
   `inbound.max_waiting_changes` wait (events/inbound_sync/prospect_changes.json);
-- EventBridge Scheduler on the InboundSchedule: the changes change capture missed are noted
-  (the batches it gave up on, read back from the stream, and one share of the prospects
-  reconciled with their links), the automation actions parked while the connector could not
-  send are carried out, then a run sends whatever waits, then the marketing activities waiting
-  to become Tasks (events/inbound_sync/scheduled.json).
+- EventBridge Scheduler, a tick every minute (events/inbound_sync/scheduled.json): once the
+  configuration's `inbound.every_minutes` have passed since the last scheduled run, the changes
+  change capture missed are noted (the batches it gave up on, read back from the stream, and one
+  share of the prospects reconciled with their links), the automation actions parked while the
+  connector could not send are carried out, then a run sends whatever waits, then the marketing
+  activities waiting to become Tasks. Before that the tick answers "not_due", having read the
+  configuration and the last run's start only.
 
 A stream batch fails only when its changes could not be noted (the stream then delivers it
 again, and past its retries the mapping's on-failure queue keeps where it was); an early run
@@ -65,7 +67,11 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
         return {"trigger": "stream", **noted, **_reported(summary)}
 
     logger.append_keys(scheduled_time=scheduled_time(event))
-    # Changes change capture missed first: the run below sends them with the others.
+    if not inbound.due():
+        logger.debug("inbound run not_due")
+        return {"trigger": "schedule", "outcome": "not_due"}
+    # Changes change capture missed first: the run below sends them with the others. It is
+    # inbound work and costs reads, so it keeps the inbound schedule rather than every tick.
     missed = _caught_up(inbound.catch_up_missed_changes())
     # Actions parked while the connector could not send (paused, over budget) go first: the
     # prospects they link then sync like any other.
@@ -73,7 +79,9 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
         context.get_remaining_time_in_millis, run_id=context.aws_request_id
     )
     try:
-        summary = inbound.run(context.get_remaining_time_in_millis, run_id=context.aws_request_id)
+        summary = inbound.run(
+            context.get_remaining_time_in_millis, run_id=context.aws_request_id, scheduled=True
+        )
     except ConfigurationError:
         logger.exception("inbound run refused: the connector is not configured correctly")
         raise

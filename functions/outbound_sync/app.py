@@ -1,9 +1,11 @@
-"""Outbound sync (Salesforce → marketing), run by EventBridge Scheduler on the OutboundSchedule.
+"""Outbound sync (Salesforce → marketing), ticked by EventBridge Scheduler every minute.
 
 The event carries nothing the run needs (the scheduler's default notification, see
-events/outbound_sync/scheduled.json): every run reads what changed since the stored watermark.
-The handler asks bootstrap for the run, gives it the Lambda deadline and its request id, and
-reports what it did as metrics, one log line and the return value.
+events/outbound_sync/scheduled.json): a tick runs once the configuration's `outbound.schedule`
+has passed since the last run started ("not_due" before that, having read the configuration and
+that start only), and every run reads what changed since the stored watermark. The handler asks
+bootstrap for the run, gives it the Lambda deadline and its request id, and reports what it did
+as metrics, one log line and the return value.
 """
 
 from __future__ import annotations
@@ -39,6 +41,9 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
         logger.exception("outbound run refused: the connector is not configured correctly")
         raise
     report = summary_report(summary)
+    if summary.outcome == "not_due":
+        logger.debug("outbound run not_due")
+        return report
     publish_metrics(metrics, summary)
     tracer.put_annotation("outcome", summary.outcome)
     logger.info(f"outbound run {summary.outcome}", extra={"run": report})

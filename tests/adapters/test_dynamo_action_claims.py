@@ -1,22 +1,25 @@
-"""`IdempotencyActionClaims` (Powertools idempotency, keyed by prospect) and
+"""`IdempotencyActionClaims` (the idempotency table, keyed by prospect) and
 `DynamoParkedActions` (state table) on moto, with the tables of template.yaml."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import boto3
 import pytest
+from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
 from botocore.exceptions import ClientError
-from crmsync.aws.action_claims import IdempotencyActionClaims
+from crmsync.aws.action_claims import KEY_PREFIX, IdempotencyActionClaims
 from crmsync.aws.parked_actions import DynamoParkedActions
 from crmsync.domain.errors import StoreError
 from crmsync.ports import Claim, ParkedAction
 from moto import mock_aws
 
 from local.aws_stack import create_stack
+from local.salesforce_emulator import ManualClock
 from tests.adapters.dynamo_doubles import REGION, DynamoTables
 
 pytest_plugins = ["tests.adapters.conftest_dynamo"]
@@ -24,8 +27,16 @@ pytest_plugins = ["tests.adapters.conftest_dynamo"]
 RESULT = {"action_id": "a-1", "crm_type": "Lead", "crm_id": "00Q000000000001AAA"}
 
 
+@dataclass
+class Claims:
+    claims: IdempotencyActionClaims
+    clock: ManualClock
+    client: Any
+    table: str
+
+
 @pytest.fixture
-def claims(monkeypatch: pytest.MonkeyPatch) -> Iterator[IdempotencyActionClaims]:
+def idempotency(monkeypatch: pytest.MonkeyPatch) -> Iterator[Claims]:
     for name, value in {
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
@@ -35,9 +46,15 @@ def claims(monkeypatch: pytest.MonkeyPatch) -> Iterator[IdempotencyActionClaims]
         monkeypatch.setenv(name, value)
     with mock_aws():
         stack = create_stack(region=REGION)
-        yield IdempotencyActionClaims(
-            stack.resources["IdempotencyTable"], boto3.client("dynamodb", region_name=REGION)
-        )
+        client = boto3.client("dynamodb", region_name=REGION)
+        table = stack.resources["IdempotencyTable"]
+        clock = ManualClock(datetime.now(UTC).replace(microsecond=0))
+        yield Claims(IdempotencyActionClaims(client, table, clock=clock), clock, client, table)
+
+
+@pytest.fixture
+def claims(idempotency: Claims) -> IdempotencyActionClaims:
+    return idempotency.claims
 
 
 def test_a_prospect_is_claimed_by_one_invocation_at_a_time(claims: IdempotencyActionClaims) -> None:
@@ -60,20 +77,54 @@ def test_a_released_prospect_can_be_claimed_again(claims: IdempotencyActionClaim
     assert claims.claim("p-1", remaining_ms=60_000) == Claim(claimed=True)
 
 
-def test_the_claim_of_an_invocation_that_died_lapses_at_its_deadline(claims: IdempotencyActionClaims) -> None:
+def test_the_claim_of_an_invocation_that_died_lapses_at_its_deadline(idempotency: Claims) -> None:
+    claims, clock = idempotency.claims, idempotency.clock
     # GIVEN an invocation claimed the prospect with 50 ms left, and never came back
     claims.claim("p-1", remaining_ms=50)
-    assert claims.claim("p-1", remaining_ms=60_000).claimed is False
+    clock.advance(0.05)
+    assert claims.claim("p-1", remaining_ms=60_000).claimed is False, "not past its deadline yet"
 
     # WHEN its deadline has passed, THEN the redelivery may take the prospect over
-    time.sleep(0.1)
+    clock.advance(0.001)
     assert claims.claim("p-1", remaining_ms=60_000) == Claim(claimed=True)
+    clock.advance(59)
+    assert claims.claim("p-1", remaining_ms=60_000).claimed is False, "the redelivery holds it now"
+
+
+def test_a_completed_claim_answers_for_an_hour_then_lets_a_new_action_claim(idempotency: Claims) -> None:
+    claims, clock = idempotency.claims, idempotency.clock
+    claims.claim("p-1", remaining_ms=60_000)
+    claims.complete("p-1", RESULT)
+
+    clock.advance(hours=1)
+    assert claims.claim("p-1", remaining_ms=60_000) == Claim(claimed=False, done_with=RESULT)
+    clock.advance(1)
+    assert claims.claim("p-1", remaining_ms=60_000) == Claim(claimed=True)
+
+
+def test_a_claim_is_the_item_powertools_idempotency_keeps_for_the_prospect(idempotency: Claims) -> None:
+    """Items written by earlier versions (which drove Powertools' persistence layer) and by this
+    one are the same items: a deployment never lets two invocations both claim a prospect."""
+    layer = DynamoDBPersistenceLayer(table_name=idempotency.table, boto3_client=idempotency.client)
+    layer.configure(IdempotencyConfig(event_key_jmespath="prospect_id"), key_prefix=KEY_PREFIX)
+    layer.save_inprogress({"prospect_id": "p-1"}, remaining_time_in_millis=60_000)
+    assert idempotency.claims.claim("p-1", remaining_ms=60_000) == Claim(claimed=False)
+
+    idempotency.claims.claim("p-2", remaining_ms=60_000)
+    idempotency.claims.complete("p-2", RESULT)
+    record = layer.get_record({"prospect_id": "p-2"})
+    assert record is not None
+    assert (record.status, record.response_json_as_dict()) == ("COMPLETED", RESULT)
 
 
 def test_a_missing_table_is_a_store_error_that_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     with mock_aws():
-        claims = IdempotencyActionClaims("no-such-table", boto3.client("dynamodb", region_name=REGION))
+        claims = IdempotencyActionClaims(
+            boto3.client("dynamodb", region_name=REGION),
+            "no-such-table",
+            clock=ManualClock(datetime.now(UTC)),
+        )
         with pytest.raises(StoreError) as raised:
             claims.claim("p-1", remaining_ms=60_000)
     assert raised.value.failure.code == "ResourceNotFoundException"

@@ -165,9 +165,9 @@ def test_a_bad_jwt_signature_is_refused_with_a_clear_message(emulator: Emulator)
     failure = raised.value.failure
     assert failure.code == "AUTHENTICATION_FAILED" and failure.category is ErrorCategory.CONFIGURATION
     assert not failure.retryable
-    assert "Salesforce refused the jwt login at" in failure.message
+    assert "Salesforce refused the jwt login of the secret's user at" in failure.message
     assert "invalid_grant" in failure.message
-    assert USERNAME not in str(raised.value), "the integration user is a person's identifier"
+    assert USERNAME not in str(raised.value), "the username is personal data: never in a log line"
 
 
 def test_a_wrong_password_is_refused_with_a_clear_message(emulator: Emulator) -> None:

@@ -1,23 +1,33 @@
 """Handler tests: the real handlers, their sample events, moto for AWS (tables and queues made
-from template.yaml) and the Salesforce emulator served over HTTPS on localhost."""
+from template.yaml) and the Salesforce emulator served over HTTPS on localhost.
+
+Every AWS call a handler makes is checked against its function's IAM policy in the transformed
+template (`local.iam_policies`): a call the deployed function would be denied fails the test."""
 
 from __future__ import annotations
 
+import importlib
 import json
-from collections.abc import Iterator
+import os
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache, wraps
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aws_lambda_powertools import Metrics
+from botocore.handlers import BUILTIN_HANDLERS
 from crmsync import bootstrap
 from moto import mock_aws
 
-from local.aws_stack import LocalStack, create_stack, store_jwt_secret
+from local.aws_stack import LocalStack, create_stack, load_template, store_jwt_secret
+from local.iam_policies import FunctionPolicy, permissions_for
 from local.keys import JwtKeyPair, generate_jwt_key_pair
 from local.salesforce_emulator import Emulator, ManualClock
+from local.sam_transform import transformed_template
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 CLIENT_ID = "3MVG9crmsync-functions"
@@ -35,6 +45,82 @@ class LambdaContext:
 
     def get_remaining_time_in_millis(self) -> int:
         return self.remaining_millis
+
+
+# ------------------------------------------------------------------ IAM: what each handler calls
+
+_calls: ContextVar[list[tuple[str, dict[str, Any]]] | None] = ContextVar(
+    "crmsync_handler_calls", default=None
+)
+"""The running invocation's AWS calls: ("<service>.<operation>", request parameters)."""
+
+
+def _record_call(event_name: str, request: Any, **_: Any) -> None:
+    calls = _calls.get()
+    if calls is None:
+        return
+    _, service, operation = event_name.split(".", 2)
+    body = request.body or b"{}"
+    params = json.loads(body.decode() if isinstance(body, bytes) else body) if body else {}
+    calls.append((f"{service}.{operation}", params))
+
+
+BUILTIN_HANDLERS.append(("before-send", _record_call))
+
+
+@cache
+def _handler_modules() -> dict[str, str]:
+    """Handler module (`functions.outbound_sync.app`) → the function's logical id."""
+    modules = {}
+    for logical_id, resource in load_template()["Resources"].items():
+        if resource["Type"] == "AWS::Serverless::Function":
+            code = resource["Properties"]["CodeUri"].strip("/").replace("/", ".")
+            modules[f"{code}.{resource['Properties']['Handler'].split('.')[0]}"] = logical_id
+    return modules
+
+
+def _denied_calls(stack: LocalStack, function: str, calls: list[tuple[str, dict[str, Any]]]) -> list[str]:
+    account = next(iter(stack.arns.values())).split(":")[4]
+    secret = os.environ.get("CRMSYNC_SALESFORCE_SECRET_ARN") or None
+    policy = FunctionPolicy.of(
+        transformed_template(), function, lambda value: stack.resolve(value, secret_arn=secret)
+    )
+    denied = []
+    for call, params in calls:
+        service, operation = call.split(".", 1)
+        for action, resource in permissions_for(
+            service, operation, params, region=stack.region, account=account
+        ):
+            if not policy.allows(action, resource):
+                denied.append(f"{function}: {action} on {resource}")
+    return sorted(set(denied))
+
+
+@pytest.fixture(autouse=True)
+def handlers_held_to_their_iam_policy(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each handler's AWS calls, checked as the handler returns (or raises)."""
+
+    def held(function: str, handler: Callable[..., Any]) -> Callable[..., Any]:
+        @wraps(handler)
+        def invoke(*args: Any, **kwargs: Any) -> Any:
+            made: list[tuple[str, dict[str, Any]]] = []
+            token = _calls.set(made)
+            try:
+                return handler(*args, **kwargs)
+            finally:
+                _calls.reset(token)
+                checked = request.node.get_closest_marker("outside_the_stack") is None
+                if made and checked and "stack" in request.fixturenames:
+                    denied = _denied_calls(request.getfixturevalue("stack"), function, made)
+                    assert not denied, "denied by the function's IAM policy:\n" + "\n".join(denied)
+
+        return invoke
+
+    for module_name, function in _handler_modules().items():
+        module = importlib.import_module(module_name)
+        monkeypatch.setattr(module, "handler", held(function, module.handler))
 
 
 def load_event(function: str, name: str) -> dict[str, Any]:

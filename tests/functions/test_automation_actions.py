@@ -710,7 +710,9 @@ def test_an_action_for_a_prospect_another_invocation_is_carrying_out_waits_for_i
     add_prospects(person("p-1"))
     # GIVEN another invocation holds the prospect (a duplicate delivery, running right now)
     claims = IdempotencyActionClaims(
-        bootstrap.settings().idempotency_table, boto3.client("dynamodb", region_name=REGION)
+        boto3.client("dynamodb", region_name=REGION),
+        bootstrap.settings().idempotency_table,
+        clock=bootstrap.SystemClock(),
     )
     assert claims.claim("p-1", remaining_ms=60_000).claimed
     record = sqs_record(message("create_lead", "p-1"))

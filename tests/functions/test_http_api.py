@@ -80,6 +80,36 @@ def test_status_shows_the_last_run_of_each_direction_its_lag_and_open_errors_by_
     assert body["open_errors"] == {"validation": 1}
 
 
+def test_status_shows_the_configurations_schedules_and_when_each_run_is_next_due(
+    connector: LocalStack,
+) -> None:
+    # GIVEN a configuration that reads every 6 hours and sends every 10 minutes, and an outbound
+    # run that started an hour ago
+    bootstrap.load_configuration(
+        {"version": 2, "outbound": {"schedule": "6 hours"}, "inbound": {"every_minutes": 10}}
+    )
+    started = datetime.now(UTC) - timedelta(hours=1)
+    bootstrap.sync_state().save_scheduled_start("outbound", started)
+
+    # WHEN the status is asked for
+    _, body = call(load_event("http_api", "status"))
+
+    # THEN it shows the schedules in force, and when the next scheduled runs are due
+    assert body["schedules"] == {
+        "outbound": {
+            "every": "6 hours",
+            "last_started_at": started.isoformat(),
+            "next_due_at": (started + timedelta(hours=6)).isoformat(),
+        },
+        "inbound": {
+            "every": "10 minutes",
+            "max_waiting_changes": 100,
+            "last_started_at": None,
+            "next_due_at": None,
+        },
+    }
+
+
 def test_a_resumed_connector_reports_running(connector: LocalStack) -> None:
     bootstrap.state_store().set_paused(False)
     _, body = call(load_event("http_api", "status"))

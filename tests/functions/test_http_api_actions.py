@@ -390,6 +390,7 @@ def test_when_the_queue_cannot_be_reached_the_caller_is_told_to_retry(
     assert [message["action_id"] for message in queued()] == [body["action_id"]]
 
 
+@pytest.mark.outside_the_stack
 def test_a_queue_that_does_not_exist_is_an_error_of_the_stack_not_retryable(
     connector: LocalStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -34,6 +34,7 @@ from functions.inbound_sync import app as inbound_app
 from functions.outbound_sync import app as outbound_app
 from local.prospect_stream import ProspectStream
 from local.salesforce_emulator import Emulator, ManualClock
+from local.schedules import let_schedules_pass
 
 from .conftest import REGION, LambdaContext, OutboundConnector, load_event
 
@@ -113,12 +114,17 @@ def new_context(remaining_millis: int = 120_000) -> LambdaContext:
 
 
 def run_outbound() -> dict[str, Any]:
+    let_schedules_pass("outbound")
     report: dict[str, Any] = outbound_app.handler(load_event("outbound_sync", "scheduled"), new_context())
     return report
 
 
-def run_inbound() -> dict[str, Any]:
-    report: dict[str, Any] = inbound_app.handler(load_event("inbound_sync", "scheduled"), new_context())
+def run_inbound(context: LambdaContext | None = None) -> dict[str, Any]:
+    """One scheduled invocation once the schedule is due."""
+    let_schedules_pass("inbound")
+    report: dict[str, Any] = inbound_app.handler(
+        load_event("inbound_sync", "scheduled"), context or new_context()
+    )
     return report
 
 
@@ -933,7 +939,7 @@ def test_a_run_cut_short_by_its_deadline_sends_what_it_gathered_and_the_next_sen
 
     # WHEN the deadline nears after two pages
     context = CountdownContext(aws_request_id=str(uuid.uuid4()))
-    first = inbound_app.handler(load_event("inbound_sync", "scheduled"), context)
+    first = run_inbound(context)
     second = run_inbound()
 
     # THEN the first run sent the 200 it had planned, the next the other 100: each Lead once
@@ -941,6 +947,50 @@ def test_a_run_cut_short_by_its_deadline_sends_what_it_gathered_and_the_next_sen
     assert (second["outcome"], second["counts"]) == ("completed", {"updated": 100})
     assert len(collection_updates(salesforce)) == 2
     assert {lead(salesforce, lead_id)["Marketing_Score__c"] for lead_id in lead_ids} == {5}
+
+
+def test_a_scheduled_tick_runs_once_every_minutes_have_passed_and_the_early_run_never_waits(
+    inbound: Inbound, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    salesforce = inbound.salesforce
+    (lead_id, other_id) = inbound.leads(2)
+    clock = ManualClock(datetime.now(UTC))
+    monkeypatch.setattr(bootstrap, "SystemClock", lambda: clock)
+    # GIVEN inbound every 10 minutes (early from 2 waiting changes), and a scheduled run now
+    bootstrap.load_configuration(
+        {**CONFIGURATION, "version": 3, "inbound": {"every_minutes": 10, "max_waiting_changes": 2}}
+    )
+    assert tick()["outcome"] == "idle"
+
+    # WHEN marketing scores a prospect, and the ticks of the next 9 minutes come
+    inbound.changed_by_marketing([lead_id], score=10)
+    ticks = []
+    for _ in range(9):
+        clock.advance(minutes=1)
+        ticks.append(tick())
+
+    # THEN none runs (not even the parked actions or the activities): the change waits
+    assert ticks == [{"trigger": "schedule", "outcome": "not_due"}] * 9
+    assert salesforce.api_calls == 0
+    assert lead(salesforce, lead_id).get("Marketing_Score__c") is None
+
+    # AND the tick 10 minutes after the last scheduled run's start sends it
+    clock.advance(minutes=1)
+    assert tick()["counts"] == {"updated": 1}
+    assert lead(salesforce, lead_id)["Marketing_Score__c"] == 10
+
+    # WHEN, a minute later, enough changes wait for an early run, THEN the stream starts it at
+    # once: the schedule holds back only the ticks
+    clock.advance(minutes=1)
+    inbound.edit([lead_id, other_id], score=20)
+    (early,) = inbound.capture()
+    assert (early["outcome"], early["counts"]) == ("completed", {"updated": 2})
+
+
+def tick() -> dict[str, Any]:
+    """One tick of the scheduler (every minute), whether or not the schedule is due."""
+    report: dict[str, Any] = inbound_app.handler(load_event("inbound_sync", "scheduled"), new_context())
+    return report
 
 
 def test_a_paused_connector_sends_nothing_and_catches_up_on_resume(inbound: Inbound) -> None:

@@ -35,6 +35,7 @@ from crmsync.sync.run_report import metric_name
 from functions.outbound_sync import app
 from local.keys import JwtKeyPair, generate_jwt_key_pair
 from local.salesforce_emulator import Emulator, ManualClock
+from local.schedules import let_schedules_pass
 from tests.unit.test_architecture import imports_after
 
 from .conftest import CLIENT_ID, REGION, USERNAME, LambdaContext, OutboundConnector, load_event
@@ -67,7 +68,8 @@ class DeadlineContext(LambdaContext):
 
 
 def run_outbound(context: LambdaContext | None = None) -> dict[str, Any]:
-    """One scheduled invocation, as EventBridge Scheduler delivers it."""
+    """One scheduled invocation, as EventBridge Scheduler delivers it, once the schedule is due."""
+    let_schedules_pass("outbound")
     report: dict[str, Any] = app.handler(load_event("outbound_sync", "scheduled"), context or new_context())
     return report
 
@@ -548,6 +550,85 @@ def test_an_idle_run_costs_one_salesforce_call_per_object_it_reads(
     assert all(method == "GET" and "/query" in path for method, path in salesforce.call_log)
 
 
+# ------------------------------------------------------------------ the configuration's schedule
+
+
+def tick() -> dict[str, Any]:
+    """One tick of the scheduler (every minute), whether or not the schedule is due."""
+    report: dict[str, Any] = app.handler(load_event("outbound_sync", "scheduled"), new_context())
+    return report
+
+
+def test_a_tick_runs_only_once_the_configurations_schedule_has_passed_since_the_last_run(
+    outbound_connector: OutboundConnector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    salesforce = outbound_connector.salesforce
+    clock = ManualClock(datetime.now(UTC))
+    monkeypatch.setattr(bootstrap, "SystemClock", lambda: clock)
+    # GIVEN an hourly schedule, and a run that synced a Lead
+    bootstrap.load_configuration({"version": 2, "outbound": {"schedule": "1 hour"}})
+    insert_lead(salesforce, Email="ada@example.com")
+    first = tick()
+    assert first["outcome"] == "completed"
+
+    # WHEN the ticks of the next 59 minutes come
+    later(outbound_connector)
+    insert_lead(salesforce, Email="grace@example.com")
+    salesforce.reset_counters()
+    not_due = []
+    for _ in range(59):
+        clock.advance(minutes=1)
+        not_due.append(tick()["outcome"])
+
+    # THEN none runs: no Salesforce call, and the last run is still the one that did
+    assert set(not_due) == {"not_due"}
+    assert salesforce.api_calls == 0
+    last = bootstrap.sync_state().last_run(Direction.OUTBOUND)
+    assert last is not None and last.run_id == first["run_id"]
+
+    # AND the tick an hour after that run's start runs, and syncs what changed meanwhile
+    clock.advance(minutes=1)
+    assert tick()["counts"]["created"] == 1
+
+
+def test_a_configuration_loaded_changes_the_schedule_at_the_next_tick(
+    outbound_connector: OutboundConnector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = ManualClock(datetime.now(UTC))
+    monkeypatch.setattr(bootstrap, "SystemClock", lambda: clock)
+    # GIVEN a daily schedule, whose run happened a minute ago
+    bootstrap.load_configuration({"version": 2, "outbound": {"schedule": "daily"}})
+    assert tick()["outcome"] == "completed"
+    clock.advance(minutes=1)
+    assert tick()["outcome"] == "not_due"
+
+    # WHEN a configuration that syncs every 5 minutes is loaded (no deployment)
+    bootstrap.load_configuration({"version": 3, "outbound": {"schedule": "5 minutes"}})
+
+    # THEN the ticks follow it at once: the one 5 minutes after the last run's start runs
+    clock.advance(minutes=3)
+    assert tick()["outcome"] == "not_due"
+    clock.advance(minutes=1)
+    assert tick()["outcome"] == "completed"
+    clock.advance(minutes=4)
+    assert tick()["outcome"] == "not_due"
+    clock.advance(minutes=1)
+    assert tick()["outcome"] == "completed"
+
+
+def test_a_tick_a_few_seconds_early_still_runs(
+    outbound_connector: OutboundConnector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The scheduler's ticks come a few seconds either side of the minute: a 2-minute schedule
+    must not slip to every 3 minutes because a tick came early."""
+    clock = ManualClock(datetime.now(UTC))
+    monkeypatch.setattr(bootstrap, "SystemClock", lambda: clock)
+    assert tick()["outcome"] == "completed"  # the default schedule: every 2 minutes
+
+    clock.advance(seconds=119)
+    assert tick()["outcome"] == "completed"
+
+
 # ------------------------------------------------------------------ one run at a time
 
 
@@ -665,17 +746,22 @@ def test_two_invocations_at_once_sync_each_lead_exactly_once(outbound_connector:
     lead_ids = insert_leads(salesforce, outbound_connector.clock, count=50, per_second=50)
     salesforce.faults.slow(1.0, count=2)
     start_together = Barrier(2)
+    let_schedules_pass("outbound")
 
     def invoke() -> dict[str, Any]:
         start_together.wait()
-        return run_outbound()
+        report: dict[str, Any] = app.handler(load_event("outbound_sync", "scheduled"), new_context())
+        return report
 
-    # WHEN two invocations start at the same moment
+    # WHEN two invocations (a tick the scheduler delivered twice) start at the same moment
     with ThreadPoolExecutor(max_workers=2) as pool:
         reports = [future.result() for future in [pool.submit(invoke), pool.submit(invoke)]]
 
-    # THEN one syncs, the other finds it busy, and each Lead has one prospect
-    assert sorted(report["outcome"] for report in reports) == ["busy", "completed"]
+    # THEN one syncs, the other finds it busy (or, had it looked a moment later, not due any
+    # more), and each Lead has one prospect
+    (ran,) = [report for report in reports if report["outcome"] == "completed"]
+    (other,) = [report for report in reports if report is not ran]
+    assert other["outcome"] in ("busy", "not_due")
     assert_each_record_has_one_prospect(all_prospects(), lead_ids)
 
 
@@ -1044,7 +1130,7 @@ def test_a_prospect_edited_while_the_run_writes_it_is_retried_by_the_next_run_an
     salesforce.update("Lead", lead_id, {"Phone": "+44 20 7946 0000"})
     racing = _MarketingEditsDuringTheRun(bootstrap.prospect_store(), prospect.id)
     sync = OutboundSync(
-        crm=bootstrap.salesforce_gateway(),
+        crm=bootstrap.salesforce_gateway,
         links=bootstrap.link_store(),
         prospects=racing,
         state=bootstrap.sync_state(),
@@ -1052,6 +1138,7 @@ def test_a_prospect_edited_while_the_run_writes_it_is_retried_by_the_next_run_an
         configuration=bootstrap.configuration(),
         clock=bootstrap.SystemClock(),
     )
+    let_schedules_pass("outbound")
     report = sync.run(lambda: 60_000, run_id="racing-run")
 
     # THEN the run does not overwrite the newer prospect: the record waits for the next run

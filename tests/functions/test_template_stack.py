@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
 
 from local.aws_stack import LocalStack, TemplateError, create_stack, load_template
+from local.iam_policies import FunctionPolicy, permissions_for, wildcard_data_grants
+from local.sam_transform import transformed_template
 from tests.functions.conftest import REGION
 
 
@@ -62,7 +65,17 @@ def test_function_environment_points_at_the_created_resources(stack: LocalStack)
     assert environment["CRMSYNC_ACTIONS_QUEUE_URL"] == stack.resources["ActionsQueue"]
     assert environment["CRMSYNC_SALESFORCE_SECRET_ARN"] == arn
     assert "CRMSYNC_BULK_THRESHOLD" not in environment, "batch sizes are the configuration's"
-    assert environment["CRMSYNC_OUTBOUND_SCHEDULE"] == "rate(2 minutes)"
+    assert not {"CRMSYNC_OUTBOUND_SCHEDULE", "CRMSYNC_INBOUND_SCHEDULE"} & set(environment), (
+        "schedules are the configuration's"
+    )
+
+
+def test_the_scheduled_functions_tick_every_minute_and_the_configuration_sets_their_schedules() -> None:
+    template = load_template()
+    assert not {"OutboundSchedule", "InboundSchedule"} & set(template["Parameters"])
+    for function in ("OutboundSyncFunction", "InboundSyncFunction"):
+        schedule = template["Resources"][function]["Properties"]["Events"]["Schedule"]
+        assert schedule["Properties"]["ScheduleExpression"] == "rate(1 minute)"
 
 
 def test_a_parameter_without_default_must_be_given(stack: LocalStack) -> None:
@@ -86,11 +99,10 @@ def test_the_prospects_stream_sends_the_batches_it_gives_up_on_to_a_queue_the_in
     stack: LocalStack,
 ) -> None:
     inbound = stack.template["Resources"]["InboundSyncFunction"]["Properties"]
-    mapping = inbound["Events"]["ProspectChanges"]["Properties"]
-    # The discarded batch's position goes to the queue (SAM grants sqs:SendMessage for Type: SQS).
+    mapping = stack.template["Resources"]["InboundSyncFunctionProspectChanges"]["Properties"]
+    # The discarded batch's position goes to the queue.
     assert mapping["DestinationConfig"]["OnFailure"] == {
-        "Type": "SQS",
-        "Destination": {"Fn::GetAtt": ["FailedCapturesQueue", "Arn"]},
+        "Destination": {"Fn::GetAtt": ["FailedCapturesQueue", "Arn"]}
     }
     # The queue is encrypted and keeps a message past the stream's 24 hours; one invocation at
     # a time reads a message.
@@ -100,26 +112,26 @@ def test_the_prospects_stream_sends_the_batches_it_gives_up_on_to_a_queue_the_in
     assert attributes["SqsManagedSseEnabled"] == "true"
     assert int(attributes["MessageRetentionPeriod"]) > 24 * 3600
     assert int(attributes["VisibilityTimeout"]) >= inbound["Timeout"]
-    # The function finds the queue, takes messages off it only, and reads this table's stream only.
+    # The function finds the queue, takes messages off it (Lambda puts them there with the same
+    # role), and reads this table's stream only.
     environment = stack.function_environment("InboundSyncFunction", secret_arn="unused")
     assert environment["CRMSYNC_FAILED_CAPTURES_QUEUE_URL"] == stack.resources["FailedCapturesQueue"]
-    policies = inbound["Policies"]
-    assert {
-        "SQSPollerPolicy": {"QueueName": {"Fn::GetAtt": ["FailedCapturesQueue", "QueueName"]}}
-    } in policies
-    (stream_read,) = [p["Statement"] for p in policies if "Statement" in p]
-    assert stream_read == [
-        {
-            "Effect": "Allow",
-            "Action": ["dynamodb:GetShardIterator", "dynamodb:GetRecords"],
-            "Resource": {"Fn::GetAtt": ["ProspectsTable", "StreamArn"]},
-        }
-    ]
+    policy = FunctionPolicy.of(
+        transformed_template(), "InboundSyncFunction", lambda value: stack.resolve(value, secret_arn="-")
+    )
+    failed = stack.arns["FailedCapturesQueue"]
+    for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:SendMessage"):
+        assert policy.allows(action, failed)
+    assert not policy.allows("sqs:ReceiveMessage", stack.arns["ActionsQueue"])
+    stream = stack.attribute("ProspectsTable", "StreamArn")
+    for action in ("dynamodb:GetShardIterator", "dynamodb:GetRecords"):
+        assert policy.allows(action, stream)
+        assert not policy.allows(action, stream.replace("ProspectsTable", "LinksTable"))
 
 
 def test_change_capture_falling_behind_or_batches_left_undrained_raise_alarms(stack: LocalStack) -> None:
     resources = stack.template["Resources"]
-    iterator_age = resources["InboundStreamIteratorAgeAlarm"]["Properties"]
+    iterator_age = resources["ProspectChangesIteratorAgeAlarm"]["Properties"]
     assert (iterator_age["Namespace"], iterator_age["MetricName"]) == ("AWS/Lambda", "IteratorAge")
     assert iterator_age["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": "InboundSyncFunction"}}]
     assert (iterator_age["Statistic"], iterator_age["ComparisonOperator"]) == (
@@ -133,3 +145,220 @@ def test_change_capture_falling_behind_or_batches_left_undrained_raise_alarms(st
         {"Name": "QueueName", "Value": {"Fn::GetAtt": ["FailedCapturesQueue", "QueueName"]}}
     ]
     assert undrained["Threshold"] < 24 * 3600, "while the batch's records are still in the stream"
+    iterator_alarms = [
+        logical_id
+        for logical_id, resource in resources.items()
+        if resource["Type"] == "AWS::CloudWatch::Alarm"
+        and resource["Properties"]["MetricName"] == "IteratorAge"
+    ]
+    assert iterator_alarms == ["ProspectChangesIteratorAgeAlarm"], "one alarm per condition"
+
+
+# ------------------------------------------------------------------ security and alerting
+
+
+def resources_of(kind: str) -> dict[str, dict[str, Any]]:
+    """The transformed template's resources of one type, by logical id."""
+    return {
+        logical_id: resource
+        for logical_id, resource in transformed_template()["Resources"].items()
+        if resource["Type"] == kind
+    }
+
+
+def test_no_role_grants_a_data_action_on_every_resource_after_the_sam_transform() -> None:
+    assert wildcard_data_grants(transformed_template()) == []
+
+
+def test_the_wildcard_check_finds_data_actions_on_any_resource_and_managed_policies() -> None:
+    role = {
+        "Type": "AWS::IAM::Role",
+        "Properties": {
+            "ManagedPolicyArns": ["arn:aws:iam::aws:policy/service-role/AWSLambdaSQSQueueExecutionRole"],
+            "Policies": [
+                {
+                    "PolicyDocument": {
+                        "Statement": [
+                            {"Effect": "Allow", "Action": ["xray:PutTraceSegments"], "Resource": "*"},
+                            {"Effect": "Allow", "Action": "dynamodb:GetItem", "Resource": "*"},
+                        ]
+                    }
+                }
+            ],
+        },
+    }
+    assert wildcard_data_grants({"Resources": {"SomeRole": role}}) == [
+        "SomeRole: managed policy arn:aws:iam::aws:policy/service-role/AWSLambdaSQSQueueExecutionRole "
+        "(grant what the function needs instead)",
+        "SomeRole: dynamodb:GetItem on Resource '*'",
+    ]
+
+
+def test_no_function_is_given_crud_on_a_table() -> None:
+    for logical_id, resource in load_template()["Resources"].items():
+        for policy in resource.get("Properties", {}).get("Policies", []) or []:
+            assert "DynamoDBCrudPolicy" not in policy, f"{logical_id}: name the actions its code calls"
+
+
+def test_a_policy_allows_only_the_actions_and_resources_it_names(stack: LocalStack) -> None:
+    secret = "arn:aws:secretsmanager:us-east-1:123456789012:secret:crmsync/salesforce-AbC123"
+    policy = FunctionPolicy.of(
+        transformed_template(), "HttpApiFunction", lambda value: stack.resolve(value, secret_arn=secret)
+    )
+    state = stack.arns["StateTable"]
+    assert policy.allows("dynamodb:GetItem", state)
+    assert not policy.allows("dynamodb:DeleteItem", state), "the HTTP function deletes nothing"
+    assert not policy.allows("dynamodb:GetItem", stack.arns["LinksTable"])
+    assert policy.allows("secretsmanager:GetSecretValue", secret)
+    assert policy.allows("sqs:SendMessage", stack.arns["ActionsQueue"])
+    assert not policy.allows("sqs:SendMessage", stack.arns["ActionsDeadLetterQueue"])
+
+
+def test_the_event_sources_read_the_actions_queue_and_the_prospects_stream_only(stack: LocalStack) -> None:
+    """What the Lambda pollers call with the functions' roles (no handler call shows it)."""
+
+    def policy(function: str) -> FunctionPolicy:
+        return FunctionPolicy.of(
+            transformed_template(), function, lambda value: stack.resolve(value, secret_arn="-")
+        )
+
+    consumer, inbound = policy("AutomationActionsFunction"), policy("InboundSyncFunction")
+    for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"):
+        assert consumer.allows(action, stack.arns["ActionsQueue"])
+        assert not consumer.allows(action, stack.arns["ActionsDeadLetterQueue"])
+    stream = stack.attribute("ProspectsTable", "StreamArn")
+    for action in ("GetRecords", "GetShardIterator", "DescribeStream", "ListStreams"):
+        assert inbound.allows(f"dynamodb:{action}", stream)
+        assert not inbound.allows(f"dynamodb:{action}", stream.replace("ProspectsTable", "LinksTable"))
+
+
+def test_an_event_sources_failure_destination_is_one_its_functions_role_may_send_to(
+    stack: LocalStack,
+) -> None:
+    """Lambda sends a mapping's failed batches with the function's role; SAM adds that permission
+    to the role only for its own events, not for the mappings the template declares."""
+    template = transformed_template()
+    for logical_id, mapping in resources_of("AWS::Lambda::EventSourceMapping").items():
+        destination = (
+            mapping["Properties"].get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+        )
+        if destination is None:
+            continue
+        function = mapping["Properties"]["FunctionName"]["Ref"]
+        policy = FunctionPolicy.of(template, function, lambda value: stack.resolve(value, secret_arn="-"))
+        target = stack.resolve(destination)
+        action = "sns:Publish" if ":sns:" in target else "sqs:SendMessage"
+        assert policy.allows(action, target), f"{logical_id}: {function} may not {action} to {target}"
+
+
+def test_a_call_needs_its_items_actions_and_its_index() -> None:
+    account = {"region": "eu-west-1", "account": "111122223333"}
+    table = "arn:aws:dynamodb:eu-west-1:111122223333:table/"
+    transaction = {
+        "TransactItems": [
+            {"Put": {"TableName": "links", "Item": {}}},
+            {"Update": {"TableName": "state", "Key": {}}},
+            {"ConditionCheck": {"TableName": "links", "Key": {}}},
+        ]
+    }
+    assert permissions_for("dynamodb", "TransactWriteItems", transaction, **account) == [
+        ("dynamodb:PutItem", table + "links"),
+        ("dynamodb:UpdateItem", table + "state"),
+        ("dynamodb:ConditionCheckItem", table + "links"),
+    ]
+    query = {"TableName": "activities", "IndexName": "waiting"}
+    assert permissions_for("dynamodb", "Query", query, **account) == [
+        ("dynamodb:Query", table + "activities/index/waiting")
+    ]
+    queue = {"QueueUrl": "https://sqs.eu-west-1.amazonaws.com/111122223333/actions"}
+    assert permissions_for("sqs", "SendMessageBatch", queue, **account) == [
+        ("sqs:SendMessage", "arn:aws:sqs:eu-west-1:111122223333:actions")
+    ]
+    assert permissions_for("sqs", "DeleteMessageBatch", queue, **account) == [
+        ("sqs:DeleteMessage", "arn:aws:sqs:eu-west-1:111122223333:actions")
+    ]
+    stream = table + "prospects/stream/2026-11-22T12:00:00.000"
+    iterator = {"ShardIterator": stream + "|1|AAAAopaque"}
+    assert permissions_for("dynamodb-streams", "GetRecords", iterator, **account) == [
+        ("dynamodb:GetRecords", stream)
+    ]
+    shard = {"StreamArn": stream, "ShardId": "shardId-1", "ShardIteratorType": "AT_SEQUENCE_NUMBER"}
+    assert permissions_for("dynamodb-streams", "GetShardIterator", shard, **account) == [
+        ("dynamodb:GetShardIterator", stream)
+    ]
+
+
+def test_every_alarm_notifies_the_alarm_topic_and_an_email_subscription_is_optional() -> None:
+    template = load_template()
+    alarms = {
+        logical_id: resource["Properties"]
+        for logical_id, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::CloudWatch::Alarm"
+    }
+    assert {
+        "ActionsDeadLetterAlarm",
+        "ScheduledRunFailuresAlarm",
+        "ProspectChangesIteratorAgeAlarm",
+        "FailedCapturesAlarm",
+        "HttpApiFunctionErrorsAlarm",
+        "OutboundSyncFunctionErrorsAlarm",
+        "InboundSyncFunctionErrorsAlarm",
+        "AutomationActionsFunctionErrorsAlarm",
+    } <= set(alarms)
+    for logical_id, alarm in alarms.items():
+        assert {"Ref": "AlarmTopic"} in alarm.get("AlarmActions", []), f"{logical_id} notifies nobody"
+    subscription = template["Resources"]["AlarmEmailSubscription"]
+    assert subscription["Condition"] == "HasAlarmEmail"
+    assert template["Parameters"]["AlarmEmail"]["Default"] == ""
+
+
+def test_each_function_has_an_errors_alarm() -> None:
+    template = load_template()
+    watched = {
+        alarm["Properties"]["Dimensions"][0]["Value"]["Ref"]
+        for alarm in template["Resources"].values()
+        if alarm["Type"] == "AWS::CloudWatch::Alarm" and alarm["Properties"].get("MetricName") == "Errors"
+    }
+    functions = {
+        logical_id
+        for logical_id, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::Serverless::Function"
+    }
+    assert watched == functions
+
+
+def test_a_burst_of_actions_reaches_at_most_two_consumers_at_once() -> None:
+    (mapping,) = [
+        m["Properties"]
+        for m in resources_of("AWS::Lambda::EventSourceMapping").values()
+        if m["Properties"]["EventSourceArn"] == {"Fn::GetAtt": ["ActionsQueue", "Arn"]}
+    ]
+    assert mapping["ScalingConfig"] == {"MaximumConcurrency": 2}
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+
+
+def test_a_failed_scheduled_run_or_an_undelivered_tick_lands_in_the_failures_queue() -> None:
+    template = transformed_template()
+    failures = {"Fn::GetAtt": ["ScheduledRunFailuresQueue", "Arn"]}
+    for function in ("OutboundSyncFunction", "InboundSyncFunction"):
+        invoke = template["Resources"][f"{function}EventInvokeConfig"]["Properties"]
+        assert invoke["MaximumRetryAttempts"] == 0, "a retry would answer not_due and hide the failure"
+        assert invoke["DestinationConfig"]["OnFailure"]["Destination"] == failures
+        target = template["Resources"][f"{function}Schedule"]["Properties"]["Target"]
+        assert target["DeadLetterConfig"] == {"Arn": failures}
+
+
+def test_the_http_api_logs_each_request_without_personal_data() -> None:
+    (stage,) = resources_of("AWS::ApiGatewayV2::Stage").values()
+    settings = stage["Properties"]["AccessLogSettings"]
+    assert settings["DestinationArn"] == {"Fn::GetAtt": ["HttpApiAccessLogGroup", "Arn"]}
+    logged = json.loads(settings["Format"])
+    assert {"requestId", "routeKey", "status"} <= set(logged)
+    assert not {"sourceIp", "userAgent", "caller", "user", "userArn"} & set(logged)
+    assert not any("identity" in value for value in logged.values())
+
+
+def test_no_trace_keeps_a_functions_response() -> None:
+    for logical_id, function in resources_of("AWS::Lambda::Function").items():
+        environment = function["Properties"]["Environment"]["Variables"]
+        assert environment["POWERTOOLS_TRACER_CAPTURE_RESPONSE"] == "false", logical_id

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +59,7 @@ def test_the_defaults_are_the_specs() -> None:
     config = Configuration.default()
     assert config.matching is MatchingMode.EMAIL
     assert config.conflict_winner is ConflictWinner.SALESFORCE
-    assert config.outbound.schedule.rate_expression == "rate(2 minutes)"
+    assert config.outbound.schedule.interval == timedelta(minutes=2)
     assert (config.inbound.every_minutes, config.inbound.max_waiting_changes) == (2, 100)
     assert config.inbound.create_unlinked is CreateUnlinked.NEVER
     assert config.owner.direction is OwnerDirection.SALESFORCE
@@ -107,18 +107,23 @@ def test_a_mapping_given_for_one_object_replaces_only_that_objects_mapping() -> 
 
 
 @pytest.mark.parametrize(
-    ("text", "rate"),
+    ("text", "interval"),
     [
-        ("1 minute", "rate(1 minute)"),
-        ("45 minutes", "rate(45 minutes)"),
-        ("1 hour", "rate(1 hour)"),
-        ("12 hours", "rate(12 hours)"),
-        ("daily", "rate(1 day)"),
+        ("1 minute", timedelta(minutes=1)),
+        ("45 minutes", timedelta(minutes=45)),
+        ("1 hour", timedelta(hours=1)),
+        ("12 hours", timedelta(hours=12)),
+        ("daily", timedelta(days=1)),
     ],
 )
-def test_outbound_schedules_are_minutes_some_hours_or_daily(text: str, rate: str) -> None:
+def test_outbound_schedules_are_minutes_some_hours_or_daily(text: str, interval: timedelta) -> None:
     config = Configuration.from_document({"version": 1, "outbound": {"schedule": text}})
-    assert config.outbound.schedule.rate_expression == rate
+    assert config.outbound.schedule.interval == interval
+
+
+def test_inbound_runs_every_so_many_minutes() -> None:
+    config = Configuration.from_document({"version": 1, "inbound": {"every_minutes": 10}})
+    assert config.inbound.interval == timedelta(minutes=10)
 
 
 def test_a_schedule_reads_back_as_written() -> None:

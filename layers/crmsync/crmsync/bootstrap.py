@@ -231,7 +231,9 @@ def salesforce_gateway() -> CrmGateway:
 def status() -> dict[str, Any]:
     from crmsync.sync.status import connector_status
 
-    return connector_status(state_store(), salesforce_gateway, sync_state(), clock().now())
+    return connector_status(
+        state_store(), salesforce_gateway, sync_state(), clock().now(), configuration=configuration
+    )
 
 
 def configuration() -> Configuration:
@@ -287,12 +289,13 @@ def clock() -> Clock:
 
 
 def outbound_sync() -> OutboundSync:
-    """The outbound run, built per invocation: it reads the configuration in force now."""
+    """The outbound run, built per invocation: it reads the configuration in force now.
+    Salesforce is only reached when the run is due."""
     from crmsync.sync.outbound import OutboundSync
 
     config = settings()
     return OutboundSync(
-        crm=salesforce_gateway(),
+        crm=salesforce_gateway,
         links=link_store(),
         prospects=prospect_store(),
         state=sync_state(),
@@ -361,7 +364,7 @@ def automation_actions() -> AutomationActions:
         prospects=prospect_store(),
         state=sync_state(),
         connector=state_store(),
-        claims=IdempotencyActionClaims(config.idempotency_table, _dynamodb_client()),
+        claims=IdempotencyActionClaims(_dynamodb_client(), config.idempotency_table, clock=clock()),
         parked=DynamoParkedActions(_dynamodb_client(), config.state_table),
         configuration=configuration(),
         clock=clock(),

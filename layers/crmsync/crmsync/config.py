@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, TypeVar
 
@@ -132,9 +132,14 @@ class Schedule:
         return f"{self.every} {unit}"
 
     @property
-    def rate_expression(self) -> str:
-        """The EventBridge Scheduler expression: "rate(2 minutes)"."""
-        return "rate(1 day)" if self.unit is ScheduleUnit.DAILY else f"rate({self.text})"
+    def interval(self) -> timedelta:
+        """How long after the start of the last run the next one is due ("daily": 24 hours
+        after it, not at a time of day)."""
+        if self.unit is ScheduleUnit.DAILY:
+            return timedelta(days=1)
+        if self.unit is ScheduleUnit.HOURS:
+            return timedelta(hours=self.every)
+        return timedelta(minutes=self.every)
 
 
 @dataclass(frozen=True)
@@ -177,6 +182,11 @@ class InboundSettings:
     max_waiting_changes: int = 100
     """An inbound run starts early once this many prospect changes are waiting."""
     create_unlinked: CreateUnlinked = CreateUnlinked.NEVER
+
+    @property
+    def interval(self) -> timedelta:
+        """How long after the start of the last scheduled inbound run the next one is due."""
+        return timedelta(minutes=self.every_minutes)
 
 
 @dataclass(frozen=True)

@@ -203,7 +203,7 @@ class RunSummary:
 
 class SyncStateStore(Protocol):
     """Run bookkeeping in the state table: leases, watermarks, the records to retry, the user
-    map, run summaries, the audit trail and the error list."""
+    map, run summaries and scheduled starts, the audit trail and the error list."""
 
     def acquire_lease(self, name: str, holder: str, now: datetime, until: datetime) -> bool:
         """Take the lease `name` if it is free or expired; False if another holder has it."""
@@ -248,6 +248,12 @@ class SyncStateStore(Protocol):
     def save_run(self, summary: RunSummary) -> None: ...
 
     def last_run(self, direction: Direction) -> RunSummary | None: ...
+
+    def last_scheduled_start(self, name: str) -> datetime | None:
+        """When the last scheduled run `name` that went ahead (took its lease) started."""
+        ...
+
+    def save_scheduled_start(self, name: str, at: datetime) -> None: ...
 
 
 class ConfigStore(Protocol):

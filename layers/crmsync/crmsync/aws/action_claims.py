@@ -1,114 +1,115 @@
-"""`ActionClaims` on the Powertools idempotency table, keyed by the prospect id.
+"""`ActionClaims` on the idempotency table, keyed by the prospect id.
 
 The actions consumer works on a whole batch at once (one Salesforce query and one Collections
 call for many actions), so it cannot wrap one function call per action with Powertools'
-`idempotent_function`. It uses the same persistence layer the decorator uses, step by step:
-`save_inprogress` before carrying an action out (a conditional put: it fails while another
-invocation holds the prospect, or once an action for it completed), `save_success` with what was
-done, `delete_record` when nothing was done so a later action may try again.
+`idempotent_function`. It makes the same three moves on the same items: a conditional put
+before carrying an action out (it fails while another invocation holds the prospect, or once an
+action for it completed), an update with what was done, a delete when nothing was done so a
+later action may try again. Time comes from the injected clock, not from the wall: a claim
+lapses when the clock says its holder's deadline has passed.
 
-Item layout (Powertools' own, table key `id`, TTL `expiration`):
-`id = "crmsync.automation_actions#<md5 of the prospect id>"`, `status` (INPROGRESS, COMPLETED),
-`expiration` (epoch seconds), `in_progress_expiration` (epoch milliseconds: the deadline of the
-invocation holding it, after which a retry may take it over), `data` (the saved result, JSON).
+Item layout (Powertools' own, table key `id`, TTL `expiration`, so items written by earlier
+versions, which drove Powertools' persistence layer, keep their meaning):
+`id = "crmsync.automation_actions#<md5 of the prospect id as JSON>"`, `status` (INPROGRESS,
+COMPLETED), `expiration` (epoch seconds), `in_progress_expiration` (epoch milliseconds: the
+deadline of the invocation holding it, after which a retry may take it over), `data` (the saved
+result, JSON).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+import time
+from collections.abc import Callable, Mapping
+from datetime import timedelta
 from typing import Any
 
-from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyItemAlreadyExistsError,
-    IdempotencyItemNotFoundError,
-)
-from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import STATUS_CONSTANTS
-from botocore.exceptions import BotoCoreError, ClientError
-
-from crmsync.aws.errors import client_failure, connection_failure
-from crmsync.domain.errors import StoreError
-from crmsync.ports import Claim
+from crmsync.aws.dynamo_table import DYNAMO_RETRY, ConditionFailed, DynamoTable, Expression, epoch_seconds
+from crmsync.domain.retry import RetryPolicy
+from crmsync.ports import Claim, Clock
 
 KEY_PREFIX = "crmsync.automation_actions"
 """Fixed, not the function's name: the same prospect must map to the same item whatever
 function (the consumer, the inbound run carrying out parked actions) claims it."""
 
-COMPLETED_FOR_SECONDS = 60 * 60
+COMPLETED_FOR = timedelta(hours=1)
 """How long a completed claim answers for its prospect. It only has to outlast the window in
 which two deliveries of one action can race; after it, the prospect's link answers."""
 
-_TRANSIENT_CODES = frozenset(
-    {
-        "ProvisionedThroughputExceededException",
-        "ThrottlingException",
-        "RequestLimitExceeded",
-        "InternalServerError",
-        "ServiceUnavailable",
-    }
+IN_PROGRESS = "INPROGRESS"
+COMPLETED = "COMPLETED"
+
+_CLAIMABLE = Expression(
+    "attribute_not_exists(#id) OR #expiration < :now"
+    " OR (#status = :in_progress AND attribute_exists(#deadline) AND #deadline < :now_ms)",
+    names={
+        "#id": "id",
+        "#expiration": "expiration",
+        "#status": "status",
+        "#deadline": "in_progress_expiration",
+    },
 )
-_PERMISSION_CODES = frozenset({"AccessDeniedException", "UnrecognizedClientException"})
-_CONFIGURATION_CODES = frozenset({"ResourceNotFoundException"})
+
+
+def claim_key(prospect_id: str) -> str:
+    """The item's `id`, as Powertools' persistence layer derives it from `{"prospect_id": ...}`."""
+    digest = hashlib.md5(json.dumps(prospect_id).encode(), usedforsecurity=False).hexdigest()
+    return f"{KEY_PREFIX}#{digest}"
 
 
 class IdempotencyActionClaims:
-    def __init__(self, table_name: str, client: Any) -> None:
-        self._layer = DynamoDBPersistenceLayer(table_name=table_name, boto3_client=client)
-        self._layer.configure(
-            IdempotencyConfig(
-                event_key_jmespath="prospect_id",
-                raise_on_no_idempotency_key=True,
-                expires_after_seconds=COMPLETED_FOR_SECONDS,
-            ),
-            key_prefix=KEY_PREFIX,
-        )
+    def __init__(
+        self,
+        client: Any,
+        table_name: str,
+        *,
+        clock: Clock,
+        retry: RetryPolicy = DYNAMO_RETRY,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._table = DynamoTable(client, table_name, ("id",), retry=retry, sleep=sleep)
+        self._clock = clock
 
     def claim(self, prospect_id: str, remaining_ms: int) -> Claim:
-        data = {"prospect_id": prospect_id}
+        now = self._clock.now()
+        now_ms = int(now.timestamp() * 1000)
+        key = claim_key(prospect_id)
         try:
-            with _translated():
-                self._layer.save_inprogress(data, remaining_time_in_millis=max(remaining_ms, 0))
-        except IdempotencyItemAlreadyExistsError as held:
-            record = held.old_data_record
-            if record is None:  # DynamoDB did not return the item with the refusal
-                try:
-                    with _translated():
-                        record = self._layer.get_record(data)
-                except IdempotencyItemNotFoundError:
-                    return Claim(claimed=False)  # released in between: the next delivery claims it
-            if record is not None and record.status == STATUS_CONSTANTS["COMPLETED"]:
-                return Claim(claimed=False, done_with=json.loads(record.response_data or "{}"))
+            self._table.put(
+                {
+                    "id": key,
+                    "status": IN_PROGRESS,
+                    "expiration": epoch_seconds(now + COMPLETED_FOR),
+                    "in_progress_expiration": now_ms + max(remaining_ms, 0),
+                },
+                Expression(
+                    _CLAIMABLE.text,
+                    _CLAIMABLE.names,
+                    {":now": int(now.timestamp()), ":now_ms": now_ms, ":in_progress": IN_PROGRESS},
+                ),
+            )
+        except ConditionFailed:
+            held = self._table.get({"id": key})
+            if held is not None and held.get("status") == COMPLETED:
+                return Claim(claimed=False, done_with=json.loads(held.get("data") or "{}"))
+            # Held by a live invocation, or released in between: the next delivery claims it.
             return Claim(claimed=False)
         return Claim(claimed=True)
 
     def complete(self, prospect_id: str, result: Mapping[str, Any]) -> None:
-        with _translated():
-            self._layer.save_success({"prospect_id": prospect_id}, dict(result))
+        self._table.update(
+            {"id": claim_key(prospect_id)},
+            Expression(
+                "SET #data = :data, #expiration = :expiration, #status = :status",
+                {"#data": "data", "#expiration": "expiration", "#status": "status"},
+                {
+                    ":data": json.dumps(dict(result), sort_keys=True, default=str),
+                    ":expiration": epoch_seconds(self._clock.now() + COMPLETED_FOR),
+                    ":status": COMPLETED,
+                },
+            ),
+        )
 
     def release(self, prospect_id: str) -> None:
-        with _translated():
-            self._layer.delete_record({"prospect_id": prospect_id}, _Released())
-
-
-class _Released(Exception):
-    """Powertools logs why a record is deleted; nothing failed in the layer itself."""
-
-
-@contextmanager
-def _translated() -> Iterator[None]:
-    """DynamoDB failures leave as `StoreError`s that say whether they are worth retrying."""
-    try:
-        yield
-    except ClientError as exc:
-        raise StoreError(
-            client_failure(
-                exc,
-                transient=_TRANSIENT_CODES,
-                permission=_PERMISSION_CODES,
-                configuration=_CONFIGURATION_CODES,
-            )
-        ) from exc
-    except BotoCoreError as exc:
-        raise StoreError(connection_failure(exc)) from exc
+        self._table.delete({"id": claim_key(prospect_id)})

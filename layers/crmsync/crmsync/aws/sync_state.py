@@ -19,6 +19,8 @@ Access patterns (table keys `pk`, `sk`; `expires_at` is the table's TTL, epoch s
   `first_at`, `last_at`, `state`. At most one entry per record and direction.
 - runs: `pk="run#<direction>"`, `sk="<ISO started_at>#<run id>"` → the `RunSummary`,
   `expires_at` = start + 90 days. The last run is a query newest first, limit 1.
+- scheduled starts: `pk="schedule"`, `sk=<run name>` → `started_at`: when the last scheduled run
+  that went ahead started; the configuration's interval counts from it. No TTL.
 
 Reads that decide what a run does (lease, watermark, records to retry, users) are consistent.
 Instants are ISO-8601 in UTC with microseconds, so sort keys built on them sort in time order.
@@ -331,6 +333,15 @@ class DynamoSyncState:
             counts={name: int(count) for name, count in item.get("counts", {}).items()},
             api_calls=int(item.get("api_calls", 0)),
         )
+
+    # ------------------------------------------------------------------ scheduled starts
+
+    def last_scheduled_start(self, name: str) -> datetime | None:
+        item = self._table.get({"pk": "schedule", "sk": name})
+        return None if item is None else parse_iso(item["started_at"])
+
+    def save_scheduled_start(self, name: str, at: datetime) -> None:
+        self._table.put({"pk": "schedule", "sk": name, "started_at": iso(at)})
 
 
 def _partition(pk: str) -> Expression:

@@ -36,7 +36,7 @@ class SalesforceCredentials:
     auth: GrantType
     login_url: str
     client_id: str
-    username: str | None = field(default=None, repr=False)  # a person's identifier: kept out of logs
+    username: str | None = field(default=None, repr=False)  # personal data: kept out of logs
     private_key: str | None = field(default=None, repr=False)
     client_secret: str | None = field(default=None, repr=False)
     password: str | None = field(default=None, repr=False)
@@ -150,16 +150,19 @@ def request_token(
         payload = {}
     if response.status_code != 200 or "access_token" not in payload:
         error = str(payload.get("error") or response.status_code)
-        reason = payload.get("error_description") or payload.get("error") or response.text[:200]
-        # The message goes to the error list and the logs: it names the grant and the login URL
-        # an operator checks, never the integration user (a person's identifier).
+        # The message goes to the error list, the logs and the status answer: it names the grant
+        # and the login URL an operator checks, never the integration user (personal data, kept
+        # in the secret), not even where Salesforce's reason echoes it.
+        reason = str(payload.get("error_description") or payload.get("error") or response.text[:200])
+        if credentials.username:
+            reason = reason.replace(credentials.username, "<the secret's username>")
         raise LoginRefused(
             error,
             Failure(
                 code="AUTHENTICATION_FAILED",
                 message=(
-                    f"Salesforce refused the {credentials.auth} login at {credentials.login_url}: "
-                    f"{error}: {reason}"
+                    f"Salesforce refused the {credentials.auth} login of the secret's user at "
+                    f"{credentials.login_url}: {error}: {reason}"
                 ),
                 category=ErrorCategory.CONFIGURATION,
             ),

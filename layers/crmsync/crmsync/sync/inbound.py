@@ -67,7 +67,7 @@ from crmsync.ports import (
 )
 from crmsync.sync.actions_intake import AcceptedAction, ActionRequest, action_id
 from crmsync.sync.budget import ApiBudget
-from crmsync.sync.leases import run_under_lease
+from crmsync.sync.leases import is_due, run_under_lease
 from crmsync.sync.missed_changes import (
     CAPTURE_OBJECT,
     RECONCILIATION_ITEMS_PER_RUN,
@@ -178,6 +178,13 @@ class InboundSync:
         threshold = self._config.inbound.max_waiting_changes
         return self._pending.count(threshold) >= threshold
 
+    def due(self) -> bool:
+        """Whether the scheduled invocation is due: `inbound.every_minutes` have passed since the
+        last scheduled run that went ahead started. Early runs (`capture`) do not count: the
+        scheduled invocation also catches up on missed changes, carries out parked actions and
+        sends activities."""
+        return is_due(self._state, LEASE, self._config.inbound.interval, self._clock.now())
+
     def catch_up_missed_changes(self) -> CatchUp:
         """Note as waiting the changes change capture missed: the batches it gave up on, and one
         share of the prospects reconciled with their links (`sync/missed_changes.py`). No
@@ -203,7 +210,9 @@ class InboundSync:
             rules = replace(rules, owners=owners)
         return rules
 
-    def run(self, remaining_ms: Callable[[], int], run_id: str) -> RunSummary:
+    def run(self, remaining_ms: Callable[[], int], run_id: str, *, scheduled: bool = False) -> RunSummary:
+        """Send what waits. A `scheduled` run is also "not_due" until `inbound.every_minutes`
+        have passed (`due`); an early run, started by `capture`, is not held to the schedule."""
         return run_under_lease(
             Direction.INBOUND,
             LEASE,
@@ -212,6 +221,7 @@ class InboundSync:
             state=self._state,
             clock=self._clock,
             start=lambda: _Run(self, run_id, remaining_ms),
+            every=self._config.inbound.interval if scheduled else None,
         )
 
 

@@ -1,7 +1,15 @@
-"""One run at a time: every scheduled run takes its lease in the state table, works, gives it
-back on every way out. A lease lasts until the invocation's own deadline (plus a few seconds of
-clock skew), so one left by an invocation Lambda killed expires by itself as soon as that
-invocation could no longer be running."""
+"""One run at a time, when it is due.
+
+Every run takes its lease in the state table, works, gives it back on every way out. A lease
+lasts until the invocation's own deadline (plus a few seconds of clock skew), so one left by an
+invocation Lambda killed expires by itself as soon as that invocation could no longer be running.
+
+The configuration sets the schedules (`outbound.schedule`, `inbound.every_minutes`); the
+deployment only ticks every scheduled function once a minute (`TICK`). A tick goes ahead when
+the interval has passed since the start of the last scheduled run that went ahead (took its
+lease), and otherwise answers "not_due" having read only that start: no lease, no Salesforce
+call, no run summary. A configuration loaded meanwhile therefore takes effect at the next tick.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +28,12 @@ certainly gone; what is left to cover is the difference between the clocks that 
 deadline and judge the expiry (the holder's and the next invocation's, kept by NTP within
 milliseconds). A longer grace only kept a direction blocked after a killed run: it was a
 minute, which with the functions' 300 s timeout made about 6 minutes."""
+TICK = timedelta(minutes=1)
+"""How often the deployment invokes each scheduled function (template.yaml, rate(1 minute))."""
+EARLY_BY = TICK / 2
+"""A tick may go ahead this much before the interval is up: ticks arrive a few seconds either
+side of the minute, and one that came a second early must not wait a whole tick more (a
+2-minute schedule would run every 3). Half a tick keeps every interval a whole number of ticks."""
 
 
 @contextmanager
@@ -79,6 +93,13 @@ class Run(Protocol):
     def api_calls(self) -> int: ...
 
 
+def is_due(state: SyncStateStore, name: str, every: timedelta, now: datetime) -> bool:
+    """Whether the scheduled run `name` is due at `now`: never run, or `every` (less
+    `EARLY_BY`) has passed since the last one that went ahead started."""
+    last = state.last_scheduled_start(name)
+    return last is None or now >= last + every - EARLY_BY
+
+
 def run_under_lease(
     direction: Direction,
     lease: str,
@@ -88,20 +109,19 @@ def run_under_lease(
     state: SyncStateStore,
     clock: Clock,
     start: Callable[[], Run],
+    every: timedelta | None = None,
 ) -> RunSummary:
-    """Run once if the lease is free ("busy" otherwise), and keep the run's summary."""
+    """Run once if the lease is free ("busy" otherwise), and keep the run's summary. With
+    `every`, a scheduled run: "not_due" until `every` has passed since the last one went ahead
+    (`is_due`), and its start is kept once it has the lease."""
     started = clock.now()
+    if every is not None and not is_due(state, lease, every, started):
+        return _skipped(direction, run_id, started, clock, "not_due")
     with lease_held(state, lease, run_id, started, remaining_ms()) as taken:
         if not taken:
-            return run_summary(
-                direction,
-                run_id,
-                started=started,
-                finished=clock.now(),
-                outcome="busy",
-                counts={},
-                api_calls=0,
-            )
+            return _skipped(direction, run_id, started, clock, "busy")
+        if every is not None:
+            state.save_scheduled_start(lease, started)
         run = start()
         outcome = run.execute()
     summary = run_summary(
@@ -115,3 +135,10 @@ def run_under_lease(
     )
     state.save_run(summary)
     return summary
+
+
+def _skipped(direction: Direction, run_id: str, started: datetime, clock: Clock, outcome: str) -> RunSummary:
+    """A run that did nothing; its summary is not kept, so the status keeps the last real one."""
+    return run_summary(
+        direction, run_id, started=started, finished=clock.now(), outcome=outcome, counts={}, api_calls=0
+    )

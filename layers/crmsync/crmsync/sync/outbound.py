@@ -92,7 +92,7 @@ class OutboundSync:
     def __init__(
         self,
         *,
-        crm: CrmGateway,
+        crm: Callable[[], CrmGateway],
         links: LinkStore,
         prospects: ProspectStore,
         state: SyncStateStore,
@@ -105,7 +105,7 @@ class OutboundSync:
         stop_margin_ms: int = STOP_MARGIN_MS,
         new_prospect_id: Callable[[], str] = lambda: uuid.uuid4().hex,
     ) -> None:
-        self._crm = crm
+        self._crm_factory = crm
         self._links = links
         self._prospects = prospects
         self._state = state
@@ -119,6 +119,8 @@ class OutboundSync:
         self._pending = pending
 
     def run(self, remaining_ms: Callable[[], int], run_id: str) -> RunSummary:
+        """One scheduled tick: a run when `outbound.schedule` has passed since the last one
+        started, "not_due" (nothing read but that start, Salesforce untouched) otherwise."""
         return run_under_lease(
             Direction.OUTBOUND,
             LEASE,
@@ -127,6 +129,7 @@ class OutboundSync:
             state=self._state,
             clock=self._clock,
             start=lambda: _Run(self, run_id, remaining_ms),
+            every=self._config.outbound.schedule.interval,
         )
 
 
@@ -135,6 +138,7 @@ class _Run:
 
     def __init__(self, sync: OutboundSync, run_id: str, remaining_ms: Callable[[], int]) -> None:
         self.s = sync
+        self.crm = sync._crm_factory()
         self.run_id = run_id
         self.remaining_ms = remaining_ms
         self.now = sync._clock.now()
@@ -142,7 +146,7 @@ class _Run:
         # Id; reading up to the start of this second keeps the (stamp, Id) watermark exact.
         self.until = self.now.replace(microsecond=0)
         self.counts: Counter[str] = Counter()
-        self.calls_at_start = sync._crm.api_calls
+        self.calls_at_start = self.crm.api_calls
         self.open_errors: set[tuple[str, str]] = set()
         self.failed_inbound: set[tuple[str, str]] = set()
         """(sObject, record id) whose last inbound write failed: a change of the record in
@@ -160,7 +164,7 @@ class _Run:
     # ------------------------------------------------------------------ the run
 
     def api_calls(self) -> int:
-        return self.s._crm.api_calls - self.calls_at_start
+        return self.crm.api_calls - self.calls_at_start
 
     def execute(self) -> str:
         self._sync_users()
@@ -187,12 +191,12 @@ class _Run:
             raise _Stop("cut_short")
 
     def _check_budget(self) -> None:
-        if self.s._budget.spent(self.s._crm) is not None:
+        if self.s._budget.spent(self.crm) is not None:
             raise _Stop("over_budget")
 
     def _read(self, read: _ObjectRead) -> None:
         since = self.s._state.watermark(read.watermark_key)
-        pages = self.s._crm.read_changes(
+        pages = self.crm.read_changes(
             read.sobject, read.fields, since, self.until, page_size=self.config.batching.read_page_size
         )
         for page in pages:
@@ -230,7 +234,7 @@ class _Run:
             for start in range(0, len(ids), RETRY_BATCH):
                 self._check_deadline()
                 batch = ids[start : start + RETRY_BATCH]
-                records = self.s._crm.find(sobject, read.fields, "Id", batch)
+                records = self.crm.find(sobject, read.fields, "Id", batch)
                 read.apply(records)
                 self.s._state.clear_retry(Direction.OUTBOUND, sobject, batch)
 
@@ -264,7 +268,7 @@ class _Run:
     def _sync_users(self) -> None:
         key = "outbound#User"
         since = self.s._state.watermark(key)
-        for page in self.s._crm.read_changes("User", _USER_FIELDS, since, self.until, include_deleted=False):
+        for page in self.crm.read_changes("User", _USER_FIELDS, since, self.until, include_deleted=False):
             users = [
                 SalesforceUser(
                     id=str(r["Id"]),
@@ -404,7 +408,7 @@ class _Run:
         )
         found: set[str] = set()
         for start in range(0, len(ids), RETRY_BATCH):
-            rows = self.s._crm.find("Account", ("IsPersonAccount",), "Id", ids[start : start + RETRY_BATCH])
+            rows = self.crm.find("Account", ("IsPersonAccount",), "Id", ids[start : start + RETRY_BATCH])
             found.update(str(row["Id"]) for row in rows if as_checkbox(row.get("IsPersonAccount")))
         return frozenset(found)
 
@@ -510,7 +514,7 @@ class _Run:
         self, key_field: str, ids: Iterable[str], wanted: Sequence[str]
     ) -> dict[str, list[tuple[str, StoredLink]]]:
         """`key_field` value (AccountId, OpportunityId) → the active links of its contacts."""
-        rows = self.s._crm.find(
+        rows = self.crm.find(
             "Contact" if key_field == "AccountId" else "OpportunityContactRole",
             wanted,
             key_field,

@@ -1,16 +1,20 @@
-"""`GET /status`: is the connector running, which version, and does Salesforce answer."""
+"""`GET /status`: is the connector running, which version, on what schedules, and does
+Salesforce answer."""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from crmsync import __version__
 from crmsync.domain.audit import Direction
 from crmsync.domain.errors import ConfigurationError, CrmError
 from crmsync.ports import CrmGateway, StateStore, SyncStateStore
+
+if TYPE_CHECKING:
+    from crmsync.config import Configuration
 
 
 def connector_status(
@@ -18,9 +22,11 @@ def connector_status(
     crm: Callable[[], CrmGateway],
     sync: SyncStateStore | None = None,
     now: datetime | None = None,
+    configuration: Callable[[], Configuration] | None = None,
 ) -> dict[str, Any]:
     """The status report; a Salesforce that does not answer is reported, not raised. With
-    `sync`, it also shows each direction's last run, its lag, and the open errors by category."""
+    `sync`, it also shows each direction's last run, its lag, and the open errors by category;
+    with `configuration` too, the schedules it sets and when each scheduled run is next due."""
     connector = state.connector_state()
     report: dict[str, Any] = {
         "connector": "paused" if connector.paused else "running",
@@ -31,6 +37,8 @@ def connector_status(
         report["runs"] = _last_runs(sync, now)
         errors = sync.open_errors()
         report["open_errors"] = dict(Counter(error.failure.category.value for error in errors))
+        if configuration is not None:
+            report["schedules"] = _schedules(configuration, sync)
     try:
         usage = crm().check_connection()
     except CrmError as exc:
@@ -67,3 +75,35 @@ def _last_runs(sync: SyncStateStore, now: datetime) -> dict[str, Any]:
             "api_calls": last.api_calls,
         }
     return runs
+
+
+def _schedules(configuration: Callable[[], Configuration], sync: SyncStateStore) -> dict[str, Any]:
+    """The configuration's schedules (the one way to set them), each with the start of its last
+    scheduled run and when the next is due (None: at the next tick, within a minute)."""
+    try:
+        config = configuration()
+    except ConfigurationError as exc:
+        return {"error": {"code": "CONFIGURATION", "category": "configuration", "message": str(exc)}}
+
+    def schedule(name: str, every: str, interval: timedelta) -> dict[str, Any]:
+        last = sync.last_scheduled_start(name)
+        return {
+            "every": every,
+            "last_started_at": None if last is None else last.isoformat(),
+            "next_due_at": None if last is None else (last + interval).isoformat(),
+        }
+
+    inbound = config.inbound
+    return {
+        Direction.OUTBOUND.value: schedule(
+            Direction.OUTBOUND.value, config.outbound.schedule.text, config.outbound.schedule.interval
+        ),
+        Direction.INBOUND.value: {
+            **schedule(Direction.INBOUND.value, _minutes(inbound.every_minutes), inbound.interval),
+            "max_waiting_changes": inbound.max_waiting_changes,
+        },
+    }
+
+
+def _minutes(count: int) -> str:
+    return f"{count} minute{'' if count == 1 else 's'}"
