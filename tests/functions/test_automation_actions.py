@@ -37,6 +37,7 @@ from local.aws_stack import LocalStack
 from local.keys import JwtKeyPair
 from local.prospect_stream import ProspectStream
 from local.salesforce_emulator import Emulator, ManualClock
+from local.schedules import let_schedules_pass
 
 from .conftest import REGION, LambdaContext, OutboundConnector, deploy, load_event
 
@@ -733,6 +734,7 @@ def test_an_action_for_a_prospect_another_invocation_is_carrying_out_waits_for_i
 
 def run_outbound() -> dict[str, Any]:
     """One scheduled outbound run: it reads what Salesforce deleted and restored."""
+    let_schedules_pass("outbound")
     report: dict[str, Any] = outbound_app.handler(
         load_event("outbound_sync", "scheduled"), LambdaContext(aws_request_id=str(uuid.uuid4()))
     )
@@ -745,6 +747,7 @@ def run_inbound(stream: ProspectStream) -> dict[str, Any]:
     context = LambdaContext(aws_request_id=str(uuid.uuid4()))
     for event in stream.events():
         inbound_app.handler(event, context)
+    let_schedules_pass("inbound")
     report: dict[str, Any] = inbound_app.handler(load_event("inbound_sync", "scheduled"), context)
     return report
 
