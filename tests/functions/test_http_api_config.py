@@ -415,6 +415,7 @@ def test_every_store_failure_while_loading_is_answered_with_what_went_wrong(
     }
 
 
+@pytest.mark.outside_the_stack
 def test_a_state_table_that_does_not_exist_is_answered_as_a_fault_of_the_stack(
     connector: LocalStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
