@@ -15,6 +15,6 @@ def let_schedules_pass(*names: str) -> None:
     """Make the next tick of the scheduled runs `names` ("outbound", "inbound"; both by default)
     due, as if their last run had started long ago."""
     state = bootstrap.sync_state()
-    started = bootstrap.SystemClock().now() - LONG_AGO
+    started = bootstrap.clock().now() - LONG_AGO
     for name in names or ("outbound", "inbound"):
         state.save_scheduled_start(name, started)
