@@ -499,6 +499,51 @@ def test_a_failed_batch_gone_from_the_stream_is_counted_and_deleted_and_its_chan
     assert failed_captures_waiting() == 0
 
 
+def test_the_catch_up_on_missed_changes_keeps_the_inbound_schedule(
+    inbound: Inbound, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    salesforce = inbound.salesforce
+    clock = ManualClock(datetime.now(UTC))
+    monkeypatch.setattr(bootstrap, "clock", lambda: clock)
+    # GIVEN inbound every 10 minutes (no early start), 5 synced Leads, and a scheduled run now
+    bootstrap.load_configuration(
+        {**CONFIGURATION, "version": 3, "inbound": {"every_minutes": 10, "max_waiting_changes": 100_000}}
+    )
+    lead_ids = inbound.leads(5)
+    assert run_inbound()["outcome"] == "idle"
+
+    # WHEN change capture gives up on the batch of their scores, and the ticks of the next 9
+    # minutes come
+    inbound.edit(lead_ids, score=7)
+    (event,) = inbound.stream.events()
+    fail_every_delivery(event, monkeypatch)
+    send_to_failed_captures(inbound.stream.failure_record(event))
+    salesforce.reset_counters()
+    ticks = []
+    for _ in range(9):
+        clock.advance(minutes=1)
+        ticks.append(tick())
+
+    # THEN none catches up (it is the inbound run's work): the batch stays on its queue
+    assert ticks == [{"trigger": "schedule", "outcome": "not_due"}] * 9
+    assert failed_captures_waiting() == 1
+    assert salesforce.api_calls == 0
+
+    # AND the tick 10 minutes after the last scheduled run's start reads it back and sends it
+    clock.advance(minutes=1)
+    report = tick()
+    assert report["counts"] == {"updated": 5}
+    assert (
+        report["missed_changes"]["failed_batches_drained"],
+        report["missed_changes"]["changes_recovered"],
+    ) == (
+        1,
+        5,
+    )
+    assert {lead(salesforce, lead_id).get("Marketing_Score__c") for lead_id in lead_ids} == {7}
+    assert failed_captures_waiting() == 0
+
+
 def test_reconciliation_reads_a_bounded_share_a_run_and_finds_the_marketing_sides_changes_only(
     inbound: Inbound, monkeypatch: pytest.MonkeyPatch
 ) -> None:
