@@ -388,7 +388,8 @@ def test_a_link_keeps_the_prospect_version_it_last_synced_until_a_change_gives_a
     # WHEN a change without a synced version (a status), then one with (a sync), are saved
     links.save([LinkChange(Link("p-1", lead("00Q1"), LinkStatus.OUT_OF_SCOPE), {}, made)])
     moved_on = stored(links, "p-1")
-    links.save([LinkChange(moved_on.link, {EMAIL_PAIR: FieldSnapshot("a@x.com", "a@x.com")}, moved_on, 5)])
+    synced = {EMAIL_PAIR: FieldSnapshot("a@x.com", "a@x.com")}
+    links.save([LinkChange(moved_on.link, synced, moved_on, synced_version=5)])
 
     # THEN the first kept 3, the second recorded 5
     assert (made.synced_version, moved_on.synced_version, stored(links, "p-1").synced_version) == (3, 3, 5)
