@@ -1,4 +1,4 @@
-"""Automation actions consumer (SPEC §5), fed by the ActionsQueue (SQS, batches of up to 100,
+"""Automation actions consumer (docs/guide/actions.md), fed by the ActionsQueue (SQS, batches of up to 100,
 partial batch responses).
 
 The whole batch is carried out at once by the use case (batched Salesforce and DynamoDB calls,

@@ -1,4 +1,4 @@
-"""Marketing activities as Salesforce Tasks (SPEC §8), end to end: the activity store and the
+"""Marketing activities as Salesforce Tasks (docs/guide/activities.md), end to end: the activity store and the
 other stores on moto (tables from template.yaml), the real Salesforce gateway against the
 emulator over HTTPS, and the run `bootstrap.activity_sync()` builds (the inbound function calls it).
 

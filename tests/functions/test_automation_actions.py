@@ -1,4 +1,4 @@
-"""The automation actions consumer (SPEC §5) through its handler, with SQS events like the ones
+"""The automation actions consumer (docs/guide/actions.md) through its handler, with SQS events like the ones
 in events/automation_actions/: moto for AWS (tables and queues made from template.yaml), the
 Salesforce emulator over HTTPS through the real simple-salesforce client.
 

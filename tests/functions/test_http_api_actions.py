@@ -1,4 +1,4 @@
-"""Automation intake (`POST /actions`, SPEC §5) through the HTTP entry point's handler with its
+"""Automation intake (`POST /actions`, docs/guide/actions.md) through the HTTP entry point's handler with its
 sample event: the action is validated, its prospect tagged, and the action put on the
 ActionsQueue (made from template.yaml), or refused with a clear answer and nothing queued."""
 

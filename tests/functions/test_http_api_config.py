@@ -1,5 +1,6 @@
 """Connector control through the HTTP entry point's handler with its sample events: loading the
-configuration (`PUT /config`), reading it (`GET /config`), pause and resume (SPEC §7)."""
+configuration (`PUT /config`), reading it (`GET /config`), pause and resume
+(docs/guide/control.md)."""
 
 from __future__ import annotations
 

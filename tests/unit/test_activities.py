@@ -1,4 +1,4 @@
-"""Marketing activities as Tasks (SPEC §8): which activities become Tasks, what a Task says,
+"""Marketing activities as Tasks (docs/guide/activities.md): which activities become Tasks, what a Task says,
 and the `activities` section of the configuration."""
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """The connector configuration: defaults, the sample file, and a clear message naming every bad
-entry, from the document itself and against the org's describe (SPEC §1 to §4)."""
+entry, from the document itself and against the org's describe (docs/guide/: matching,
+fields, scope, schedules)."""
 
 from __future__ import annotations
 

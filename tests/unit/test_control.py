@@ -1,4 +1,4 @@
-"""Connector control use cases (SPEC §7) on fakes: what loading a configuration asks of
+"""Connector control use cases (docs/guide/control.md) on fakes: what loading a configuration asks of
 Salesforce, when it saves, pause and resume."""
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Which Salesforce failures are retried and which go straight to the error list (SPEC §9)."""
+"""Which Salesforce failures are retried and which go straight to the error list
+(docs/guide/errors.md)."""
 
 import pytest
 from crmsync.domain.errors import ErrorCategory, Failure, categorize

@@ -1,4 +1,4 @@
-"""The field behaviour table, blanks, and the conflict rule of SPEC §2, one field at a time,
+"""The field behaviour table, blanks, and the conflict rule (docs/guide/fields.md), one field at a time,
 then properties of whole plans over random records (hypothesis)."""
 
 from __future__ import annotations

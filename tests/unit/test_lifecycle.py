@@ -1,4 +1,5 @@
-"""New records, lead conversion, scope changes, deletes, undeletes and merges (SPEC §3, §6)."""
+"""New records, lead conversion, scope changes, deletes, undeletes and merges
+(docs/guide/lifecycle.md, scope.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Matching in `email` and `crm_id` modes, and the ranking of several candidates (SPEC §1)."""
+"""Matching in `email` and `crm_id` modes, and the ranking of several candidates
+(docs/guide/matching.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Outbound scope: none, all, created after a date, flagged, and criteria (SPEC §3)."""
+"""Outbound scope: none, all, created after a date, flagged, and criteria (docs/guide/scope.md)."""
 
 from __future__ import annotations
 

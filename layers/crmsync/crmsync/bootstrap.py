@@ -258,7 +258,7 @@ def load_configuration(document: Mapping[str, Any]) -> Configuration:
 
 
 def accept_action(body: Any) -> AcceptedAction:
-    """Accept an automation action (SPEC §5): validate, tag the prospect, queue the action.
+    """Accept an automation action (docs/guide/actions.md): validate, tag the prospect, queue the action.
     Uses the tags of the configuration in force; never touches Salesforce."""
     from crmsync.sync.actions_intake import accept_action as accept
 

@@ -1,5 +1,5 @@
-"""The connector configuration: one versioned JSON document (SPEC §1 matching, §2 field
-mappings and conflict rule, §3 scope, §4 schedules and batching, §5, §6 tags, §2 owner).
+"""The connector configuration: one versioned JSON document (docs/guide/: matching, field
+mappings and the conflict rule, owner, scope, schedules and batching, automation, tags).
 
 `Configuration.from_document` turns the document into frozen values and refuses anything it
 does not understand, naming the entry: `mappings.Lead[3].behaviour: unknown behaviour
@@ -12,7 +12,8 @@ with a type (`domain.prospect_fields`); a mapping of a field no prospect has wou
 
 `Configuration.validate_against` then checks the mapping against the org's describe results:
 a field Salesforce does not have, that it will not let the connector write, or whose type the
-prospect field's cannot fit, is refused here and not at the first failed write (SPEC §2).
+prospect field's cannot fit, is refused here and not at the first failed write
+(docs/guide/fields.md).
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ MAX_VERSION = 9_999_999_999
 """The highest version: every version loaded is kept under a sort key of 10 digits
 (`aws/config_store.py`), which orders versions only while they fit in it."""
 
-# Other connectors' names for the behaviours (SPEC §2, "also known as"): a user coming from
+# Other connectors' names for the behaviours (docs/guide/fields.md): a user coming from
 # them gets told the name used here instead of only a list.
 _BEHAVIOUR_ALIASES = {
     "pull": Behaviour.SALESFORCE,
@@ -80,7 +81,8 @@ _BEHAVIOUR_ALIASES = {
 
 
 class MappedObject(StrEnum):
-    """The objects whose fields the user maps. Opportunities have a fixed mapping (SPEC §6)."""
+    """The objects whose fields the user maps. Opportunities have a fixed mapping
+    (docs/guide/lifecycle.md)."""
 
     LEAD = "Lead"
     CONTACT = "Contact"
@@ -102,7 +104,8 @@ OPPORTUNITY_MAPPING: tuple[FieldMapping, ...] = tuple(
         ("opportunity_close_date", "CloseDate"),
     )
 )
-"""Opportunities sync one way, Salesforce → marketing, on this fixed mapping (SPEC §6)."""
+"""Opportunities sync one way, Salesforce → marketing, on this fixed mapping
+(docs/guide/lifecycle.md)."""
 
 
 class OwnerDirection(StrEnum):
@@ -118,7 +121,8 @@ class ScheduleUnit(StrEnum):
 
 @dataclass(frozen=True)
 class Schedule:
-    """Every 1 to 59 minutes, every 1, 2, 3, 4, 6, 8 or 12 hours, or daily (SPEC §4)."""
+    """Every 1 to 59 minutes, every 1, 2, 3, 4, 6, 8 or 12 hours, or daily
+    (docs/guide/schedules.md)."""
 
     unit: ScheduleUnit
     every: int = 1
@@ -191,7 +195,8 @@ class InboundSettings:
 
 @dataclass(frozen=True)
 class ActivitySettings:
-    """Which marketing activities become Salesforce Tasks (SPEC §8): every type by default."""
+    """Which marketing activities become Salesforce Tasks (docs/guide/activities.md): every type
+    by default."""
 
     types: frozenset[ActivityType] = frozenset(ActivityType)
 

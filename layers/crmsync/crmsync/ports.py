@@ -155,7 +155,7 @@ class WaitingActivities:
 
 
 class ActivityStore(Protocol):
-    """The marketing platform's engagement events and what became of each (SPEC §8); the
+    """The marketing platform's engagement events and what became of each (docs/guide/activities.md); the
     built-in store is a table of this stack."""
 
     def record(self, activities: Sequence[Activity]) -> list[Activity]:

@@ -1,4 +1,5 @@
-"""`ActivityStore` on the activities table: the marketing platform's engagement events (SPEC §8).
+"""`ActivityStore` on the activities table: the marketing platform's engagement events
+(docs/guide/activities.md).
 
 Access patterns (table keys `prospect_id`, `sk`; `expires_at` is the table's TTL, epoch seconds):
 - activity: `sk="activity#<occurred_at, ISO-8601 UTC with microseconds>#<activity id>"` →

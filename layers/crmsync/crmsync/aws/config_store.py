@@ -17,7 +17,7 @@ and the connector's `config_version` is set. The one condition also keeps histor
 being overwritten: a version is written only while it is above every version before it. So two operators pushing at once cannot leave the
 status naming one version while another is in force, and a version can never go down. The
 connector item is updated, not put: a connector that was never started has no `paused`
-attribute, and reads as paused (SPEC §7), before and after its first configuration.
+attribute, and reads as paused (docs/guide/control.md), before and after its first configuration.
 """
 
 from __future__ import annotations

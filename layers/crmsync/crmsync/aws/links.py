@@ -15,7 +15,7 @@ Access patterns (table key `pk`; ARCHITECTURE.md, "Links: two items per link, on
   through its claim: a consistent `BatchGetItem` of claims, then one of their links (or, for a
   replaced record, of its history item).
 - history: `pk="history#<prospect id>#<crm id>"` → the link a prospect had to a record deleted
-  in Salesforce before an automation action gave it another (SPEC §5): `prospect_id`,
+  in Salesforce before an automation action gave it another (docs/guide/actions.md): `prospect_id`,
   `former_crm_id`, `crm_type`, `status` (`replaced`), `origin`, `snapshot` (as it last was),
   `version`, `replaced_by_crm_id`, `replaced_by_crm_type`, `replaced_at`. Read through the
   record's claim only; it carries no `crm_id`, so `by_crm_id` never lists it, and nothing reads

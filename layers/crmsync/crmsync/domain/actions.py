@@ -1,5 +1,5 @@
-"""What carrying out one automation action means (SPEC §1, §5): link an existing CRM record,
-create one, find it already done, or refuse with a clear error.
+"""What carrying out one automation action means (docs/guide/actions.md, matching.md): link an
+existing CRM record, create one, find it already done, or refuse with a clear error.
 
 `decide_action` takes what the stores and Salesforce know about one action's prospect (its
 link, the CRM records found by its email or by the CRM ID it carries) and returns one
@@ -11,11 +11,11 @@ A record created for a prospect carries the prospect id in the configured extern
 retry after a crash between "Salesforce created it" and "the link was saved" finds and reuses
 it instead of creating a second one.
 
-A prospect whose record was deleted in Salesforce is inactive (SPEC §6) and refused
-(`DELETED_IN_CRM`) until the marketing side reactivates it; then an action gives it a record
-again, created or (in `email` mode) found, which replaces the deleted one (SPEC §5). Salesforce's
-upsert does not match a record in the recycle bin, so the new record can carry the same
-external-id value.
+A prospect whose record was deleted in Salesforce is inactive (docs/guide/lifecycle.md) and
+refused (`DELETED_IN_CRM`) until the marketing side reactivates it; then an action gives it a
+record again, created or (in `email` mode) found, which replaces the deleted one
+(docs/guide/actions.md). Salesforce's upsert does not match a record in the recycle bin, so the
+new record can carry the same external-id value.
 """
 
 from __future__ import annotations
@@ -171,7 +171,7 @@ class ActionFacts:
 
 def claim_key(prospect_id: str, link: Link | None) -> str:
     """The business key an action's exactly-once claim is taken on: the prospect (one CRM
-    record per prospect). A prospect whose record was deleted gets a record again (SPEC §5), so
+    record per prospect). A prospect whose record was deleted gets a record again (docs/guide/actions.md), so
     that one is claimed apart, under the deleted record's id: the claim of its first record may
     still answer "done, with the record now deleted"."""
     if link is not None and link.status is LinkStatus.CRM_DELETED:
@@ -241,7 +241,7 @@ def _decide(facts: ActionFacts, rules: AutomationRules) -> ActionDecision:
     usable = [
         record
         for record in found
-        # A converted Lead is never written again (SPEC §6): linking one would sync nothing.
+        # A converted Lead is never written again (docs/guide/lifecycle.md): linking one would sync nothing.
         if not record.candidate.converted and record.candidate.object in rules.synced
     ]
     if deleted is not None:
@@ -286,7 +286,7 @@ def _decide(facts: ActionFacts, rules: AutomationRules) -> ActionDecision:
 def decide_actions(batch: Sequence[ActionFacts], rules: AutomationRules) -> list[ActionDecision]:
     """The decisions of a batch, one per action (one action per prospect), in order. In `email`
     mode two prospects of a batch sharing an email would create two records with one email; the
-    first creates it, the others are refused (one prospect per email, SPEC §1)."""
+    first creates it, the others are refused (one prospect per email, docs/guide/matching.md)."""
     decisions: list[ActionDecision] = []
     created_by_email: dict[str, str] = {}
     for facts in batch:
@@ -312,12 +312,12 @@ def _create(action: Action, prospect: Prospect, rules: AutomationRules, why: str
     values: dict[str, Any] = {
         m.salesforce_field: prospect.fields[m.marketing_field]
         for m in mappings
-        # Only what a field's behaviour lets the marketing side write (SPEC §2).
+        # Only what a field's behaviour lets the marketing side write (docs/guide/fields.md).
         if m.behaviour.writes_salesforce and not is_blank(prospect.fields.get(m.marketing_field))
     }
     present = {name.lower() for name in values}
     if "email" not in present:
-        values["Email"] = prospect.email  # the match key (SPEC §1), mapped or not
+        values["Email"] = prospect.email  # the match key (docs/guide/matching.md), mapped or not
     if "lastname" not in present:
         values["LastName"] = settings.last_name_fallback
     company = prospect.fields.get(rules.company_field)

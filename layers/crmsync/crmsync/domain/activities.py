@@ -1,4 +1,4 @@
-"""Marketing activities as Salesforce Tasks (SPEC §8).
+"""Marketing activities as Salesforce Tasks (docs/guide/activities.md).
 
 The marketing platform records engagement events (form submissions, email sends, opens, clicks,
 page visits) for its prospects. Each one becomes a completed Task on the prospect's linked Lead

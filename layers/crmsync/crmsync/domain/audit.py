@@ -1,5 +1,5 @@
 """What the connector tells its users about every record: the audit trail of each prospect and
-the sync error list (SPEC §9). Plain values; the state store keeps them."""
+the sync error list (docs/guide/errors.md). Plain values; the state store keeps them."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Field mappings, their sync behaviours, and how two field values are compared (SPEC §2).
+"""Field mappings, their sync behaviours, and how two field values are compared
+(docs/guide/fields.md).
 
 A mapping pairs one marketing field with one Salesforce field and says which side's value
 wins. Values are compared the way a person reads them: surrounding spaces do not count, an
@@ -20,7 +21,7 @@ class Side(StrEnum):
 
 
 class Behaviour(StrEnum):
-    """The rows of the behaviour table in SPEC §2."""
+    """The rows of the behaviour table (docs/guide/fields.md)."""
 
     SALESFORCE = "salesforce"
     MARKETING = "marketing"
@@ -40,7 +41,7 @@ class Behaviour(StrEnum):
 
     @property
     def is_one_way(self) -> bool:
-        """`sync_blanks` only means something for the strictly one-way behaviours (SPEC §2, Blanks)."""
+        """`sync_blanks` only means something for the strictly one-way behaviours (docs/guide/fields.md)."""
         return self in (Behaviour.SALESFORCE, Behaviour.MARKETING)
 
 

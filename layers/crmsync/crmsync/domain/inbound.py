@@ -1,5 +1,5 @@
-"""What inbound sync sends to Salesforce for one changed prospect (SPEC §2, §3): the whole
-decision, as plain values, for the run to carry out (ARCHITECTURE rule 1).
+"""What inbound sync sends to Salesforce for one changed prospect (docs/guide/fields.md,
+scope.md): the whole decision, as plain values, for the run to carry out (ARCHITECTURE rule 1).
 
 The Salesforce side of the three-way merge is the link's snapshot: it holds the value each
 mapped field had in Salesforce when the record was last synced. Outbound sync reads every
@@ -43,7 +43,7 @@ class InboundOutcome(StrEnum):
 
 
 class CreateUnlinked(StrEnum):
-    """Whether a changed prospect with no link reaches Salesforce by itself (SPEC §3)."""
+    """Whether a changed prospect with no link reaches Salesforce by itself (docs/guide/scope.md)."""
 
     NEVER = "never"
     ASSIGNED_ONLY = "assigned_only"

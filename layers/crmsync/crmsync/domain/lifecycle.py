@@ -1,5 +1,6 @@
 """What happens to prospects and links when Salesforce records appear, convert, leave the scope,
-are deleted, restored or merged (SPEC §6, with the scope rules of §3 and matching of §1).
+are deleted, restored or merged (docs/guide/lifecycle.md, with the scope rules of scope.md and
+the matching of matching.md).
 
 Each function takes what the outbound run knows about one record and returns one
 `LifecycleDecision`; the run carries it out. When a link moves (conversion, merge) it keeps
@@ -26,7 +27,8 @@ from crmsync.domain.plan import Snapshot
 
 @dataclass(frozen=True)
 class Tags:
-    """Tag names the connector puts on prospects (SPEC §5, §6); the defaults are the SPEC's."""
+    """Tag names the connector puts on prospects (docs/guide/lifecycle.md lists them with
+    their defaults)."""
 
     created_from_lead: str = "created-from-salesforce-lead"
     created_from_contact: str = "created-from-salesforce-contact"
@@ -51,12 +53,13 @@ class LinkStatus(StrEnum):
     REPLACED = "replaced"
     """History, never a prospect's current link: the record was deleted in Salesforce, and the
     prospect, reactivated, was linked to another record at the marketing side's request
-    (SPEC §5). The record stays claimed by the prospect, so restoring it from the recycle bin
+    (docs/guide/actions.md). The record stays claimed by the prospect, so restoring it from the recycle bin
     neither links it a second time nor makes a second prospect of it."""
 
 
 class LinkOrigin(StrEnum):
-    """Which side made the link: it decides whether the outbound scope applies (SPEC §3, §5)."""
+    """Which side made the link: it decides whether the outbound scope applies
+    (docs/guide/scope.md)."""
 
     SALESFORCE = "salesforce"
     """A record that came in through the outbound scope (or matched a prospect there)."""
@@ -110,7 +113,7 @@ class LinkChange:
 
 def relink_deleted(stored: StoredLink, to: CrmRef, snapshot: Snapshot) -> LinkChange:
     """The prospect of a link whose record was deleted in Salesforce, reactivated since, is
-    linked to `to`, a record made or found at the marketing side's request (SPEC §5). Another
+    linked to `to`, a record made or found at the marketing side's request (docs/guide/actions.md). Another
     record replaces the deleted one, whose link is kept as history; the deleted record itself,
     found restored, is simply linked again."""
     if stored.link.status is not LinkStatus.CRM_DELETED:
@@ -318,7 +321,8 @@ def _hand_over_link(
 
 def decide_undelete(link: Link) -> LifecycleDecision:
     """A record restored from the recycle bin relinks. Its prospect stays inactive until the
-    marketing side reactivates it (SPEC §6: only a form fill or a re-import brings it back)."""
+    marketing side reactivates it (docs/guide/lifecycle.md: only a form fill or a re-import brings it
+    back)."""
     if link.status is not LinkStatus.CRM_DELETED:
         return LifecycleDecision(
             LifecycleAction.NOTHING, "the link was not deleted", prospect_id=link.prospect_id, crm=link.crm

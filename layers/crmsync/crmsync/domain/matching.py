@@ -1,4 +1,5 @@
-"""Which prospect an unlinked CRM record belongs to, and the other way round (SPEC §1).
+"""Which prospect an unlinked CRM record belongs to, and the other way round
+(docs/guide/matching.md).
 
 In `email` mode there is one prospect per email: records and prospects meet by their trimmed,
 lower-cased email, and a prospect that reaches Salesforce links to an existing record rather
@@ -167,7 +168,7 @@ def match_record_to_prospect(
     free = sorted((p for p in same_email if not p.linked), key=lambda p: p.id)
     if not free:
         # One prospect per email: a second prospect is not an option, and the linked one
-        # stays with its record (a Lead converting to this Contact moves it, SPEC §6).
+        # stays with its record (a Lead converting to this Contact moves it, docs/guide/lifecycle.md).
         return Match(
             MatchOutcome.REFUSE,
             f"the prospect with this email ({same_email[0].id}) is linked to another Salesforce record",

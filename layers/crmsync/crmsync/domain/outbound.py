@@ -127,7 +127,7 @@ class RecordPlan:
     reported: bool = False
     inbound_pass: str | None = None
     """The prospect whose values the next inbound run must send though it did not change: a
-    blank Salesforce field is to be filled from it (SPEC §2), and only the inbound run writes
+    blank Salesforce field is to be filled from it (docs/guide/fields.md), and only the inbound run writes
     to Salesforce."""
     concerns: str | None = None
     """The prospect the plan's events are about when it changes nothing of it."""
@@ -177,7 +177,7 @@ def plan_person_record(
 
 
 def _plan_replaced(record: PersonRecord, stored: StoredLink) -> RecordPlan:
-    """A record whose prospect was linked to another one after it was deleted (SPEC §5), now
+    """A record whose prospect was linked to another one after it was deleted (docs/guide/actions.md), now
     back in Salesforce (restored from the recycle bin) and changing: it stays the prospect's
     history. Linking it again would give the prospect two records, and a prospect of its own
     would duplicate the person; a person must choose, so it is reported."""

@@ -1,4 +1,5 @@
-"""Owner sync (SPEC §2): Salesforce `OwnerId` ↔ the prospect's assigned user, through a user map.
+"""Owner sync (docs/guide/fields.md): Salesforce `OwnerId` ↔ the prospect's assigned user,
+through a user map.
 
 Salesforce Users are matched to marketing users by email unless the configuration's `user_map`
 pairs them explicitly. Salesforce is the owner's master by default. When owner sync is two-way,

@@ -1,4 +1,5 @@
-"""The field sync plan of one link: what to write on each side, the new snapshot, and why (SPEC §2).
+"""The field sync plan of one link: what to write on each side, the new snapshot, and why
+(docs/guide/fields.md).
 
 `plan_field_sync` is the whole decision for one prospect and its CRM record. It is used by
 both directions: the outbound run calls it with the Salesforce record it just read and the
@@ -77,7 +78,8 @@ class Reason(StrEnum):
 @dataclass(frozen=True)
 class AuditEntry:
     """One field written on one side. When the prospect's value is overwritten in a conflict,
-    `old` is the pending marketing change that was dropped (SPEC §2, conflict rule)."""
+    `old` is the pending marketing change that was dropped (docs/guide/fields.md, the conflict
+    rule)."""
 
     field: str
     side: Side

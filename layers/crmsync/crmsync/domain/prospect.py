@@ -1,4 +1,5 @@
-"""The marketing side's person (SPEC, "prospect"), as the core and the stores exchange it."""
+"""The marketing side's person (a "prospect", docs/guide/README.md), as the core and the stores
+exchange it."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 from crmsync.domain.matching import normalize_email
 
 EMAIL_FIELD = "email"
-"""The prospect field that holds its email (the match key of SPEC §1)."""
+"""The prospect field that holds its email (the match key: docs/guide/matching.md)."""
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,7 @@ class Prospect:
     assigned_user: str | None = None
     """The marketing user (by email) the prospect is assigned to; follows the record's owner."""
     opportunities: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    """Opportunity id → name, amount, stage, close_date (SPEC §6)."""
+    """Opportunity id → name, amount, stage, close_date (docs/guide/lifecycle.md)."""
     modified_at: datetime | None = None
     version: int = 0
     marketing_version: int = 0

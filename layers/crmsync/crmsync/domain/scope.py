@@ -1,4 +1,5 @@
-"""Which Salesforce records sync to the marketing platform: the outbound scope (SPEC §3).
+"""Which Salesforce records sync to the marketing platform: the outbound scope
+(docs/guide/scope.md).
 
 Changed records are read by modification stamp, whatever the scope, and judged here one by
 one: that is how a record that leaves the scope is noticed (its prospect is marked out of

@@ -1,4 +1,4 @@
-"""Carrying out automation actions (SPEC §5): the `automation_actions` consumer's use case.
+"""Carrying out automation actions (docs/guide/actions.md): the `automation_actions` consumer's use case.
 
 A batch of queue messages is carried out together, with batched calls: the prospects and their
 links in two reads, one Salesforce query per object for the candidates of every action

@@ -1,4 +1,4 @@
-"""Accepting an automation action (SPEC §5): validate it, tag its prospect, queue it.
+"""Accepting an automation action (docs/guide/actions.md): validate it, tag its prospect, queue it.
 
 The action, as an automation step sends it (`POST /actions`), is a JSON object:
 
@@ -78,7 +78,7 @@ class UnknownProspect(LookupError):
 
 
 class ProspectWithoutEmail(ValueError):
-    """SPEC §1: a prospect without an email is never created in Salesforce."""
+    """docs/guide/matching.md: a prospect without an email is never created in Salesforce."""
 
     def __init__(self, prospect_id: str) -> None:
         super().__init__(

@@ -1,4 +1,4 @@
-"""Marketing activities to Salesforce Tasks (SPEC §8): one run, called by the inbound run.
+"""Marketing activities to Salesforce Tasks (docs/guide/activities.md): one run, called by the inbound run.
 
 A run holds the `activities` lease and does nothing while the connector is paused (activities
 wait and go on resume). It first looks again at a share of the activities waiting for a link

@@ -1,4 +1,4 @@
-"""The API budget (SPEC §9): the share of the org's daily API limit the connector may spend,
+"""The API budget (docs/guide/limits.md): the share of the org's daily API limit the connector may spend,
 judged one way by every run (outbound, inbound, automation actions, activities)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Connector control (SPEC §7): load the configuration, read the one in force, pause, resume.
+"""Connector control (docs/guide/control.md): load the configuration, read the one in force, pause, resume.
 
 A configuration is loaded only whole and only once it is known good: it must read (every
 problem named by its path), its version must be above the one in force, and every Salesforce
@@ -68,7 +68,8 @@ def configuration_report(store: ConfigStore) -> dict[str, Any]:
 
 def pause(state: StateStore) -> None:
     """Stop automatic sync from the next run on (a run already going finishes). Salesforce
-    users still sync, automation actions still queue, manual syncs still work (SPEC §7)."""
+    users still sync, automation actions still queue, the status and the configuration
+    still work (docs/guide/control.md)."""
     state.set_paused(True)
 
 

@@ -1,4 +1,5 @@
-"""Inbound sync, marketing → Salesforce (SPEC §2, §3, §4, §9): change capture and one run.
+"""Inbound sync, marketing → Salesforce (docs/guide/: fields, scope, schedules,
+errors, change-capture): change capture and one run.
 
 Change capture (`InboundSync.capture`) notes the prospects the marketing side changed as
 waiting (`PendingChanges`), lists the change records it could not read, and says whether
@@ -22,7 +23,7 @@ budget is spent. A prospect that changed again while the run sent it keeps waiti
 
 A link saved by a run records the prospect version it dealt with (`synced_version`): with the
 snapshot of what was sent, or alone for a prospect whose failure is listed, so reconciliation
-does not send it again until the marketing side changes it again (SPEC §9).
+does not send it again until the marketing side changes it again (docs/guide/errors.md).
 """
 
 from __future__ import annotations

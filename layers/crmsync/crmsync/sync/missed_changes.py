@@ -1,4 +1,5 @@
-"""Marketing changes change capture missed (SPEC §3, §9): inbound does not trust the stream alone.
+"""Marketing changes change capture missed (docs/guide/change-capture.md): inbound does not
+trust the stream alone.
 
 Change capture notes a prospect as waiting when the stream delivers its change. When it cannot
 (the state table unavailable through every retry of a batch), Lambda discards the batch; two

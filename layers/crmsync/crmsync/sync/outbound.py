@@ -1,4 +1,5 @@
-"""Outbound sync, Salesforce → marketing (SPEC §1 to §4, §6, §7): one scheduled run.
+"""Outbound sync, Salesforce → marketing (docs/guide/: matching, fields, scope,
+schedules, lifecycle, control): one scheduled run.
 
 A run holds the `outbound` lease (one run at a time), syncs Salesforce Users (even while the
 connector is paused), then, when running and within the API budget, reads every synced object
@@ -150,7 +151,7 @@ class _Run:
         self.open_errors: set[tuple[str, str]] = set()
         self.failed_inbound: set[tuple[str, str]] = set()
         """(sObject, record id) whose last inbound write failed: a change of the record in
-        Salesforce sends the prospect's pending values again (SPEC §9)."""
+        Salesforce sends the prospect's pending values again (docs/guide/errors.md)."""
         """(sObject, record id) of the error list's outbound entries, to resolve when they sync."""
         config = sync._config
         self.config = config
