@@ -192,11 +192,11 @@ def _new_leads(connector: _Connector, count: int, tag: str) -> list[dict[str, An
     """`count` new Leads of `tag`, read back (with the fields the configuration maps) as
     outbound reads them: changed since its Lead watermark, which then moves past them."""
     from crmsync import bootstrap
-    from crmsync.config import MappedObject
+    from crmsync.domain.objects import CrmObject
 
     connector.org.insert_leads(count, tag)
     state = bootstrap.sync_state()
-    mapped = [m.salesforce_field for m in bootstrap.configuration().mappings[MappedObject.LEAD]]
+    mapped = [m.salesforce_field for m in bootstrap.configuration().mappings[CrmObject.LEAD]]
     until = datetime.now(UTC).replace(microsecond=0)
     leads: list[dict[str, Any]] = []
     last_page = None
@@ -222,16 +222,15 @@ def _changed_prospects_in_bulk(connector: _Connector, count: int, tag: str) -> f
     from crmsync.aws.dynamo_table import DynamoTable, iso
     from crmsync.aws.links import LINK_PREFIX, _link_values
     from crmsync.aws.prospects import MARKETING_WRITER, _item
-    from crmsync.config import MappedObject
     from crmsync.domain.lifecycle import CrmRef, Link
-    from crmsync.domain.matching import CrmObject
+    from crmsync.domain.objects import CrmObject
     from crmsync.domain.plan import FieldSnapshot
     from crmsync.domain.prospect import Prospect
     from crmsync.ports import PendingChange
 
     started = time.perf_counter()
     settings = bootstrap.settings()
-    mappings = bootstrap.configuration().mappings[MappedObject.LEAD]
+    mappings = bootstrap.configuration().mappings[CrmObject.LEAD]
     now = datetime.now(UTC)
     prospect_items: list[dict[str, Any]] = []
     link_items: list[dict[str, Any]] = []

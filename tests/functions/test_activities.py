@@ -16,7 +16,7 @@ from crmsync import bootstrap
 from crmsync.domain.activities import Activity, ActivityState, ActivityType, StoredActivity
 from crmsync.domain.audit import Direction
 from crmsync.domain.lifecycle import CrmRef, Link, LinkChange
-from crmsync.domain.matching import CrmObject
+from crmsync.domain.objects import CrmObject
 from crmsync.sync.activities import ActivityRun, ActivitySync
 
 from local.aws_stack import LocalStack

@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from crmsync.config import Configuration, MappedObject
+from crmsync.config import Configuration
 from crmsync.domain.actions import (
     Action,
     ActionDecision,
@@ -52,7 +52,8 @@ from crmsync.domain.actions import (
 from crmsync.domain.audit import AuditRecord, Direction, SyncError
 from crmsync.domain.errors import CrmError, ErrorCategory, Failure, StoreError
 from crmsync.domain.lifecycle import CrmRef, Link, LinkChange, LinkOrigin, StoredLink, relink_deleted
-from crmsync.domain.matching import CrmCandidate, CrmObject, MatchingMode
+from crmsync.domain.matching import CrmCandidate, MatchingMode
+from crmsync.domain.objects import PEOPLE, CrmObject
 from crmsync.domain.prospect import Prospect, ProspectChange
 from crmsync.domain.records import WriteOperation
 from crmsync.domain.scope import as_checkbox, as_datetime
@@ -247,10 +248,8 @@ class AutomationActions:
         self._stop_margin = stop_margin_ms
         self._rules = AutomationRules(
             matching=configuration.matching,
-            mappings={crm: configuration.mappings.get(MappedObject(crm.value), ()) for crm in CrmObject},
-            synced=frozenset(
-                crm for crm in CrmObject if configuration.objects.syncs(MappedObject(crm.value))
-            ),
+            mappings={crm: configuration.mappings.get(crm, ()) for crm in PEOPLE},
+            synced=frozenset(crm for crm in PEOPLE if configuration.objects.syncs(crm)),
             settings=configuration.automation,
         )
 
@@ -521,10 +520,10 @@ class _Batch:
             return {}
         rows: list[tuple[CrmObject, dict[str, Any]]] = []
         external_id = self.settings.external_id_field
-        for crm in (CrmObject.LEAD, CrmObject.CONTACT, CrmObject.PERSON_ACCOUNT):
-            if crm not in self.rules.synced:
+        for crm in PEOPLE:
+            email_field = crm.email_field
+            if crm not in self.rules.synced or email_field is None:
                 continue
-            email_field = "PersonEmail" if crm is CrmObject.PERSON_ACCOUNT else "Email"
             fields = ["Id", email_field, "LastModifiedDate"]
             fields += {
                 CrmObject.LEAD: ["IsConverted", external_id],
@@ -539,8 +538,7 @@ class _Batch:
                 wanted, key_field = sorted(keys), email_field
             if not wanted:
                 continue
-            sobject = "Account" if crm is CrmObject.PERSON_ACCOUNT else crm.value
-            for row in self.u._crm.find(sobject, fields, key_field, wanted):
+            for row in self.u._crm.find(crm.sobject, fields, key_field, wanted):
                 # A Person Account's hidden Contact is the Person Account itself; a business
                 # Account is no person.
                 if as_checkbox(row.get("IsPersonAccount")) == (crm is CrmObject.PERSON_ACCOUNT):
@@ -548,7 +546,7 @@ class _Batch:
         linked = self.u._links.by_crm_ids([str(row["Id"]) for _, row in rows])
         found: dict[str, list[FoundRecord]] = {}
         for crm, row in rows:
-            email = row.get("PersonEmail" if crm is CrmObject.PERSON_ACCOUNT else "Email")
+            email = crm.email_of(row)
             candidate = CrmCandidate(
                 id=str(row["Id"]),
                 object=crm,

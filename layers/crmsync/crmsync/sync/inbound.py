@@ -33,7 +33,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
-from crmsync.config import Configuration, MappedObject, OwnerDirection
+from crmsync.config import Configuration, OwnerDirection
 from crmsync.domain.actions import ActionKind
 from crmsync.domain.audit import AuditRecord, Direction, ErrorState, SyncError
 from crmsync.domain.errors import Failure
@@ -45,7 +45,7 @@ from crmsync.domain.inbound import (
     writes_unknown_values,
 )
 from crmsync.domain.lifecycle import LinkChange, StoredLink
-from crmsync.domain.matching import CrmObject
+from crmsync.domain.objects import PEOPLE, CrmObject
 from crmsync.domain.owner import OWNER_MAPPING, owner_map
 from crmsync.domain.plan import AuditEntry
 from crmsync.domain.prospect import ProspectChange
@@ -93,11 +93,6 @@ CREATE_UNLINKED_KEY = "inbound.create_unlinked"
 action id is the same every time, so repeated changes before it is linked make one record."""
 RETRY_BUDGET = 5
 """Runs a record with a transient failure is tried in before it waits like a permanent one."""
-
-
-def sobject_of(crm: CrmObject) -> str:
-    """The Salesforce object a linked record is written as (a Person Account is an Account)."""
-    return "Account" if crm is CrmObject.PERSON_ACCOUNT else crm.value
 
 
 class _Stop(Exception):
@@ -199,11 +194,7 @@ class InboundSync:
         rules = InboundRules(
             conflict_winner=config.conflict_winner,
             create_unlinked=config.inbound.create_unlinked,
-            mappings={
-                crm: config.mappings.get(MappedObject(crm.value), ())
-                for crm in CrmObject
-                if config.objects.syncs(MappedObject(crm.value))
-            },
+            mappings={crm: config.mappings.get(crm, ()) for crm in PEOPLE if config.objects.syncs(crm)},
         )
         if with_owners and config.owner.direction is OwnerDirection.TWO_WAY:
             users = self._state.users().values()
@@ -319,7 +310,7 @@ class _Run:
         for planned in batch:
             link = planned.plan.link
             if link is not None and planned.plan.salesforce_writes:
-                record = self.fresh[sobject_of(link.link.crm.object)].get(link.link.crm.id)
+                record = self.fresh[link.link.crm.object.sobject].get(link.link.crm.id)
                 if record is not None:
                     changed[planned.pending.prospect_id] = record
                 elif writes_unknown_values(planned.plan, self.rules):
@@ -327,9 +318,7 @@ class _Run:
                         planned.pending.prospect_id
                     )
         for crm, prospect_of in unknown.items():
-            for record in self.s._crm.find(
-                sobject_of(crm), self._fields_read(crm), "Id", sorted(prospect_of)
-            ):
+            for record in self.s._crm.find(crm.sobject, self._fields_read(crm), "Id", sorted(prospect_of)):
                 changed[prospect_of[str(record["Id"])]] = record
         if not changed:
             return list(batch)
@@ -362,7 +351,7 @@ class _Run:
         return tuple(dict.fromkeys(fields))
 
     def _read_salesforce_changes(self, crm: CrmObject) -> None:
-        sobject = sobject_of(crm)
+        sobject = crm.sobject
         if sobject in self.fresh:
             return
         since = self.s._state.watermark(f"outbound#{sobject}")
@@ -392,7 +381,7 @@ class _Run:
         by_sobject: dict[str, list[_Planned]] = {}
         for planned in batch:
             if planned.plan.salesforce_writes:
-                by_sobject.setdefault(sobject_of(planned.link.link.crm.object), []).append(planned)
+                by_sobject.setdefault(planned.link.link.crm.object.sobject, []).append(planned)
         results: dict[str, WriteResult] = {}
         sent: list[_Planned] = [p for p in batch if not p.plan.salesforce_writes]
         try:
@@ -450,7 +439,7 @@ class _Run:
                 continue
             self.counts[plan.outcome.value] += 1
             if plan.link is not None and result is not None:
-                key = (sobject_of(plan.link.link.crm.object), plan.link.link.crm.id)
+                key = (plan.link.link.crm.object.sobject, plan.link.link.crm.id)
                 if key in self.open_errors:
                     synced.append(key)
             audit += self._audit(plan)
@@ -520,7 +509,7 @@ class _Run:
 
     def _error(self, planned: _Planned, failure: Failure) -> SyncError:
         crm = planned.link.link.crm
-        sobject = sobject_of(crm.object)
+        sobject = crm.object.sobject
         earlier = self.open_errors.get((sobject, crm.id))
         attempts = (earlier.attempts if earlier else 0) + 1
         return SyncError(

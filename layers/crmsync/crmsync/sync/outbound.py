@@ -21,12 +21,13 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
-from crmsync.config import OPPORTUNITY_MAPPING, Configuration, MappedObject, OwnerDirection
+from crmsync.config import OPPORTUNITY_MAPPING, Configuration, OwnerDirection
 from crmsync.domain.audit import AuditRecord, Direction, SyncError
 from crmsync.domain.errors import ErrorCategory, Failure
 from crmsync.domain.fields import Behaviour, FieldMapping
 from crmsync.domain.lifecycle import LinkChange, LinkStatus, StoredLink, lead_converted_into
-from crmsync.domain.matching import CrmObject, MatchingMode, ProspectCandidate, normalize_email
+from crmsync.domain.matching import MatchingMode, ProspectCandidate, normalize_email
+from crmsync.domain.objects import PEOPLE, CrmObject
 from crmsync.domain.outbound import OutboundRules, PersonRecord, RecordPlan, plan_person_record
 from crmsync.domain.owner import owner_map
 from crmsync.domain.plan import SideState, plan_field_sync
@@ -159,7 +160,7 @@ class _Run:
             matching=config.matching,
             conflict_winner=config.conflict_winner,
             tags=config.tags,
-            mappings={crm: config.mappings.get(MappedObject(crm.value), ()) for crm in CrmObject},
+            mappings={crm: config.mappings.get(crm, ()) for crm in PEOPLE},
         )
 
     # ------------------------------------------------------------------ the run
@@ -253,7 +254,7 @@ class _Run:
 
     def _account_mappings(self) -> Sequence[FieldMapping]:
         return [
-            m for m in self.config.mappings.get(MappedObject.ACCOUNT, ()) if m.behaviour is not Behaviour.NONE
+            m for m in self.config.mappings.get(CrmObject.ACCOUNT, ()) if m.behaviour is not Behaviour.NONE
         ]
 
     def _account_fields(self) -> tuple[str, ...]:
@@ -361,12 +362,12 @@ class _Run:
                 converted_into_person_account=values.get("ConvertedAccountId") in person_accounts,
             )
             plans.append(plan_person_record(person, self.rules, self.now, self.s._new_prospect_id))
-        self._carry_out(crm.value if crm is not CrmObject.PERSON_ACCOUNT else "Account", plans)
+        self._carry_out(crm.sobject, plans)
 
     def _candidate_key(self, crm: CrmObject, values: CrmRecord) -> str | None:
         if self.config.matching is MatchingMode.CRM_ID:
             return str(values["Id"])
-        return normalize_email(values.get("PersonEmail" if crm is CrmObject.PERSON_ACCOUNT else "Email"))
+        return normalize_email(crm.email_of(values))
 
     def _candidates(self, crm: CrmObject, unlinked: Sequence[CrmRecord]) -> dict[str, list[Prospect]]:
         keys = {key for r in unlinked if (key := self._candidate_key(crm, r))}
