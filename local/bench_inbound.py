@@ -195,7 +195,7 @@ def _new_leads(connector: _Connector, count: int, tag: str) -> list[dict[str, An
     from crmsync.domain.objects import CrmObject
 
     connector.org.insert_leads(count, tag)
-    state = bootstrap.sync_state()
+    watermarks = bootstrap.watermarks()
     mapped = [m.salesforce_field for m in bootstrap.configuration().mappings[CrmObject.LEAD]]
     until = datetime.now(UTC).replace(microsecond=0)
     leads: list[dict[str, Any]] = []
@@ -203,14 +203,14 @@ def _new_leads(connector: _Connector, count: int, tag: str) -> list[dict[str, An
     for page in bootstrap.salesforce_gateway().read_changes(
         "Lead",
         ["Id", "SystemModstamp", *mapped],
-        state.watermark("outbound#Lead"),
+        watermarks.watermark("outbound#Lead"),
         until,
         include_deleted=False,
     ):
         leads += [lead for lead in page.records if str(lead["LastName"]).startswith(f"{tag} ")]
         last_page = page
     if last_page is not None and last_page.watermark is not None:
-        state.save_watermark("outbound#Lead", last_page.watermark)
+        watermarks.save_watermark("outbound#Lead", last_page.watermark)
     return leads
 
 

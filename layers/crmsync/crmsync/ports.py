@@ -201,9 +201,12 @@ class RunSummary:
     api_calls: int = 0
 
 
-class SyncStateStore(Protocol):
-    """Run bookkeeping in the state table: leases, watermarks, the records to retry, the user
-    map, run summaries and scheduled starts, the audit trail and the error list."""
+# What the runs keep between them, one protocol per concern (the built-in stores all live in the
+# state table).
+
+
+class Leases(Protocol):
+    """One run at a time per name (`sync/leases.py`)."""
 
     def acquire_lease(self, name: str, holder: str, now: datetime, until: datetime) -> bool:
         """Take the lease `name` if it is free or expired; False if another holder has it."""
@@ -211,17 +214,29 @@ class SyncStateStore(Protocol):
 
     def release_lease(self, name: str, holder: str) -> None: ...
 
+
+class Watermarks(Protocol):
+    """Where each read got to: Salesforce change watermarks and the runs' cursors."""
+
     def watermark(self, key: str) -> Watermark | None: ...
 
     def save_watermark(self, key: str, watermark: Watermark) -> None: ...
 
+
+class RetryList(Protocol):
+    """Records a run could not apply and the next must read again."""
+
     def records_to_retry(self, direction: Direction) -> dict[str, list[str]]:
-        """sObject → ids of records a run could not apply and the next must read again."""
+        """sObject → ids of the records to read again."""
         ...
 
     def mark_for_retry(self, direction: Direction, sobject: str, record_ids: Collection[str]) -> None: ...
 
     def clear_retry(self, direction: Direction, sobject: str, record_ids: Collection[str]) -> None: ...
+
+
+class UserDirectory(Protocol):
+    """The Salesforce users, as outbound last synced them (for the owner mapping)."""
 
     def save_users(self, users: Sequence[SalesforceUser]) -> None: ...
 
@@ -229,11 +244,19 @@ class SyncStateStore(Protocol):
         """Salesforce user id → user, as last synced."""
         ...
 
+
+class AuditTrail(Protocol):
+    """What happened to each prospect, kept for the retention period."""
+
     def append_audit(self, records: Sequence[AuditRecord], retention_days: int) -> None: ...
 
     def audit_trail(self, prospect_id: str) -> list[AuditRecord]:
         """Oldest first."""
         ...
+
+
+class ErrorList(Protocol):
+    """The records that failed to sync, one entry per record and direction, until they sync."""
 
     def record_errors(self, errors: Sequence[SyncError]) -> None:
         """Add or update entries of the error list (one per record and direction)."""
@@ -244,6 +267,10 @@ class SyncStateStore(Protocol):
         ...
 
     def open_errors(self, direction: Direction | None = None) -> list[SyncError]: ...
+
+
+class RunLog(Protocol):
+    """The runs that went ahead: each one's summary, and when each schedule last started one."""
 
     def save_run(self, summary: RunSummary) -> None: ...
 

@@ -1,4 +1,5 @@
-"""`SyncStateStore` on the state table: what the runs keep between them.
+"""The runs' bookkeeping on the state table (`Leases`, `Watermarks`, `RetryList`, `UserDirectory`,
+`AuditTrail`, `ErrorList` and `RunLog`, one adapter for them all): what the runs keep between them.
 
 Access patterns (table keys `pk`, `sk`; `expires_at` is the table's TTL, epoch seconds):
 - lease: `pk="lease"`, `sk=<name>` → `holder`, `lease_until` (epoch seconds),

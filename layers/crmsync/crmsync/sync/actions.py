@@ -60,14 +60,15 @@ from crmsync.domain.scope import as_checkbox, as_datetime
 from crmsync.json_input import JsonInputError, json_type, read_json
 from crmsync.ports import (
     ActionClaims,
+    AuditTrail,
     Clock,
     CrmGateway,
+    ErrorList,
     LinkStore,
     ParkedAction,
     ParkedActions,
     ProspectStore,
     StateStore,
-    SyncStateStore,
 )
 from crmsync.sync.actions_intake import (
     MAX_ACTION_BYTES,
@@ -224,7 +225,8 @@ class AutomationActions:
         crm: Callable[[], CrmGateway],
         links: LinkStore,
         prospects: ProspectStore,
-        state: SyncStateStore,
+        audit_trail: AuditTrail,
+        error_list: ErrorList,
         connector: StateStore,
         claims: ActionClaims,
         parked: ParkedActions,
@@ -237,7 +239,8 @@ class AutomationActions:
         self._crm_factory = crm
         self._links = links
         self._prospects = prospects
-        self._state = state
+        self._audit_trail = audit_trail
+        self._error_list = error_list
         self._connector = connector
         self._claims = claims
         self._parked = parked
@@ -320,7 +323,7 @@ class AutomationActions:
                 valid.append(ParkedAction(message.message_id, message.body, message.sent_at))
                 report.outcomes[message.message_id] = Outcome.PARKED
         # Refused at once: nothing about a bad action waits for Salesforce.
-        self._state.record_errors([_bad_action_error(b, self._clock.now()) for b in bad])
+        self._error_list.record_errors([_bad_action_error(b, self._clock.now()) for b in bad])
         self._parked.park(valid)
         return report
 
@@ -387,7 +390,7 @@ class _Batch:
     def carry_out(self, messages: Sequence[ActionMessage]) -> BatchReport:
         report = BatchReport()
         works, bad = self._read(messages)
-        self.u._state.record_errors([_bad_action_error(b, self.now) for b in bad])
+        self.u._error_list.record_errors([_bad_action_error(b, self.now) for b in bad])
         report.outcomes.update((b.message_id, Outcome.FAILED) for b in bad)
         if works:
             try:
@@ -790,11 +793,11 @@ class _Batch:
             if work.outcome in (Outcome.CREATED, Outcome.LINKED, Outcome.ALREADY_LINKED):
                 resolved += [(crm.value, action.prospect_id) for crm in (CrmObject.LEAD, CrmObject.CONTACT)]
         if audit:
-            self.u._state.append_audit(audit, self.u._retention)
+            self.u._audit_trail.append_audit(audit, self.u._retention)
         if errors:
-            self.u._state.record_errors(errors)
+            self.u._error_list.record_errors(errors)
         if resolved:
-            self.u._state.resolve_errors(Direction.INBOUND, resolved)
+            self.u._error_list.resolve_errors(Direction.INBOUND, resolved)
 
     def _event(self, work: _Work) -> str | None:
         done = self._done(work)

@@ -37,7 +37,17 @@ from crmsync.domain.audit import AuditRecord, Direction, SyncError
 from crmsync.domain.errors import CrmError
 from crmsync.domain.lifecycle import LinkStatus
 from crmsync.domain.records import Batching, Watermark, WriteOperation
-from crmsync.ports import ActivityStore, Clock, CrmGateway, LinkStore, StateStore, SyncStateStore
+from crmsync.ports import (
+    ActivityStore,
+    AuditTrail,
+    Clock,
+    CrmGateway,
+    ErrorList,
+    Leases,
+    LinkStore,
+    StateStore,
+    Watermarks,
+)
 from crmsync.sync.budget import ApiBudget
 from crmsync.sync.leases import lease_held
 
@@ -78,7 +88,10 @@ class ActivitySync:
         crm: Callable[[], CrmGateway],
         links: LinkStore,
         activities: ActivityStore,
-        state: SyncStateStore,
+        leases: Leases,
+        watermarks: Watermarks,
+        audit_trail: AuditTrail,
+        error_list: ErrorList,
         connector: StateStore,
         settings: ActivitySettings,
         clock: Clock,
@@ -92,7 +105,10 @@ class ActivitySync:
         self._crm = crm
         self._links = links
         self._activities = activities
-        self._state = state
+        self._leases = leases
+        self._watermarks = watermarks
+        self._audit_trail = audit_trail
+        self._error_list = error_list
         self._connector = connector
         self._settings = settings
         self._clock = clock
@@ -106,7 +122,7 @@ class ActivitySync:
     def run(self, remaining_ms: Callable[[], int], run_id: str) -> ActivityRun:
         if self._connector.connector_state().paused:
             return ActivityRun("paused")
-        with lease_held(self._state, LEASE, run_id, self._clock.now(), remaining_ms()) as taken:
+        with lease_held(self._leases, LEASE, run_id, self._clock.now(), remaining_ms()) as taken:
             if not taken:
                 return ActivityRun("busy")
             run = _Run(self, run_id, remaining_ms)
@@ -146,7 +162,7 @@ class _Run:
 
     def _check_prospects_waiting_for_a_link(self) -> None:
         self._check_deadline()
-        after = self.s._state.watermark(LINK_CHECK_CURSOR)
+        after = self.s._watermarks.watermark(LINK_CHECK_CURSOR)
         page = self.s._activities.waiting(ActivityState.WAITING_FOR_LINK, after, self.s._link_checks)
         linked = self.s._links.by_prospect_ids({a.prospect_id for a in page.activities})
         ready = [
@@ -159,7 +175,7 @@ class _Run:
             self._check_deadline()
             self._send(ready[start : start + self.s._batch_size], waited_for_link=True)
         # Round and round: the next run looks at the next share, then from the start again.
-        self.s._state.save_watermark(LINK_CHECK_CURSOR, page.next_after or _FROM_THE_START)
+        self.s._watermarks.save_watermark(LINK_CHECK_CURSOR, page.next_after or _FROM_THE_START)
 
     def _send_waiting(self) -> None:
         # Activities left waiting by this run (a locked row) are behind `after`: each is tried
@@ -256,7 +272,7 @@ class _Run:
                 audited.append((decision, f"refused by Salesforce: {failure.describe()}"))
                 self.counts["failed"] += 1
         self.s._activities.settle(outcomes)
-        self.s._state.record_errors(errors)
+        self.s._error_list.record_errors(errors)
         self._audit(audited)
 
     # ------------------------------------------------------------------ audit trail
@@ -278,4 +294,4 @@ class _Run:
             if decision.link is not None
         ]
         if records:
-            self.s._state.append_audit(records, self.s._retention)
+            self.s._audit_trail.append_audit(records, self.s._retention)

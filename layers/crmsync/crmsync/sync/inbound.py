@@ -53,18 +53,23 @@ from crmsync.domain.records import CrmRecord, WriteOperation, WriteResult
 from crmsync.domain.scope import as_datetime
 from crmsync.ports import (
     ActionQueue,
+    AuditTrail,
     CapturedChanges,
     Clock,
     CrmGateway,
+    ErrorList,
     FailedCaptures,
+    Leases,
     LinkStore,
     PendingChange,
     PendingChanges,
     ProspectStore,
     QueueError,
+    RunLog,
     RunSummary,
     StateStore,
-    SyncStateStore,
+    UserDirectory,
+    Watermarks,
 )
 from crmsync.sync.actions_intake import AcceptedAction, ActionRequest, action_id
 from crmsync.sync.budget import ApiBudget
@@ -119,7 +124,12 @@ class InboundSync:
         prospects: ProspectStore,
         pending: PendingChanges,
         actions: ActionQueue,
-        state: SyncStateStore,
+        leases: Leases,
+        watermarks: Watermarks,
+        user_directory: UserDirectory,
+        audit_trail: AuditTrail,
+        error_list: ErrorList,
+        run_log: RunLog,
         connector: StateStore,
         configuration: Configuration,
         clock: Clock,
@@ -136,7 +146,12 @@ class InboundSync:
         self._prospects = prospects
         self._pending = pending
         self._actions = actions
-        self._state = state
+        self._leases = leases
+        self._watermarks = watermarks
+        self._user_directory = user_directory
+        self._audit_trail = audit_trail
+        self._error_list = error_list
+        self._run_log = run_log
         self._connector = connector
         self._config = configuration
         self._clock = clock
@@ -147,7 +162,8 @@ class InboundSync:
         self._max_batch = max_batch
         self._missed = MissedChanges(
             pending=pending,
-            state=state,
+            watermarks=watermarks,
+            error_list=error_list,
             links=links,
             prospects=prospects,
             failed_captures=failed_captures,
@@ -170,7 +186,7 @@ class InboundSync:
         if captured.changes:
             self._pending.add(captured.changes)
         if captured.refused:
-            self._state.record_errors(refusal_errors(captured.refused, self._clock.now()))
+            self._error_list.record_errors(refusal_errors(captured.refused, self._clock.now()))
         threshold = self._config.inbound.max_waiting_changes
         return self._pending.count(threshold) >= threshold
 
@@ -179,7 +195,7 @@ class InboundSync:
         last scheduled run that went ahead started. Early runs (`capture`) do not count: the
         scheduled invocation also catches up on missed changes, carries out parked actions and
         sends activities."""
-        return is_due(self._state, LEASE, self._config.inbound.interval, self._clock.now())
+        return is_due(self._run_log, LEASE, self._config.inbound.interval, self._clock.now())
 
     def catch_up_missed_changes(self) -> CatchUp:
         """Note as waiting the changes change capture missed: the batches it gave up on, and one
@@ -197,7 +213,7 @@ class InboundSync:
             mappings={crm: config.mappings.get(crm, ()) for crm in PEOPLE if config.objects.syncs(crm)},
         )
         if with_owners and config.owner.direction is OwnerDirection.TWO_WAY:
-            users = self._state.users().values()
+            users = self._user_directory.users().values()
             owners = owner_map(((u.id, u.email, u.active) for u in users), config.owner.user_map)
             rules = replace(rules, owners=owners)
         return rules
@@ -210,7 +226,8 @@ class InboundSync:
             LEASE,
             run_id,
             remaining_ms=remaining_ms,
-            state=self._state,
+            leases=self._leases,
+            run_log=self._run_log,
             clock=self._clock,
             start=lambda: _Run(self, run_id, remaining_ms),
             every=self._config.inbound.interval if scheduled else None,
@@ -240,7 +257,9 @@ class _Run:
             return "idle"  # nothing waits: not one Salesforce call
         if self.s._config.owner.direction is OwnerDirection.TWO_WAY:
             self.rules = self.s.rules(with_owners=True)
-        self.open_errors = {(e.sobject, e.record_id): e for e in self.s._state.open_errors(Direction.INBOUND)}
+        self.open_errors = {
+            (e.sobject, e.record_id): e for e in self.s._error_list.open_errors(Direction.INBOUND)
+        }
         batch: list[_Planned] = []
         try:
             self._check_budget()
@@ -354,7 +373,7 @@ class _Run:
         sobject = crm.sobject
         if sobject in self.fresh:
             return
-        since = self.s._state.watermark(f"outbound#{sobject}")
+        since = self.s._watermarks.watermark(f"outbound#{sobject}")
         self.fresh[sobject] = {}
         if since is None:
             # Outbound never read this object: every link's snapshot was written by this
@@ -479,11 +498,11 @@ class _Run:
             else:
                 settled.append(waiting_by_change[id(change)])
         if errors:
-            self.s._state.record_errors(errors)
+            self.s._error_list.record_errors(errors)
         if synced:
-            self.s._state.resolve_errors(Direction.INBOUND, synced)
+            self.s._error_list.resolve_errors(Direction.INBOUND, synced)
         if audit:
-            self.s._state.append_audit(audit, self.s._retention)
+            self.s._audit_trail.append_audit(audit, self.s._retention)
         kept = self.s._pending.done(settled) if settled else []
         if kept:
             self.counts["changed_again"] += len(kept)

@@ -35,16 +35,22 @@ from crmsync.domain.prospect import Prospect, ProspectChange
 from crmsync.domain.records import CrmRecord, Watermark
 from crmsync.domain.scope import Flagged, MatchingCriteria, OutboundScope, as_checkbox, as_datetime, in_scope
 from crmsync.ports import (
+    AuditTrail,
     Clock,
     CrmGateway,
+    ErrorList,
+    Leases,
     LinkStore,
     PendingChange,
     PendingChanges,
     ProspectStore,
+    RetryList,
+    RunLog,
     RunSummary,
     SalesforceUser,
     StateStore,
-    SyncStateStore,
+    UserDirectory,
+    Watermarks,
 )
 from crmsync.sync.budget import ApiBudget
 from crmsync.sync.leases import run_under_lease
@@ -97,7 +103,13 @@ class OutboundSync:
         crm: Callable[[], CrmGateway],
         links: LinkStore,
         prospects: ProspectStore,
-        state: SyncStateStore,
+        leases: Leases,
+        watermarks: Watermarks,
+        retry_list: RetryList,
+        user_directory: UserDirectory,
+        audit_trail: AuditTrail,
+        error_list: ErrorList,
+        run_log: RunLog,
         connector: StateStore,
         configuration: Configuration,
         clock: Clock,
@@ -110,7 +122,13 @@ class OutboundSync:
         self._crm_factory = crm
         self._links = links
         self._prospects = prospects
-        self._state = state
+        self._leases = leases
+        self._watermarks = watermarks
+        self._retry_list = retry_list
+        self._user_directory = user_directory
+        self._audit_trail = audit_trail
+        self._error_list = error_list
+        self._run_log = run_log
         self._connector = connector
         self._config = configuration
         self._clock = clock
@@ -128,7 +146,8 @@ class OutboundSync:
             LEASE,
             run_id,
             remaining_ms=remaining_ms,
-            state=self._state,
+            leases=self._leases,
+            run_log=self._run_log,
             clock=self._clock,
             start=lambda: _Run(self, run_id, remaining_ms),
             every=self._config.outbound.schedule.interval,
@@ -172,11 +191,13 @@ class _Run:
         self._sync_users()
         if self.s._connector.connector_state().paused:
             return "paused"
-        self.open_errors = {(e.sobject, e.record_id) for e in self.s._state.open_errors(Direction.OUTBOUND)}
+        self.open_errors = {
+            (e.sobject, e.record_id) for e in self.s._error_list.open_errors(Direction.OUTBOUND)
+        }
         if self.s._pending is not None:
             self.failed_inbound = {
                 (e.sobject, e.record_id)
-                for e in self.s._state.open_errors(Direction.INBOUND)
+                for e in self.s._error_list.open_errors(Direction.INBOUND)
                 if e.prospect_id
             }
         try:
@@ -197,7 +218,7 @@ class _Run:
             raise _Stop("over_budget")
 
     def _read(self, read: _ObjectRead) -> None:
-        since = self.s._state.watermark(read.watermark_key)
+        since = self.s._watermarks.watermark(read.watermark_key)
         pages = self.crm.read_changes(
             read.sobject, read.fields, since, self.until, page_size=self.config.batching.read_page_size
         )
@@ -209,7 +230,7 @@ class _Run:
                 last = chunk[-1]
                 stamp = as_datetime(last["SystemModstamp"])
                 assert stamp is not None
-                self.s._state.save_watermark(read.watermark_key, Watermark(stamp, str(last["Id"])))
+                self.s._watermarks.save_watermark(read.watermark_key, Watermark(stamp, str(last["Id"])))
             self._check_budget()
             # Before the next page is fetched: a page read and then left unapplied is a wasted call.
             self._check_deadline()
@@ -226,19 +247,19 @@ class _Run:
             yield _ObjectRead("Opportunity", _OPPORTUNITY_FIELDS, self._apply_opportunities)
 
     def _retry_records(self) -> None:
-        waiting = self.s._state.records_to_retry(Direction.OUTBOUND)
+        waiting = self.s._retry_list.records_to_retry(Direction.OUTBOUND)
         handlers = {read.sobject: read for read in self._reads()}
         for sobject, ids in waiting.items():
             read = handlers.get(sobject)
             if read is None:
-                self.s._state.clear_retry(Direction.OUTBOUND, sobject, ids)
+                self.s._retry_list.clear_retry(Direction.OUTBOUND, sobject, ids)
                 continue
             for start in range(0, len(ids), RETRY_BATCH):
                 self._check_deadline()
                 batch = ids[start : start + RETRY_BATCH]
                 records = self.crm.find(sobject, read.fields, "Id", batch)
                 read.apply(records)
-                self.s._state.clear_retry(Direction.OUTBOUND, sobject, batch)
+                self.s._retry_list.clear_retry(Direction.OUTBOUND, sobject, batch)
 
     # ------------------------------------------------------------------ fields read
 
@@ -269,7 +290,7 @@ class _Run:
 
     def _sync_users(self) -> None:
         key = "outbound#User"
-        since = self.s._state.watermark(key)
+        since = self.s._watermarks.watermark(key)
         for page in self.crm.read_changes("User", _USER_FIELDS, since, self.until, include_deleted=False):
             users = [
                 SalesforceUser(
@@ -281,12 +302,13 @@ class _Run:
                 for r in page.records
             ]
             if users:
-                self.s._state.save_users(users)
+                self.s._user_directory.save_users(users)
                 self.counts["users"] += len(users)
             if page.watermark is not None:
-                self.s._state.save_watermark(key, page.watermark)
+                self.s._watermarks.save_watermark(key, page.watermark)
         owners = owner_map(
-            ((u.id, u.email, u.active) for u in self.s._state.users().values()), self.config.owner.user_map
+            ((u.id, u.email, u.active) for u in self.s._user_directory.users().values()),
+            self.config.owner.user_map,
         )
         self.rules = replace(
             self.rules,
@@ -422,7 +444,7 @@ class _Run:
         written = _save_step(linked, lambda p: p.prospect_change, self.s._prospects.save, retry)
         _save_step(written, lambda p: p.snapshot_change, self.s._links.save, retry)
         if retry:
-            self.s._state.mark_for_retry(Direction.OUTBOUND, sobject, sorted(retry))
+            self.s._retry_list.mark_for_retry(Direction.OUTBOUND, sobject, sorted(retry))
             self.counts["retried"] += len(retry)
         finished = [p for p in plans if p.crm.id not in retry]
         for plan in finished:
@@ -502,12 +524,12 @@ class _Run:
                 for entry in plan.field_audit
             ]
         if audit:
-            self.s._state.append_audit(audit, self.s._retention)
+            self.s._audit_trail.append_audit(audit, self.s._retention)
         if errors:
-            self.s._state.record_errors(errors)
+            self.s._error_list.record_errors(errors)
             self.open_errors.update((e.sobject, e.record_id) for e in errors)
         if synced:
-            self.s._state.resolve_errors(Direction.OUTBOUND, synced)
+            self.s._error_list.resolve_errors(Direction.OUTBOUND, synced)
             self.open_errors.difference_update(synced)
 
     # ------------------------------------------------------------------ accounts, opportunities
