@@ -9,7 +9,6 @@ from typing import Any, Protocol
 
 from crmsync.domain.activities import Activity, ActivityState, ClickKey, StoredActivity
 from crmsync.domain.audit import AuditRecord, Direction, SyncError
-from crmsync.domain.errors import Failure
 from crmsync.domain.lifecycle import LinkChange, StoredLink
 from crmsync.domain.prospect import Prospect, ProspectChange
 from crmsync.domain.records import (
@@ -357,20 +356,6 @@ class ParkedActions(Protocol):
         ...
 
     def remove(self, actions: Sequence[ParkedAction]) -> None: ...
-
-
-class QueueError(Exception):
-    """A message could not be put on a queue, after the client's own retries: throttled,
-    unreachable, or refused (no such queue, not allowed). `retryable` says whether sending it
-    again later may work."""
-
-    def __init__(self, failure: Failure) -> None:
-        super().__init__(failure.describe())
-        self.failure = failure
-
-    @property
-    def retryable(self) -> bool:
-        return self.failure.retryable
 
 
 @dataclass(frozen=True)

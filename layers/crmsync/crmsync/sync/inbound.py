@@ -36,7 +36,7 @@ from datetime import timedelta
 from crmsync.config import Configuration, OwnerDirection
 from crmsync.domain.actions import ActionKind
 from crmsync.domain.audit import AuditRecord, Direction, ErrorState, SyncError
-from crmsync.domain.errors import Failure
+from crmsync.domain.errors import Failure, QueueError
 from crmsync.domain.inbound import (
     InboundOutcome,
     InboundPlan,
@@ -64,7 +64,6 @@ from crmsync.ports import (
     PendingChange,
     PendingChanges,
     ProspectStore,
-    QueueError,
     RunLog,
     RunSummary,
     StateStore,

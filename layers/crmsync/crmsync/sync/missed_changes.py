@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from crmsync.domain.audit import Direction, SyncError
-from crmsync.domain.errors import ErrorCategory, Failure, StoreError
+from crmsync.domain.errors import ErrorCategory, Failure, QueueError, StoreError
 from crmsync.domain.inbound import InboundRules, plan_prospect_change
 from crmsync.domain.lifecycle import LinkStatus
 from crmsync.domain.records import Watermark
@@ -49,7 +49,6 @@ from crmsync.ports import (
     PendingChanges,
     ProspectStore,
     ProspectVersion,
-    QueueError,
     RefusedChange,
     StreamRecordsGone,
     Watermarks,
