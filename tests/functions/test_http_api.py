@@ -11,7 +11,7 @@ import pytest
 from crmsync import __version__, bootstrap
 from crmsync.domain.audit import Direction, SyncError
 from crmsync.domain.errors import Failure
-from crmsync.ports import RunSummary
+from crmsync.ports import RunOutcome, RunSummary
 
 from functions.http_api import app
 from local.aws_stack import LocalStack
@@ -49,7 +49,7 @@ def test_status_shows_the_last_run_of_each_direction_its_lag_and_open_errors_by_
             run_id="run-1",
             started_at=finished - timedelta(seconds=20),
             finished_at=finished,
-            outcome="completed",
+            outcome=RunOutcome.COMPLETED,
             counts={"read": 12, "created": 11, "reported": 1},
             api_calls=3,
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Protocol
 
 from crmsync.domain.activities import Activity, ActivityState, ClickKey, StoredActivity
@@ -187,6 +188,24 @@ class SalesforceUser:
     active: bool = True
 
 
+class RunOutcome(StrEnum):
+    """How a run ended: in its summary, the handlers' reports, the metrics and the status."""
+
+    COMPLETED = "completed"
+    PAUSED = "paused"
+    IDLE = "idle"
+    """Nothing waited: not one Salesforce call (inbound)."""
+    CUT_SHORT = "cut_short"
+    """Stopped before its deadline; what is left waits for the next run."""
+    OVER_BUDGET = "over_budget"
+    BUSY = "busy"
+    """Another run holds the lease."""
+    NOT_DUE = "not_due"
+    """A scheduled tick before the schedule's interval has passed."""
+    SALESFORCE_UNAVAILABLE = "salesforce_unavailable"
+    """Salesforce failed in a way worth retrying (activities)."""
+
+
 @dataclass(frozen=True)
 class RunSummary:
     """What one run did, for the status and the demo's report."""
@@ -195,7 +214,7 @@ class RunSummary:
     run_id: str
     started_at: datetime
     finished_at: datetime
-    outcome: str
+    outcome: RunOutcome
     counts: Mapping[str, int] = field(default_factory=dict)
     api_calls: int = 0
 

@@ -51,7 +51,7 @@ from crmsync.domain.audit import AuditRecord, Direction, ErrorState, SyncError
 from crmsync.domain.errors import RETRYABLE_CATEGORIES, ErrorCategory, Failure
 from crmsync.domain.records import Watermark
 from crmsync.domain.retry import RetryPolicy
-from crmsync.ports import RunSummary, SalesforceUser
+from crmsync.ports import RunOutcome, RunSummary, SalesforceUser
 
 EXPIRED_LEASE_KEPT = timedelta(days=1)
 """How long an expired lease item stays before DynamoDB's TTL removes it (kept for operators)."""
@@ -313,7 +313,7 @@ class DynamoSyncState:
                 "run_id": summary.run_id,
                 "started_at": iso(summary.started_at),
                 "finished_at": iso(summary.finished_at),
-                "outcome": summary.outcome,
+                "outcome": summary.outcome.value,
                 "counts": dict(summary.counts),
                 "api_calls": summary.api_calls,
                 "expires_at": epoch_seconds(summary.started_at + RUN_RETENTION),
@@ -330,7 +330,7 @@ class DynamoSyncState:
             run_id=item["run_id"],
             started_at=parse_iso(item["started_at"]),
             finished_at=parse_iso(item["finished_at"]),
-            outcome=item["outcome"],
+            outcome=RunOutcome(item["outcome"]),
             counts={name: int(count) for name, count in item.get("counts", {}).items()},
             api_calls=int(item.get("api_calls", 0)),
         )

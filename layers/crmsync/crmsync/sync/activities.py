@@ -45,11 +45,12 @@ from crmsync.ports import (
     ErrorList,
     Leases,
     LinkStore,
+    RunOutcome,
     StateStore,
     Watermarks,
 )
 from crmsync.sync.budget import ApiBudget
-from crmsync.sync.leases import lease_held
+from crmsync.sync.leases import RunStopped, lease_held
 
 LEASE = "activities"
 STOP_MARGIN_MS = 15_000
@@ -70,11 +71,11 @@ class ActivityRun:
     salesforce_unavailable; `counts` says how many activities were sent, skipped, failed,
     left waiting for a link, or left for the next run (retry_later)."""
 
-    outcome: str
+    outcome: RunOutcome
     counts: Mapping[str, int] = field(default_factory=dict)
 
 
-class _Stop(Exception):
+class _Stop(RunStopped):
     """The run stops here; what was settled is kept."""
 
 
@@ -121,10 +122,10 @@ class ActivitySync:
 
     def run(self, remaining_ms: Callable[[], int], run_id: str) -> ActivityRun:
         if self._connector.connector_state().paused:
-            return ActivityRun("paused")
+            return ActivityRun(RunOutcome.PAUSED)
         with lease_held(self._leases, LEASE, run_id, self._clock.now(), remaining_ms()) as taken:
             if not taken:
-                return ActivityRun("busy")
+                return ActivityRun(RunOutcome.BUSY)
             run = _Run(self, run_id, remaining_ms)
             outcome = run.execute()
         return ActivityRun(outcome, {name: count for name, count in run.counts.items() if count})
@@ -137,26 +138,26 @@ class _Run:
         self.remaining_ms = remaining_ms
         self.counts: Counter[str] = Counter()
 
-    def execute(self) -> str:
+    def execute(self) -> RunOutcome:
         try:
             self._check_prospects_waiting_for_a_link()
             self._send_waiting()
         except _Stop as stop:
-            return str(stop)
+            return stop.outcome
         except CrmError as error:
             if error.retryable:
-                return "salesforce_unavailable"
+                return RunOutcome.SALESFORCE_UNAVAILABLE
             raise
-        return "completed"
+        return RunOutcome.COMPLETED
 
     def _check_deadline(self) -> None:
         if self.remaining_ms() < self.s._stop_margin:
-            raise _Stop("cut_short")
+            raise _Stop(RunOutcome.CUT_SHORT)
 
     def _check_budget(self) -> None:
         # A run that has not called Salesforce yet spends no call to ask.
         if self.s._budget.spent(self.s._crm(), ask_when_unknown=False) is not None:
-            raise _Stop("over_budget")
+            raise _Stop(RunOutcome.OVER_BUDGET)
 
     # ------------------------------------------------------------------ the two queues
 

@@ -65,6 +65,7 @@ from crmsync.ports import (
     PendingChanges,
     ProspectStore,
     RunLog,
+    RunOutcome,
     RunSummary,
     StateStore,
     UserDirectory,
@@ -72,7 +73,7 @@ from crmsync.ports import (
 )
 from crmsync.sync.actions_intake import AcceptedAction, ActionRequest, action_id
 from crmsync.sync.budget import ApiBudget
-from crmsync.sync.leases import is_due, run_under_lease
+from crmsync.sync.leases import RunStopped, is_due, run_under_lease
 from crmsync.sync.missed_changes import (
     CAPTURE_OBJECT,
     RECONCILIATION_ITEMS_PER_RUN,
@@ -99,7 +100,7 @@ RETRY_BUDGET = 5
 """Runs a record with a transient failure is tried in before it waits like a permanent one."""
 
 
-class _Stop(Exception):
+class _Stop(RunStopped):
     """The run must stop before its deadline or its API budget; what was sent is kept."""
 
 
@@ -248,12 +249,12 @@ class _Run:
         self.fresh: dict[str, dict[str, CrmRecord]] = {}
         """sObject → the records Salesforce changed after outbound's last read, by id."""
 
-    def execute(self) -> str:
+    def execute(self) -> RunOutcome:
         if self.s._connector.connector_state().paused:
-            return "paused"
+            return RunOutcome.PAUSED
         first = self.s._pending.waiting(self.s._page_size)
         if not first:
-            return "idle"  # nothing waits: not one Salesforce call
+            return RunOutcome.IDLE
         if self.s._config.owner.direction is OwnerDirection.TWO_WAY:
             self.rules = self.s.rules(with_owners=True)
         self.open_errors = {
@@ -274,18 +275,18 @@ class _Run:
         except _Stop as stop:
             # Past the budget nothing more is spent; near the deadline what was gathered still
             # goes while there is time to settle it. Whatever is not sent keeps waiting.
-            outcome = str(stop)
-            if outcome == "cut_short" and self.remaining_ms() >= self.s._stop_margin:
+            outcome = stop.outcome
+            if outcome is RunOutcome.CUT_SHORT and self.remaining_ms() >= self.s._stop_margin:
                 try:
                     self._send(batch)
                 except _Stop as again:
-                    outcome = str(again)
+                    outcome = again.outcome
             return outcome
-        return "completed"
+        return RunOutcome.COMPLETED
 
     def _check_deadline(self) -> None:
         if self.remaining_ms() < self.s._stop_margin + SEND_RESERVE_MS:
-            raise _Stop("cut_short")
+            raise _Stop(RunOutcome.CUT_SHORT)
 
     def api_calls(self) -> int:
         return 0 if self.calls_at_start is None else self.s._crm.api_calls - self.calls_at_start
@@ -296,7 +297,7 @@ class _Run:
         if self.calls_at_start is None:
             self.calls_at_start = self.s._crm.api_calls
         if self.s._budget.spent(self.s._crm) is not None:
-            raise _Stop("over_budget")
+            raise _Stop(RunOutcome.OVER_BUDGET)
 
     # ------------------------------------------------------------------ planning
 

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from crmsync.domain.audit import Direction
-from crmsync.ports import Clock, Leases, RunLog, RunSummary
+from crmsync.ports import Clock, Leases, RunLog, RunOutcome, RunSummary
 
 CLOCK_SKEW = timedelta(seconds=5)
 """How far past its holder's deadline a lease lasts. Lambda ends an invocation at its deadline
@@ -63,7 +63,7 @@ def run_summary(
     *,
     started: datetime,
     finished: datetime,
-    outcome: str,
+    outcome: RunOutcome,
     counts: Mapping[str, int],
     api_calls: int,
 ) -> RunSummary:
@@ -78,14 +78,23 @@ def run_summary(
     )
 
 
+class RunStopped(Exception):
+    """A run stops here, before its end (its deadline near, its API budget spent); what it
+    settled is kept. Each use case raises its own subclass, so it catches only its own."""
+
+    def __init__(self, outcome: RunOutcome) -> None:
+        super().__init__(outcome.value)
+        self.outcome = outcome
+
+
 class Run(Protocol):
     """One run's working state, as `run_under_lease` drives it."""
 
     @property
     def counts(self) -> Mapping[str, int]: ...
 
-    def execute(self) -> str:
-        """Do the work; the outcome (completed, paused, cut_short...)."""
+    def execute(self) -> RunOutcome:
+        """Do the work; how it ended."""
         ...
 
     def api_calls(self) -> int: ...
@@ -115,10 +124,10 @@ def run_under_lease(
     (`is_due`), and its start is kept once it has the lease."""
     started = clock.now()
     if every is not None and not is_due(run_log, lease, every, started):
-        return _skipped(direction, run_id, started, clock, "not_due")
+        return _skipped(direction, run_id, started, clock, RunOutcome.NOT_DUE)
     with lease_held(leases, lease, run_id, started, remaining_ms()) as taken:
         if not taken:
-            return _skipped(direction, run_id, started, clock, "busy")
+            return _skipped(direction, run_id, started, clock, RunOutcome.BUSY)
         if every is not None:
             run_log.save_scheduled_start(lease, started)
         run = start()
@@ -136,7 +145,9 @@ def run_under_lease(
     return summary
 
 
-def _skipped(direction: Direction, run_id: str, started: datetime, clock: Clock, outcome: str) -> RunSummary:
+def _skipped(
+    direction: Direction, run_id: str, started: datetime, clock: Clock, outcome: RunOutcome
+) -> RunSummary:
     """A run that did nothing; its summary is not kept, so the status keeps the last real one."""
     return run_summary(
         direction, run_id, started=started, finished=clock.now(), outcome=outcome, counts={}, api_calls=0

@@ -46,6 +46,7 @@ from crmsync.ports import (
     ProspectStore,
     RetryList,
     RunLog,
+    RunOutcome,
     RunSummary,
     SalesforceUser,
     StateStore,
@@ -53,7 +54,7 @@ from crmsync.ports import (
     Watermarks,
 )
 from crmsync.sync.budget import ApiBudget
-from crmsync.sync.leases import run_under_lease
+from crmsync.sync.leases import RunStopped, run_under_lease
 
 Change = TypeVar("Change", LinkChange, ProspectChange)
 
@@ -92,7 +93,7 @@ class _ObjectRead:
         return f"outbound#{self.sobject}"
 
 
-class _Stop(Exception):
+class _Stop(RunStopped):
     """The run must stop before its deadline; what was applied is kept."""
 
 
@@ -187,10 +188,10 @@ class _Run:
     def api_calls(self) -> int:
         return self.crm.api_calls - self.calls_at_start
 
-    def execute(self) -> str:
+    def execute(self) -> RunOutcome:
         self._sync_users()
         if self.s._connector.connector_state().paused:
-            return "paused"
+            return RunOutcome.PAUSED
         self.open_errors = {
             (e.sobject, e.record_id) for e in self.s._error_list.open_errors(Direction.OUTBOUND)
         }
@@ -206,16 +207,16 @@ class _Run:
             for read in self._reads():
                 self._read(read)
         except _Stop as stop:
-            return str(stop)
-        return "completed"
+            return stop.outcome
+        return RunOutcome.COMPLETED
 
     def _check_deadline(self) -> None:
         if self.remaining_ms() < self.s._stop_margin:
-            raise _Stop("cut_short")
+            raise _Stop(RunOutcome.CUT_SHORT)
 
     def _check_budget(self) -> None:
         if self.s._budget.spent(self.crm) is not None:
-            raise _Stop("over_budget")
+            raise _Stop(RunOutcome.OVER_BUDGET)
 
     def _read(self, read: _ObjectRead) -> None:
         since = self.s._watermarks.watermark(read.watermark_key)
