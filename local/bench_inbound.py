@@ -192,25 +192,25 @@ def _new_leads(connector: _Connector, count: int, tag: str) -> list[dict[str, An
     """`count` new Leads of `tag`, read back (with the fields the configuration maps) as
     outbound reads them: changed since its Lead watermark, which then moves past them."""
     from crmsync import bootstrap
-    from crmsync.config import MappedObject
+    from crmsync.domain.objects import CrmObject
 
     connector.org.insert_leads(count, tag)
-    state = bootstrap.sync_state()
-    mapped = [m.salesforce_field for m in bootstrap.configuration().mappings[MappedObject.LEAD]]
+    watermarks = bootstrap.watermarks()
+    mapped = [m.salesforce_field for m in bootstrap.configuration().mappings[CrmObject.LEAD]]
     until = datetime.now(UTC).replace(microsecond=0)
     leads: list[dict[str, Any]] = []
     last_page = None
     for page in bootstrap.salesforce_gateway().read_changes(
         "Lead",
         ["Id", "SystemModstamp", *mapped],
-        state.watermark("outbound#Lead"),
+        watermarks.watermark("outbound#Lead"),
         until,
         include_deleted=False,
     ):
         leads += [lead for lead in page.records if str(lead["LastName"]).startswith(f"{tag} ")]
         last_page = page
     if last_page is not None and last_page.watermark is not None:
-        state.save_watermark("outbound#Lead", last_page.watermark)
+        watermarks.save_watermark("outbound#Lead", last_page.watermark)
     return leads
 
 
@@ -222,16 +222,15 @@ def _changed_prospects_in_bulk(connector: _Connector, count: int, tag: str) -> f
     from crmsync.aws.dynamo_table import DynamoTable, iso
     from crmsync.aws.links import LINK_PREFIX, _link_values
     from crmsync.aws.prospects import MARKETING_WRITER, _item
-    from crmsync.config import MappedObject
     from crmsync.domain.lifecycle import CrmRef, Link
-    from crmsync.domain.matching import CrmObject
+    from crmsync.domain.objects import CrmObject
     from crmsync.domain.plan import FieldSnapshot
     from crmsync.domain.prospect import Prospect
     from crmsync.ports import PendingChange
 
     started = time.perf_counter()
     settings = bootstrap.settings()
-    mappings = bootstrap.configuration().mappings[MappedObject.LEAD]
+    mappings = bootstrap.configuration().mappings[CrmObject.LEAD]
     now = datetime.now(UTC)
     prospect_items: list[dict[str, Any]] = []
     link_items: list[dict[str, Any]] = []

@@ -350,11 +350,11 @@ def print_why(cases: Sequence[tuple[str, str]], runs: OutboundRuns) -> None:
     prospect on, the fields a prospect was created with in run 1 are named, not repeated."""
     print()
     print("why: the audit trail of a few prospects (event, or field: old -> new (rule))")
-    state = bootstrap.sync_state()
+    audit = bootstrap.audit_trail()
     catch_up = runs.runs[1].run_id
     for number, (title, prospect_id) in enumerate(cases):
         print(f"  {title}  [prospect {prospect_id}]")
-        trail = state.audit_trail(prospect_id)
+        trail = audit.audit_trail(prospect_id)
         if not trail:
             print("      (no audit entries)")
         folded = [e.field for e in trail if number >= 2 and e.run_id == catch_up and e.field]
@@ -416,7 +416,7 @@ def outbound_demo(emulator: Emulator, clock: ManualClock) -> tuple[OutboundRuns,
         if pid is None:
             print(f"  ! {title}: had no prospect after run 1")
     print_why(found, runs)
-    errors = bootstrap.sync_state().open_errors()
+    errors = bootstrap.error_list().open_errors()
     if errors:
         print()
         print(f"sync error list: {len(errors)} open")

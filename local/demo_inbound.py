@@ -159,7 +159,7 @@ def counts_text(counts: Mapping[str, int]) -> str:
 
 def audit_lines(prospect_id: str, labels: Mapping[str, str], direction: Direction | None = None) -> list[str]:
     lines = []
-    for entry in bootstrap.sync_state().audit_trail(prospect_id):
+    for entry in bootstrap.audit_trail().audit_trail(prospect_id):
         if direction is not None and entry.direction is not direction:
             continue
         lines.append(f"      {labels.get(entry.run_id, 'outbound'):<24} {describe(entry)}")
@@ -294,7 +294,7 @@ def marketing_edits_demo(
     )
     invalid_lead = crm_id_of(edits.invalid_email)
     print(f"  email made invalid  [prospect {edits.invalid_email}, Lead {invalid_lead}]")
-    errors = bootstrap.sync_state().open_errors(Direction.INBOUND)
+    errors = bootstrap.error_list().open_errors(Direction.INBOUND)
     for error in errors:
         print(f"      error list: {describe_error(error)}")
     record = emulator.get(invalid_lead) or {}
@@ -642,7 +642,7 @@ def print_action_whys(
         print(f"  {title}  [prospect {prospect_id}]")
         for line in audit_lines(prospect_id, labels, Direction.INBOUND):
             print(line)
-    refused = [e for e in bootstrap.sync_state().open_errors(Direction.INBOUND) if e.operation != "update"]
+    refused = [e for e in bootstrap.error_list().open_errors(Direction.INBOUND) if e.operation != "update"]
     print(f"  error list: {len(refused)} actions refused")
     for error in refused:
         print(f"      {describe_error(error)}")
@@ -752,7 +752,7 @@ def echo_check(
         ("a Contact created by an action", prospects.new_contacts[1].id),
     ):
         print(f"  {title}  [prospect {prospect_id}]")
-        for entry in bootstrap.sync_state().audit_trail(prospect_id):
+        for entry in bootstrap.audit_trail().audit_trail(prospect_id):
             if entry.run_id == run.run_id:
                 print(f"      {labels[entry.run_id]:<24} {describe(entry)}")
     print(

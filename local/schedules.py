@@ -14,7 +14,7 @@ LONG_AGO = timedelta(days=2)
 def let_schedules_pass(*names: str) -> None:
     """Make the next tick of the scheduled runs `names` ("outbound", "inbound"; both by default)
     due, as if their last run had started long ago."""
-    state = bootstrap.sync_state()
+    run_log = bootstrap.run_log()
     started = bootstrap.clock().now() - LONG_AGO
     for name in names or ("outbound", "inbound"):
-        state.save_scheduled_start(name, started)
+        run_log.save_scheduled_start(name, started)

@@ -127,8 +127,7 @@ def put_config() -> dict[str, Any] | Response[dict[str, Any]]:
 def post_action() -> Response[dict[str, Any]]:
     # Imported here, like the configuration: nothing of the intake touches Salesforce, and
     # neither module imports simple_salesforce.
-    from crmsync.domain.errors import StoreError
-    from crmsync.ports import QueueError
+    from crmsync.domain.errors import QueueError, StoreError
     from crmsync.sync.actions_intake import (
         MAX_ACTION_BYTES,
         InvalidAction,

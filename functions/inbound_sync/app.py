@@ -94,7 +94,7 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     # Fields first: a prospect's activities go once its record has its latest values.
     activities = bootstrap.activity_sync().run(context.get_remaining_time_in_millis, context.aws_request_id)
     logger.info(f"activities {activities.outcome}", extra={"activities": dict(activities.counts)})
-    report["activities"] = {"outcome": activities.outcome, "counts": dict(activities.counts)}
+    report["activities"] = {"outcome": str(activities.outcome), "counts": dict(activities.counts)}
     return report
 
 
@@ -119,6 +119,6 @@ def _caught_up(found: CatchUp) -> dict[str, int]:
 def _reported(summary: RunSummary) -> dict[str, Any]:
     report = summary_report(summary)
     publish_metrics(metrics, summary)
-    tracer.put_annotation("outcome", summary.outcome)
+    tracer.put_annotation("outcome", str(summary.outcome))
     logger.info(f"inbound run {summary.outcome}", extra={"run": report})
     return report

@@ -17,6 +17,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from crmsync import bootstrap
 from crmsync.domain.errors import ConfigurationError
+from crmsync.ports import RunOutcome
 from crmsync.sync.run_report import publish_metrics, scheduled_time, summary_report
 
 logger = Logger()
@@ -41,10 +42,10 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
         logger.exception("outbound run refused: the connector is not configured correctly")
         raise
     report = summary_report(summary)
-    if summary.outcome == "not_due":
+    if summary.outcome is RunOutcome.NOT_DUE:
         logger.debug("outbound run not_due")
         return report
     publish_metrics(metrics, summary)
-    tracer.put_annotation("outcome", summary.outcome)
+    tracer.put_annotation("outcome", str(summary.outcome))
     logger.info(f"outbound run {summary.outcome}", extra={"run": report})
     return report

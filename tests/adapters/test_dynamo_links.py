@@ -17,7 +17,7 @@ from crmsync.domain.lifecycle import (
     StoredLink,
     relink_deleted,
 )
-from crmsync.domain.matching import CrmObject
+from crmsync.domain.objects import CrmObject
 from crmsync.domain.plan import FieldSnapshot, Snapshot
 
 from tests.adapters.dynamo_doubles import (
@@ -316,6 +316,21 @@ def test_a_record_is_never_claimed_by_the_operators_index(
     )["Items"]
 
     assert [item["pk"]["S"] for item in listed] == ["prospect#p-1"]
+
+
+def test_a_stored_link_to_a_business_account_is_refused_on_reading(
+    dynamo: DynamoTables, links: DynamoLinkStore
+) -> None:
+    links.save([new_link("p-1", lead("00Q1"))])
+    dynamo.client.update_item(
+        TableName=dynamo.links,
+        Key={"pk": {"S": "prospect#p-1"}},
+        UpdateExpression="SET crm_type = :account",
+        ExpressionAttributeValues={":account": {"S": "Account"}},
+    )
+
+    with pytest.raises(ValueError, match="never linked to Account 00Q1"):
+        links.by_prospect_ids(["p-1"])
 
 
 # --------------------------------------------------------------------------- DynamoDB pushing back

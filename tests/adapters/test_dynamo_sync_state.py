@@ -9,7 +9,7 @@ from crmsync.aws.sync_state import DynamoSyncState
 from crmsync.domain.audit import AuditRecord, Direction, ErrorState, SyncError
 from crmsync.domain.errors import ErrorCategory, Failure
 from crmsync.domain.records import Watermark
-from crmsync.ports import RunSummary, SalesforceUser
+from crmsync.ports import RunOutcome, RunSummary, SalesforceUser
 
 from tests.adapters.dynamo_doubles import DynamoTables
 
@@ -280,7 +280,7 @@ def test_a_resolved_error_leaves_the_list(state: DynamoSyncState) -> None:
 # --------------------------------------------------------------------------- runs
 
 
-def run(run_id: str, started_at: datetime, outcome: str = "completed") -> RunSummary:
+def run(run_id: str, started_at: datetime, outcome: RunOutcome = RunOutcome.COMPLETED) -> RunSummary:
     return RunSummary(
         direction=Direction.OUTBOUND,
         run_id=run_id,
@@ -294,7 +294,7 @@ def run(run_id: str, started_at: datetime, outcome: str = "completed") -> RunSum
 
 def test_the_last_run_is_the_newest(dynamo: DynamoTables, state: DynamoSyncState) -> None:
     assert state.last_run(Direction.OUTBOUND) is None
-    newest = run("run-2", NOON + timedelta(minutes=2), outcome="stopped before the deadline")
+    newest = run("run-2", NOON + timedelta(minutes=2), outcome=RunOutcome.CUT_SHORT)
 
     state.save_run(run("run-1", NOON))
     state.save_run(newest)
@@ -304,3 +304,4 @@ def test_the_last_run_is_the_newest(dynamo: DynamoTables, state: DynamoSyncState
     assert state.last_run(Direction.INBOUND) is None
     item = raw_item(dynamo, "run#outbound", "2026-11-22T12:02:00.000000+00:00#run-2")
     assert int(item["expires_at"]["N"]) == int((newest.started_at + timedelta(days=90)).timestamp())
+    assert item["outcome"] == {"S": "cut_short"}

@@ -67,7 +67,7 @@ def listed(message_id: str, prospect_id: str) -> list[SyncError]:
     """The error list entries of a message: by its id, or by the prospect id it names."""
     return [
         error
-        for error in bootstrap.sync_state().open_errors(Direction.INBOUND)
+        for error in bootstrap.error_list().open_errors(Direction.INBOUND)
         if error.record_id == message_id or prospect_id in error.record_id
     ]
 

@@ -44,7 +44,7 @@ def good(prospect_id: str) -> dict[str, Any]:
 def malformed_entries(since: datetime) -> list[str]:
     return [
         error.failure.message
-        for error in bootstrap.sync_state().open_errors()
+        for error in bootstrap.error_list().open_errors()
         if error.failure.code == "MALFORMED_STREAM_RECORD" and error.at >= since
     ]
 

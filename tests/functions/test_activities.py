@@ -16,7 +16,7 @@ from crmsync import bootstrap
 from crmsync.domain.activities import Activity, ActivityState, ActivityType, StoredActivity
 from crmsync.domain.audit import Direction
 from crmsync.domain.lifecycle import CrmRef, Link, LinkChange
-from crmsync.domain.matching import CrmObject
+from crmsync.domain.objects import CrmObject
 from crmsync.sync.activities import ActivityRun, ActivitySync
 
 from local.aws_stack import LocalStack
@@ -137,7 +137,7 @@ def test_only_the_configured_activity_types_become_completed_tasks_on_the_lead(s
     )
     assert outcome_of(sent).state is ActivityState.SKIPPED
     assert collections_creates(salesforce) == 1
-    trail = [entry.event for entry in bootstrap.sync_state().audit_trail("p-grace")]
+    trail = [entry.event for entry in bootstrap.audit_trail().audit_trail("p-grace")]
     assert f"email_open activity {opening.id} sent as Task {outcome_of(opening).task_id}" in trail
     assert any(event.startswith(f"page_visit activity {visit.id} skipped:") for event in trail)
 
@@ -235,7 +235,7 @@ def test_a_task_salesforce_refuses_is_listed_with_its_code_and_the_others_go(sal
     # THEN the other prospect's Task is written, and the refused one is in the error list
     assert run.counts["sent"] == 1 and run.counts["failed"] == 1
     assert [task["WhoId"] for task in salesforce.records("Task")] == [kept_lead]
-    [error] = bootstrap.sync_state().open_errors(Direction.INBOUND)
+    [error] = bootstrap.error_list().open_errors(Direction.INBOUND)
     assert (error.operation, error.sobject, error.record_id, error.prospect_id) == (
         "task",
         "Task",
@@ -268,7 +268,7 @@ def test_salesforce_unavailable_loses_nothing_and_the_next_run_sends(salesforce:
     assert down.outcome == "salesforce_unavailable"
     assert salesforce.records("Task") == []
     assert outcome_of(opening).state is ActivityState.WAITING
-    assert bootstrap.sync_state().open_errors() == []
+    assert bootstrap.error_list().open_errors() == []
 
     # WHEN Salesforce is back
     salesforce.faults.recover()
@@ -336,7 +336,7 @@ def test_a_long_title_of_emoji_is_cut_to_what_salesforce_counts_as_the_subjects_
     assert task["WhoId"] == lead_id
     assert task["Subject"].startswith("Web page visited: 🚀") and task["Subject"].endswith("…")
     assert len(task["Subject"].encode("utf-16-le")) // 2 <= 255
-    assert bootstrap.sync_state().open_errors() == []
+    assert bootstrap.error_list().open_errors() == []
 
 
 @pytest.mark.person_accounts
@@ -371,7 +371,10 @@ def test_prospects_waiting_for_a_link_are_looked_at_a_share_per_run_round_and_ro
             crm=bootstrap.salesforce_gateway,
             links=bootstrap.link_store(),
             activities=bootstrap.activity_store(),
-            state=bootstrap.sync_state(),
+            leases=bootstrap.leases(),
+            watermarks=bootstrap.watermarks(),
+            audit_trail=bootstrap.audit_trail(),
+            error_list=bootstrap.error_list(),
             connector=bootstrap.state_store(),
             settings=bootstrap.configuration().activities,
             clock=bootstrap.SystemClock(),

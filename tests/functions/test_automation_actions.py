@@ -104,11 +104,11 @@ def link_of(prospect_id: str) -> StoredLink | None:
 
 def errors() -> dict[str, SyncError]:
     """The inbound error list by record id (the prospect id for actions)."""
-    return {e.record_id: e for e in bootstrap.sync_state().open_errors(Direction.INBOUND)}
+    return {e.record_id: e for e in bootstrap.error_list().open_errors(Direction.INBOUND)}
 
 
 def events_of(prospect_id: str) -> list[str]:
-    return [entry.event for entry in bootstrap.sync_state().audit_trail(prospect_id) if entry.event]
+    return [entry.event for entry in bootstrap.audit_trail().audit_trail(prospect_id) if entry.event]
 
 
 def writes(salesforce: Emulator) -> list[tuple[str, str]]:
@@ -887,7 +887,7 @@ def test_in_email_mode_a_reactivated_prospect_links_the_other_lead_with_its_emai
     assert [
         p.id for p in bootstrap.prospect_store().find_by_emails(["ada@example.com"])["ada@example.com"]
     ] == ["p-1"]
-    [reported] = [e for e in bootstrap.sync_state().open_errors(Direction.OUTBOUND) if e.record_id == old]
+    [reported] = [e for e in bootstrap.error_list().open_errors(Direction.OUTBOUND) if e.record_id == old]
     assert reported.failure.code == "NOT_SYNCED"
     assert "merge the two records in Salesforce" in reported.failure.message
     assert "merge the two records in Salesforce" in events_of("p-1")[-1]

@@ -11,7 +11,7 @@ import pytest
 from crmsync import __version__, bootstrap
 from crmsync.domain.audit import Direction, SyncError
 from crmsync.domain.errors import Failure
-from crmsync.ports import RunSummary
+from crmsync.ports import RunOutcome, RunSummary
 
 from functions.http_api import app
 from local.aws_stack import LocalStack
@@ -43,19 +43,18 @@ def test_status_shows_the_last_run_of_each_direction_its_lag_and_open_errors_by_
 ) -> None:
     # GIVEN an outbound run that finished a minute ago and left one record it could not link
     finished = datetime.now(UTC) - timedelta(minutes=1)
-    sync = bootstrap.sync_state()
-    sync.save_run(
+    bootstrap.run_log().save_run(
         RunSummary(
             direction=Direction.OUTBOUND,
             run_id="run-1",
             started_at=finished - timedelta(seconds=20),
             finished_at=finished,
-            outcome="completed",
+            outcome=RunOutcome.COMPLETED,
             counts={"read": 12, "created": 11, "reported": 1},
             api_calls=3,
         )
     )
-    sync.record_errors(
+    bootstrap.error_list().record_errors(
         [
             SyncError(
                 direction=Direction.OUTBOUND,
@@ -89,7 +88,7 @@ def test_status_shows_the_configurations_schedules_and_when_each_run_is_next_due
         {"version": 2, "outbound": {"schedule": "6 hours"}, "inbound": {"every_minutes": 10}}
     )
     started = datetime.now(UTC) - timedelta(hours=1)
-    bootstrap.sync_state().save_scheduled_start("outbound", started)
+    bootstrap.run_log().save_scheduled_start("outbound", started)
 
     # WHEN the status is asked for
     _, body = call(load_event("http_api", "status"))

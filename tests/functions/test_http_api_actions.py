@@ -16,9 +16,8 @@ from typing import Any
 import boto3
 import pytest
 from crmsync import bootstrap
-from crmsync.domain.errors import ErrorCategory, Failure
+from crmsync.domain.errors import ErrorCategory, Failure, QueueError
 from crmsync.domain.prospect import Prospect, ProspectChange
-from crmsync.ports import QueueError
 
 from functions.http_api import app
 from local.aws_stack import LocalStack

@@ -190,7 +190,7 @@ def test_a_score_change_reaches_the_lead_and_a_salesforce_owned_field_change_doe
     assert report["counts"] == {"updated": 1, "unchanged": 1}
 
     # AND the audit trail of the scored prospect says what was sent and why
-    trail = bootstrap.sync_state().audit_trail(inbound.prospect_of(scored).id)
+    trail = bootstrap.audit_trail().audit_trail(inbound.prospect_of(scored).id)
     sent = {(e.field, e.new) for e in trail if e.direction is Direction.INBOUND and e.field}
     assert sent == {("Marketing_Score__c", 87), ("Marketing_Grade__c", "A")}
 
@@ -426,7 +426,7 @@ def test_fifty_changes_of_a_batch_change_capture_gave_up_on_are_read_back_from_t
     }
 
     # AND the message that was none is in the error list, and nothing is left on the queue
-    (error,) = bootstrap.sync_state().open_errors(Direction.INBOUND)
+    (error,) = bootstrap.error_list().open_errors(Direction.INBOUND)
     assert (error.sobject, error.operation, error.failure.code) == (
         "StreamBatch",
         "capture",
@@ -621,7 +621,7 @@ def test_stream_records_of_unexpected_shape_are_listed_and_the_rest_of_their_bat
 
     # THEN the batch is not failed: the three are noted, the four refused and listed
     assert (report["outcome"], report["noted"], report["refused"]) == ("waiting", 3, 4)
-    listed = {e.record_id: e for e in bootstrap.sync_state().open_errors(Direction.INBOUND)}
+    listed = {e.record_id: e for e in bootstrap.error_list().open_errors(Direction.INBOUND)}
     sequence = original["dynamodb"]["SequenceNumber"]
     assert sorted(listed) == sorted(
         [mangled, f"stream record (sequence number {sequence})", "stream record (record 7 of its batch)"]
@@ -643,7 +643,7 @@ def test_stream_records_of_unexpected_shape_are_listed_and_the_rest_of_their_bat
     assert sent["counts"] == {"updated": 4}
     assert sent["missed_changes"]["reconciliation_found"] == 1
     assert {lead(salesforce, lead_id)["Marketing_Score__c"] for lead_id in lead_ids} == {33}
-    left = {e.record_id for e in bootstrap.sync_state().open_errors(Direction.INBOUND)}
+    left = {e.record_id for e in bootstrap.error_list().open_errors(Direction.INBOUND)}
     assert mangled not in left
     assert len(left) == 2
 
@@ -684,7 +684,7 @@ def test_a_pending_change_salesforce_overtook_is_dropped_and_audited(inbound: In
     assert report["counts"] == {"unchanged": 1}
     prospect = inbound.prospect_of(lead_id)
     (dropped,) = [
-        e for e in bootstrap.sync_state().audit_trail(prospect.id) if e.direction is Direction.INBOUND
+        e for e in bootstrap.audit_trail().audit_trail(prospect.id) if e.direction is Direction.INBOUND
     ]
     assert dropped.event.startswith("pending change dropped")
     assert (dropped.field, dropped.old, dropped.new) == (
@@ -714,7 +714,7 @@ def title_behaves(behaviour: str) -> None:
 def field_audit(prospect_id: str, direction: Direction) -> list[tuple[str | None, Any, Any, str | None]]:
     return [
         (e.field, e.old, e.new, e.rule)
-        for e in bootstrap.sync_state().audit_trail(prospect_id)
+        for e in bootstrap.audit_trail().audit_trail(prospect_id)
         if e.direction is direction and e.field
     ]
 
@@ -835,7 +835,7 @@ def test_a_validation_error_on_one_record_leaves_the_other_199_written_and_is_li
     assert lead(salesforce, bad).get("Marketing_Score__c") is None
 
     # AND the error list has the failure with its code, fields and prospect
-    (error,) = bootstrap.sync_state().open_errors(Direction.INBOUND)
+    (error,) = bootstrap.error_list().open_errors(Direction.INBOUND)
     assert (error.sobject, error.record_id, error.operation) == ("Lead", bad, "update")
     assert error.failure.code == "INVALID_EMAIL_ADDRESS"
     assert error.failure.fields == ("Email",)
@@ -851,7 +851,7 @@ def test_a_validation_error_on_one_record_leaves_the_other_199_written_and_is_li
     assert fixed["counts"] == {"updated": 1}
     assert lead(salesforce, bad)["Email"] == "fixed@example.com"
     assert lead(salesforce, bad)["Marketing_Score__c"] == 10
-    assert bootstrap.sync_state().open_errors(Direction.INBOUND) == []
+    assert bootstrap.error_list().open_errors(Direction.INBOUND) == []
 
 
 def test_a_locked_record_succeeds_on_retry(inbound: Inbound) -> None:
@@ -868,7 +868,7 @@ def test_a_locked_record_succeeds_on_retry(inbound: Inbound) -> None:
     # THEN the retry got it through, and nothing is in the error list
     assert report["counts"] == {"updated": 1}
     assert lead(salesforce, lead_id)["Marketing_Score__c"] == 99
-    assert bootstrap.sync_state().open_errors(Direction.INBOUND) == []
+    assert bootstrap.error_list().open_errors(Direction.INBOUND) == []
 
 
 def test_a_record_failing_past_the_retry_budget_stays_listed_and_goes_when_the_prospect_changes(
@@ -886,7 +886,7 @@ def test_a_record_failing_past_the_retry_budget_stays_listed_and_goes_when_the_p
 
     # THEN each of the first five tried it; then it waits in the error list, not lost
     assert [r["counts"].get("failed", 0) for r in reports] == [1, 1, 1, 1, 1, 0]
-    (error,) = bootstrap.sync_state().open_errors(Direction.INBOUND)
+    (error,) = bootstrap.error_list().open_errors(Direction.INBOUND)
     assert error.failure.code == "UNABLE_TO_LOCK_ROW"
     assert error.attempts == 5
     assert error.state.value == "open"
@@ -906,7 +906,7 @@ def test_a_record_failing_past_the_retry_budget_stays_listed_and_goes_when_the_p
         42,
         "C",
     )
-    assert bootstrap.sync_state().open_errors(Direction.INBOUND) == []
+    assert bootstrap.error_list().open_errors(Direction.INBOUND) == []
 
 
 def test_a_failed_write_is_sent_again_when_the_record_changes_in_salesforce(inbound: Inbound) -> None:
@@ -917,7 +917,7 @@ def test_a_failed_write_is_sent_again_when_the_record_changes_in_salesforce(inbo
     inbound.edit([lead_id], score=61)
     inbound.capture()
     run_inbound()
-    (error,) = bootstrap.sync_state().open_errors(Direction.INBOUND)
+    (error,) = bootstrap.error_list().open_errors(Direction.INBOUND)
     assert error.failure.code == "ENTITY_IS_DELETED"
     assert run_inbound()["outcome"] == "idle", "a permanent failure is not sent again by itself"
 
@@ -931,7 +931,7 @@ def test_a_failed_write_is_sent_again_when_the_record_changes_in_salesforce(inbo
     assert outbound["counts"]["inbound_retried"] == 1
     assert report["counts"] == {"updated": 1}
     assert lead(salesforce, lead_id)["Marketing_Score__c"] == 61
-    assert bootstrap.sync_state().open_errors(Direction.INBOUND) == []
+    assert bootstrap.error_list().open_errors(Direction.INBOUND) == []
 
 
 def test_a_salesforce_outage_fails_the_run_and_the_changes_wait_for_the_next(inbound: Inbound) -> None:
@@ -1118,7 +1118,7 @@ def test_a_run_that_finds_another_holding_the_lease_returns_busy_and_sends_nothi
     inbound.edit([lead_id], score=1)
     inbound.capture()
     now = datetime.now(UTC)
-    assert bootstrap.sync_state().acquire_lease(LEASE, "another-run", now, now.replace(year=now.year + 1))
+    assert bootstrap.leases().acquire_lease(LEASE, "another-run", now, now.replace(year=now.year + 1))
 
     report = run_inbound()
 
@@ -1184,7 +1184,7 @@ def test_with_two_way_owner_sync_a_marketing_reassignment_moves_the_lead_to_that
     # THEN the owner is left alone, and the audit trail says why
     assert unmapped["counts"] == {"unchanged": 1}
     assert lead(salesforce, lead_id)["OwnerId"] == rep_id
-    trail = bootstrap.sync_state().audit_trail(inbound.prospect_of(lead_id).id)
+    trail = bootstrap.audit_trail().audit_trail(inbound.prospect_of(lead_id).id)
     assert trail[-1].event == "owner not sent: no active Salesforce user maps to nobody@example.com"
 
 

@@ -90,7 +90,7 @@ def test_a_refused_login_sends_the_action_back_without_naming_the_user(
     response: dict[str, Any] = actions_app.handler({"Records": [record]}, context())
 
     assert [f["itemIdentifier"] for f in response["batchItemFailures"]] == [record["messageId"]]
-    entries = bootstrap.sync_state().open_errors(Direction.INBOUND)
+    entries = bootstrap.error_list().open_errors(Direction.INBOUND)
     assert entries, "the refusal is listed against the action's prospect"
     listed = " ".join(entry.failure.message for entry in entries)
     assert "user hasn't approved this consumer" in listed

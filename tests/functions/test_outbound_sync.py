@@ -28,6 +28,7 @@ from crmsync.domain.errors import ConfigurationError, CrmError, ErrorCategory, F
 from crmsync.domain.lifecycle import LinkStatus, StoredLink
 from crmsync.domain.plan import Reason
 from crmsync.domain.prospect import Prospect, ProspectChange
+from crmsync.ports import Leases
 from crmsync.sync import outbound
 from crmsync.sync.outbound import LEASE, OutboundSync
 from crmsync.sync.run_report import metric_name
@@ -101,7 +102,7 @@ def prospect_linked_to(crm_id: str) -> Prospect:
 
 
 def audit_trail(prospect_id: str) -> list[AuditRecord]:
-    return bootstrap.sync_state().audit_trail(prospect_id)
+    return bootstrap.audit_trail().audit_trail(prospect_id)
 
 
 def writes_to_salesforce(salesforce: Emulator) -> list[tuple[str, str]]:
@@ -180,7 +181,7 @@ def test_a_new_lead_becomes_a_prospect_tagged_with_its_origin_and_carrying_its_m
     assert stored is not None and stored.link.status is LinkStatus.ACTIVE
     assert any(lead_id in entry.event for entry in audit_trail(prospect.id))
     assert all_prospects() == [prospect]
-    assert bootstrap.sync_state().open_errors() == []
+    assert bootstrap.error_list().open_errors() == []
     assert writes_to_salesforce(salesforce) == []
 
 
@@ -209,7 +210,7 @@ def test_a_lead_outside_the_scope_criteria_does_not_become_a_prospect(
     assert report["outcome"] == "completed"
     assert [p.crm_id for p in all_prospects()] == [web_lead]
     assert link_of(phoned_lead) is None
-    assert bootstrap.sync_state().open_errors() == []
+    assert bootstrap.error_list().open_errors() == []
 
 
 # ------------------------------------------------------------------ matching
@@ -327,7 +328,7 @@ def test_a_converted_lead_hands_its_prospect_to_the_contact_and_is_never_written
         converted["LastModifiedDate"],
         converted["SystemModstamp"],
     )
-    assert bootstrap.sync_state().open_errors() == []
+    assert bootstrap.error_list().open_errors() == []
 
 
 def test_a_deleted_lead_deactivates_its_prospect_and_a_restored_one_relinks(
@@ -364,7 +365,7 @@ def test_a_deleted_lead_deactivates_its_prospect_and_a_restored_one_relinks(
     assert stored.link.status is LinkStatus.ACTIVE
     assert stored.link.prospect_id == prospect.id
     assert not prospect_linked_to(lead_id).active
-    assert bootstrap.sync_state().open_errors() == []
+    assert bootstrap.error_list().open_errors() == []
 
 
 def test_a_lead_merged_away_hands_its_prospect_to_the_surviving_lead(
@@ -381,7 +382,7 @@ def test_a_lead_merged_away_hands_its_prospect_to_the_surviving_lead(
     duplicate = insert_lead(salesforce, FirstName="Ada", LastName="Lovelace", Email="ada@example.com")
     run_outbound()
     assert link_of(duplicate) is None
-    assert [error.record_id for error in bootstrap.sync_state().open_errors()] == [duplicate]
+    assert [error.record_id for error in bootstrap.error_list().open_errors()] == [duplicate]
 
     # WHEN the first Lead is merged into the duplicate, and the next run happens
     later(outbound_connector)
@@ -400,7 +401,7 @@ def test_a_lead_merged_away_hands_its_prospect_to_the_surviving_lead(
     # AND the prospect now follows the surviving Lead: its first name reaches the prospect
     assert prospect_linked_to(duplicate).fields["first_name"] == "Ada"
     # AND the survivor is no longer reported as unsynced: it is linked now
-    assert bootstrap.sync_state().open_errors() == []
+    assert bootstrap.error_list().open_errors() == []
 
 
 # ------------------------------------------------------------------ reading changes
@@ -463,7 +464,7 @@ def test_a_query_cursor_that_expires_mid_read_is_queried_again_from_the_last_lea
     assert report["outcome"] == "completed"
     assert report["counts"]["read"] == 450
     assert_each_record_has_one_prospect(all_prospects(), lead_ids)
-    watermark = bootstrap.sync_state().watermark("outbound#Lead")
+    watermark = bootstrap.watermarks().watermark("outbound#Lead")
     assert watermark is not None
     assert (watermark.stamp, watermark.last_id) == (outbound_connector.clock.now(), lead_ids[-1])
     # AND the query again is counted: Users; Leads' query, the refused next page, the query
@@ -583,7 +584,7 @@ def test_a_tick_runs_only_once_the_configurations_schedule_has_passed_since_the_
     # THEN none runs: no Salesforce call, and the last run is still the one that did
     assert set(not_due) == {"not_due"}
     assert salesforce.api_calls == 0
-    last = bootstrap.sync_state().last_run(Direction.OUTBOUND)
+    last = bootstrap.run_log().last_run(Direction.OUTBOUND)
     assert last is not None and last.run_id == first["run_id"]
 
     # AND the tick an hour after that run's start runs, and syncs what changed meanwhile
@@ -639,7 +640,7 @@ def test_a_run_that_finds_another_holding_the_lease_returns_busy_and_moves_nothi
     # GIVEN a new Lead, while another outbound run holds the lease
     lead_id = insert_lead(salesforce, Email="grace@example.com")
     now = datetime.now(UTC)
-    assert bootstrap.sync_state().acquire_lease(LEASE, "another-run", now, now + timedelta(minutes=5))
+    assert bootstrap.leases().acquire_lease(LEASE, "another-run", now, now + timedelta(minutes=5))
 
     # WHEN the scheduled run happens
     report = run_outbound()
@@ -650,7 +651,7 @@ def test_a_run_that_finds_another_holding_the_lease_returns_busy_and_moves_nothi
     assert salesforce.api_calls == 0
 
     # AND once the other run lets go, the next run syncs the Lead
-    bootstrap.sync_state().release_lease(LEASE, "another-run")
+    bootstrap.leases().release_lease(LEASE, "another-run")
     assert run_outbound()["outcome"] == "completed"
     assert prospect_linked_to(lead_id).crm_id == lead_id
 
@@ -681,16 +682,16 @@ def test_a_run_that_fails_part_way_gives_its_lease_back_and_the_next_invocation_
 
 
 class _LeaseAnswerLost:
-    """The sync state, whose lease write lands but whose answer is lost on the way back."""
+    """The leases, whose lease write lands but whose answer is lost on the way back."""
 
-    def __init__(self, state: Any) -> None:
-        self._state = state
+    def __init__(self, leases: Leases) -> None:
+        self._leases = leases
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._state, name)
+    def release_lease(self, name: str, holder: str) -> None:
+        self._leases.release_lease(name, holder)
 
     def acquire_lease(self, name: str, holder: str, now: datetime, until: datetime) -> bool:
-        self._state.acquire_lease(name, holder, now, until)
+        self._leases.acquire_lease(name, holder, now, until)
         raise StoreError(
             Failure("RequestTimeout", "no answer from DynamoDB", category=ErrorCategory.TRANSIENT)
         )
@@ -704,7 +705,13 @@ def test_a_run_whose_lease_write_landed_without_an_answer_gives_the_lease_back(
         crm=bootstrap.salesforce_gateway(),
         links=bootstrap.link_store(),
         prospects=bootstrap.prospect_store(),
-        state=_LeaseAnswerLost(bootstrap.sync_state()),
+        leases=_LeaseAnswerLost(bootstrap.leases()),
+        watermarks=bootstrap.watermarks(),
+        retry_list=bootstrap.retry_list(),
+        user_directory=bootstrap.user_directory(),
+        audit_trail=bootstrap.audit_trail(),
+        error_list=bootstrap.error_list(),
+        run_log=bootstrap.run_log(),
         connector=bootstrap.state_store(),
         configuration=bootstrap.configuration(),
         clock=bootstrap.SystemClock(),
@@ -725,7 +732,7 @@ def test_a_lease_left_by_a_killed_invocation_blocks_only_until_that_invocations_
     # GIVEN an invocation with 300 s to its deadline that Lambda killed before it gave its
     # lease back (it never releases)
     with monkeypatch.context() as killed:
-        killed.setattr(bootstrap.sync_state(), "release_lease", lambda name, holder: None)
+        killed.setattr(bootstrap.leases(), "release_lease", lambda name, holder: None)
         assert run_outbound(new_context(remaining_millis=300_000))["outcome"] == "completed"
     killed_run = lease_holder(LEASE)
     assert killed_run is not None
@@ -782,7 +789,7 @@ def test_a_paused_connector_syncs_only_users_and_catches_up_once_resumed(
     # THEN Salesforce Users are synced, and no record is
     assert paused["outcome"] == "paused"
     assert paused["counts"]["users"] == 2
-    users = bootstrap.sync_state().users().values()
+    users = bootstrap.user_directory().users().values()
     assert {user.email for user in users} == {ADMIN_EMAIL, USERNAME}
     assert all_prospects() == []
 
@@ -1071,7 +1078,7 @@ def test_a_lead_converted_into_a_person_account_hands_its_prospect_to_the_accoun
     assert CONVERTED_TAG in after.tags and CONTACT_TAG not in after.tags
     # AND no run reports the Person Account as another prospect's, and nothing was written to Salesforce
     assert again["outcome"] == "completed"
-    assert bootstrap.sync_state().open_errors() == []
+    assert bootstrap.error_list().open_errors() == []
     assert writes_to_salesforce(salesforce) == []
 
     # AND later edits of the account's person fields reach the prospect
@@ -1090,7 +1097,7 @@ def test_a_lead_converted_into_a_person_account_hands_its_prospect_to_the_accoun
         "company": "US Navy",
         "phone": "+1 555 0199",
     }
-    assert bootstrap.sync_state().open_errors() == []
+    assert bootstrap.error_list().open_errors() == []
 
 
 class _MarketingEditsDuringTheRun:
@@ -1133,7 +1140,13 @@ def test_a_prospect_edited_while_the_run_writes_it_is_retried_by_the_next_run_an
         crm=bootstrap.salesforce_gateway,
         links=bootstrap.link_store(),
         prospects=racing,
-        state=bootstrap.sync_state(),
+        leases=bootstrap.leases(),
+        watermarks=bootstrap.watermarks(),
+        retry_list=bootstrap.retry_list(),
+        user_directory=bootstrap.user_directory(),
+        audit_trail=bootstrap.audit_trail(),
+        error_list=bootstrap.error_list(),
+        run_log=bootstrap.run_log(),
         connector=bootstrap.state_store(),
         configuration=bootstrap.configuration(),
         clock=bootstrap.SystemClock(),
@@ -1153,7 +1166,7 @@ def test_a_prospect_edited_while_the_run_writes_it_is_retried_by_the_next_run_an
     synced = prospect_linked_to(lead_id)
     assert synced.fields["phone"] == "+44 20 7946 0000"
     assert synced.fields["job_title"] == "Countess"
-    assert bootstrap.sync_state().records_to_retry(Direction.OUTBOUND) == {}
+    assert bootstrap.retry_list().records_to_retry(Direction.OUTBOUND) == {}
 
 
 def test_a_salesforce_outage_fails_the_run_without_moving_the_watermark_and_the_next_run_catches_up(

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from crmsync.config import Configuration, MappedObject
+from crmsync.config import Configuration
 from crmsync.domain.actions import (
     Action,
     ActionFacts,
@@ -26,7 +26,8 @@ from crmsync.domain.actions import (
 from crmsync.domain.errors import ErrorCategory
 from crmsync.domain.fields import Behaviour, FieldMapping
 from crmsync.domain.lifecycle import CrmRef, Link, LinkStatus
-from crmsync.domain.matching import CrmCandidate, CrmObject, MatchingMode
+from crmsync.domain.matching import CrmCandidate, MatchingMode
+from crmsync.domain.objects import PEOPLE, CrmObject
 from crmsync.domain.prospect import Prospect
 from crmsync.sync.actions import ActionMessage, BadAction, read_message
 from crmsync.sync.actions_intake import MAX_ACTION_BYTES
@@ -41,7 +42,7 @@ def rules(
     synced: frozenset[CrmObject] = frozenset({CrmObject.LEAD, CrmObject.CONTACT}),
     lead_mapping: tuple[FieldMapping, ...] | None = None,
 ) -> AutomationRules:
-    mappings = {crm: DEFAULTS.mappings[MappedObject(crm.value)] for crm in CrmObject}
+    mappings = {crm: DEFAULTS.mappings[crm] for crm in PEOPLE}
     if lead_mapping is not None:
         mappings[CrmObject.LEAD] = lead_mapping
     return AutomationRules(matching, mappings, synced, settings or AutomationSettings())

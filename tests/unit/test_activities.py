@@ -18,7 +18,7 @@ from crmsync.domain.activities import (
     task_fields,
 )
 from crmsync.domain.lifecycle import CrmRef, Link, LinkStatus, StoredLink
-from crmsync.domain.matching import CrmObject
+from crmsync.domain.objects import CrmObject
 
 AT = datetime(2026, 11, 22, 23, 30, tzinfo=UTC)
 EVERY_TYPE = frozenset(ActivityType)

@@ -16,14 +16,14 @@ from crmsync.config import (
     Configuration,
     CreateUnlinked,
     InvalidConfiguration,
-    MappedObject,
     OwnerDirection,
     Schedule,
     ScheduleUnit,
 )
 from crmsync.domain.errors import ConfigurationError
 from crmsync.domain.fields import Behaviour, ConflictWinner, FieldMapping
-from crmsync.domain.matching import CrmObject, MatchingMode
+from crmsync.domain.matching import MatchingMode
+from crmsync.domain.objects import CrmObject
 from crmsync.domain.prospect_fields import FieldType
 from crmsync.domain.records import FieldDescription, ObjectDescription
 from crmsync.domain.scope import AllRecords, CreatedAfter, Criterion, Flagged, MatchingCriteria, Operator
@@ -68,7 +68,7 @@ def test_the_defaults_are_the_specs() -> None:
     assert config.tags.lead_converted_to_contact == "salesforce-lead-converted-to-contact"
     assert (config.batching.collection_size, config.batching.bulk_threshold) == (200, 2000)
     assert config.outbound.scope[CrmObject.LEAD] == AllRecords()
-    assert FieldMapping("email", "Email", Behaviour.MOST_RECENT) in config.mappings[MappedObject.LEAD]
+    assert FieldMapping("email", "Email", Behaviour.MOST_RECENT) in config.mappings[CrmObject.LEAD]
 
 
 def test_a_document_with_only_a_version_is_the_default_configuration() -> None:
@@ -81,7 +81,7 @@ def test_the_sample_file_loads_and_keeps_its_values() -> None:
     assert config.objects.opportunities and config.objects.account_fields
     assert (
         FieldMapping("lead_status", "Status", Behaviour.SALESFORCE, sync_blanks=True)
-        in config.mappings[MappedObject.LEAD]
+        in config.mappings[CrmObject.LEAD]
     )
     assert config.outbound.scope[CrmObject.CONTACT] == Flagged("Sync_To_Marketing__c")
     assert config.outbound.scope[CrmObject.PERSON_ACCOUNT] == CreatedAfter(datetime(2025, 1, 1, tzinfo=UTC))
@@ -103,8 +103,8 @@ def test_a_configuration_survives_the_round_trip_through_its_document(config: Co
 def test_a_mapping_given_for_one_object_replaces_only_that_objects_mapping() -> None:
     config = Configuration.from_document(with_lead_mapping(entry("city", "City", "salesforce")))
     assert config.version == 3
-    assert config.mappings[MappedObject.LEAD] == (FieldMapping("city", "City", Behaviour.SALESFORCE),)
-    assert config.mappings[MappedObject.CONTACT] == Configuration.default().mappings[MappedObject.CONTACT]
+    assert config.mappings[CrmObject.LEAD] == (FieldMapping("city", "City", Behaviour.SALESFORCE),)
+    assert config.mappings[CrmObject.CONTACT] == Configuration.default().mappings[CrmObject.CONTACT]
 
 
 @pytest.mark.parametrize(
@@ -274,6 +274,14 @@ def test_the_opportunity_mapping_is_fixed() -> None:
     assert refusal({"version": 1, "mappings": {"Opportunity": []}}) == (
         "mappings.Opportunity: the opportunity mapping is fixed (Name, Amount, StageName, CloseDate) "
         "and cannot be changed"
+    )
+
+
+def test_the_outbound_scope_is_for_people_and_a_business_account_has_none() -> None:
+    document = {"version": 1, "outbound": {"scope": {"Account": "all"}}}
+
+    assert refusal(document) == (
+        "outbound.scope.Account: unknown key (expected one of: Lead, Contact, PersonAccount)"
     )
 
 

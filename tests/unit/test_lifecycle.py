@@ -21,7 +21,8 @@ from crmsync.domain.lifecycle import (
     decide_unlinked_record,
     lead_converted_into,
 )
-from crmsync.domain.matching import CrmCandidate, CrmObject, MatchingMode, ProspectCandidate
+from crmsync.domain.matching import CrmCandidate, MatchingMode, ProspectCandidate
+from crmsync.domain.objects import CrmObject
 
 NOON = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 TAGS = Tags()

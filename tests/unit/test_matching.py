@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from crmsync.domain.matching import (
     CrmCandidate,
-    CrmObject,
     Match,
     MatchingMode,
     MatchOutcome,
@@ -18,6 +17,7 @@ from crmsync.domain.matching import (
     normalize_email,
     rank_crm_candidates,
 )
+from crmsync.domain.objects import CrmObject
 
 NOON = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 EMAIL = MatchingMode.EMAIL

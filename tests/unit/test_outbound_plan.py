@@ -7,7 +7,8 @@ from typing import Any
 
 from crmsync.domain.fields import Behaviour, ConflictWinner, FieldMapping
 from crmsync.domain.lifecycle import CrmRef, Link, LinkStatus, StoredLink, Tags
-from crmsync.domain.matching import CrmObject, MatchingMode, ProspectCandidate
+from crmsync.domain.matching import MatchingMode, ProspectCandidate
+from crmsync.domain.objects import CrmObject
 from crmsync.domain.outbound import OutboundRules, PersonRecord, plan_person_record
 from crmsync.domain.plan import FieldSnapshot
 from crmsync.domain.prospect import Prospect

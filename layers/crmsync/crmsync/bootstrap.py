@@ -17,19 +17,26 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 from crmsync.domain.errors import ConfigurationError
 
 if TYPE_CHECKING:
+    from crmsync.aws.sync_state import DynamoSyncState
     from crmsync.config import Configuration
     from crmsync.ports import (
         ActionQueue,
         ActivityStore,
+        AuditTrail,
         Clock,
         ConfigStore,
         CrmGateway,
+        ErrorList,
         FailedCaptures,
+        Leases,
         LinkStore,
         PendingChanges,
         ProspectStore,
+        RetryList,
+        RunLog,
         StateStore,
-        SyncStateStore,
+        UserDirectory,
+        Watermarks,
     )
     from crmsync.sync.actions import AutomationActions
     from crmsync.sync.actions_intake import AcceptedAction
@@ -152,10 +159,40 @@ def activity_store() -> ActivityStore:
 
 
 @cache
-def sync_state() -> SyncStateStore:
+def _sync_state() -> DynamoSyncState:
+    """One adapter holds what the runs keep between them; each use case is given only the
+    parts it uses, through the functions below."""
     from crmsync.aws.sync_state import DynamoSyncState
 
     return DynamoSyncState(_dynamodb_client(), settings().state_table)
+
+
+def leases() -> Leases:
+    return _sync_state()
+
+
+def watermarks() -> Watermarks:
+    return _sync_state()
+
+
+def retry_list() -> RetryList:
+    return _sync_state()
+
+
+def user_directory() -> UserDirectory:
+    return _sync_state()
+
+
+def audit_trail() -> AuditTrail:
+    return _sync_state()
+
+
+def error_list() -> ErrorList:
+    return _sync_state()
+
+
+def run_log() -> RunLog:
+    return _sync_state()
 
 
 @cache
@@ -232,7 +269,12 @@ def status() -> dict[str, Any]:
     from crmsync.sync.status import connector_status
 
     return connector_status(
-        state_store(), salesforce_gateway, sync_state(), clock().now(), configuration=configuration
+        state_store(),
+        salesforce_gateway,
+        run_log=run_log(),
+        error_list=error_list(),
+        now=clock().now(),
+        configuration=configuration,
     )
 
 
@@ -298,7 +340,13 @@ def outbound_sync() -> OutboundSync:
         crm=salesforce_gateway,
         links=link_store(),
         prospects=prospect_store(),
-        state=sync_state(),
+        leases=leases(),
+        watermarks=watermarks(),
+        retry_list=retry_list(),
+        user_directory=user_directory(),
+        audit_trail=audit_trail(),
+        error_list=error_list(),
+        run_log=run_log(),
         connector=state_store(),
         configuration=configuration(),
         clock=clock(),
@@ -320,7 +368,12 @@ def inbound_sync() -> InboundSync:
         prospects=prospect_store(),
         pending=pending_changes(),
         actions=actions_queue(),
-        state=sync_state(),
+        leases=leases(),
+        watermarks=watermarks(),
+        user_directory=user_directory(),
+        audit_trail=audit_trail(),
+        error_list=error_list(),
+        run_log=run_log(),
         connector=state_store(),
         configuration=configuration(),
         clock=clock(),
@@ -340,7 +393,10 @@ def activity_sync() -> ActivitySync:
         crm=salesforce_gateway,
         links=link_store(),
         activities=activity_store(),
-        state=sync_state(),
+        leases=leases(),
+        watermarks=watermarks(),
+        audit_trail=audit_trail(),
+        error_list=error_list(),
         connector=state_store(),
         settings=configuration().activities,
         clock=clock(),
@@ -362,7 +418,8 @@ def automation_actions() -> AutomationActions:
         crm=salesforce_gateway,
         links=link_store(),
         prospects=prospect_store(),
-        state=sync_state(),
+        audit_trail=audit_trail(),
+        error_list=error_list(),
         connector=state_store(),
         claims=IdempotencyActionClaims(_dynamodb_client(), config.idempotency_table, clock=clock()),
         parked=DynamoParkedActions(_dynamodb_client(), config.state_table),
@@ -410,7 +467,7 @@ def reset() -> None:
         link_store,
         prospect_store,
         activity_store,
-        sync_state,
+        _sync_state,
         pending_changes,
         config_store,
         _sqs_client,

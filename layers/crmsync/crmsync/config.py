@@ -31,7 +31,8 @@ from crmsync.domain.errors import ConfigurationError
 from crmsync.domain.fields import Behaviour, ConflictWinner, FieldMapping
 from crmsync.domain.inbound import CreateUnlinked
 from crmsync.domain.lifecycle import Tags
-from crmsync.domain.matching import CrmObject, MatchingMode
+from crmsync.domain.matching import MatchingMode
+from crmsync.domain.objects import PEOPLE, CrmObject
 from crmsync.domain.prospect_fields import (
     BUILT_IN_FIELDS,
     SALESFORCE_TYPES,
@@ -78,21 +79,6 @@ _BEHAVIOUR_ALIASES = {
     "two-way": Behaviour.MOST_RECENT,
     "dont_sync": Behaviour.NONE,
 }
-
-
-class MappedObject(StrEnum):
-    """The objects whose fields the user maps. Opportunities have a fixed mapping
-    (docs/guide/lifecycle.md)."""
-
-    LEAD = "Lead"
-    CONTACT = "Contact"
-    PERSON_ACCOUNT = "PersonAccount"
-    ACCOUNT = "Account"
-
-    @property
-    def sobject(self) -> str:
-        """The Salesforce object to describe: Person Accounts are Accounts."""
-        return "Account" if self is MappedObject.PERSON_ACCOUNT else self.value
 
 
 OPPORTUNITY_MAPPING: tuple[FieldMapping, ...] = tuple(
@@ -154,13 +140,13 @@ class SyncedObjects:
     account_fields: bool = False
     opportunities: bool = False
 
-    def syncs(self, mapped: MappedObject) -> bool:
+    def syncs(self, crm: CrmObject) -> bool:
         return {
-            MappedObject.LEAD: self.leads,
-            MappedObject.CONTACT: self.contacts,
-            MappedObject.PERSON_ACCOUNT: self.person_accounts,
-            MappedObject.ACCOUNT: self.account_fields,
-        }[mapped]
+            CrmObject.LEAD: self.leads,
+            CrmObject.CONTACT: self.contacts,
+            CrmObject.PERSON_ACCOUNT: self.person_accounts,
+            CrmObject.ACCOUNT: self.account_fields,
+        }[crm]
 
 
 @dataclass(frozen=True)
@@ -176,7 +162,7 @@ class OwnerSync:
 class OutboundSettings:
     schedule: Schedule = Schedule(ScheduleUnit.MINUTES, 2)
     scope: Mapping[CrmObject, OutboundScope] = field(
-        default_factory=lambda: dict.fromkeys(CrmObject, AllRecords())
+        default_factory=lambda: dict.fromkeys(PEOPLE, AllRecords())
     )
 
 
@@ -201,23 +187,21 @@ class ActivitySettings:
     types: frozenset[ActivityType] = frozenset(ActivityType)
 
 
-def _default_mappings() -> dict[MappedObject, tuple[FieldMapping, ...]]:
+def _default_mappings() -> dict[CrmObject, tuple[FieldMapping, ...]]:
     def two_way(*pairs: tuple[str, str]) -> tuple[FieldMapping, ...]:
         return tuple(FieldMapping(m, s, Behaviour.MOST_RECENT) for m, s in pairs)
 
     person = (("email", "Email"), ("first_name", "FirstName"), ("last_name", "LastName"))
     return {
-        MappedObject.LEAD: two_way(
-            *person, ("company", "Company"), ("job_title", "Title"), ("phone", "Phone")
-        ),
-        MappedObject.CONTACT: two_way(*person, ("job_title", "Title"), ("phone", "Phone")),
-        MappedObject.PERSON_ACCOUNT: two_way(
+        CrmObject.LEAD: two_way(*person, ("company", "Company"), ("job_title", "Title"), ("phone", "Phone")),
+        CrmObject.CONTACT: two_way(*person, ("job_title", "Title"), ("phone", "Phone")),
+        CrmObject.PERSON_ACCOUNT: two_way(
             ("email", "PersonEmail"),
             ("first_name", "FirstName"),
             ("last_name", "LastName"),
             ("phone", "Phone"),
         ),
-        MappedObject.ACCOUNT: (),
+        CrmObject.ACCOUNT: (),
     }
 
 
@@ -227,7 +211,7 @@ class Configuration:
     matching: MatchingMode = MatchingMode.EMAIL
     conflict_winner: ConflictWinner = ConflictWinner.SALESFORCE
     objects: SyncedObjects = field(default_factory=SyncedObjects)
-    mappings: Mapping[MappedObject, tuple[FieldMapping, ...]] = field(default_factory=_default_mappings)
+    mappings: Mapping[CrmObject, tuple[FieldMapping, ...]] = field(default_factory=_default_mappings)
     outbound: OutboundSettings = field(default_factory=OutboundSettings)
     inbound: InboundSettings = field(default_factory=InboundSettings)
     owner: OwnerSync = field(default_factory=OwnerSync)
@@ -304,9 +288,9 @@ class Configuration:
             if entries and self.objects.syncs(mapped)
         }
         names |= {
-            MappedObject(crm.value).sobject
+            crm.sobject
             for crm, scope in self.outbound.scope.items()
-            if isinstance(scope, Flagged | MatchingCriteria) and self.objects.syncs(MappedObject(crm.value))
+            if isinstance(scope, Flagged | MatchingCriteria) and self.objects.syncs(crm)
         }
         if self.objects.opportunities:
             names.add("Opportunity")
@@ -333,7 +317,7 @@ class Configuration:
                 if problem:
                     problems.append(f"{path}: {problem}")
         for crm, scope in self.outbound.scope.items():
-            if self.objects.syncs(MappedObject(crm.value)):
+            if self.objects.syncs(crm):
                 _check_scope_fields(describes, crm, scope, problems)
         if self.objects.opportunities:
             described = _described_fields(describes, "Opportunity", "objects.opportunities", problems)
@@ -510,7 +494,7 @@ def _check_scope_fields(
     if not isinstance(scope, Flagged | MatchingCriteria):
         return
     path = f"outbound.scope.{crm.value}"
-    sobject = MappedObject(crm.value).sobject
+    sobject = crm.sobject
     described = _described_fields(describes, sobject, path, problems)
     if described is None:
         return
@@ -707,10 +691,10 @@ class _DocumentReader:
     def mappings(
         self,
         value: Any,
-        defaults: Mapping[MappedObject, tuple[FieldMapping, ...]],
+        defaults: Mapping[CrmObject, tuple[FieldMapping, ...]],
         objects: SyncedObjects,
         declared: ProspectFields,
-    ) -> dict[MappedObject, tuple[FieldMapping, ...]]:
+    ) -> dict[CrmObject, tuple[FieldMapping, ...]]:
         result = dict(defaults)
         if isinstance(value, Mapping) and "Opportunity" in value:
             fixed = ", ".join(m.salesforce_field for m in OPPORTUNITY_MAPPING)
@@ -718,16 +702,16 @@ class _DocumentReader:
                 "mappings.Opportunity", f"the opportunity mapping is fixed ({fixed}) and cannot be changed"
             )
             value = {k: v for k, v in value.items() if k != "Opportunity"}
-        section = self.section(value, "mappings", [m.value for m in MappedObject])
+        section = self.section(value, "mappings", [m.value for m in CrmObject])
         for key, entries in (section or {}).items():
-            if key in {m.value for m in MappedObject}:
-                result[MappedObject(key)] = self.object_mapping(MappedObject(key), entries, declared)
-        if objects.account_fields and not result[MappedObject.ACCOUNT]:
+            if key in {m.value for m in CrmObject}:
+                result[CrmObject(key)] = self.object_mapping(CrmObject(key), entries, declared)
+        if objects.account_fields and not result[CrmObject.ACCOUNT]:
             self.problem("mappings.Account", "objects.account_fields is on but no Account field is mapped")
         return result
 
     def object_mapping(
-        self, mapped: MappedObject, entries: Any, declared: ProspectFields
+        self, mapped: CrmObject, entries: Any, declared: ProspectFields
     ) -> tuple[FieldMapping, ...]:
         path = f"mappings.{mapped.value}"
         if not isinstance(entries, list):
@@ -755,7 +739,7 @@ class _DocumentReader:
         return tuple(result)
 
     def field_mapping(
-        self, mapped: MappedObject, entry: Any, path: str, declared: ProspectFields
+        self, mapped: CrmObject, entry: Any, path: str, declared: ProspectFields
     ) -> FieldMapping | None:
         keys = ("marketing_field", "salesforce_field", "behaviour", "sync_blanks")
         section = self.section(entry, path, keys)
@@ -780,7 +764,7 @@ class _DocumentReader:
                 _join(path, "sync_blanks"),
                 f"only the one-way behaviours (salesforce, marketing) copy blanks, not '{behaviour}'",
             )
-        if mapped is MappedObject.ACCOUNT and behaviour not in (Behaviour.SALESFORCE, Behaviour.NONE):
+        if mapped is CrmObject.ACCOUNT and behaviour not in (Behaviour.SALESFORCE, Behaviour.NONE):
             self.problem(
                 _join(path, "behaviour"),
                 f"account fields sync one way onto prospects: use 'salesforce' or 'none', not '{behaviour}'",
@@ -809,9 +793,9 @@ class _DocumentReader:
             return default
         schedule = self.schedule(section["schedule"], "outbound.schedule") if "schedule" in section else None
         scope = dict(default.scope)
-        scope_section = self.section(section.get("scope", {}), "outbound.scope", [c.value for c in CrmObject])
+        scope_section = self.section(section.get("scope", {}), "outbound.scope", [c.value for c in PEOPLE])
         for key, raw in (scope_section or {}).items():
-            if key in {c.value for c in CrmObject}:
+            if key in {c.value for c in PEOPLE}:
                 parsed = self.scope(raw, f"outbound.scope.{key}")
                 if parsed is not None:
                     scope[CrmObject(key)] = parsed

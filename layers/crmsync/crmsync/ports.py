@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Protocol
 
 from crmsync.domain.activities import Activity, ActivityState, ClickKey, StoredActivity
 from crmsync.domain.audit import AuditRecord, Direction, SyncError
-from crmsync.domain.errors import Failure
 from crmsync.domain.lifecycle import LinkChange, StoredLink
 from crmsync.domain.prospect import Prospect, ProspectChange
 from crmsync.domain.records import (
@@ -188,6 +188,24 @@ class SalesforceUser:
     active: bool = True
 
 
+class RunOutcome(StrEnum):
+    """How a run ended: in its summary, the handlers' reports, the metrics and the status."""
+
+    COMPLETED = "completed"
+    PAUSED = "paused"
+    IDLE = "idle"
+    """Nothing waited: not one Salesforce call (inbound)."""
+    CUT_SHORT = "cut_short"
+    """Stopped before its deadline; what is left waits for the next run."""
+    OVER_BUDGET = "over_budget"
+    BUSY = "busy"
+    """Another run holds the lease."""
+    NOT_DUE = "not_due"
+    """A scheduled tick before the schedule's interval has passed."""
+    SALESFORCE_UNAVAILABLE = "salesforce_unavailable"
+    """Salesforce failed in a way worth retrying (activities)."""
+
+
 @dataclass(frozen=True)
 class RunSummary:
     """What one run did, for the status and the demo's report."""
@@ -196,14 +214,17 @@ class RunSummary:
     run_id: str
     started_at: datetime
     finished_at: datetime
-    outcome: str
+    outcome: RunOutcome
     counts: Mapping[str, int] = field(default_factory=dict)
     api_calls: int = 0
 
 
-class SyncStateStore(Protocol):
-    """Run bookkeeping in the state table: leases, watermarks, the records to retry, the user
-    map, run summaries and scheduled starts, the audit trail and the error list."""
+# What the runs keep between them, one protocol per concern (the built-in stores all live in the
+# state table).
+
+
+class Leases(Protocol):
+    """One run at a time per name (`sync/leases.py`)."""
 
     def acquire_lease(self, name: str, holder: str, now: datetime, until: datetime) -> bool:
         """Take the lease `name` if it is free or expired; False if another holder has it."""
@@ -211,17 +232,29 @@ class SyncStateStore(Protocol):
 
     def release_lease(self, name: str, holder: str) -> None: ...
 
+
+class Watermarks(Protocol):
+    """Where each read got to: Salesforce change watermarks and the runs' cursors."""
+
     def watermark(self, key: str) -> Watermark | None: ...
 
     def save_watermark(self, key: str, watermark: Watermark) -> None: ...
 
+
+class RetryList(Protocol):
+    """Records a run could not apply and the next must read again."""
+
     def records_to_retry(self, direction: Direction) -> dict[str, list[str]]:
-        """sObject → ids of records a run could not apply and the next must read again."""
+        """sObject → ids of the records to read again."""
         ...
 
     def mark_for_retry(self, direction: Direction, sobject: str, record_ids: Collection[str]) -> None: ...
 
     def clear_retry(self, direction: Direction, sobject: str, record_ids: Collection[str]) -> None: ...
+
+
+class UserDirectory(Protocol):
+    """The Salesforce users, as outbound last synced them (for the owner mapping)."""
 
     def save_users(self, users: Sequence[SalesforceUser]) -> None: ...
 
@@ -229,11 +262,19 @@ class SyncStateStore(Protocol):
         """Salesforce user id → user, as last synced."""
         ...
 
+
+class AuditTrail(Protocol):
+    """What happened to each prospect, kept for the retention period."""
+
     def append_audit(self, records: Sequence[AuditRecord], retention_days: int) -> None: ...
 
     def audit_trail(self, prospect_id: str) -> list[AuditRecord]:
         """Oldest first."""
         ...
+
+
+class ErrorList(Protocol):
+    """The records that failed to sync, one entry per record and direction, until they sync."""
 
     def record_errors(self, errors: Sequence[SyncError]) -> None:
         """Add or update entries of the error list (one per record and direction)."""
@@ -244,6 +285,10 @@ class SyncStateStore(Protocol):
         ...
 
     def open_errors(self, direction: Direction | None = None) -> list[SyncError]: ...
+
+
+class RunLog(Protocol):
+    """The runs that went ahead: each one's summary, and when each schedule last started one."""
 
     def save_run(self, summary: RunSummary) -> None: ...
 
@@ -330,20 +375,6 @@ class ParkedActions(Protocol):
         ...
 
     def remove(self, actions: Sequence[ParkedAction]) -> None: ...
-
-
-class QueueError(Exception):
-    """A message could not be put on a queue, after the client's own retries: throttled,
-    unreachable, or refused (no such queue, not allowed). `retryable` says whether sending it
-    again later may work."""
-
-    def __init__(self, failure: Failure) -> None:
-        super().__init__(failure.describe())
-        self.failure = failure
-
-    @property
-    def retryable(self) -> bool:
-        return self.failure.retryable
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from crmsync.aws.errors import client_failure, connection_failure
-from crmsync.ports import QueueError
+from crmsync.domain.errors import QueueError
 
 _PERMISSION_CODES = frozenset({"AccessDenied", "AccessDeniedException", "KMS.AccessDeniedException"})
 _CONFIGURATION_CODES = frozenset(

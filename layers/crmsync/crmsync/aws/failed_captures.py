@@ -40,8 +40,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from crmsync.aws.actions_queue import queue_error
 from crmsync.aws.errors import client_failure, connection_failure
 from crmsync.aws.prospect_stream import read_stream_records
-from crmsync.domain.errors import StoreError
-from crmsync.ports import CapturedChanges, FailedCapture, QueueError, StreamPosition, StreamRecordsGone
+from crmsync.domain.errors import QueueError, StoreError
+from crmsync.ports import CapturedChanges, FailedCapture, StreamPosition, StreamRecordsGone
 
 RECEIVE_BATCH = 10
 """SQS's most messages per `ReceiveMessage` (and per `DeleteMessageBatch`)."""

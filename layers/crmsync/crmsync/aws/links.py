@@ -52,7 +52,7 @@ from crmsync.aws.dynamo_table import (
     utc_now,
 )
 from crmsync.domain.lifecycle import CrmRef, Link, LinkChange, LinkOrigin, LinkStatus, StoredLink
-from crmsync.domain.matching import CrmObject
+from crmsync.domain.objects import CrmObject
 from crmsync.domain.plan import FieldSnapshot, Snapshot
 from crmsync.domain.retry import RetryPolicy
 

@@ -1,4 +1,5 @@
-"""`SyncStateStore` on the state table: what the runs keep between them.
+"""The runs' bookkeeping on the state table (`Leases`, `Watermarks`, `RetryList`, `UserDirectory`,
+`AuditTrail`, `ErrorList` and `RunLog`, one adapter for them all): what the runs keep between them.
 
 Access patterns (table keys `pk`, `sk`; `expires_at` is the table's TTL, epoch seconds):
 - lease: `pk="lease"`, `sk=<name>` → `holder`, `lease_until` (epoch seconds),
@@ -50,7 +51,7 @@ from crmsync.domain.audit import AuditRecord, Direction, ErrorState, SyncError
 from crmsync.domain.errors import RETRYABLE_CATEGORIES, ErrorCategory, Failure
 from crmsync.domain.records import Watermark
 from crmsync.domain.retry import RetryPolicy
-from crmsync.ports import RunSummary, SalesforceUser
+from crmsync.ports import RunOutcome, RunSummary, SalesforceUser
 
 EXPIRED_LEASE_KEPT = timedelta(days=1)
 """How long an expired lease item stays before DynamoDB's TTL removes it (kept for operators)."""
@@ -312,7 +313,7 @@ class DynamoSyncState:
                 "run_id": summary.run_id,
                 "started_at": iso(summary.started_at),
                 "finished_at": iso(summary.finished_at),
-                "outcome": summary.outcome,
+                "outcome": summary.outcome.value,
                 "counts": dict(summary.counts),
                 "api_calls": summary.api_calls,
                 "expires_at": epoch_seconds(summary.started_at + RUN_RETENTION),
@@ -329,7 +330,7 @@ class DynamoSyncState:
             run_id=item["run_id"],
             started_at=parse_iso(item["started_at"]),
             finished_at=parse_iso(item["finished_at"]),
-            outcome=item["outcome"],
+            outcome=RunOutcome(item["outcome"]),
             counts={name: int(count) for name, count in item.get("counts", {}).items()},
             api_calls=int(item.get("api_calls", 0)),
         )

@@ -31,12 +31,12 @@ from crmsync.domain.fields import Behaviour, FieldMapping, is_blank
 from crmsync.domain.lifecycle import CrmRef, Link, LinkStatus
 from crmsync.domain.matching import (
     CrmCandidate,
-    CrmObject,
     MatchingMode,
     MatchOutcome,
     ProspectCandidate,
     match_prospect_to_record,
 )
+from crmsync.domain.objects import CrmObject
 from crmsync.domain.plan import FieldSnapshot, Snapshot
 from crmsync.domain.prospect import Prospect
 

@@ -25,7 +25,7 @@ from enum import StrEnum
 from typing import Any
 
 from crmsync.domain.lifecycle import LinkStatus, StoredLink
-from crmsync.domain.matching import CrmObject
+from crmsync.domain.objects import CrmObject
 from crmsync.domain.records import Watermark
 
 SUBJECT_LENGTH = 255

@@ -112,8 +112,9 @@ class Failure:
         return f"{self.code}: {self.message}{where}"
 
 
-class CrmError(Exception):
-    """A request to the CRM failed as a whole (not one record of a batch)."""
+class ExternalFailure(Exception):
+    """A call outside the core failed as a whole, after the adapter's own retries; `failure`
+    says what went wrong, `retryable` whether trying again later may work."""
 
     def __init__(self, failure: Failure) -> None:
         super().__init__(failure.describe())
@@ -124,17 +125,18 @@ class CrmError(Exception):
         return self.failure.retryable
 
 
-class StoreError(Exception):
+class CrmError(ExternalFailure):
+    """A request to the CRM failed as a whole (not one record of a batch)."""
+
+
+class StoreError(ExternalFailure):
     """A call to the connector's own tables (DynamoDB) failed as a whole, after its retries:
     throttled, unreachable, or refused as malformed or not allowed."""
 
-    def __init__(self, failure: Failure) -> None:
-        super().__init__(failure.describe())
-        self.failure = failure
 
-    @property
-    def retryable(self) -> bool:
-        return self.failure.retryable
+class QueueError(ExternalFailure):
+    """A message could not be put on a queue, after the client's own retries: throttled,
+    unreachable, or refused (no such queue, not allowed)."""
 
 
 class ConfigurationError(ValueError):

@@ -24,7 +24,7 @@ from typing import Any
 
 from crmsync.domain.fields import ConflictWinner, FieldMapping, Side
 from crmsync.domain.lifecycle import LinkChange, LinkStatus, StoredLink
-from crmsync.domain.matching import CrmObject
+from crmsync.domain.objects import CrmObject
 from crmsync.domain.owner import OWNER_MAPPING, in_marketing_terms, salesforce_user_of
 from crmsync.domain.plan import AuditEntry, FieldSnapshot, SideState, Snapshot, plan_field_sync
 from crmsync.domain.prospect import Prospect, ProspectChange

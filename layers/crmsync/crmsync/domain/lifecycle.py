@@ -16,12 +16,12 @@ from enum import StrEnum
 
 from crmsync.domain.matching import (
     CrmCandidate,
-    CrmObject,
     MatchingMode,
     MatchOutcome,
     ProspectCandidate,
     match_record_to_prospect,
 )
+from crmsync.domain.objects import CrmObject
 from crmsync.domain.plan import Snapshot
 
 
@@ -70,8 +70,15 @@ class LinkOrigin(StrEnum):
 
 @dataclass(frozen=True)
 class CrmRef:
+    """A Salesforce record a prospect is (or can be) linked to: a person, never a business
+    Account."""
+
     object: CrmObject
     id: str
+
+    def __post_init__(self) -> None:
+        if not self.object.is_person:
+            raise ValueError(f"a prospect is never linked to {self.object.value} {self.id}")
 
 
 @dataclass(frozen=True)

@@ -19,19 +19,12 @@ from enum import StrEnum
 from typing import Any
 
 from crmsync.domain.fields import is_blank
+from crmsync.domain.objects import CrmObject
 
 
 class MatchingMode(StrEnum):
     EMAIL = "email"
     CRM_ID = "crm_id"
-
-
-class CrmObject(StrEnum):
-    """The Salesforce records a prospect can be linked to."""
-
-    LEAD = "Lead"
-    CONTACT = "Contact"
-    PERSON_ACCOUNT = "PersonAccount"
 
 
 def normalize_email(value: Any) -> str | None:

@@ -36,7 +36,8 @@ from crmsync.domain.lifecycle import (
     decide_unlinked_record,
     lead_converted_into,
 )
-from crmsync.domain.matching import CrmCandidate, CrmObject, MatchingMode, ProspectCandidate
+from crmsync.domain.matching import CrmCandidate, MatchingMode, ProspectCandidate
+from crmsync.domain.objects import CrmObject
 from crmsync.domain.owner import OWNER_MAPPING, in_marketing_terms
 from crmsync.domain.plan import AuditEntry, FieldSnapshot, SideState, Snapshot, plan_field_sync
 from crmsync.domain.prospect import Prospect, ProspectChange
@@ -94,7 +95,7 @@ class PersonRecord:
 
     @property
     def email(self) -> str | None:
-        value = self.values.get("PersonEmail" if self.object is CrmObject.PERSON_ACCOUNT else "Email")
+        value = self.object.email_of(self.values)
         return value if isinstance(value, str) else None
 
     def converted_to(self) -> CrmRef | None:

@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from crmsync.config import Configuration, MappedObject
+from crmsync.config import Configuration
 from crmsync.domain.actions import (
     Action,
     ActionDecision,
@@ -52,21 +52,23 @@ from crmsync.domain.actions import (
 from crmsync.domain.audit import AuditRecord, Direction, SyncError
 from crmsync.domain.errors import CrmError, ErrorCategory, Failure, StoreError
 from crmsync.domain.lifecycle import CrmRef, Link, LinkChange, LinkOrigin, StoredLink, relink_deleted
-from crmsync.domain.matching import CrmCandidate, CrmObject, MatchingMode
+from crmsync.domain.matching import CrmCandidate, MatchingMode
+from crmsync.domain.objects import PEOPLE, CrmObject
 from crmsync.domain.prospect import Prospect, ProspectChange
 from crmsync.domain.records import WriteOperation
 from crmsync.domain.scope import as_checkbox, as_datetime
 from crmsync.json_input import JsonInputError, json_type, read_json
 from crmsync.ports import (
     ActionClaims,
+    AuditTrail,
     Clock,
     CrmGateway,
+    ErrorList,
     LinkStore,
     ParkedAction,
     ParkedActions,
     ProspectStore,
     StateStore,
-    SyncStateStore,
 )
 from crmsync.sync.actions_intake import (
     MAX_ACTION_BYTES,
@@ -223,7 +225,8 @@ class AutomationActions:
         crm: Callable[[], CrmGateway],
         links: LinkStore,
         prospects: ProspectStore,
-        state: SyncStateStore,
+        audit_trail: AuditTrail,
+        error_list: ErrorList,
         connector: StateStore,
         claims: ActionClaims,
         parked: ParkedActions,
@@ -236,7 +239,8 @@ class AutomationActions:
         self._crm_factory = crm
         self._links = links
         self._prospects = prospects
-        self._state = state
+        self._audit_trail = audit_trail
+        self._error_list = error_list
         self._connector = connector
         self._claims = claims
         self._parked = parked
@@ -247,10 +251,8 @@ class AutomationActions:
         self._stop_margin = stop_margin_ms
         self._rules = AutomationRules(
             matching=configuration.matching,
-            mappings={crm: configuration.mappings.get(MappedObject(crm.value), ()) for crm in CrmObject},
-            synced=frozenset(
-                crm for crm in CrmObject if configuration.objects.syncs(MappedObject(crm.value))
-            ),
+            mappings={crm: configuration.mappings.get(crm, ()) for crm in PEOPLE},
+            synced=frozenset(crm for crm in PEOPLE if configuration.objects.syncs(crm)),
             settings=configuration.automation,
         )
 
@@ -321,7 +323,7 @@ class AutomationActions:
                 valid.append(ParkedAction(message.message_id, message.body, message.sent_at))
                 report.outcomes[message.message_id] = Outcome.PARKED
         # Refused at once: nothing about a bad action waits for Salesforce.
-        self._state.record_errors([_bad_action_error(b, self._clock.now()) for b in bad])
+        self._error_list.record_errors([_bad_action_error(b, self._clock.now()) for b in bad])
         self._parked.park(valid)
         return report
 
@@ -388,7 +390,7 @@ class _Batch:
     def carry_out(self, messages: Sequence[ActionMessage]) -> BatchReport:
         report = BatchReport()
         works, bad = self._read(messages)
-        self.u._state.record_errors([_bad_action_error(b, self.now) for b in bad])
+        self.u._error_list.record_errors([_bad_action_error(b, self.now) for b in bad])
         report.outcomes.update((b.message_id, Outcome.FAILED) for b in bad)
         if works:
             try:
@@ -521,10 +523,10 @@ class _Batch:
             return {}
         rows: list[tuple[CrmObject, dict[str, Any]]] = []
         external_id = self.settings.external_id_field
-        for crm in (CrmObject.LEAD, CrmObject.CONTACT, CrmObject.PERSON_ACCOUNT):
-            if crm not in self.rules.synced:
+        for crm in PEOPLE:
+            email_field = crm.email_field
+            if crm not in self.rules.synced or email_field is None:
                 continue
-            email_field = "PersonEmail" if crm is CrmObject.PERSON_ACCOUNT else "Email"
             fields = ["Id", email_field, "LastModifiedDate"]
             fields += {
                 CrmObject.LEAD: ["IsConverted", external_id],
@@ -539,8 +541,7 @@ class _Batch:
                 wanted, key_field = sorted(keys), email_field
             if not wanted:
                 continue
-            sobject = "Account" if crm is CrmObject.PERSON_ACCOUNT else crm.value
-            for row in self.u._crm.find(sobject, fields, key_field, wanted):
+            for row in self.u._crm.find(crm.sobject, fields, key_field, wanted):
                 # A Person Account's hidden Contact is the Person Account itself; a business
                 # Account is no person.
                 if as_checkbox(row.get("IsPersonAccount")) == (crm is CrmObject.PERSON_ACCOUNT):
@@ -548,7 +549,7 @@ class _Batch:
         linked = self.u._links.by_crm_ids([str(row["Id"]) for _, row in rows])
         found: dict[str, list[FoundRecord]] = {}
         for crm, row in rows:
-            email = row.get("PersonEmail" if crm is CrmObject.PERSON_ACCOUNT else "Email")
+            email = crm.email_of(row)
             candidate = CrmCandidate(
                 id=str(row["Id"]),
                 object=crm,
@@ -792,11 +793,11 @@ class _Batch:
             if work.outcome in (Outcome.CREATED, Outcome.LINKED, Outcome.ALREADY_LINKED):
                 resolved += [(crm.value, action.prospect_id) for crm in (CrmObject.LEAD, CrmObject.CONTACT)]
         if audit:
-            self.u._state.append_audit(audit, self.u._retention)
+            self.u._audit_trail.append_audit(audit, self.u._retention)
         if errors:
-            self.u._state.record_errors(errors)
+            self.u._error_list.record_errors(errors)
         if resolved:
-            self.u._state.resolve_errors(Direction.INBOUND, resolved)
+            self.u._error_list.resolve_errors(Direction.INBOUND, resolved)
 
     def _event(self, work: _Work) -> str | None:
         done = self._done(work)

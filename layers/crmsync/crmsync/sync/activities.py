@@ -37,9 +37,20 @@ from crmsync.domain.audit import AuditRecord, Direction, SyncError
 from crmsync.domain.errors import CrmError
 from crmsync.domain.lifecycle import LinkStatus
 from crmsync.domain.records import Batching, Watermark, WriteOperation
-from crmsync.ports import ActivityStore, Clock, CrmGateway, LinkStore, StateStore, SyncStateStore
+from crmsync.ports import (
+    ActivityStore,
+    AuditTrail,
+    Clock,
+    CrmGateway,
+    ErrorList,
+    Leases,
+    LinkStore,
+    RunOutcome,
+    StateStore,
+    Watermarks,
+)
 from crmsync.sync.budget import ApiBudget
-from crmsync.sync.leases import lease_held
+from crmsync.sync.leases import RunStopped, lease_held
 
 LEASE = "activities"
 STOP_MARGIN_MS = 15_000
@@ -60,11 +71,11 @@ class ActivityRun:
     salesforce_unavailable; `counts` says how many activities were sent, skipped, failed,
     left waiting for a link, or left for the next run (retry_later)."""
 
-    outcome: str
+    outcome: RunOutcome
     counts: Mapping[str, int] = field(default_factory=dict)
 
 
-class _Stop(Exception):
+class _Stop(RunStopped):
     """The run stops here; what was settled is kept."""
 
 
@@ -78,7 +89,10 @@ class ActivitySync:
         crm: Callable[[], CrmGateway],
         links: LinkStore,
         activities: ActivityStore,
-        state: SyncStateStore,
+        leases: Leases,
+        watermarks: Watermarks,
+        audit_trail: AuditTrail,
+        error_list: ErrorList,
         connector: StateStore,
         settings: ActivitySettings,
         clock: Clock,
@@ -92,7 +106,10 @@ class ActivitySync:
         self._crm = crm
         self._links = links
         self._activities = activities
-        self._state = state
+        self._leases = leases
+        self._watermarks = watermarks
+        self._audit_trail = audit_trail
+        self._error_list = error_list
         self._connector = connector
         self._settings = settings
         self._clock = clock
@@ -105,10 +122,10 @@ class ActivitySync:
 
     def run(self, remaining_ms: Callable[[], int], run_id: str) -> ActivityRun:
         if self._connector.connector_state().paused:
-            return ActivityRun("paused")
-        with lease_held(self._state, LEASE, run_id, self._clock.now(), remaining_ms()) as taken:
+            return ActivityRun(RunOutcome.PAUSED)
+        with lease_held(self._leases, LEASE, run_id, self._clock.now(), remaining_ms()) as taken:
             if not taken:
-                return ActivityRun("busy")
+                return ActivityRun(RunOutcome.BUSY)
             run = _Run(self, run_id, remaining_ms)
             outcome = run.execute()
         return ActivityRun(outcome, {name: count for name, count in run.counts.items() if count})
@@ -121,32 +138,32 @@ class _Run:
         self.remaining_ms = remaining_ms
         self.counts: Counter[str] = Counter()
 
-    def execute(self) -> str:
+    def execute(self) -> RunOutcome:
         try:
             self._check_prospects_waiting_for_a_link()
             self._send_waiting()
         except _Stop as stop:
-            return str(stop)
+            return stop.outcome
         except CrmError as error:
             if error.retryable:
-                return "salesforce_unavailable"
+                return RunOutcome.SALESFORCE_UNAVAILABLE
             raise
-        return "completed"
+        return RunOutcome.COMPLETED
 
     def _check_deadline(self) -> None:
         if self.remaining_ms() < self.s._stop_margin:
-            raise _Stop("cut_short")
+            raise _Stop(RunOutcome.CUT_SHORT)
 
     def _check_budget(self) -> None:
         # A run that has not called Salesforce yet spends no call to ask.
         if self.s._budget.spent(self.s._crm(), ask_when_unknown=False) is not None:
-            raise _Stop("over_budget")
+            raise _Stop(RunOutcome.OVER_BUDGET)
 
     # ------------------------------------------------------------------ the two queues
 
     def _check_prospects_waiting_for_a_link(self) -> None:
         self._check_deadline()
-        after = self.s._state.watermark(LINK_CHECK_CURSOR)
+        after = self.s._watermarks.watermark(LINK_CHECK_CURSOR)
         page = self.s._activities.waiting(ActivityState.WAITING_FOR_LINK, after, self.s._link_checks)
         linked = self.s._links.by_prospect_ids({a.prospect_id for a in page.activities})
         ready = [
@@ -159,7 +176,7 @@ class _Run:
             self._check_deadline()
             self._send(ready[start : start + self.s._batch_size], waited_for_link=True)
         # Round and round: the next run looks at the next share, then from the start again.
-        self.s._state.save_watermark(LINK_CHECK_CURSOR, page.next_after or _FROM_THE_START)
+        self.s._watermarks.save_watermark(LINK_CHECK_CURSOR, page.next_after or _FROM_THE_START)
 
     def _send_waiting(self) -> None:
         # Activities left waiting by this run (a locked row) are behind `after`: each is tried
@@ -256,7 +273,7 @@ class _Run:
                 audited.append((decision, f"refused by Salesforce: {failure.describe()}"))
                 self.counts["failed"] += 1
         self.s._activities.settle(outcomes)
-        self.s._state.record_errors(errors)
+        self.s._error_list.record_errors(errors)
         self._audit(audited)
 
     # ------------------------------------------------------------------ audit trail
@@ -278,4 +295,4 @@ class _Run:
             if decision.link is not None
         ]
         if records:
-            self.s._state.append_audit(records, self.s._retention)
+            self.s._audit_trail.append_audit(records, self.s._retention)

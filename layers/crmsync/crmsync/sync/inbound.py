@@ -33,10 +33,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
-from crmsync.config import Configuration, MappedObject, OwnerDirection
+from crmsync.config import Configuration, OwnerDirection
 from crmsync.domain.actions import ActionKind
 from crmsync.domain.audit import AuditRecord, Direction, ErrorState, SyncError
-from crmsync.domain.errors import Failure
+from crmsync.domain.errors import Failure, QueueError
 from crmsync.domain.inbound import (
     InboundOutcome,
     InboundPlan,
@@ -45,7 +45,7 @@ from crmsync.domain.inbound import (
     writes_unknown_values,
 )
 from crmsync.domain.lifecycle import LinkChange, StoredLink
-from crmsync.domain.matching import CrmObject
+from crmsync.domain.objects import PEOPLE, CrmObject
 from crmsync.domain.owner import OWNER_MAPPING, owner_map
 from crmsync.domain.plan import AuditEntry
 from crmsync.domain.prospect import ProspectChange
@@ -53,22 +53,27 @@ from crmsync.domain.records import CrmRecord, WriteOperation, WriteResult
 from crmsync.domain.scope import as_datetime
 from crmsync.ports import (
     ActionQueue,
+    AuditTrail,
     CapturedChanges,
     Clock,
     CrmGateway,
+    ErrorList,
     FailedCaptures,
+    Leases,
     LinkStore,
     PendingChange,
     PendingChanges,
     ProspectStore,
-    QueueError,
+    RunLog,
+    RunOutcome,
     RunSummary,
     StateStore,
-    SyncStateStore,
+    UserDirectory,
+    Watermarks,
 )
 from crmsync.sync.actions_intake import AcceptedAction, ActionRequest, action_id
 from crmsync.sync.budget import ApiBudget
-from crmsync.sync.leases import is_due, run_under_lease
+from crmsync.sync.leases import RunStopped, is_due, run_under_lease
 from crmsync.sync.missed_changes import (
     CAPTURE_OBJECT,
     RECONCILIATION_ITEMS_PER_RUN,
@@ -95,12 +100,7 @@ RETRY_BUDGET = 5
 """Runs a record with a transient failure is tried in before it waits like a permanent one."""
 
 
-def sobject_of(crm: CrmObject) -> str:
-    """The Salesforce object a linked record is written as (a Person Account is an Account)."""
-    return "Account" if crm is CrmObject.PERSON_ACCOUNT else crm.value
-
-
-class _Stop(Exception):
+class _Stop(RunStopped):
     """The run must stop before its deadline or its API budget; what was sent is kept."""
 
 
@@ -124,7 +124,12 @@ class InboundSync:
         prospects: ProspectStore,
         pending: PendingChanges,
         actions: ActionQueue,
-        state: SyncStateStore,
+        leases: Leases,
+        watermarks: Watermarks,
+        user_directory: UserDirectory,
+        audit_trail: AuditTrail,
+        error_list: ErrorList,
+        run_log: RunLog,
         connector: StateStore,
         configuration: Configuration,
         clock: Clock,
@@ -141,7 +146,12 @@ class InboundSync:
         self._prospects = prospects
         self._pending = pending
         self._actions = actions
-        self._state = state
+        self._leases = leases
+        self._watermarks = watermarks
+        self._user_directory = user_directory
+        self._audit_trail = audit_trail
+        self._error_list = error_list
+        self._run_log = run_log
         self._connector = connector
         self._config = configuration
         self._clock = clock
@@ -152,7 +162,8 @@ class InboundSync:
         self._max_batch = max_batch
         self._missed = MissedChanges(
             pending=pending,
-            state=state,
+            watermarks=watermarks,
+            error_list=error_list,
             links=links,
             prospects=prospects,
             failed_captures=failed_captures,
@@ -175,7 +186,7 @@ class InboundSync:
         if captured.changes:
             self._pending.add(captured.changes)
         if captured.refused:
-            self._state.record_errors(refusal_errors(captured.refused, self._clock.now()))
+            self._error_list.record_errors(refusal_errors(captured.refused, self._clock.now()))
         threshold = self._config.inbound.max_waiting_changes
         return self._pending.count(threshold) >= threshold
 
@@ -184,7 +195,7 @@ class InboundSync:
         last scheduled run that went ahead started. Early runs (`capture`) do not count: the
         scheduled invocation also catches up on missed changes, carries out parked actions and
         sends activities."""
-        return is_due(self._state, LEASE, self._config.inbound.interval, self._clock.now())
+        return is_due(self._run_log, LEASE, self._config.inbound.interval, self._clock.now())
 
     def catch_up_missed_changes(self) -> CatchUp:
         """Note as waiting the changes change capture missed: the batches it gave up on, and one
@@ -199,14 +210,10 @@ class InboundSync:
         rules = InboundRules(
             conflict_winner=config.conflict_winner,
             create_unlinked=config.inbound.create_unlinked,
-            mappings={
-                crm: config.mappings.get(MappedObject(crm.value), ())
-                for crm in CrmObject
-                if config.objects.syncs(MappedObject(crm.value))
-            },
+            mappings={crm: config.mappings.get(crm, ()) for crm in PEOPLE if config.objects.syncs(crm)},
         )
         if with_owners and config.owner.direction is OwnerDirection.TWO_WAY:
-            users = self._state.users().values()
+            users = self._user_directory.users().values()
             owners = owner_map(((u.id, u.email, u.active) for u in users), config.owner.user_map)
             rules = replace(rules, owners=owners)
         return rules
@@ -219,7 +226,8 @@ class InboundSync:
             LEASE,
             run_id,
             remaining_ms=remaining_ms,
-            state=self._state,
+            leases=self._leases,
+            run_log=self._run_log,
             clock=self._clock,
             start=lambda: _Run(self, run_id, remaining_ms),
             every=self._config.inbound.interval if scheduled else None,
@@ -241,15 +249,17 @@ class _Run:
         self.fresh: dict[str, dict[str, CrmRecord]] = {}
         """sObject → the records Salesforce changed after outbound's last read, by id."""
 
-    def execute(self) -> str:
+    def execute(self) -> RunOutcome:
         if self.s._connector.connector_state().paused:
-            return "paused"
+            return RunOutcome.PAUSED
         first = self.s._pending.waiting(self.s._page_size)
         if not first:
-            return "idle"  # nothing waits: not one Salesforce call
+            return RunOutcome.IDLE
         if self.s._config.owner.direction is OwnerDirection.TWO_WAY:
             self.rules = self.s.rules(with_owners=True)
-        self.open_errors = {(e.sobject, e.record_id): e for e in self.s._state.open_errors(Direction.INBOUND)}
+        self.open_errors = {
+            (e.sobject, e.record_id): e for e in self.s._error_list.open_errors(Direction.INBOUND)
+        }
         batch: list[_Planned] = []
         try:
             self._check_budget()
@@ -265,18 +275,18 @@ class _Run:
         except _Stop as stop:
             # Past the budget nothing more is spent; near the deadline what was gathered still
             # goes while there is time to settle it. Whatever is not sent keeps waiting.
-            outcome = str(stop)
-            if outcome == "cut_short" and self.remaining_ms() >= self.s._stop_margin:
+            outcome = stop.outcome
+            if outcome is RunOutcome.CUT_SHORT and self.remaining_ms() >= self.s._stop_margin:
                 try:
                     self._send(batch)
                 except _Stop as again:
-                    outcome = str(again)
+                    outcome = again.outcome
             return outcome
-        return "completed"
+        return RunOutcome.COMPLETED
 
     def _check_deadline(self) -> None:
         if self.remaining_ms() < self.s._stop_margin + SEND_RESERVE_MS:
-            raise _Stop("cut_short")
+            raise _Stop(RunOutcome.CUT_SHORT)
 
     def api_calls(self) -> int:
         return 0 if self.calls_at_start is None else self.s._crm.api_calls - self.calls_at_start
@@ -287,7 +297,7 @@ class _Run:
         if self.calls_at_start is None:
             self.calls_at_start = self.s._crm.api_calls
         if self.s._budget.spent(self.s._crm) is not None:
-            raise _Stop("over_budget")
+            raise _Stop(RunOutcome.OVER_BUDGET)
 
     # ------------------------------------------------------------------ planning
 
@@ -319,7 +329,7 @@ class _Run:
         for planned in batch:
             link = planned.plan.link
             if link is not None and planned.plan.salesforce_writes:
-                record = self.fresh[sobject_of(link.link.crm.object)].get(link.link.crm.id)
+                record = self.fresh[link.link.crm.object.sobject].get(link.link.crm.id)
                 if record is not None:
                     changed[planned.pending.prospect_id] = record
                 elif writes_unknown_values(planned.plan, self.rules):
@@ -327,9 +337,7 @@ class _Run:
                         planned.pending.prospect_id
                     )
         for crm, prospect_of in unknown.items():
-            for record in self.s._crm.find(
-                sobject_of(crm), self._fields_read(crm), "Id", sorted(prospect_of)
-            ):
+            for record in self.s._crm.find(crm.sobject, self._fields_read(crm), "Id", sorted(prospect_of)):
                 changed[prospect_of[str(record["Id"])]] = record
         if not changed:
             return list(batch)
@@ -362,10 +370,10 @@ class _Run:
         return tuple(dict.fromkeys(fields))
 
     def _read_salesforce_changes(self, crm: CrmObject) -> None:
-        sobject = sobject_of(crm)
+        sobject = crm.sobject
         if sobject in self.fresh:
             return
-        since = self.s._state.watermark(f"outbound#{sobject}")
+        since = self.s._watermarks.watermark(f"outbound#{sobject}")
         self.fresh[sobject] = {}
         if since is None:
             # Outbound never read this object: every link's snapshot was written by this
@@ -392,7 +400,7 @@ class _Run:
         by_sobject: dict[str, list[_Planned]] = {}
         for planned in batch:
             if planned.plan.salesforce_writes:
-                by_sobject.setdefault(sobject_of(planned.link.link.crm.object), []).append(planned)
+                by_sobject.setdefault(planned.link.link.crm.object.sobject, []).append(planned)
         results: dict[str, WriteResult] = {}
         sent: list[_Planned] = [p for p in batch if not p.plan.salesforce_writes]
         try:
@@ -450,7 +458,7 @@ class _Run:
                 continue
             self.counts[plan.outcome.value] += 1
             if plan.link is not None and result is not None:
-                key = (sobject_of(plan.link.link.crm.object), plan.link.link.crm.id)
+                key = (plan.link.link.crm.object.sobject, plan.link.link.crm.id)
                 if key in self.open_errors:
                     synced.append(key)
             audit += self._audit(plan)
@@ -490,11 +498,11 @@ class _Run:
             else:
                 settled.append(waiting_by_change[id(change)])
         if errors:
-            self.s._state.record_errors(errors)
+            self.s._error_list.record_errors(errors)
         if synced:
-            self.s._state.resolve_errors(Direction.INBOUND, synced)
+            self.s._error_list.resolve_errors(Direction.INBOUND, synced)
         if audit:
-            self.s._state.append_audit(audit, self.s._retention)
+            self.s._audit_trail.append_audit(audit, self.s._retention)
         kept = self.s._pending.done(settled) if settled else []
         if kept:
             self.counts["changed_again"] += len(kept)
@@ -520,7 +528,7 @@ class _Run:
 
     def _error(self, planned: _Planned, failure: Failure) -> SyncError:
         crm = planned.link.link.crm
-        sobject = sobject_of(crm.object)
+        sobject = crm.object.sobject
         earlier = self.open_errors.get((sobject, crm.id))
         attempts = (earlier.attempts if earlier else 0) + 1
         return SyncError(

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from crmsync.domain.audit import Direction
-from crmsync.ports import Clock, RunSummary, SyncStateStore
+from crmsync.ports import Clock, Leases, RunLog, RunOutcome, RunSummary
 
 CLOCK_SKEW = timedelta(seconds=5)
 """How far past its holder's deadline a lease lasts. Lambda ends an invocation at its deadline
@@ -37,26 +37,24 @@ side of the minute, and one that came a second early must not wait a whole tick 
 
 
 @contextmanager
-def lease_held(
-    state: SyncStateStore, name: str, holder: str, now: datetime, remaining_ms: int
-) -> Iterator[bool]:
+def lease_held(leases: Leases, name: str, holder: str, now: datetime, remaining_ms: int) -> Iterator[bool]:
     """Whether the lease `name` was taken for `holder` until its deadline (`now` +
     `remaining_ms`); given back on the way out if it was, however the way out goes."""
     try:
-        taken = state.acquire_lease(
+        taken = leases.acquire_lease(
             name, holder, now, now + timedelta(milliseconds=remaining_ms) + CLOCK_SKEW
         )
     except BaseException:
         # The lease may have been written before the error came (an answer lost on the way
         # back, after the store's own retries): give back what may be ours.
         with suppress(Exception):
-            state.release_lease(name, holder)
+            leases.release_lease(name, holder)
         raise
     try:
         yield taken
     finally:
         if taken:
-            state.release_lease(name, holder)
+            leases.release_lease(name, holder)
 
 
 def run_summary(
@@ -65,7 +63,7 @@ def run_summary(
     *,
     started: datetime,
     finished: datetime,
-    outcome: str,
+    outcome: RunOutcome,
     counts: Mapping[str, int],
     api_calls: int,
 ) -> RunSummary:
@@ -80,23 +78,32 @@ def run_summary(
     )
 
 
+class RunStopped(Exception):
+    """A run stops here, before its end (its deadline near, its API budget spent); what it
+    settled is kept. Each use case raises its own subclass, so it catches only its own."""
+
+    def __init__(self, outcome: RunOutcome) -> None:
+        super().__init__(outcome.value)
+        self.outcome = outcome
+
+
 class Run(Protocol):
     """One run's working state, as `run_under_lease` drives it."""
 
     @property
     def counts(self) -> Mapping[str, int]: ...
 
-    def execute(self) -> str:
-        """Do the work; the outcome (completed, paused, cut_short...)."""
+    def execute(self) -> RunOutcome:
+        """Do the work; how it ended."""
         ...
 
     def api_calls(self) -> int: ...
 
 
-def is_due(state: SyncStateStore, name: str, every: timedelta, now: datetime) -> bool:
+def is_due(run_log: RunLog, name: str, every: timedelta, now: datetime) -> bool:
     """Whether the scheduled run `name` is due at `now`: never run, or `every` (less
     `EARLY_BY`) has passed since the last one that went ahead started."""
-    last = state.last_scheduled_start(name)
+    last = run_log.last_scheduled_start(name)
     return last is None or now >= last + every - EARLY_BY
 
 
@@ -106,7 +113,8 @@ def run_under_lease(
     run_id: str,
     *,
     remaining_ms: Callable[[], int],
-    state: SyncStateStore,
+    leases: Leases,
+    run_log: RunLog,
     clock: Clock,
     start: Callable[[], Run],
     every: timedelta | None = None,
@@ -115,13 +123,13 @@ def run_under_lease(
     `every`, a scheduled run: "not_due" until `every` has passed since the last one went ahead
     (`is_due`), and its start is kept once it has the lease."""
     started = clock.now()
-    if every is not None and not is_due(state, lease, every, started):
-        return _skipped(direction, run_id, started, clock, "not_due")
-    with lease_held(state, lease, run_id, started, remaining_ms()) as taken:
+    if every is not None and not is_due(run_log, lease, every, started):
+        return _skipped(direction, run_id, started, clock, RunOutcome.NOT_DUE)
+    with lease_held(leases, lease, run_id, started, remaining_ms()) as taken:
         if not taken:
-            return _skipped(direction, run_id, started, clock, "busy")
+            return _skipped(direction, run_id, started, clock, RunOutcome.BUSY)
         if every is not None:
-            state.save_scheduled_start(lease, started)
+            run_log.save_scheduled_start(lease, started)
         run = start()
         outcome = run.execute()
     summary = run_summary(
@@ -133,11 +141,13 @@ def run_under_lease(
         counts=run.counts,
         api_calls=run.api_calls(),
     )
-    state.save_run(summary)
+    run_log.save_run(summary)
     return summary
 
 
-def _skipped(direction: Direction, run_id: str, started: datetime, clock: Clock, outcome: str) -> RunSummary:
+def _skipped(
+    direction: Direction, run_id: str, started: datetime, clock: Clock, outcome: RunOutcome
+) -> RunSummary:
     """A run that did nothing; its summary is not kept, so the status keeps the last real one."""
     return run_summary(
         direction, run_id, started=started, finished=clock.now(), outcome=outcome, counts={}, api_calls=0

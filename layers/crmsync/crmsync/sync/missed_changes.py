@@ -35,12 +35,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from crmsync.domain.audit import Direction, SyncError
-from crmsync.domain.errors import ErrorCategory, Failure, StoreError
+from crmsync.domain.errors import ErrorCategory, Failure, QueueError, StoreError
 from crmsync.domain.inbound import InboundRules, plan_prospect_change
 from crmsync.domain.lifecycle import LinkStatus
 from crmsync.domain.records import Watermark
 from crmsync.ports import (
     Clock,
+    ErrorList,
     FailedCapture,
     FailedCaptures,
     LinkStore,
@@ -48,10 +49,9 @@ from crmsync.ports import (
     PendingChanges,
     ProspectStore,
     ProspectVersion,
-    QueueError,
     RefusedChange,
     StreamRecordsGone,
-    SyncStateStore,
+    Watermarks,
 )
 
 RECONCILIATION_ITEMS_PER_RUN = 2_000
@@ -105,7 +105,8 @@ class MissedChanges:
         self,
         *,
         pending: PendingChanges,
-        state: SyncStateStore,
+        watermarks: Watermarks,
+        error_list: ErrorList,
         links: LinkStore,
         prospects: ProspectStore,
         failed_captures: FailedCaptures | None,
@@ -113,7 +114,8 @@ class MissedChanges:
         items_per_run: int = RECONCILIATION_ITEMS_PER_RUN,
     ) -> None:
         self._pending = pending
-        self._state = state
+        self._watermarks = watermarks
+        self._error_list = error_list
         self._links = links
         self._prospects = prospects
         self._failed = failed_captures
@@ -169,7 +171,7 @@ class MissedChanges:
             settled.append(capture)
         # Deleted only once what they held is noted or listed: a failure before reads them again.
         if errors:
-            self._state.record_errors(errors)
+            self._error_list.record_errors(errors)
         if settled:
             self._failed.delete(settled)
 
@@ -179,7 +181,7 @@ class MissedChanges:
         if self._items_per_run <= 0:
             return
         now = self._clock.now()
-        cursor = self._state.watermark(RECONCILIATION_CURSOR)
+        cursor = self._watermarks.watermark(RECONCILIATION_CURSOR)
         resuming = cursor is not None and bool(cursor.last_id)
         round_started = cursor.stamp if cursor is not None else now
         page = self._prospects.scan(cursor.last_id if resuming and cursor else None, self._items_per_run)
@@ -193,10 +195,10 @@ class MissedChanges:
         if missed:
             found.counts["reconciliation_found"] += len(self._pending.add_unless_newer(missed))
         if page.next_after is not None:
-            self._state.save_watermark(RECONCILIATION_CURSOR, Watermark(round_started, page.next_after))
+            self._watermarks.save_watermark(RECONCILIATION_CURSOR, Watermark(round_started, page.next_after))
         else:
             found.round_took = now - round_started
-            self._state.save_watermark(RECONCILIATION_CURSOR, Watermark(now, ""))
+            self._watermarks.save_watermark(RECONCILIATION_CURSOR, Watermark(now, ""))
 
     def _missed_among(
         self, read: Sequence[ProspectVersion], rules: Callable[[], InboundRules]

@@ -21,12 +21,13 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
-from crmsync.config import OPPORTUNITY_MAPPING, Configuration, MappedObject, OwnerDirection
+from crmsync.config import OPPORTUNITY_MAPPING, Configuration, OwnerDirection
 from crmsync.domain.audit import AuditRecord, Direction, SyncError
 from crmsync.domain.errors import ErrorCategory, Failure
 from crmsync.domain.fields import Behaviour, FieldMapping
 from crmsync.domain.lifecycle import LinkChange, LinkStatus, StoredLink, lead_converted_into
-from crmsync.domain.matching import CrmObject, MatchingMode, ProspectCandidate, normalize_email
+from crmsync.domain.matching import MatchingMode, ProspectCandidate, normalize_email
+from crmsync.domain.objects import PEOPLE, CrmObject
 from crmsync.domain.outbound import OutboundRules, PersonRecord, RecordPlan, plan_person_record
 from crmsync.domain.owner import owner_map
 from crmsync.domain.plan import SideState, plan_field_sync
@@ -34,19 +35,26 @@ from crmsync.domain.prospect import Prospect, ProspectChange
 from crmsync.domain.records import CrmRecord, Watermark
 from crmsync.domain.scope import Flagged, MatchingCriteria, OutboundScope, as_checkbox, as_datetime, in_scope
 from crmsync.ports import (
+    AuditTrail,
     Clock,
     CrmGateway,
+    ErrorList,
+    Leases,
     LinkStore,
     PendingChange,
     PendingChanges,
     ProspectStore,
+    RetryList,
+    RunLog,
+    RunOutcome,
     RunSummary,
     SalesforceUser,
     StateStore,
-    SyncStateStore,
+    UserDirectory,
+    Watermarks,
 )
 from crmsync.sync.budget import ApiBudget
-from crmsync.sync.leases import run_under_lease
+from crmsync.sync.leases import RunStopped, run_under_lease
 
 Change = TypeVar("Change", LinkChange, ProspectChange)
 
@@ -85,7 +93,7 @@ class _ObjectRead:
         return f"outbound#{self.sobject}"
 
 
-class _Stop(Exception):
+class _Stop(RunStopped):
     """The run must stop before its deadline; what was applied is kept."""
 
 
@@ -96,7 +104,13 @@ class OutboundSync:
         crm: Callable[[], CrmGateway],
         links: LinkStore,
         prospects: ProspectStore,
-        state: SyncStateStore,
+        leases: Leases,
+        watermarks: Watermarks,
+        retry_list: RetryList,
+        user_directory: UserDirectory,
+        audit_trail: AuditTrail,
+        error_list: ErrorList,
+        run_log: RunLog,
         connector: StateStore,
         configuration: Configuration,
         clock: Clock,
@@ -109,7 +123,13 @@ class OutboundSync:
         self._crm_factory = crm
         self._links = links
         self._prospects = prospects
-        self._state = state
+        self._leases = leases
+        self._watermarks = watermarks
+        self._retry_list = retry_list
+        self._user_directory = user_directory
+        self._audit_trail = audit_trail
+        self._error_list = error_list
+        self._run_log = run_log
         self._connector = connector
         self._config = configuration
         self._clock = clock
@@ -127,7 +147,8 @@ class OutboundSync:
             LEASE,
             run_id,
             remaining_ms=remaining_ms,
-            state=self._state,
+            leases=self._leases,
+            run_log=self._run_log,
             clock=self._clock,
             start=lambda: _Run(self, run_id, remaining_ms),
             every=self._config.outbound.schedule.interval,
@@ -159,7 +180,7 @@ class _Run:
             matching=config.matching,
             conflict_winner=config.conflict_winner,
             tags=config.tags,
-            mappings={crm: config.mappings.get(MappedObject(crm.value), ()) for crm in CrmObject},
+            mappings={crm: config.mappings.get(crm, ()) for crm in PEOPLE},
         )
 
     # ------------------------------------------------------------------ the run
@@ -167,15 +188,17 @@ class _Run:
     def api_calls(self) -> int:
         return self.crm.api_calls - self.calls_at_start
 
-    def execute(self) -> str:
+    def execute(self) -> RunOutcome:
         self._sync_users()
         if self.s._connector.connector_state().paused:
-            return "paused"
-        self.open_errors = {(e.sobject, e.record_id) for e in self.s._state.open_errors(Direction.OUTBOUND)}
+            return RunOutcome.PAUSED
+        self.open_errors = {
+            (e.sobject, e.record_id) for e in self.s._error_list.open_errors(Direction.OUTBOUND)
+        }
         if self.s._pending is not None:
             self.failed_inbound = {
                 (e.sobject, e.record_id)
-                for e in self.s._state.open_errors(Direction.INBOUND)
+                for e in self.s._error_list.open_errors(Direction.INBOUND)
                 if e.prospect_id
             }
         try:
@@ -184,19 +207,19 @@ class _Run:
             for read in self._reads():
                 self._read(read)
         except _Stop as stop:
-            return str(stop)
-        return "completed"
+            return stop.outcome
+        return RunOutcome.COMPLETED
 
     def _check_deadline(self) -> None:
         if self.remaining_ms() < self.s._stop_margin:
-            raise _Stop("cut_short")
+            raise _Stop(RunOutcome.CUT_SHORT)
 
     def _check_budget(self) -> None:
         if self.s._budget.spent(self.crm) is not None:
-            raise _Stop("over_budget")
+            raise _Stop(RunOutcome.OVER_BUDGET)
 
     def _read(self, read: _ObjectRead) -> None:
-        since = self.s._state.watermark(read.watermark_key)
+        since = self.s._watermarks.watermark(read.watermark_key)
         pages = self.crm.read_changes(
             read.sobject, read.fields, since, self.until, page_size=self.config.batching.read_page_size
         )
@@ -208,7 +231,7 @@ class _Run:
                 last = chunk[-1]
                 stamp = as_datetime(last["SystemModstamp"])
                 assert stamp is not None
-                self.s._state.save_watermark(read.watermark_key, Watermark(stamp, str(last["Id"])))
+                self.s._watermarks.save_watermark(read.watermark_key, Watermark(stamp, str(last["Id"])))
             self._check_budget()
             # Before the next page is fetched: a page read and then left unapplied is a wasted call.
             self._check_deadline()
@@ -225,19 +248,19 @@ class _Run:
             yield _ObjectRead("Opportunity", _OPPORTUNITY_FIELDS, self._apply_opportunities)
 
     def _retry_records(self) -> None:
-        waiting = self.s._state.records_to_retry(Direction.OUTBOUND)
+        waiting = self.s._retry_list.records_to_retry(Direction.OUTBOUND)
         handlers = {read.sobject: read for read in self._reads()}
         for sobject, ids in waiting.items():
             read = handlers.get(sobject)
             if read is None:
-                self.s._state.clear_retry(Direction.OUTBOUND, sobject, ids)
+                self.s._retry_list.clear_retry(Direction.OUTBOUND, sobject, ids)
                 continue
             for start in range(0, len(ids), RETRY_BATCH):
                 self._check_deadline()
                 batch = ids[start : start + RETRY_BATCH]
                 records = self.crm.find(sobject, read.fields, "Id", batch)
                 read.apply(records)
-                self.s._state.clear_retry(Direction.OUTBOUND, sobject, batch)
+                self.s._retry_list.clear_retry(Direction.OUTBOUND, sobject, batch)
 
     # ------------------------------------------------------------------ fields read
 
@@ -253,7 +276,7 @@ class _Run:
 
     def _account_mappings(self) -> Sequence[FieldMapping]:
         return [
-            m for m in self.config.mappings.get(MappedObject.ACCOUNT, ()) if m.behaviour is not Behaviour.NONE
+            m for m in self.config.mappings.get(CrmObject.ACCOUNT, ()) if m.behaviour is not Behaviour.NONE
         ]
 
     def _account_fields(self) -> tuple[str, ...]:
@@ -268,7 +291,7 @@ class _Run:
 
     def _sync_users(self) -> None:
         key = "outbound#User"
-        since = self.s._state.watermark(key)
+        since = self.s._watermarks.watermark(key)
         for page in self.crm.read_changes("User", _USER_FIELDS, since, self.until, include_deleted=False):
             users = [
                 SalesforceUser(
@@ -280,12 +303,13 @@ class _Run:
                 for r in page.records
             ]
             if users:
-                self.s._state.save_users(users)
+                self.s._user_directory.save_users(users)
                 self.counts["users"] += len(users)
             if page.watermark is not None:
-                self.s._state.save_watermark(key, page.watermark)
+                self.s._watermarks.save_watermark(key, page.watermark)
         owners = owner_map(
-            ((u.id, u.email, u.active) for u in self.s._state.users().values()), self.config.owner.user_map
+            ((u.id, u.email, u.active) for u in self.s._user_directory.users().values()),
+            self.config.owner.user_map,
         )
         self.rules = replace(
             self.rules,
@@ -361,12 +385,12 @@ class _Run:
                 converted_into_person_account=values.get("ConvertedAccountId") in person_accounts,
             )
             plans.append(plan_person_record(person, self.rules, self.now, self.s._new_prospect_id))
-        self._carry_out(crm.value if crm is not CrmObject.PERSON_ACCOUNT else "Account", plans)
+        self._carry_out(crm.sobject, plans)
 
     def _candidate_key(self, crm: CrmObject, values: CrmRecord) -> str | None:
         if self.config.matching is MatchingMode.CRM_ID:
             return str(values["Id"])
-        return normalize_email(values.get("PersonEmail" if crm is CrmObject.PERSON_ACCOUNT else "Email"))
+        return normalize_email(crm.email_of(values))
 
     def _candidates(self, crm: CrmObject, unlinked: Sequence[CrmRecord]) -> dict[str, list[Prospect]]:
         keys = {key for r in unlinked if (key := self._candidate_key(crm, r))}
@@ -421,7 +445,7 @@ class _Run:
         written = _save_step(linked, lambda p: p.prospect_change, self.s._prospects.save, retry)
         _save_step(written, lambda p: p.snapshot_change, self.s._links.save, retry)
         if retry:
-            self.s._state.mark_for_retry(Direction.OUTBOUND, sobject, sorted(retry))
+            self.s._retry_list.mark_for_retry(Direction.OUTBOUND, sobject, sorted(retry))
             self.counts["retried"] += len(retry)
         finished = [p for p in plans if p.crm.id not in retry]
         for plan in finished:
@@ -501,12 +525,12 @@ class _Run:
                 for entry in plan.field_audit
             ]
         if audit:
-            self.s._state.append_audit(audit, self.s._retention)
+            self.s._audit_trail.append_audit(audit, self.s._retention)
         if errors:
-            self.s._state.record_errors(errors)
+            self.s._error_list.record_errors(errors)
             self.open_errors.update((e.sobject, e.record_id) for e in errors)
         if synced:
-            self.s._state.resolve_errors(Direction.OUTBOUND, synced)
+            self.s._error_list.resolve_errors(Direction.OUTBOUND, synced)
             self.open_errors.difference_update(synced)
 
     # ------------------------------------------------------------------ accounts, opportunities

@@ -15,7 +15,7 @@ def summary_report(summary: RunSummary) -> dict[str, Any]:
     return {
         "direction": str(summary.direction),
         "run_id": summary.run_id,
-        "outcome": summary.outcome,
+        "outcome": str(summary.outcome),
         "counts": dict(summary.counts),
         "api_calls": summary.api_calls,
         "started_at": summary.started_at.isoformat(),
@@ -36,7 +36,7 @@ def publish_metrics(metrics: Metrics, summary: RunSummary) -> None:
     for name, value in summary.counts.items():
         metrics.add_metric(name=metric_name(name), unit=MetricUnit.Count, value=value)
     metrics.add_metric(name="ApiCalls", unit=MetricUnit.Count, value=summary.api_calls)
-    metrics.add_metadata(key="outcome", value=summary.outcome)
+    metrics.add_metadata(key="outcome", value=str(summary.outcome))
     metrics.add_metadata(key="run_id", value=summary.run_id)
 
 

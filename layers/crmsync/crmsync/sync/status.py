@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from crmsync import __version__
 from crmsync.domain.audit import Direction
 from crmsync.domain.errors import ConfigurationError, CrmError
-from crmsync.ports import CrmGateway, StateStore, SyncStateStore
+from crmsync.ports import CrmGateway, ErrorList, RunLog, StateStore
 
 if TYPE_CHECKING:
     from crmsync.config import Configuration
@@ -20,25 +20,28 @@ if TYPE_CHECKING:
 def connector_status(
     state: StateStore,
     crm: Callable[[], CrmGateway],
-    sync: SyncStateStore | None = None,
+    *,
+    run_log: RunLog | None = None,
+    error_list: ErrorList | None = None,
     now: datetime | None = None,
     configuration: Callable[[], Configuration] | None = None,
 ) -> dict[str, Any]:
     """The status report; a Salesforce that does not answer is reported, not raised. With
-    `sync`, it also shows each direction's last run, its lag, and the open errors by category;
-    with `configuration` too, the schedules it sets and when each scheduled run is next due."""
+    `run_log` and `error_list`, it also shows each direction's last run, its lag, and the open
+    errors by category; with `configuration` too, the schedules it sets and when each scheduled
+    run is next due."""
     connector = state.connector_state()
     report: dict[str, Any] = {
         "connector": "paused" if connector.paused else "running",
         "version": __version__,
         "config_version": connector.config_version,
     }
-    if sync is not None and now is not None:
-        report["runs"] = _last_runs(sync, now)
-        errors = sync.open_errors()
+    if run_log is not None and error_list is not None and now is not None:
+        report["runs"] = _last_runs(run_log, now)
+        errors = error_list.open_errors()
         report["open_errors"] = dict(Counter(error.failure.category.value for error in errors))
         if configuration is not None:
-            report["schedules"] = _schedules(configuration, sync)
+            report["schedules"] = _schedules(configuration, run_log)
     try:
         usage = crm().check_connection()
     except CrmError as exc:
@@ -60,10 +63,10 @@ def connector_status(
     return report
 
 
-def _last_runs(sync: SyncStateStore, now: datetime) -> dict[str, Any]:
+def _last_runs(run_log: RunLog, now: datetime) -> dict[str, Any]:
     runs: dict[str, Any] = {}
     for direction in Direction:
-        last = sync.last_run(direction)
+        last = run_log.last_run(direction)
         if last is None:
             runs[direction.value] = None
             continue
@@ -77,7 +80,7 @@ def _last_runs(sync: SyncStateStore, now: datetime) -> dict[str, Any]:
     return runs
 
 
-def _schedules(configuration: Callable[[], Configuration], sync: SyncStateStore) -> dict[str, Any]:
+def _schedules(configuration: Callable[[], Configuration], run_log: RunLog) -> dict[str, Any]:
     """The configuration's schedules (the one way to set them), each with the start of its last
     scheduled run and when the next is due (None: at the next tick, within a minute)."""
     try:
@@ -86,7 +89,7 @@ def _schedules(configuration: Callable[[], Configuration], sync: SyncStateStore)
         return {"error": {"code": "CONFIGURATION", "category": "configuration", "message": str(exc)}}
 
     def schedule(name: str, every: str, interval: timedelta) -> dict[str, Any]:
-        last = sync.last_scheduled_start(name)
+        last = run_log.last_scheduled_start(name)
         return {
             "every": every,
             "last_started_at": None if last is None else last.isoformat(),
