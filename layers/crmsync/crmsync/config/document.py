@@ -52,6 +52,7 @@ class ConfigurationDocument(Section):
     schema_uri: Annotated[str | None, Text()] = Field(
         default=None,
         alias="$schema",
+        title="JSON Schema",
         description="The JSON Schema an editor checks this document with (crmsync.schema.json, beside the "
         "sample); the connector ignores it.",
     )
@@ -70,7 +71,9 @@ class ConfigurationDocument(Section):
     batching: BatchingSection = BatchingSection()
     activities: Activities = Activities()
     automation: Automation = Automation()
-    prospect_fields: Annotated[ProspectFields, ProspectFieldDeclarations()] = _DEFAULT.prospect_fields
+    prospect_fields: Annotated[ProspectFields, ProspectFieldDeclarations()] = Field(
+        default_factory=ProspectFields
+    )
 
     def to_value(self) -> Configuration:
         return Configuration(

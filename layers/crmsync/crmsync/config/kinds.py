@@ -17,9 +17,9 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler, ValidationError
 from pydantic.json_schema import JsonSchemaValue
-from pydantic_core import CoreSchema, core_schema
+from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
-from crmsync.config.problems import Problem, failed_keys, kind, problem, problems_error
+from crmsync.config.problems import Problem, failed_keys, kind, problem, problems_error, validated_with
 from crmsync.config.values import Schedule, ScheduleUnit
 
 E = TypeVar("E", bound=StrEnum)
@@ -296,6 +296,30 @@ class AcrossEntries:
     ) -> JsonSchemaValue:
         generated = handler(schema)
         return generated | ({"uniqueItems": True} if self.unique_items else {})
+
+
+@dataclass(frozen=True)
+class KeysAre:
+    """An object whose keys are each of `kind` (a user id → ...); its values have their own."""
+
+    kind: Kind
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.no_info_wrap_validator_function(self._validate, handler(source))
+
+    def _validate(self, value: Any, validate: Callable[[Any], Any]) -> Any:
+        problems = []
+        for key in value if isinstance(value, Mapping) else ():
+            try:
+                self.kind.read(key)
+            except PydanticCustomError as refused:
+                problems.append(Problem((str(key),), str((refused.context or {})["message"])))
+        return validated_with(problems, lambda: validate(value))
+
+    def __get_pydantic_json_schema__(
+        self, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return handler(schema) | {"propertyNames": self.kind.json_schema()}
 
 
 def _any_case(word: str) -> str:

@@ -53,7 +53,10 @@ class FieldMappingEntry(Section):
                     "then": {"properties": {"behaviour": {"enum": ["salesforce", "marketing"]}}},
                 },
                 {
-                    "if": {"properties": {"marketing_field": {"enum": list(MARKETING_OWNED_FIELDS)}}},
+                    "if": {
+                        "properties": {"marketing_field": {"enum": list(MARKETING_OWNED_FIELDS)}},
+                        "required": ["marketing_field"],
+                    },
                     "then": {"properties": {"behaviour": {"enum": ["marketing", "none"]}}},
                 },
             ]

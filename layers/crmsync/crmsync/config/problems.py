@@ -83,12 +83,12 @@ def messages(failure: ValidationError) -> list[str]:
 def path_of(location: Location) -> str:
     """`('mappings', 'Lead', 3, 'behaviour')` → `mappings.Lead[3].behaviour`; the document
     itself is `configuration`."""
+    if not location:
+        return "configuration"
     path = ""
-    for key in location:
-        if key == "[key]":  # pydantic's marker of a dictionary key's own problem
-            continue
-        path += f"[{key}]" if isinstance(key, int) else f".{key}" if path else str(key)
-    return path or "configuration"
+    for index, key in enumerate(location):
+        path += f"[{key}]" if isinstance(key, int) else f".{key}" if index else str(key)
+    return path
 
 
 def kind(value: Any) -> str:

@@ -25,6 +25,7 @@ from crmsync.config.kinds import (
     ApiName,
     Choice,
     Flag,
+    KeysAre,
     Kind,
     SalesforceId,
     Shape,
@@ -96,9 +97,10 @@ class Inbound(Section):
         return InboundSettings(self.every_minutes, self.max_waiting_changes, self.create_unlinked)
 
 
-UserMap = dict[
-    Annotated[str, SalesforceId("005", "a Salesforce user id", stripped=False)],
-    Annotated[str, Text()],
+UserMap = Annotated[
+    dict[str, Annotated[str, Text()]],
+    Shape(dict, "an object of Salesforce user id → marketing user id"),
+    KeysAre(SalesforceId("005", "a Salesforce user id", stripped=False)),
 ]
 
 
@@ -109,7 +111,7 @@ class Owner(Section):
         default=_OWNER.direction,
         description="salesforce: Salesforce is the owner's master; two_way: either side.",
     )
-    user_map: Annotated[UserMap, Shape(dict, "an object of Salesforce user id → marketing user id")] = Field(
+    user_map: UserMap = Field(
         default_factory=dict, description="Salesforce user id → marketing user id, where emails do not match."
     )
 
