@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict, GetJsonSchemaHandler, ModelWrapValidatorHandler, model_validator
@@ -48,16 +49,18 @@ class Section(BaseModel):
             return data
         if not isinstance(data, Mapping):
             raise problem(f"must be an object, not {kind(data)}")
-        keys = [field.alias or name for name, field in cls.model_fields.items()]
+        keys = _keys_of(cls)
+        known = {key: value for key, value in data.items() if key in keys}
+        others = [key for key in data if key not in keys and not str(key).startswith(COMMENT)]
+        if not others:
+            return validate(known)
         expected = ", ".join(key for key in keys if key not in cls.unlisted_keys)
-        given = {key: value for key, value in data.items() if not str(key).startswith(COMMENT)}
-        problems = [Problem((key,), cls.refused_keys[key]) for key in given if key in cls.refused_keys]
+        problems = [Problem((key,), cls.refused_keys[key]) for key in others if key in cls.refused_keys]
         problems += [
             Problem((str(key),), f"{cls.unknown_key} (expected one of: {expected})")
-            for key in given
-            if key not in keys and key not in cls.refused_keys
+            for key in others
+            if key not in cls.refused_keys
         ]
-        known = {key: value for key, value in given.items() if key in keys}
         return validated_with(problems, lambda: validate(known))
 
     @classmethod
@@ -67,3 +70,9 @@ class Section(BaseModel):
         generated = handler(schema)
         handler.resolve_ref_schema(generated)["patternProperties"] = COMMENTS_SCHEMA
         return generated
+
+
+@cache
+def _keys_of(section: type[Section]) -> tuple[str, ...]:
+    """A section's keys as the document writes them, in the order the section lists them."""
+    return tuple(field.alias or name for name, field in section.model_fields.items())
