@@ -19,7 +19,15 @@ from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler, ValidationError
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
-from crmsync.config.problems import Problem, failed_keys, kind, problem, problems_error, validated_with
+from crmsync.config.problems import (
+    Problem,
+    failed_keys,
+    kind,
+    message_of,
+    problem,
+    problems_error,
+    validated_with,
+)
 from crmsync.config.values import Schedule, ScheduleUnit
 
 E = TypeVar("E", bound=StrEnum)
@@ -313,7 +321,7 @@ class KeysAre:
             try:
                 self.kind.read(key)
             except PydanticCustomError as refused:
-                problems.append(Problem((str(key),), str((refused.context or {})["message"])))
+                problems.append(Problem((str(key),), message_of(refused)))
         return validated_with(problems, lambda: validate(value))
 
     def __get_pydantic_json_schema__(

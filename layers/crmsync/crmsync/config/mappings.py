@@ -3,8 +3,8 @@ Salesforce field and a behaviour), with the rules that tie a mapping's parts tog
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Annotated, Any, Self
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Self
 
 from pydantic import (
     ConfigDict,
@@ -196,7 +196,7 @@ class _MappingsBase(Section):
 
     model_config = ConfigDict(title="Mappings")
 
-    refused_keys = {
+    refused_keys: ClassVar[Mapping[str, str]] = {
         "Opportunity": (
             f"the opportunity mapping is fixed ({', '.join(m.salesforce_field for m in OPPORTUNITY_MAPPING)}) "
             "and cannot be changed"

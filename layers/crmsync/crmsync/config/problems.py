@@ -47,6 +47,11 @@ def problem(message: str, *, sibling: str | int | None = None) -> PydanticCustom
     return PydanticCustomError(PROBLEM, "{message}", context)
 
 
+def message_of(refused: PydanticCustomError) -> str:
+    """The message of a problem a kind raised (to report it under another key)."""
+    return str((refused.context or {}).get("message", refused.message()))
+
+
 def problems_error(problems: Sequence[Problem], failure: ValidationError | None = None) -> ValidationError:
     """`problems`, then the errors of `failure` (the same value's), as one error; under a list,
     ordered by entry, so each entry's problems read in the list's order."""

@@ -32,7 +32,7 @@ from crmsync.config.kinds import (
     Text,
     WholeNumber,
 )
-from crmsync.config.problems import Problem, kind, problem, problems_error
+from crmsync.config.problems import Problem, kind, message_of, problem, problems_error
 from crmsync.config.section import COMMENT, COMMENTS_SCHEMA, Section
 from crmsync.config.values import ActivitySettings, InboundSettings, OwnerDirection, OwnerSync, SyncedObjects
 from crmsync.domain.actions import AutomationSettings, DefaultAccount
@@ -276,7 +276,7 @@ class ProspectFieldDeclarations:
             try:
                 custom[str(name)] = _FIELD_TYPE.read(declared)
             except PydanticCustomError as refused:
-                problems.append(Problem((str(name),), str((refused.context or {})["message"])))
+                problems.append(Problem((str(name),), message_of(refused)))
         if problems:
             raise problems_error(problems)
         return ProspectFields(custom)
