@@ -35,9 +35,9 @@ from functions.inbound_sync import app as inbound_app
 from functions.outbound_sync import app as outbound_app
 from local.aws_stack import LocalStack
 from local.keys import JwtKeyPair
-from local.prospect_stream import ProspectStream
+from local.runtime.schedules import let_schedules_pass
+from local.runtime.stream import ProspectStream
 from local.salesforce_emulator import Emulator, ManualClock
-from local.schedules import let_schedules_pass
 
 from .conftest import REGION, LambdaContext, OutboundConnector, deploy, load_event
 
@@ -777,7 +777,7 @@ def test_an_action_for_a_prospect_whose_lead_was_deleted_is_refused_until_it_is_
     outbound_connector: OutboundConnector,
 ) -> None:
     salesforce, clock = outbound_connector.salesforce, outbound_connector.clock
-    stream = ProspectStream(outbound_connector.stack)
+    stream = ProspectStream.of(outbound_connector.stack)
     # GIVEN a prospect whose Lead, made by an action, was deleted in Salesforce: outbound read
     # the deletion, deactivated the prospect and marked the link
     add_prospects(person("p-1", company="Acme"))
