@@ -29,7 +29,7 @@ from crmsync.domain.lifecycle import LinkStatus, StoredLink
 from crmsync.domain.plan import Reason
 from crmsync.domain.prospect import Prospect, ProspectChange
 from crmsync.ports import Leases
-from crmsync.sync import outbound
+from crmsync.sync.outbound import sync as outbound
 from crmsync.sync.outbound import LEASE, OutboundSync
 from crmsync.sync.run_report import metric_name
 

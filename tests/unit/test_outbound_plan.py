@@ -12,6 +12,8 @@ from crmsync.domain.objects import CrmObject
 from crmsync.domain.outbound import OutboundRules, PersonRecord, plan_person_record
 from crmsync.domain.plan import FieldSnapshot
 from crmsync.domain.prospect import Prospect
+from crmsync.domain.records import SalesforceRecord
+from crmsync.salesforce.records import read_record
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 EARLIER = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
@@ -33,19 +35,21 @@ RULES = OutboundRules(
 )
 
 
-def lead(**values: Any) -> dict[str, Any]:
-    return {
-        "Id": LEAD,
-        "Email": "ann@example.com",
-        "LastName": "Lee",
-        "Company": "Acme",
-        "Score__c": None,
-        "OwnerId": "005OWNER",
-        "LastModifiedDate": "2026-11-23T08:59:00.000+0000",
-        "IsDeleted": False,
-        "IsConverted": False,
-        **values,
-    }
+def lead(**values: Any) -> SalesforceRecord:
+    return read_record(
+        {
+            "Id": LEAD,
+            "Email": "ann@example.com",
+            "LastName": "Lee",
+            "Company": "Acme",
+            "Score__c": None,
+            "OwnerId": "005OWNER",
+            "LastModifiedDate": "2026-11-23T08:59:00.000+0000",
+            "IsDeleted": False,
+            "IsConverted": False,
+            **values,
+        }
+    )
 
 
 def linked(
