@@ -29,8 +29,8 @@ from crmsync.domain.lifecycle import LinkStatus, StoredLink
 from crmsync.domain.plan import Reason
 from crmsync.domain.prospect import Prospect, ProspectChange
 from crmsync.ports import Leases
-from crmsync.sync.outbound import sync as outbound
 from crmsync.sync.outbound import LEASE, OutboundSync
+from crmsync.sync.outbound import sync as outbound
 from crmsync.sync.run_report import metric_name
 
 from functions.outbound_sync import app
