@@ -282,7 +282,9 @@ def test_a_contact_action_for_a_new_company_creates_the_account_once_for_all_its
     ]
 
 
-def test_a_contact_without_company_gets_the_default_account_configured_by_id(actions_connector: Emulator) -> None:
+def test_a_contact_without_company_gets_the_default_account_configured_by_id(
+    actions_connector: Emulator,
+) -> None:
     salesforce = actions_connector
     # GIVEN a default account configured by its id, and a prospect that names no company
     default = salesforce.insert("Account", {"Name": "Marketing contacts"})
