@@ -20,33 +20,36 @@ from crmsync.domain.records import SalesforceRecord
 
 def read_record(raw: Mapping[str, Any]) -> SalesforceRecord:
     """The record Salesforce sent (a REST API record, its `attributes` left out), typed."""
-    values = {name: value for name, value in raw.items() if name != "attributes"}
-    return SalesforceRecord(
-        values,
-        id=_id(values.get("Id")) or "",
-        stamp=instant(values.get("SystemModstamp")),
-        last_modified=instant(values.get("LastModifiedDate")),
-        created=instant(values.get("CreatedDate")),
-        deleted=checkbox(values.get("IsDeleted")),
-        converted=checkbox(values.get("IsConverted")),
-        person_account=checkbox(values.get("IsPersonAccount")),
-        active=checkbox(values.get("IsActive")),
-        master_record_id=_id(values.get("MasterRecordId")),
-        converted_contact_id=_id(values.get("ConvertedContactId")),
-        converted_account_id=_id(values.get("ConvertedAccountId")),
+    get = raw.get
+    record = SalesforceRecord(
+        raw,
+        id=_id(get("Id")) or "",
+        stamp=instant(get("SystemModstamp")),
+        last_modified=instant(get("LastModifiedDate")),
+        created=instant(get("CreatedDate")),
+        deleted=checkbox(get("IsDeleted")),
+        converted=checkbox(get("IsConverted")),
+        person_account=checkbox(get("IsPersonAccount")),
+        active=checkbox(get("IsActive")),
+        master_record_id=_id(get("MasterRecordId")),
+        converted_contact_id=_id(get("ConvertedContactId")),
+        converted_account_id=_id(get("ConvertedAccountId")),
     )
+    record.pop("attributes", None)
+    return record
 
 
 def instant(value: Any) -> datetime | None:
-    """A Salesforce date-time (`2026-11-22T23:34:42.000+0000`) as an aware datetime; None for
-    null or anything else."""
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    if not isinstance(value, str) or not value.strip()[:4].isdigit():
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
+    """A Salesforce date-time (`2026-11-22T23:34:42.000+0000`) as an aware datetime (a date is
+    its midnight UTC); None for null or anything else."""
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    elif isinstance(value, datetime):
+        parsed = value
+    else:
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
