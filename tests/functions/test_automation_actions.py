@@ -282,6 +282,24 @@ def test_a_contact_action_for_a_new_company_creates_the_account_once_for_all_its
     ]
 
 
+def test_a_contact_without_company_gets_the_default_account_configured_by_id(
+    actions_connector: Emulator,
+) -> None:
+    salesforce = actions_connector
+    # GIVEN a default account configured by its id, and a prospect that names no company
+    default = salesforce.insert("Account", {"Name": "Marketing contacts"})
+    bootstrap.load_configuration({"version": 2, "automation": {"default_account": {"id": default}}})
+    add_prospects(person("p-1"))
+
+    # WHEN its Contact action arrives
+    assert deliver([sqs_record(message("create_contact", "p-1"))]) == []
+
+    # THEN the Contact is created under that account, not left without one
+    (contact,) = salesforce.records("Contact")
+    assert (contact[KEY_FIELD], contact["AccountId"]) == ("p-1", default)
+    assert link_of("p-1") is not None
+
+
 def test_a_contact_without_company_or_default_account_is_refused_clearly(actions_connector: Emulator) -> None:
     add_prospects(person("p-1"))
 

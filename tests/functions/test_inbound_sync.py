@@ -26,8 +26,8 @@ from crmsync.domain.audit import Direction
 from crmsync.domain.errors import CrmError, ErrorCategory, Failure, StoreError
 from crmsync.domain.plan import Reason
 from crmsync.domain.prospect import Prospect, ProspectChange
-from crmsync.sync import inbound as inbound_module
 from crmsync.sync.inbound import LEASE
+from crmsync.sync.inbound import sync as inbound_module
 
 from functions.automation_actions import app as actions_app
 from functions.inbound_sync import app as inbound_app

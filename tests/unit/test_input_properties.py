@@ -23,7 +23,7 @@ from crmsync.config import Configuration, InvalidConfiguration
 from crmsync.domain.actions import Action, ActionKind
 from crmsync.json_input import MAX_DEPTH
 from crmsync.sync.actions import ActionMessage, BadAction, read_message
-from crmsync.sync.actions_intake import MAX_ID_LENGTH, ActionRequest, InvalidAction, parse_action
+from crmsync.sync.actions_intake import MAX_ID_LENGTH, InvalidAction, parse_action
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
@@ -85,7 +85,7 @@ actions = shaped(
 @given(json_values | actions)
 def test_parse_action_answers_an_action_or_every_problem_with_its_key(body: Any) -> None:
     try:
-        request = parse_action(body)
+        action = parse_action(body)
     except InvalidAction as refused:
         assert refused.problems
         for problem in refused.problems:
@@ -95,9 +95,9 @@ def test_parse_action_answers_an_action_or_every_problem_with_its_key(body: Any)
                 key == "body" or (isinstance(body, dict) and key in body) or key in ("action", "prospect_id")
             )
         return
-    assert isinstance(request, ActionRequest)
+    assert isinstance(action, Action) and action.accepted_at is None
     assert isinstance(body, dict) and set(body) <= {"action", "prospect_id", "idempotency_key"}
-    assert 0 < len(request.prospect_id) <= MAX_ID_LENGTH
+    assert 0 < len(action.prospect_id) <= MAX_ID_LENGTH
 
 
 @PROPERTY

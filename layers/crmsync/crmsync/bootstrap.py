@@ -19,6 +19,7 @@ from crmsync.domain.errors import ConfigurationError
 if TYPE_CHECKING:
     from crmsync.aws.sync_state import DynamoSyncState
     from crmsync.config import Configuration
+    from crmsync.domain.actions import Action
     from crmsync.domain.lifecycle import Tags
     from crmsync.ports import (
         ActionQueue,
@@ -40,7 +41,6 @@ if TYPE_CHECKING:
         Watermarks,
     )
     from crmsync.sync.actions import AutomationActions
-    from crmsync.sync.actions_intake import AcceptedAction
     from crmsync.sync.activities import ActivitySync
     from crmsync.sync.inbound import InboundSync
     from crmsync.sync.outbound import OutboundSync
@@ -300,7 +300,7 @@ def load_configuration(document: Mapping[str, Any]) -> Configuration:
     return control.load_configuration(document, salesforce_gateway, config_store())
 
 
-def accept_action(body: Any) -> AcceptedAction:
+def accept_action(body: Any) -> Action:
     """Accept an automation action (docs/guide/actions.md): validate, tag the prospect, queue the action.
     Uses the tags of the configuration in force; never touches Salesforce."""
     from crmsync.sync.actions_intake import accept_action as accept
