@@ -28,7 +28,7 @@ from crmsync.domain.errors import ConfigurationError, CrmError, ErrorCategory, F
 from crmsync.domain.lifecycle import LinkStatus, StoredLink
 from crmsync.domain.plan import Reason
 from crmsync.domain.prospect import Prospect, ProspectChange
-from crmsync.ports import Leases
+from crmsync.ports import Leases, RunOutcome
 from crmsync.sync.outbound import LEASE, OutboundSync
 from crmsync.sync.outbound import sync as outbound
 from crmsync.sync.run_report import metric_name
@@ -674,11 +674,17 @@ def test_a_run_that_fails_part_way_gives_its_lease_back_and_the_next_invocation_
     with pytest.raises(CrmError):
         run_outbound()
 
-    # THEN it left no lease, and the next invocation runs at once
+    # THEN it left no lease, it is kept as failed (the status counts failed runs), and the
+    # next invocation runs at once
     assert lease_holder(LEASE) is None
+    failed = bootstrap.run_log().last_run(Direction.OUTBOUND)
+    assert failed is not None and failed.outcome is RunOutcome.FAILED
+    assert bootstrap.run_log().last_completed_run(Direction.OUTBOUND) is None
     salesforce.faults.recover()
     assert run_outbound()["outcome"] == "completed"
     assert prospect_linked_to(lead_id).crm_id == lead_id
+    completed = bootstrap.run_log().last_completed_run(Direction.OUTBOUND)
+    assert completed is not None and completed.outcome is RunOutcome.COMPLETED
 
 
 class _LeaseAnswerLost:

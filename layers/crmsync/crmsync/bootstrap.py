@@ -32,8 +32,10 @@ if TYPE_CHECKING:
         FailedCaptures,
         Leases,
         LinkStore,
+        ParkedActions,
         PendingChanges,
         ProspectStore,
+        QueueDepths,
         RetryList,
         RunLog,
         StateStore,
@@ -62,7 +64,10 @@ class Settings:
     actions_queue_url: str
     salesforce_secret_arn: str
     failed_captures_queue_url: str = ""
-    """InboundSyncFunction's alone: the prospects stream mapping's on-failure queue."""
+    """The prospects stream mapping's on-failure queue: InboundSyncFunction reads it back, the
+    HTTP API's status counts it."""
+    actions_dlq_url: str = ""
+    """The actions queue's dead-letter queue (the HTTP API's status counts it)."""
     api_budget_percent: int = 50
     audit_retention_days: int = 30
     connect_timeout_seconds: float = 5.0
@@ -94,6 +99,7 @@ class Settings:
             actions_queue_url=required("CRMSYNC_ACTIONS_QUEUE_URL"),
             salesforce_secret_arn=env.get("CRMSYNC_SALESFORCE_SECRET_ARN", ""),
             failed_captures_queue_url=env.get("CRMSYNC_FAILED_CAPTURES_QUEUE_URL", ""),
+            actions_dlq_url=env.get("CRMSYNC_ACTIONS_DLQ_URL", ""),
             api_budget_percent=int(number("CRMSYNC_API_BUDGET_PERCENT", 50)),
             audit_retention_days=int(number("CRMSYNC_AUDIT_RETENTION_DAYS", 30)),
             connect_timeout_seconds=number("CRMSYNC_CONNECT_TIMEOUT_SECONDS", 5.0),
@@ -266,17 +272,42 @@ def salesforce_gateway() -> CrmGateway:
     return SalesforceGateway(session, api_version=credentials().api_version)
 
 
-def status() -> dict[str, Any]:
-    from crmsync.sync.status import connector_status
+@cache
+def parked_actions() -> ParkedActions:
+    from crmsync.aws.parked_actions import DynamoParkedActions
 
-    return connector_status(
-        state_store(),
-        salesforce_gateway,
+    return DynamoParkedActions(_dynamodb_client(), settings().state_table)
+
+
+@cache
+def queue_depths() -> QueueDepths:
+    from crmsync.aws.queue_depths import SqsQueueDepths
+
+    config = settings()
+    return SqsQueueDepths(
+        _sqs_client(),
+        {
+            "actions_queue": config.actions_queue_url,
+            "actions_dlq": config.actions_dlq_url,
+            "failed_captures": config.failed_captures_queue_url,
+        },
+    )
+
+
+def status() -> dict[str, Any]:
+    from crmsync.sync.status import ConnectorStatus
+
+    return ConnectorStatus(
+        state=state_store(),
+        crm=salesforce_gateway,
         run_log=run_log(),
         error_list=error_list(),
-        now=clock().now(),
+        pending_changes=pending_changes(),
+        parked_actions=parked_actions(),
+        queues=queue_depths(),
+        api_budget_percent=settings().api_budget_percent,
         configuration=configuration,
-    )
+    ).report(clock().now())
 
 
 def configuration() -> Configuration:
@@ -427,7 +458,6 @@ def automation_actions() -> AutomationActions:
     """The automation actions consumer's use case, built per invocation: it reads the
     configuration in force now. Also used by the inbound run to carry out parked actions."""
     from crmsync.aws.action_claims import IdempotencyActionClaims
-    from crmsync.aws.parked_actions import DynamoParkedActions
     from crmsync.sync.actions import AutomationActions
 
     config = settings()
@@ -439,7 +469,7 @@ def automation_actions() -> AutomationActions:
         error_list=error_list(),
         connector=state_store(),
         claims=IdempotencyActionClaims(_dynamodb_client(), config.idempotency_table, clock=clock()),
-        parked=DynamoParkedActions(_dynamodb_client(), config.state_table),
+        parked=parked_actions(),
         configuration=configuration(),
         clock=clock(),
         api_budget_percent=config.api_budget_percent,
@@ -490,6 +520,8 @@ def reset() -> None:
         _sqs_client,
         actions_queue,
         failed_captures,
+        parked_actions,
+        queue_depths,
         salesforce_gateway,
     ):
         built.cache_clear()

@@ -17,9 +17,22 @@ Access patterns (table keys `pk`, `sk`; `expires_at` is the table's TTL, epoch s
   to a `TransactWriteItems` call (fewer calls; two write units an item).
 - error list: `pk="error#<direction>"`, `sk="<sObject>#<record id>"` → `code`, `message`,
   `fields`, `category`, `operation`, `prospect_id`, `attempts` (counted up at every report),
-  `first_at`, `last_at`, `state`. At most one entry per record and direction.
-- runs: `pk="run#<direction>"`, `sk="<ISO started_at>#<run id>"` → the `RunSummary`,
-  `expires_at` = start + 90 days. The last run is a query newest first, limit 1.
+  `first_at`, `last_at`, `state` (`open`, `retrying`, `dismissed`), and what operators did:
+  `dismissed_reason`, `dismissed_by`, `dismissed_at`, `retry_requested_by`,
+  `retry_requested_at` (removed when the record fails again). At most one entry per record and
+  direction. Operators' lists (by category, object, age) read a direction's partition, one
+  query a megabyte of entries, and filter it: a category cannot be in the key, since a
+  record's entry keeps its key while its failure changes, and the list is small next to the
+  records (a failing record has one entry, however often it fails). Dismissing or asking a
+  retry is one conditional `UpdateItem` per entry (`attribute_exists(pk)`: a key not listed is
+  answered as not found).
+- runs: `pk="run#<direction>"`, `sk="<ISO started_at>#<run id>"` → the `RunSummary` (with its
+  API calls by kind), `expires_at` = start + 90 days. The last run is a query newest first,
+  limit 1; the recent ones the same query with a larger limit.
+- last run that left a direction in step: `pk="run_in_step"`, `sk=<direction>` → the same
+  attributes, no TTL; written beside the run's item in one `BatchWriteItem` when the run
+  completed or found nothing to do, so the lag since it is one `GetItem` however many runs
+  went over budget or failed since.
 - scheduled starts: `pk="schedule"`, `sk=<run name>` → `started_at`: when the last scheduled run
   that went ahead started; the configuration's interval counts from it. No TTL.
 
@@ -31,7 +44,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from contextlib import suppress
 from datetime import datetime, timedelta
 from typing import Any
@@ -51,11 +64,20 @@ from crmsync.domain.audit import AuditRecord, Direction, ErrorState, SyncError
 from crmsync.domain.errors import RETRYABLE_CATEGORIES, ErrorCategory, Failure
 from crmsync.domain.records import Watermark
 from crmsync.domain.retry import RetryPolicy
-from crmsync.ports import RunOutcome, RunSummary, SalesforceUser
+from crmsync.ports import ListedError, RunOutcome, RunSummary, SalesforceUser
 
 EXPIRED_LEASE_KEPT = timedelta(days=1)
 """How long an expired lease item stays before DynamoDB's TTL removes it (kept for operators)."""
 RUN_RETENTION = timedelta(days=90)
+RUN_IN_STEP = "run_in_step"
+_OPERATOR_NOTES = (
+    "dismissed_reason",
+    "dismissed_by",
+    "dismissed_at",
+    "retry_requested_by",
+    "retry_requested_at",
+)
+"""What operators noted on an entry; a new failure of the record removes it."""
 _SEQUENCE_DIGITS = 6
 _ENTRIES_JSON = json.JSONEncoder(separators=(",", ":"), default=str)
 _REMEMBERED_RUNS = 16
@@ -261,10 +283,11 @@ class DynamoSyncState:
             )
             update = f"SET {assigned.text}, #first_at = if_not_exists(#first_at, :at) ADD #attempts :one"
             names = {**(assigned.names or {}), "#first_at": "first_at", "#attempts": "attempts"}
-            if error.prospect_id is None:
-                # The entry describes the latest failure: no prospect of an earlier one lingers.
-                update += " REMOVE #prospect_id"
-                names["#prospect_id"] = "prospect_id"
+            # The entry describes the latest failure: no prospect of an earlier one lingers, and
+            # a dismissal or retry request was about an earlier one.
+            removed = list(_OPERATOR_NOTES) + (["prospect_id"] if error.prospect_id is None else [])
+            update += " REMOVE " + ", ".join(f"#{name}" for name in removed)
+            names.update({f"#{name}": name for name in removed})
             self._table.update(
                 {"pk": f"error#{error.direction}", "sk": f"{error.sobject}#{error.record_id}"},
                 Expression(update, names, {**(assigned.values or {}), ":at": iso(error.at), ":one": 1}),
@@ -279,61 +302,93 @@ class DynamoSyncState:
         )
 
     def open_errors(self, direction: Direction | None = None) -> list[SyncError]:
-        directions = [direction] if direction is not None else list(Direction)
+        return [_sync_error(item) for item in self._error_items(direction)]
+
+    def listed_errors(self, direction: Direction | None = None) -> list[ListedError]:
         return [
-            SyncError(
-                direction=Direction(item["direction"]),
-                operation=item["operation"],
-                sobject=item["sobject"],
-                record_id=item["record_id"],
-                failure=Failure(
-                    code=item["code"],
-                    message=item["message"],
-                    fields=tuple(item.get("fields", ())),
-                    category=ErrorCategory(item["category"]),
-                ),
-                at=parse_iso(item["last_at"]),
-                prospect_id=item.get("prospect_id"),
-                attempts=int(item["attempts"]),
-                retries_exhausted=item.get("state") == ErrorState.OPEN
-                and ErrorCategory(item["category"]) in RETRYABLE_CATEGORIES,
+            ListedError(
+                error=_sync_error(item),
+                first_seen=parse_iso(item.get("first_at", item["last_at"])),
+                state=ErrorState(item.get("state", ErrorState.OPEN)),
+                dismissed_reason=item.get("dismissed_reason"),
+                dismissed_by=item.get("dismissed_by"),
+                dismissed_at=_instant(item.get("dismissed_at")),
+                retry_requested_by=item.get("retry_requested_by"),
+                retry_requested_at=_instant(item.get("retry_requested_at")),
             )
-            for each in directions
-            for item in self._table.query(_partition(f"error#{each}"))
+            for item in self._error_items(direction)
         ]
+
+    def dismiss_errors(self, keys: Collection[str], reason: str, by: str, at: datetime) -> list[str]:
+        return self._note_on_errors(
+            keys,
+            {
+                "state": ErrorState.DISMISSED.value,
+                "dismissed_reason": reason,
+                "dismissed_by": by,
+                "dismissed_at": iso(at),
+            },
+        )
+
+    def note_retry_requested(self, keys: Collection[str], by: str, at: datetime) -> list[str]:
+        return self._note_on_errors(
+            keys,
+            {"state": ErrorState.RETRYING.value, "retry_requested_by": by, "retry_requested_at": iso(at)},
+        )
+
+    def _note_on_errors(self, keys: Collection[str], values: Mapping[str, Any]) -> list[str]:
+        found: list[str] = []
+        assigned = assignments(dict(values))
+        for key in sorted(set(keys)):
+            item_key = _error_key(key)
+            if item_key is None:
+                continue
+            with suppress(ConditionFailed):
+                self._table.update(
+                    item_key,
+                    Expression(f"SET {assigned.text}", assigned.names, assigned.values),
+                    Expression("attribute_exists(pk)"),
+                )
+                found.append(key)
+        return found
+
+    def _error_items(self, direction: Direction | None) -> list[dict[str, Any]]:
+        directions = [direction] if direction is not None else list(Direction)
+        return [item for each in directions for item in self._table.query(_partition(f"error#{each}"))]
 
     # ------------------------------------------------------------------ runs
 
     def save_run(self, summary: RunSummary) -> None:
-        self._table.put(
-            {
-                "pk": f"run#{summary.direction}",
-                "sk": f"{iso(summary.started_at)}#{summary.run_id}",
-                "direction": summary.direction.value,
-                "run_id": summary.run_id,
-                "started_at": iso(summary.started_at),
-                "finished_at": iso(summary.finished_at),
-                "outcome": summary.outcome.value,
-                "counts": dict(summary.counts),
-                "api_calls": summary.api_calls,
-                "expires_at": epoch_seconds(summary.started_at + RUN_RETENTION),
-            }
-        )
+        item = {
+            "pk": f"run#{summary.direction}",
+            "sk": f"{iso(summary.started_at)}#{summary.run_id}",
+            "direction": summary.direction.value,
+            "run_id": summary.run_id,
+            "started_at": iso(summary.started_at),
+            "finished_at": iso(summary.finished_at),
+            "outcome": summary.outcome.value,
+            "counts": dict(summary.counts),
+            "api_calls": summary.api_calls,
+            "api_calls_by_kind": dict(summary.api_calls_by_kind),
+            "expires_at": epoch_seconds(summary.started_at + RUN_RETENTION),
+        }
+        if not summary.outcome.in_step:
+            self._table.put(item)
+            return
+        in_step = {key: value for key, value in item.items() if key != "expires_at"}
+        self._table.write_many(puts=[item, {**in_step, "pk": RUN_IN_STEP, "sk": summary.direction.value}])
 
     def last_run(self, direction: Direction) -> RunSummary | None:
-        newest = self._table.query(_partition(f"run#{direction}"), newest_first=True, limit=1)
-        if not newest:
-            return None
-        item = newest[0]
-        return RunSummary(
-            direction=Direction(item["direction"]),
-            run_id=item["run_id"],
-            started_at=parse_iso(item["started_at"]),
-            finished_at=parse_iso(item["finished_at"]),
-            outcome=RunOutcome(item["outcome"]),
-            counts={name: int(count) for name, count in item.get("counts", {}).items()},
-            api_calls=int(item.get("api_calls", 0)),
-        )
+        newest = self.recent_runs(direction, 1)
+        return newest[0] if newest else None
+
+    def last_completed_run(self, direction: Direction) -> RunSummary | None:
+        item = self._table.get({"pk": RUN_IN_STEP, "sk": direction.value}, consistent=False)
+        return None if item is None else _run_summary(item)
+
+    def recent_runs(self, direction: Direction, limit: int) -> list[RunSummary]:
+        newest = self._table.query(_partition(f"run#{direction}"), newest_first=True, limit=limit)
+        return [_run_summary(item) for item in newest]
 
     # ------------------------------------------------------------------ scheduled starts
 
@@ -343,6 +398,51 @@ class DynamoSyncState:
 
     def save_scheduled_start(self, name: str, at: datetime) -> None:
         self._table.put({"pk": "schedule", "sk": name, "started_at": iso(at)})
+
+
+def _sync_error(item: Mapping[str, Any]) -> SyncError:
+    return SyncError(
+        direction=Direction(item["direction"]),
+        operation=item["operation"],
+        sobject=item["sobject"],
+        record_id=item["record_id"],
+        failure=Failure(
+            code=item["code"],
+            message=item["message"],
+            fields=tuple(item.get("fields", ())),
+            category=ErrorCategory(item["category"]),
+        ),
+        at=parse_iso(item["last_at"]),
+        prospect_id=item.get("prospect_id"),
+        attempts=int(item["attempts"]),
+        retries_exhausted=item.get("state") == ErrorState.OPEN
+        and ErrorCategory(item["category"]) in RETRYABLE_CATEGORIES,
+    )
+
+
+def _error_key(key: str) -> dict[str, str] | None:
+    """The item key of an entry's `SyncError.key` (None: no key of the error list)."""
+    direction, _, rest = key.partition("#")
+    if direction not in {each.value for each in Direction} or "#" not in rest:
+        return None
+    return {"pk": f"error#{direction}", "sk": rest}
+
+
+def _instant(text: str | None) -> datetime | None:
+    return None if text is None else parse_iso(text)
+
+
+def _run_summary(item: Mapping[str, Any]) -> RunSummary:
+    return RunSummary(
+        direction=Direction(item["direction"]),
+        run_id=item["run_id"],
+        started_at=parse_iso(item["started_at"]),
+        finished_at=parse_iso(item["finished_at"]),
+        outcome=RunOutcome(item["outcome"]),
+        counts={name: int(count) for name, count in item.get("counts", {}).items()},
+        api_calls=int(item.get("api_calls", 0)),
+        api_calls_by_kind={kind: int(count) for kind, count in item.get("api_calls_by_kind", {}).items()},
+    )
 
 
 def _partition(pk: str) -> Expression:

@@ -121,8 +121,15 @@ def run_under_lease(
             return _skipped(direction, run_id, started, clock, RunOutcome.BUSY)
         if every is not None:
             run_log.save_scheduled_start(lease, started)
-        run = start()
-        outcome = run.execute()
+        run: Run | None = None
+        try:
+            run = start()
+            outcome = run.execute()
+        except Exception:
+            # The invocation fails (Lambda reports it); the run is kept as `failed` so that the
+            # status sees a direction failing, and its lag keeps growing.
+            _keep_failed_run(direction, run_id, started, clock=clock, run_log=run_log, run=run)
+            raise
     summary = run_summary(
         direction,
         run_id,
@@ -134,6 +141,23 @@ def run_under_lease(
     )
     run_log.save_run(summary)
     return summary
+
+
+def _keep_failed_run(
+    direction: Direction, run_id: str, started: datetime, *, clock: Clock, run_log: RunLog, run: Run | None
+) -> None:
+    summary = run_summary(
+        direction,
+        run_id,
+        started=started,
+        finished=clock.now(),
+        outcome=RunOutcome.FAILED,
+        counts=run.counts if run is not None else {},
+        api_calls=run.api_calls() if run is not None else 0,
+    )
+    # Never in the way of the failure itself: a store that failed the run may fail this too.
+    with suppress(Exception):
+        run_log.save_run(summary)
 
 
 def _skipped(
