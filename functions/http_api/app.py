@@ -30,6 +30,52 @@ def get_status() -> dict[str, Any]:
     return bootstrap.status()
 
 
+@app.get("/errors")
+@tracer.capture_method
+def get_errors() -> dict[str, Any] | Response[dict[str, Any]]:
+    from crmsync.sync.error_actions import InvalidRequest
+
+    try:
+        return bootstrap.error_actions().listed(app.current_event.query_string_parameters or {})
+    except InvalidRequest as exc:
+        return _refused(
+            HTTPStatus.BAD_REQUEST, {"message": "the filters cannot be read", "problems": list(exc.problems)}
+        )
+
+
+@app.post("/errors/retry")
+@tracer.capture_method
+def post_errors_retry() -> dict[str, Any] | Response[dict[str, Any]]:
+    from crmsync.sync.error_actions import InvalidRequest
+
+    try:
+        answer = bootstrap.error_actions().retry(read_json(_body()), _caller())
+    except (JsonInputError, InvalidRequest) as exc:
+        return _refused(
+            HTTPStatus.BAD_REQUEST, {"message": "nothing was retried", "problems": list(exc.problems)}
+        )
+    logger.info(
+        "error list entries retried",
+        extra={"caller": _caller(), "queued": len(answer["queued"]), "not_queued": len(answer["not_queued"])},
+    )
+    return answer
+
+
+@app.post("/errors/dismiss")
+@tracer.capture_method
+def post_errors_dismiss() -> dict[str, Any] | Response[dict[str, Any]]:
+    from crmsync.sync.error_actions import InvalidRequest
+
+    try:
+        answer = bootstrap.error_actions().dismiss(read_json(_body()), _caller())
+    except (JsonInputError, InvalidRequest) as exc:
+        return _refused(
+            HTTPStatus.BAD_REQUEST, {"message": "nothing was dismissed", "problems": list(exc.problems)}
+        )
+    logger.info("error list entries dismissed", extra={"caller": _caller(), "dismissed": len(answer["dismissed"])})
+    return answer
+
+
 @app.get("/config")
 @tracer.capture_method
 def get_config() -> dict[str, Any]:

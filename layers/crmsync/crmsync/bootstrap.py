@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     )
     from crmsync.sync.actions import AutomationActions
     from crmsync.sync.activities import ActivitySync
+    from crmsync.sync.error_actions import ErrorActions
     from crmsync.sync.inbound import InboundSync
     from crmsync.sync.outbound import OutboundSync
 
@@ -308,6 +309,21 @@ def status() -> dict[str, Any]:
         api_budget_percent=settings().api_budget_percent,
         configuration=configuration,
     ).report(clock().now())
+
+
+def error_actions() -> ErrorActions:
+    """The operators' error list: list, retry, dismiss."""
+    from crmsync.sync.error_actions import ErrorActions
+
+    return ErrorActions(
+        error_list=error_list(),
+        retry_list=retry_list(),
+        pending_changes=pending_changes(),
+        prospects=prospect_store(),
+        activities=activity_store(),
+        accept_action=accept_action,
+        clock=clock(),
+    )
 
 
 def configuration() -> Configuration:
