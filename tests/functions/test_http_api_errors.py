@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from crmsync import bootstrap
+from crmsync.domain.activities import Activity, ActivityState, ActivityType, StoredActivity
 from crmsync.domain.audit import Direction, SyncError
 from crmsync.domain.errors import ErrorCategory, Failure
 from crmsync.domain.inbound import failed_batch_unread
@@ -351,3 +352,44 @@ def test_a_retry_asking_for_nothing_is_refused(connector: LocalStack) -> None:
     status, body = post("errors_retry", {"category": "nope"})
     assert status == 400
     assert body["problems"][0].startswith("body.category: 'nope' is not one of")
+
+
+def test_a_retried_task_entry_has_its_activity_wait_to_be_sent_again(connector: LocalStack) -> None:
+    # GIVEN a form submission whose Task Salesforce refused
+    activity = Activity(
+        id="a-1",
+        prospect_id="p-3",
+        type=ActivityType.FORM_SUBMISSION,
+        occurred_at=datetime.now(UTC) - timedelta(hours=1),
+        name="Contact us",
+    )
+    activities = bootstrap.activity_store()
+    activities.record([activity])
+    activities.settle([StoredActivity(activity, ActivityState.FAILED, reason="refused")])
+    bootstrap.error_list().record_errors(
+        [
+            entry(
+                Direction.INBOUND,
+                "Task",
+                "a-1",
+                TOO_LONG,
+                datetime.now(UTC),
+                prospect_id="p-3",
+                operation="task",
+            )
+        ]
+    )
+
+    # WHEN it is retried
+    status, body = post("errors_retry", {"keys": ["inbound#Task#a-1"]})
+
+    # THEN the activity waits to be sent again
+    assert status == 200
+    assert body["queued"] == [
+        {"key": "inbound#Task#a-1", "as": "the Task sent again by the next activities run"}
+    ]
+    [stored] = activities.of_prospect("p-3")
+    assert stored.state is ActivityState.WAITING
+    # AND a second retry, before the run, says why there is nothing to do
+    _, again = post("errors_retry", {"keys": ["inbound#Task#a-1"]})
+    assert again["not_queued"] == [{"key": "inbound#Task#a-1", "why": "activity a-1 is waiting, not failed"}]
