@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import unquote
 
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
@@ -72,8 +73,21 @@ def post_errors_dismiss() -> dict[str, Any] | Response[dict[str, Any]]:
         return _refused(
             HTTPStatus.BAD_REQUEST, {"message": "nothing was dismissed", "problems": list(exc.problems)}
         )
-    logger.info("error list entries dismissed", extra={"caller": _caller(), "dismissed": len(answer["dismissed"])})
+    logger.info(
+        "error list entries dismissed", extra={"caller": _caller(), "dismissed": len(answer["dismissed"])}
+    )
     return answer
+
+
+@app.get("/records/<record_id>/why")
+@tracer.capture_method
+def get_record_why(record_id: str) -> dict[str, Any] | Response[dict[str, Any]]:
+    from crmsync.sync.why import UnknownRecord
+
+    try:
+        return bootstrap.record_history().why(unquote(record_id))
+    except UnknownRecord as exc:
+        return _refused(HTTPStatus.NOT_FOUND, {"message": str(exc), "id": exc.record_id})
 
 
 @app.get("/config")

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from crmsync.sync.error_actions import ErrorActions
     from crmsync.sync.inbound import InboundSync
     from crmsync.sync.outbound import OutboundSync
+    from crmsync.sync.why import RecordHistory
 
 
 P = ParamSpec("P")
@@ -323,6 +324,14 @@ def error_actions() -> ErrorActions:
         activities=activity_store(),
         accept_action=accept_action,
         clock=clock(),
+    )
+
+
+def record_history() -> RecordHistory:
+    from crmsync.sync.why import RecordHistory
+
+    return RecordHistory(
+        links=link_store(), prospects=prospect_store(), audit_trail=audit_trail(), error_list=error_list()
     )
 
 
