@@ -90,6 +90,20 @@ def get_record_why(record_id: str) -> dict[str, Any] | Response[dict[str, Any]]:
         return _refused(HTTPStatus.NOT_FOUND, {"message": str(exc), "id": exc.record_id})
 
 
+@app.get("/runs")
+@tracer.capture_method
+def get_runs() -> dict[str, Any] | Response[dict[str, Any]]:
+    from crmsync.sync.error_actions import InvalidRequest
+    from crmsync.sync.runs import recent_runs
+
+    try:
+        return recent_runs(bootstrap.run_log(), app.current_event.query_string_parameters or {})
+    except InvalidRequest as exc:
+        return _refused(
+            HTTPStatus.BAD_REQUEST, {"message": "the query cannot be read", "problems": list(exc.problems)}
+        )
+
+
 @app.get("/config")
 @tracer.capture_method
 def get_config() -> dict[str, Any]:

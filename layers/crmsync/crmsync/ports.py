@@ -70,6 +70,12 @@ class CrmGateway(Protocol):
         """API requests this gateway made so far (what a run spent: the difference)."""
         ...
 
+    @property
+    def api_calls_by_kind(self) -> Mapping[str, int]:
+        """`api_calls` so far by kind (query, query_more, collections, bulk_ingest, bulk_query,
+        limits, describe, rest), and the logins (login)."""
+        ...
+
 
 @dataclass(frozen=True)
 class ConnectorState:

@@ -66,6 +66,7 @@ def run_summary(
     outcome: RunOutcome,
     counts: Mapping[str, int],
     api_calls: int,
+    api_calls_by_kind: Mapping[str, int] | None = None,
 ) -> RunSummary:
     return RunSummary(
         direction=direction,
@@ -75,6 +76,7 @@ def run_summary(
         outcome=outcome,
         counts=dict(counts),
         api_calls=max(api_calls, 0),
+        api_calls_by_kind={kind: count for kind, count in (api_calls_by_kind or {}).items() if count > 0},
     )
 
 
@@ -89,6 +91,10 @@ class Run(Protocol):
         ...
 
     def api_calls(self) -> int: ...
+
+    def api_calls_by_kind(self) -> Mapping[str, int]:
+        """`api_calls` by kind (`CrmGateway.api_calls_by_kind`)."""
+        ...
 
 
 def is_due(run_log: RunLog, name: str, every: timedelta, now: datetime) -> bool:
@@ -138,6 +144,7 @@ def run_under_lease(
         outcome=outcome,
         counts=run.counts,
         api_calls=run.api_calls(),
+        api_calls_by_kind=run.api_calls_by_kind(),
     )
     run_log.save_run(summary)
     return summary
@@ -154,6 +161,7 @@ def _keep_failed_run(
         outcome=RunOutcome.FAILED,
         counts=run.counts if run is not None else {},
         api_calls=run.api_calls() if run is not None else 0,
+        api_calls_by_kind=run.api_calls_by_kind() if run is not None else None,
     )
     # Never in the way of the failure itself: a store that failed the run may fail this too.
     with suppress(Exception):

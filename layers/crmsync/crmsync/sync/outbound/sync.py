@@ -172,12 +172,16 @@ class OutboundRun:
         self._new_prospect_id = new_prospect_id
         self._cursor = ChangeCursor(stores.watermarks, stores.retry_list)
         self._calls_at_start = crm.api_calls
+        self._kinds_at_start = Counter(crm.api_calls_by_kind)
         # Records stamped in the current second may still be joined by others with a lower
         # Id; reading up to the start of this second keeps the (stamp, Id) watermark exact.
         self._until = context.now.replace(microsecond=0)
 
     def api_calls(self) -> int:
         return self._crm.api_calls - self._calls_at_start
+
+    def api_calls_by_kind(self) -> dict[str, int]:
+        return dict(Counter(self._crm.api_calls_by_kind) - self._kinds_at_start)
 
     def execute(self) -> RunOutcome:
         rules = self._sync_users()
