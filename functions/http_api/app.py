@@ -104,6 +104,31 @@ def get_runs() -> dict[str, Any] | Response[dict[str, Any]]:
         )
 
 
+@app.get("/fields/<object_name>")
+@tracer.capture_method
+def get_fields(object_name: str) -> dict[str, Any] | Response[dict[str, Any]]:
+    from crmsync.domain.errors import CrmError
+    from crmsync.sync.fields import UnknownObject
+
+    try:
+        return bootstrap.org_fields().fields(unquote(object_name))
+    except UnknownObject as exc:
+        return _refused(HTTPStatus.NOT_FOUND, {"message": str(exc), "object": exc.name})
+    except CrmError as exc:
+        failure = exc.failure
+        return _refused(
+            HTTPStatus.SERVICE_UNAVAILABLE,
+            {
+                "message": f"Salesforce could not describe the object: {failure.describe()}",
+                "salesforce": {
+                    "code": failure.code,
+                    "category": failure.category.value,
+                    "message": failure.message,
+                },
+            },
+        )
+
+
 @app.get("/config")
 @tracer.capture_method
 def get_config() -> dict[str, Any]:

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from crmsync.sync.actions import AutomationActions
     from crmsync.sync.activities import ActivitySync
     from crmsync.sync.error_actions import ErrorActions
+    from crmsync.sync.fields import OrgFields
     from crmsync.sync.inbound import InboundSync
     from crmsync.sync.outbound import OutboundSync
     from crmsync.sync.why import RecordHistory
@@ -333,6 +334,12 @@ def record_history() -> RecordHistory:
     return RecordHistory(
         links=link_store(), prospects=prospect_store(), audit_trail=audit_trail(), error_list=error_list()
     )
+
+
+def org_fields() -> OrgFields:
+    from crmsync.sync.fields import OrgFields
+
+    return OrgFields(crm=salesforce_gateway, configuration=configuration)
 
 
 def configuration() -> Configuration:

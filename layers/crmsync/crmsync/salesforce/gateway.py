@@ -207,6 +207,7 @@ class SalesforceGateway:
                     nillable=bool(f.get("nillable")),
                     calculated=bool(f.get("calculated")),
                     external_id=bool(f.get("externalId")),
+                    label=str(f.get("label") or ""),
                 )
                 for f in data["fields"]
             },
