@@ -229,7 +229,10 @@ def action_report(
                 )
             )
         if result.outcome in (Outcome.CREATED, Outcome.LINKED, Outcome.ALREADY_LINKED):
+            # Whichever way an earlier action for the prospect failed: as the record it would
+            # create, or as a message that named no action kind.
             resolved += [(crm.value, action.prospect_id) for crm in (CrmObject.LEAD, CrmObject.CONTACT)]
+            resolved.append((ACTION_OBJECT, action.prospect_id))
     return Report(Direction.INBOUND, audit, errors, resolved)
 
 

@@ -34,7 +34,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from crmsync.domain.activities import ActivityState, StoredActivity
+from crmsync.domain.activities import TASK_OBJECT, ActivityState, StoredActivity
 from crmsync.domain.audit import Direction, ErrorState
 from crmsync.domain.errors import ErrorCategory, ExternalFailure
 from crmsync.domain.inbound import CAPTURE_OBJECT, FAILED_BATCH_OBJECT
@@ -288,7 +288,7 @@ class ErrorActions:
         prospect_id = error.prospect_id
         if error.sobject == FAILED_BATCH_OBJECT or prospect_id is None:
             return "not queued: it names no prospect to send again (reconciliation finds missed changes); dismiss it"
-        if error.sobject == "Task":
+        if error.sobject == TASK_OBJECT:
             return self._requeue_task(prospect_id, error.record_id)
         if error.record_id == prospect_id and error.sobject in (
             CrmObject.LEAD.sobject,
