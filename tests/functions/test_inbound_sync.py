@@ -855,6 +855,31 @@ def test_a_validation_error_on_one_record_leaves_the_other_199_written_and_is_li
     assert bootstrap.error_list().open_errors(Direction.INBOUND) == []
 
 
+def test_a_listed_record_back_in_step_after_a_retry_clears_its_entry(inbound: Inbound) -> None:
+    salesforce = inbound.salesforce
+    # GIVEN a synced Lead whose prospect was given an invalid email: listed
+    wait_for_schedule()
+    (bad,) = inbound.leads(1)
+    email = lead(salesforce, bad)["Email"]
+    inbound.edit([bad], email="not-an-email")
+    inbound.capture()
+    assert run_inbound()["counts"] == {"failed": 1}
+    # AND the marketing side put the email back as Salesforce has it, found by no change capture
+    prospect = inbound.prospect_of(bad)
+    bootstrap.prospect_store().save(
+        [ProspectChange(replace(prospect, fields={**prospect.fields, "email": email}), before=prospect)]
+    )
+
+    # WHEN an operator retries the entry, and the next run finds nothing to send
+    retried = bootstrap.error_actions().retry({"keys": [f"inbound#Lead#{bad}"]}, by="operator")
+    assert len(retried["queued"]) == 1
+    report = run_inbound()
+
+    # THEN the record is in step, and its entry is gone
+    assert report["counts"] == {"unchanged": 1}
+    assert bootstrap.error_list().open_errors(Direction.INBOUND) == []
+
+
 def test_a_locked_record_succeeds_on_retry(inbound: Inbound) -> None:
     salesforce = inbound.salesforce
     # GIVEN a synced Lead another process holds locked for one write
