@@ -208,10 +208,14 @@ def test_a_policy_allows_only_the_actions_and_resources_it_names(stack: LocalSta
     state = stack.arns["StateTable"]
     assert policy.allows("dynamodb:GetItem", state)
     assert not policy.allows("dynamodb:DeleteItem", state), "the HTTP function deletes nothing"
-    assert not policy.allows("dynamodb:GetItem", stack.arns["LinksTable"])
+    assert policy.allows("dynamodb:GetItem", stack.arns["LinksTable"]), "a record's story reads its link"
+    assert not policy.allows("dynamodb:PutItem", stack.arns["LinksTable"]), "the HTTP function writes no link"
     assert policy.allows("secretsmanager:GetSecretValue", secret)
     assert policy.allows("sqs:SendMessage", stack.arns["ActionsQueue"])
     assert not policy.allows("sqs:SendMessage", stack.arns["ActionsDeadLetterQueue"])
+    assert policy.allows("sqs:GetQueueAttributes", stack.arns["ActionsDeadLetterQueue"]), (
+        "the status counts it"
+    )
 
 
 def test_the_event_sources_read_the_actions_queue_and_the_prospects_stream_only(stack: LocalStack) -> None:
