@@ -51,6 +51,7 @@ def test_a_records_story_shows_each_sync_with_the_field_old_new_and_rule(
     )
     timeline = body["timeline"]
     assert timeline[0]["event"] == body["link_history"][0]["event"]
+    assert timeline[0]["rule"] == "lifecycle: created"
     company = [entry for entry in timeline if entry["field"] == "company"]
     assert [(entry["old"], entry["new"], entry["side"]) for entry in company] == [
         (None, "US Navy", "marketing"),

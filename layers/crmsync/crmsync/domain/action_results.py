@@ -226,6 +226,7 @@ def action_report(
                     crm_type=crm.object.value if crm else "",
                     crm_id=crm.id if crm else "",
                     event=event,
+                    rule=f"action: {result.outcome}",
                 )
             )
         if result.outcome in (Outcome.CREATED, Outcome.LINKED, Outcome.ALREADY_LINKED):

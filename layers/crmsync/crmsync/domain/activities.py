@@ -327,6 +327,7 @@ def _audit(entries: Iterable[tuple[ActivityDecision, str]], at: datetime, run_id
             crm_type=decision.link.link.crm.object.value,
             crm_id=decision.link.link.crm.id,
             event=f"{decision.activity.type} activity {decision.activity.id} {what}",
+            rule=f"activities: {decision.decision}",
         )
         for decision, what in entries
         if decision.link is not None
