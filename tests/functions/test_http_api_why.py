@@ -85,6 +85,7 @@ def test_a_record_only_the_error_list_knows_shows_its_entry(outbound_connector: 
     [entry] = body["open_errors"]
     assert (entry["key"], entry["code"]) == (f"outbound#Lead#{duplicate}", "NOT_SYNCED")
     assert body["prospect_id"] is None
+    assert why(duplicate.lower())[1]["open_errors"] == body["open_errors"]
     assert why(first)[1]["open_errors"] == []
 
 

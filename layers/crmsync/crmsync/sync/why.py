@@ -58,8 +58,9 @@ class RecordHistory:
             current = self.links.by_prospect_ids([prospect_id]).get(prospect_id)
         audit = self.audit_trail.audit_trail(prospect_id)
         prospect = self.prospects.get_many([prospect_id]).get(prospect_id)
+        canonical = salesforce_id(record_id)
         names = {record_id, prospect_id}
-        names |= {crm_id} if crm_id else set()
+        names |= {each for each in (crm_id, canonical) if each}
         names |= {current.link.crm.id} if current is not None else set()
         errors = [
             entry
@@ -75,8 +76,8 @@ class RecordHistory:
         if shown is not None:
             salesforce = {"object": shown.link.crm.object.value, "id": shown.link.crm.id}
         else:
-            named = [entry.error for entry in errors if entry.error.record_id == record_id]
-            salesforce = {"object": named[0].sobject, "id": record_id} if named else None
+            named = [entry.error for entry in errors if entry.error.record_id in (record_id, canonical)]
+            salesforce = {"object": named[0].sobject, "id": named[0].record_id} if named else None
         # A Salesforce record only the error list knows (never linked) shows its prospect, if any.
         shown_prospect = (
             prospect_id if known else next((e.error.prospect_id for e in errors if e.error.prospect_id), None)
