@@ -219,9 +219,11 @@ def _changed_prospects_in_bulk(connector: _Connector, count: int, tag: str) -> f
     the module's docstring for what this bypasses). Returns the seconds it took."""
     import boto3
     from crmsync import bootstrap
-    from crmsync.aws.dynamo_table import DynamoTable, iso
+    from crmsync.aws.dynamo_table import DynamoTable
+    from crmsync.aws.dynamo_values import iso
     from crmsync.aws.links import LINK_PREFIX, _link_values
     from crmsync.aws.prospects import MARKETING_WRITER, _item
+    from crmsync.aws.tables import LINKS_KEY, PROSPECTS_KEY
     from crmsync.domain.lifecycle import CrmRef, Link
     from crmsync.domain.objects import CrmObject
     from crmsync.domain.plan import FieldSnapshot
@@ -259,8 +261,8 @@ def _changed_prospects_in_bulk(connector: _Connector, count: int, tag: str) -> f
             }
         )
     client = boto3.client("dynamodb")
-    DynamoTable(client, settings.prospects_table, ("prospect_id",)).write_many(prospect_items)
-    DynamoTable(client, settings.links_table, ("pk",)).write_many(link_items)
+    DynamoTable(client, settings.prospects_table, PROSPECTS_KEY).write_many(prospect_items)
+    DynamoTable(client, settings.links_table, LINKS_KEY).write_many(link_items)
     bootstrap.pending_changes().add([PendingChange(item["prospect_id"], 2) for item in prospect_items])
     return time.perf_counter() - started
 
@@ -284,7 +286,9 @@ def _changed_prospects_captured(
     source mapping would. Returns the capture invocations."""
     import boto3
     from crmsync import bootstrap
+    from crmsync.aws.dynamo_table import DynamoTable
     from crmsync.aws.prospects import DynamoProspectStore
+    from crmsync.aws.tables import PROSPECTS_KEY
     from crmsync.domain.prospect import ProspectChange
 
     from local.prospect_stream import ProspectStream
@@ -304,7 +308,7 @@ def _changed_prospects_captured(
     table = bootstrap.settings().prospects_table
     stream_arn = client.describe_table(TableName=table)["Table"]["LatestStreamArn"]
     stream = ProspectStream(_StreamSource(client.meta.region_name, stream_arn))  # type: ignore[arg-type]
-    marketing = DynamoProspectStore(client, table)
+    marketing = DynamoProspectStore(DynamoTable(client, table, PROSPECTS_KEY))
     prospect_ids = [
         stored.link.prospect_id for stored in bootstrap.link_store().by_crm_ids(lead_ids).values()
     ]

@@ -32,7 +32,9 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 from crmsync import bootstrap
+from crmsync.aws.dynamo_table import DynamoTable
 from crmsync.aws.prospects import DynamoProspectStore
+from crmsync.aws.tables import PROSPECTS_KEY
 from crmsync.domain.activities import Activity, ActivityState, ActivityType
 from crmsync.domain.audit import AuditRecord, Direction, SyncError
 from crmsync.domain.prospect import Prospect, ProspectChange
@@ -189,7 +191,8 @@ class Marketing:
     so change capture sees them."""
 
     def __init__(self) -> None:
-        self.store = DynamoProspectStore(boto3.client("dynamodb"), bootstrap.settings().prospects_table)
+        table = DynamoTable(boto3.client("dynamodb"), bootstrap.settings().prospects_table, PROSPECTS_KEY)
+        self.store = DynamoProspectStore(table)
 
     def edit(self, prospect_ids: Sequence[str], change: Callable[[int, Prospect], Mapping[str, Any]]) -> None:
         """Change each prospect's fields (one new version each): `change(n, prospect)` gives the

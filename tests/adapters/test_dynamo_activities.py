@@ -10,12 +10,14 @@ from typing import Any
 import boto3
 import pytest
 from crmsync.aws.activities import DynamoActivityStore
-from crmsync.aws.dynamo_table import epoch_seconds
+from crmsync.aws.dynamo_table import DynamoTable
+from crmsync.aws.dynamo_values import epoch_seconds
+from crmsync.aws.tables import ACTIVITIES_KEY
 from crmsync.domain.activities import Activity, ActivityState, ActivityType, ClickKey, StoredActivity
 from moto import mock_aws
 
 from local.aws_stack import create_stack
-from tests.adapters.dynamo_doubles import REGION, CountingClient, PushingBackClient
+from tests.adapters.dynamo_doubles import REGION, CountingClient, PushingBackClient, no_wait
 
 AT = datetime(2026, 11, 22, 12, 0, 0, 123456, tzinfo=UTC)
 SETTLED_AT = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
@@ -33,7 +35,9 @@ def table(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, str]]:
 
 def store_on(client: Any, table_name: str) -> DynamoActivityStore:
     return DynamoActivityStore(
-        client, table_name, retention=timedelta(days=30), now=lambda: SETTLED_AT, sleep=lambda s: None
+        DynamoTable(client, table_name, ACTIVITIES_KEY, sleep=no_wait),
+        retention=timedelta(days=30),
+        now=lambda: SETTLED_AT,
     )
 
 
@@ -169,7 +173,7 @@ def test_an_activity_the_index_still_lists_after_it_was_sent_is_not_read_as_wait
     assert lagging.waiting(ActivityState.WAITING, None, limit=10).activities == [activities[1]]
 
 
-def test_a_batch_is_recorded_in_few_calls(table: tuple[Any, str]) -> None:
+def test_each_activity_is_recorded_by_a_conditional_put_billed_once(table: tuple[Any, str]) -> None:
     client, name = table
     counting = CountingClient(client)
     store = store_on(counting, name)
@@ -178,7 +182,8 @@ def test_a_batch_is_recorded_in_few_calls(table: tuple[Any, str]) -> None:
     page = store.waiting(ActivityState.WAITING, None, limit=250)
 
     assert len(page.activities) == 250
-    assert counting.calls["transact_write_items"] == 3, "100 activities a transaction"
+    assert counting.calls["put_item"] == 250, "not a transaction, which DynamoDB bills twice"
+    assert counting.calls["transact_write_items"] == 0
     assert counting.calls["batch_get_item"] == 3, "the waiting ones re-read 100 keys a call"
 
 

@@ -18,8 +18,9 @@ Access patterns (table keys `prospect_id`, `sk`; `expires_at` is the table's TTL
   first click on each link of an email (URLs are hashed: a sort key holds 1,024 bytes at most).
   Never expires, so a late click on an old email still counts as a repeat.
 
-Recording is one transaction of up to 100 conditional puts (`attribute_not_exists`), so a
-platform that sends the same activity again never resets one already sent. Settling writes
+Recording is one conditional put per activity (`attribute_not_exists`), so a platform that
+sends the same activity again never resets one already sent (not a transaction, which DynamoDB
+bills twice: each activity is whole on its own). Settling writes
 whole items with `BatchWriteItem` (25 a call), no read first: an item is its activity plus its
 outcome, only the run holding the activities lease settles, and the platform never changes an
 activity after recording it.
@@ -31,24 +32,14 @@ partition's write rate (about 1,000 activities a second, sustained).
 from __future__ import annotations
 
 import hashlib
-import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from crmsync.aws.dynamo_table import (
-    DYNAMO_RETRY,
-    DynamoTable,
-    Expression,
-    TransactionUnit,
-    epoch_seconds,
-    iso,
-    parse_iso,
-    utc_now,
-)
+from crmsync.aws.dynamo_table import DynamoTable, Expression, TransactionUnit
+from crmsync.aws.dynamo_values import epoch_seconds, iso, parse_iso, utc_now
 from crmsync.domain.activities import Activity, ActivityState, ActivityType, ClickKey, StoredActivity
 from crmsync.domain.records import Watermark
-from crmsync.domain.retry import RetryPolicy
 from crmsync.ports import WaitingActivities
 
 ACTIVITY_PREFIX = "activity#"
@@ -62,15 +53,12 @@ _ABSENT = Expression("attribute_not_exists(sk)")
 class DynamoActivityStore:
     def __init__(
         self,
-        client: Any,
-        table_name: str,
+        table: DynamoTable,
         *,
         retention: timedelta = DEFAULT_RETENTION,
         now: Callable[[], datetime] = utc_now,
-        retry: RetryPolicy = DYNAMO_RETRY,
-        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self._table = DynamoTable(client, table_name, ("prospect_id", "sk"), retry=retry, sleep=sleep)
+        self._table = table
         self._retention = retention
         self._now = now
 
