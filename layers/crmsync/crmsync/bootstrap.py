@@ -476,6 +476,7 @@ def automation_actions() -> AutomationActions:
         connector=state_store(),
         claims=action_claims(),
         parked=parked_actions(),
+        user_directory=user_directory(),
         configuration=configuration(),
         clock=clock(),
         api_budget_percent=config.api_budget_percent,

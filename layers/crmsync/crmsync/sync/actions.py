@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from crmsync.config import Configuration
+from crmsync.config import Configuration, OwnerDirection
 from crmsync.domain.actions import (
     Action,
     ActionDecision,
@@ -54,6 +54,7 @@ from crmsync.domain.errors import CrmError, ErrorCategory, Failure, StoreError
 from crmsync.domain.lifecycle import CrmRef, Link, LinkChange, LinkOrigin, StoredLink, relink_deleted
 from crmsync.domain.matching import CrmCandidate, MatchingMode
 from crmsync.domain.objects import PEOPLE, CrmObject
+from crmsync.domain.owner import owner_map
 from crmsync.domain.prospect import Prospect, ProspectChange
 from crmsync.domain.records import WriteOperation
 from crmsync.domain.scope import as_checkbox, as_datetime
@@ -69,6 +70,7 @@ from crmsync.ports import (
     ParkedActions,
     ProspectStore,
     StateStore,
+    UserDirectory,
 )
 from crmsync.sync.actions_intake import (
     MAX_ACTION_BYTES,
@@ -235,8 +237,12 @@ class AutomationActions:
         api_budget_percent: float = 50.0,
         audit_retention_days: int = 30,
         stop_margin_ms: int = STOP_MARGIN_MS,
+        user_directory: UserDirectory | None = None,
     ) -> None:
+        """`user_directory`: the owner of a record created is read back and given to its prospect
+        (owner sync from Salesforce); without it, the next outbound run does that."""
         self._crm_factory = crm
+        self._users = user_directory
         self._links = links
         self._prospects = prospects
         self._audit_trail = audit_trail
@@ -345,6 +351,8 @@ class _Work:
     account_id: str | None = None
     """A new Contact's Account, once found or created."""
     created: bool = False
+    assigned_user: str | None = None
+    """The marketing user of the created record's owner, once read back."""
     last_receive: bool = False
     """Its message will not be delivered again after a passing failure (dead-letter queue next)."""
     failure: Failure | None = None
@@ -442,6 +450,7 @@ class _Batch:
         if claimed:
             self._decide(claimed)
             self._create([w for w in claimed if w.open and w.decision and w.decision.new_record])
+            self._note_owners([w for w in claimed if w.open and w.created])
             self._link([w for w in claimed if w.open and w.crm is not None])
         self._update_prospects(works)
         self._settle_claims(works)
@@ -597,6 +606,34 @@ class _Batch:
                     work.crm = CrmRef(crm, result.record_id)
                     work.created = result.created
 
+    def _note_owners(self, works: Sequence[_Work]) -> None:
+        """The owner Salesforce gave each new record (assignment rules may choose it), read back
+        with one query per object, so its prospect is saved with its assigned user now rather
+        than by the next outbound run (a prospect write and an audit item more). Only while
+        owner sync follows Salesforce (two-way, the owner is a pair of the snapshot, left to
+        that run); a read that fails leaves it to that run too."""
+        users = self.u._users
+        if not works or users is None or self.u._config.owner.direction is not OwnerDirection.SALESFORCE:
+            return
+        try:
+            owners = owner_map(
+                ((u.id, u.email, u.active) for u in users.users().values()), self.u._config.owner.user_map
+            )
+        except StoreError:
+            return
+        for crm in {w.crm.object for w in works if w.crm is not None}:
+            batch = [w for w in works if w.crm is not None and w.crm.object is crm]
+            try:
+                rows = self.u._crm.find(
+                    crm.sobject, ["Id", "OwnerId"], "Id", [w.crm.id for w in batch if w.crm]
+                )
+            except CrmError:
+                continue
+            owner_of = {str(row["Id"]): row.get("OwnerId") for row in rows}
+            for work in batch:
+                owner = owner_of.get(work.crm.id) if work.crm else None
+                work.assigned_user = owners.get(str(owner)) if owner else None
+
     def _resolve_accounts(self, works: Sequence[_Work]) -> None:
         """The Account of each new Contact named by company (or the default account's name):
         found by name, or created once per name for the whole batch."""
@@ -723,7 +760,12 @@ class _Batch:
         crm_id = (
             work.crm.id if work.crm is not None and work.outcome is not Outcome.FAILED else prospect.crm_id
         )
-        return replace(prospect, tags=prospect.tags | {tag}, crm_id=crm_id)
+        assigned_user = (
+            work.assigned_user
+            if work.assigned_user and work.outcome is Outcome.CREATED
+            else prospect.assigned_user
+        )
+        return replace(prospect, tags=prospect.tags | {tag}, crm_id=crm_id, assigned_user=assigned_user)
 
     def _settle_claims(self, works: Sequence[_Work]) -> None:
         for work in works:
@@ -790,6 +832,14 @@ class _Batch:
                         event=event,
                     )
                 )
+                before = work.prospect.assigned_user
+                if work.outcome is Outcome.CREATED and work.assigned_user not in (None, before):
+                    # As the outbound run words it, which would otherwise have made this change.
+                    audit.append(
+                        audit[-1]._replace(
+                            event=f"assigned user {before} -> {work.assigned_user} (Salesforce owner)"
+                        )
+                    )
             if work.outcome in (Outcome.CREATED, Outcome.LINKED, Outcome.ALREADY_LINKED):
                 resolved += [(crm.value, action.prospect_id) for crm in (CrmObject.LEAD, CrmObject.CONTACT)]
         if audit:
