@@ -18,9 +18,8 @@ Access patterns (table keys `prospect_id`, `sk`; `expires_at` is the table's TTL
   first click on each link of an email (URLs are hashed: a sort key holds 1,024 bytes at most).
   Never expires, so a late click on an old email still counts as a repeat.
 
-Recording is one conditional put per activity (`attribute_not_exists`), so a platform that
-sends the same activity again never resets one already sent (not a transaction, which DynamoDB
-bills twice: each activity is whole on its own). Settling writes
+Recording is one transaction of up to 100 conditional puts (`attribute_not_exists`), so a
+platform that sends the same activity again never resets one already sent. Settling writes
 whole items with `BatchWriteItem` (25 a call), no read first: an item is its activity plus its
 outcome, only the run holding the activities lease settles, and the platform never changes an
 activity after recording it.

@@ -324,47 +324,37 @@ class DynamoTable:
         return TransactWrite(self._key_of(key), {"Delete": self._request(key=key, condition=condition)})
 
     def transact(self, units: Sequence[TransactionUnit[Change]]) -> list[Change]:
-        """Apply each unit whole or not at all; returns the changes of the units whose condition
-        failed, in the given order.
-
-        A unit of several writes goes in a `TransactWriteItems` call with others, which DynamoDB
-        bills twice over; a unit of one write is one plain conditional write (`PutItem`,
-        `UpdateItem`, `DeleteItem`), billed once: a single item is whole on its own.
+        """Apply each unit whole or not at all, several units to a `TransactWriteItems` call, in
+        the given order; returns the changes of the units whose condition failed.
 
         A transaction holds at most 100 items, about 4 MB, and never two items on one key, so a
         unit that touches a key of the transaction being filled starts the next one (it may
-        depend on the earlier change, as a record freed and then claimed again); a single write
-        on such a key waits for that transaction too. Units on other keys may land before the
-        transaction being filled: no unit's condition reads another's item. A `StoreError` part
-        way leaves the writes before it applied: every change is whole either way, and the
-        versions tell a later read which ones were."""
-        refused: list[tuple[int, Change]] = []
-        for step in self._pack(list(enumerate(units))):
-            if isinstance(step, tuple):
-                position, unit = step
-                if not self._write_alone(unit.writes[0]):
-                    refused.append((position, unit.change))
-            else:
-                refused += self._commit(step)
-        return [change for _, change in sorted(refused, key=lambda refusal: refusal[0])]
+        depend on the earlier change, as a record freed and then claimed again). A transaction
+        that would carry a single item is a plain conditional write instead (`PutItem`,
+        `UpdateItem`, `DeleteItem`): one item is whole on its own, and DynamoDB bills a
+        transaction's items twice. A `StoreError` part way leaves the writes before it applied:
+        every change is whole either way, and the versions tell a later read which ones were.
 
-    def _pack(
-        self, units: Sequence[tuple[int, TransactionUnit[Change]]]
-    ) -> Iterator[tuple[int, TransactionUnit[Change]] | list[tuple[int, TransactionUnit[Change]]]]:
-        """The units in order: a single write alone, the others packed into transactions."""
-        batch: list[tuple[int, TransactionUnit[Change]]] = []
+        Independent single-item units are still packed a hundred to a transaction: a call costs
+        about a millisecond of CPU and a round trip, and a write apiece would multiply a sync
+        run's CPU several times over (docs/ARCHITECTURE.md, "DynamoDB: one table helper")."""
+        refused: list[Change] = []
+        for batch in self._pack(units):
+            if len(batch) == 1 and len(batch[0].writes) == 1:
+                if not self._write_alone(batch[0].writes[0]):
+                    refused.append(batch[0].change)
+            else:
+                refused += self._commit(batch)
+        return refused
+
+    def _pack(self, units: Sequence[TransactionUnit[Change]]) -> Iterator[list[TransactionUnit[Change]]]:
+        batch: list[TransactionUnit[Change]] = []
         keys: set[tuple[str, ...]] = set()
         size = 0
-        for position, unit in units:
+        for unit in units:
             unit_keys = {write.key for write in unit.writes}
             if len(unit_keys) != len(unit.writes):
                 raise ValueError(f"one change writes the same item twice: {unit.change!r}")
-            if len(unit.writes) == 1:
-                if keys & unit_keys:
-                    yield batch
-                    batch, keys, size = [], set(), 0
-                yield position, unit
-                continue
             unit_size = sum(write.size for write in unit.writes)
             if batch and (
                 keys & unit_keys
@@ -373,7 +363,7 @@ class DynamoTable:
             ):
                 yield batch
                 batch, keys, size = [], set(), 0
-            batch.append((position, unit))
+            batch.append(unit)
             keys |= unit_keys
             size += unit_size
         if batch:
@@ -388,17 +378,17 @@ class DynamoTable:
             return False
         return True
 
-    def _commit(self, batch: list[tuple[int, TransactionUnit[Change]]]) -> list[tuple[int, Change]]:
+    def _commit(self, batch: list[TransactionUnit[Change]]) -> list[Change]:
         """One transaction. When DynamoDB cancels it, every item was rolled back and the
         cancellation reasons say, item by item, why: units whose condition failed are refused
         and the others sent again; conflicts and throttling are waited out first."""
-        refused: list[tuple[int, Change]] = []
+        refused: list[Change] = []
         pending = batch
         attempt = 1
         while pending:
             try:
                 self._client.transact_write_items(
-                    TransactItems=EncodedRequests([write for _, unit in pending for write in unit.writes]),
+                    TransactItems=EncodedRequests([write for unit in pending for write in unit.writes]),
                     # The token turns botocore's resend after a lost response into a no-op, not a
                     # second attempt that would fail its own conditions and read as refused.
                     ClientRequestToken=uuid.uuid4().hex,
@@ -415,7 +405,7 @@ class DynamoTable:
                 reason.get("Code", _REASON_NONE)
                 for reason in cancelled.response.get("CancellationReasons", [])
             ]
-            reasons_by_unit = self._reasons_by_unit([unit for _, unit in pending], reasons)
+            reasons_by_unit = self._reasons_by_unit(pending, reasons)
             every_reason = set().union(*reasons_by_unit)
             unexpected = every_reason - _TRANSIENT_REASONS - {_REASON_NONE, _REASON_CONDITION}
             if unexpected:
@@ -423,13 +413,13 @@ class DynamoTable:
                     Failure(_TRANSACTION_CANCELLED, f"{', '.join(sorted(unexpected))}: {_message(cancelled)}")
                 )
             refused += [
-                (position, unit.change)
-                for (position, unit), why in zip(pending, reasons_by_unit, strict=True)
+                unit.change
+                for unit, why in zip(pending, reasons_by_unit, strict=True)
                 if _REASON_CONDITION in why
             ]
             pending = [
-                positioned
-                for positioned, why in zip(pending, reasons_by_unit, strict=True)
+                unit
+                for unit, why in zip(pending, reasons_by_unit, strict=True)
                 if _REASON_CONDITION not in why
             ]
             if _REASON_CONDITION in every_reason and not every_reason & _TRANSIENT_REASONS:

@@ -21,7 +21,9 @@ Access patterns (table key `pk`; ARCHITECTURE.md, "Links: two items per link, on
   record's claim only; it carries no `crm_id`, so `by_crm_id` never lists it, and nothing reads
   it as a prospect's link (those are read by their own key).
 
-Every change is one transaction, so neither a prospect nor a record is ever in two links:
+Every change is one transaction, so neither a prospect nor a record is ever in two links (a
+change that writes the link alone, saved by itself, is one conditional write: see
+`DynamoTable.transact`):
 - new link: put the link and put the claim, each only if absent (`attribute_not_exists(pk)`);
 - move (conversion, merge): update the link if its version is still the one read, delete the
   old claim if it is still this prospect's, put the new claim only if absent or this

@@ -24,9 +24,10 @@ A change is the prospect's write: a new prospect's put (only if absent), or an u
 attributes that changed plus `version` and `written_by` (only if its version is still the one
 read; attributes the connector does not know are kept); with the index updates its email and
 CRM id call for (`ADD` its id to the new keys' sets, `DELETE` it from the old keys' when they
-changed), all in one transaction. A change that moves no index key is one conditional
-`UpdateItem`, not a transaction. A set emptied that way leaves a key-only index item behind;
-it costs nothing and is reused.
+changed), all in one transaction. A change that moves no index key writes one item: saved
+alone (an action's tag) it is one conditional `UpdateItem`, billed once; saved with others it
+shares their transaction (`DynamoTable.transact`). A set emptied that way leaves a key-only
+index item behind; it costs nothing and is reused.
 
 Anything reading the table as a whole (the stream consumer, a scan) must skip index items:
 `is_prospect_key` tells them apart. The stream consumer also skips the versions the connector
