@@ -13,10 +13,10 @@ from crmsync.aws.dynamo_table import DynamoTable
 from crmsync.aws.prospects import CONNECTOR_WRITER, MARKETING_WRITER, DynamoProspectStore
 from crmsync.aws.tables import PROSPECTS_KEY
 from crmsync.domain.prospect import Prospect, ProspectChange
+from local.prospect_stream import ProspectStream
 from moto import mock_aws
 
 from local.aws_stack import LocalStack, create_stack, load_template
-from local.prospect_stream import ProspectStream
 from tests.adapters.dynamo_doubles import REGION
 
 

@@ -29,14 +29,14 @@ from crmsync.domain.lifecycle import LinkStatus, StoredLink
 from crmsync.domain.plan import Reason
 from crmsync.domain.prospect import Prospect, ProspectChange
 from crmsync.ports import Leases
-from crmsync.sync import outbound
 from crmsync.sync.outbound import LEASE, OutboundSync
+from crmsync.sync.outbound import sync as outbound
 from crmsync.sync.run_report import metric_name
 
 from functions.outbound_sync import app
 from local.keys import JwtKeyPair, generate_jwt_key_pair
+from local.runtime.schedules import let_schedules_pass
 from local.salesforce_emulator import Emulator, ManualClock
-from local.schedules import let_schedules_pass
 from tests.unit.test_architecture import imports_after
 
 from .conftest import CLIENT_ID, REGION, USERNAME, LambdaContext, OutboundConnector, load_event
@@ -1104,9 +1104,10 @@ class _MarketingEditsDuringTheRun:
     """The prospect store, with the marketing platform editing one prospect between the run's
     read and its write (the run's write then finds a newer version and is refused)."""
 
-    def __init__(self, store: Any, prospect_id: str) -> None:
+    def __init__(self, store: Any, prospect_id: str, job_title: str = "Countess") -> None:
         self._store = store
         self._prospect_id = prospect_id
+        self._job_title = job_title
         self.edited = False
 
     def __getattr__(self, name: str) -> Any:
@@ -1115,7 +1116,7 @@ class _MarketingEditsDuringTheRun:
     def save(self, changes: list[ProspectChange]) -> list[ProspectChange]:
         if not self.edited and any(c.after.id == self._prospect_id for c in changes):
             current = self._store.get_many([self._prospect_id])[self._prospect_id]
-            edited = replace(current, fields={**current.fields, "job_title": "Countess"})
+            edited = replace(current, fields={**current.fields, "job_title": self._job_title})
             assert self._store.save([ProspectChange(edited, before=current)]) == []
             self.edited = True
         refused: list[ProspectChange] = self._store.save(changes)
@@ -1166,6 +1167,49 @@ def test_a_prospect_edited_while_the_run_writes_it_is_retried_by_the_next_run_an
     synced = prospect_linked_to(lead_id)
     assert synced.fields["phone"] == "+44 20 7946 0000"
     assert synced.fields["job_title"] == "Countess"
+    assert bootstrap.retry_list().records_to_retry(Direction.OUTBOUND) == {}
+
+
+def test_a_prospect_edited_again_while_its_retry_writes_it_stays_held_for_the_run_after(
+    outbound_connector: OutboundConnector,
+) -> None:
+    salesforce = outbound_connector.salesforce
+    # GIVEN a Lead synced to a prospect, then changed in Salesforce
+    lead_id = insert_lead(salesforce, LastName="Lovelace", Email="ada@example.com")
+    run_outbound()
+    prospect = prospect_linked_to(lead_id)
+    later(outbound_connector)
+    salesforce.update("Lead", lead_id, {"Phone": "+44 20 7946 0000"})
+
+    def run_while_the_marketing_side_edits(job_title: str) -> Any:
+        sync = OutboundSync(
+            crm=bootstrap.salesforce_gateway,
+            links=bootstrap.link_store(),
+            prospects=_MarketingEditsDuringTheRun(bootstrap.prospect_store(), prospect.id, job_title),
+            leases=bootstrap.leases(),
+            watermarks=bootstrap.watermarks(),
+            retry_list=bootstrap.retry_list(),
+            user_directory=bootstrap.user_directory(),
+            audit_trail=bootstrap.audit_trail(),
+            error_list=bootstrap.error_list(),
+            run_log=bootstrap.run_log(),
+            connector=bootstrap.state_store(),
+            configuration=bootstrap.configuration(),
+            clock=bootstrap.SystemClock(),
+        )
+        let_schedules_pass("outbound")
+        return sync.run(lambda: 60_000, run_id=str(uuid.uuid4()))
+
+    # WHEN the marketing side edits the prospect while a run writes it, and again while the
+    # next run writes it from the retry list
+    assert run_while_the_marketing_side_edits("Countess").counts.get("retried") == 1
+    assert run_while_the_marketing_side_edits("Duchess").counts.get("retried") == 1
+
+    # THEN the Lead is still held, and the run after applies Salesforce's change
+    assert bootstrap.retry_list().records_to_retry(Direction.OUTBOUND) == {"Lead": [lead_id]}
+    assert run_outbound()["counts"]["updated"] == 1
+    synced = prospect_linked_to(lead_id)
+    assert (synced.fields["phone"], synced.fields["job_title"]) == ("+44 20 7946 0000", "Duchess")
     assert bootstrap.retry_list().records_to_retry(Direction.OUTBOUND) == {}
 
 

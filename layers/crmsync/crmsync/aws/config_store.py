@@ -9,6 +9,9 @@ Access patterns (table keys `pk`, `sk`):
 - the connector item `pk="connector"`, `sk="state"` (see `connector_state.py`) gets
   `config_version`.
 
+The configuration's models (`crmsync.config`) are imported only by the writes that raise their
+errors: reading the document in force (the automation intake reads its tags) does not load them.
+
 Each item holds the whole document, so a document is refused (`ConfigurationTooLarge`)
 before anything is written when an item holding it would pass DynamoDB's 400 KB.
 
@@ -31,7 +34,6 @@ from typing import Any
 from crmsync.aws.connector_state import CONNECTOR_KEY
 from crmsync.aws.dynamo_table import DynamoTable, Expression, TransactionUnit
 from crmsync.aws.dynamo_values import MAX_ITEM_BYTES, iso, item_size, utc_now
-from crmsync.config import ConfigurationTooLarge, StaleConfigurationVersion
 from crmsync.domain.errors import ConfigurationError
 
 _CURRENT_KEY = {"pk": "config", "sk": "current"}
@@ -64,6 +66,8 @@ class DynamoConfigStore:
         `StaleConfigurationVersion` when that version is not above the one in force, and
         `ConfigurationTooLarge` (nothing written) when it does not fit in an item. The document
         is stored as given: the caller validates it (`sync.control`)."""
+        from crmsync.config import StaleConfigurationVersion
+
         version = _version_of(document)
         current_item, history_item = self._items(document)
         newer_than_current = Expression(
@@ -90,6 +94,8 @@ class DynamoConfigStore:
     def _items(self, document: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         """The item in force and the history item that hold `document`, once they are known to
         fit in DynamoDB's item size (the history item's key is the longer)."""
+        from crmsync.config import ConfigurationTooLarge
+
         version = _version_of(document)
         text = json.dumps(document, ensure_ascii=False)
         item = {"version": version, "document": text, "saved_at": iso(self._now())}
