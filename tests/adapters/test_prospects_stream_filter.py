@@ -13,10 +13,10 @@ from crmsync.aws.dynamo_table import DynamoTable
 from crmsync.aws.prospects import CONNECTOR_WRITER, MARKETING_WRITER, DynamoProspectStore
 from crmsync.aws.tables import PROSPECTS_KEY
 from crmsync.domain.prospect import Prospect, ProspectChange
-from local.prospect_stream import ProspectStream
 from moto import mock_aws
 
 from local.aws_stack import LocalStack, create_stack, load_template
+from local.runtime.stream import ProspectStream
 from tests.adapters.dynamo_doubles import REGION
 
 
@@ -80,7 +80,7 @@ def store(stack: LocalStack, writer: str) -> DynamoProspectStore:
 
 
 def test_the_connectors_saves_invoke_nothing_index_items_included(stack: LocalStack) -> None:
-    stream = ProspectStream(stack)
+    stream = ProspectStream.of(stack)
     connector = store(stack, CONNECTOR_WRITER)
 
     new = Prospect("p-1", {"email": "ann@example.com"}, crm_id="00Q1")
@@ -100,7 +100,7 @@ def test_the_connectors_saves_invoke_nothing_index_items_included(stack: LocalSt
 
 
 def test_the_marketing_sides_saves_invoke_change_capture(stack: LocalStack) -> None:
-    stream = ProspectStream(stack)
+    stream = ProspectStream.of(stack)
 
     assert (
         store(stack, MARKETING_WRITER).save([ProspectChange(Prospect("p-1", {"email": "ann@example.com"}))])
