@@ -4,11 +4,13 @@ DynamoDB, SQS and Salesforce (cosmicpython's `FakeUnitOfWork`, for a connector).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import itertools
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
 from crmsync.config import Configuration
+from crmsync.ports import RunSummary
 from crmsync.sync import control
 from crmsync.sync.actions import AutomationActions
 from crmsync.sync.activities import ActivitySync
@@ -31,6 +33,13 @@ run in a second already over, so the run reads it. Move the clock on (`later`) b
 that must read as made after an earlier run, as any real change is."""
 API_BUDGET_PERCENT = 50
 AUDIT_RETENTION_DAYS = 30
+PLENTY_OF_TIME_MS = 120_000
+LONG_AGO = timedelta(days=2)
+"""Longer than the longest schedule ("daily")."""
+
+
+def plenty_of_time() -> int:
+    return PLENTY_OF_TIME_MS
 
 
 class FakeConnector:
@@ -59,6 +68,7 @@ class FakeConnector:
         self.failed_captures = FakeFailedCaptures(self.clock)
         self.salesforce_reached = 0
         """How often a use case asked for the gateway (it builds it only when it needs it)."""
+        self._run_ids = itertools.count(1)
 
     # ------------------------------------------------------------------ control
 
@@ -79,85 +89,112 @@ class FakeConnector:
         """Time passes, for the org and the connector alike (a minute unless told)."""
         self.clock.advance(**(delta or {"minutes": 1}))
 
+    def let_schedules_pass(self, *names: str) -> None:
+        """Make the next scheduled run of `names` ("outbound", "inbound"; both by default) due, as
+        if the last had started long ago (as local runs do between ticks)."""
+        for name in names or ("outbound", "inbound"):
+            self.state.save_scheduled_start(name, self.clock.now() - LONG_AGO)
+
+    def new_run_id(self) -> str:
+        """A run's id: every Lambda invocation has its own."""
+        return f"run-{next(self._run_ids)}"
+
+    def run_outbound(self, remaining_ms: Callable[[], int] = plenty_of_time, **options: Any) -> RunSummary:
+        """One scheduled outbound run, its schedule let pass first."""
+        self.let_schedules_pass("outbound")
+        return self.outbound(**options).run(remaining_ms, self.new_run_id())
+
+    def run_inbound(self, remaining_ms: Callable[[], int] = plenty_of_time, **options: Any) -> RunSummary:
+        """One inbound run of what waits (as a stream invocation starts it: no schedule)."""
+        return self.inbound(**options).run(remaining_ms, self.new_run_id())
+
     # ------------------------------------------------------------------ the use cases
 
     def outbound(self, **options: Any) -> OutboundSync:
         return OutboundSync(
-            crm=self._gateway,
-            links=self.links,
-            prospects=self.prospects,
-            leases=self.state,
-            watermarks=self.state,
-            retry_list=self.state,
-            user_directory=self.state,
-            audit_trail=self.state,
-            error_list=self.state,
-            run_log=self.state,
-            connector=self.connector,
-            configuration=self.configuration(),
-            clock=self.clock,
-            pending=self.pending,
-            api_budget_percent=API_BUDGET_PERCENT,
-            audit_retention_days=AUDIT_RETENTION_DAYS,
-            **options,
+            **dict(
+                crm=self._gateway,
+                links=self.links,
+                prospects=self.prospects,
+                leases=self.state,
+                watermarks=self.state,
+                retry_list=self.state,
+                user_directory=self.state,
+                audit_trail=self.state,
+                error_list=self.state,
+                run_log=self.state,
+                connector=self.connector,
+                configuration=self.configuration(),
+                clock=self.clock,
+                pending=self.pending,
+                api_budget_percent=API_BUDGET_PERCENT,
+                audit_retention_days=AUDIT_RETENTION_DAYS,
+            )
+            | options
         )
 
     def inbound(self, **options: Any) -> InboundSync:
         return InboundSync(
-            crm=self._gateway,
-            links=self.links,
-            prospects=self.prospects,
-            pending=self.pending,
-            actions=self.queue,
-            leases=self.state,
-            watermarks=self.state,
-            user_directory=self.state,
-            audit_trail=self.state,
-            error_list=self.state,
-            run_log=self.state,
-            connector=self.connector,
-            configuration=self.configuration(),
-            clock=self.clock,
-            api_budget_percent=API_BUDGET_PERCENT,
-            audit_retention_days=AUDIT_RETENTION_DAYS,
-            failed_captures=self.failed_captures,
-            **options,
+            **dict(
+                crm=self._gateway,
+                links=self.links,
+                prospects=self.prospects,
+                pending=self.pending,
+                actions=self.queue,
+                leases=self.state,
+                watermarks=self.state,
+                user_directory=self.state,
+                audit_trail=self.state,
+                error_list=self.state,
+                run_log=self.state,
+                connector=self.connector,
+                configuration=self.configuration(),
+                clock=self.clock,
+                api_budget_percent=API_BUDGET_PERCENT,
+                audit_retention_days=AUDIT_RETENTION_DAYS,
+                failed_captures=self.failed_captures,
+            )
+            | options
         )
 
     def actions(self, **options: Any) -> AutomationActions:
         return AutomationActions(
-            crm=self._gateway,
-            links=self.links,
-            prospects=self.prospects,
-            audit_trail=self.state,
-            error_list=self.state,
-            connector=self.connector,
-            claims=self.claims,
-            parked=self.parked,
-            configuration=self.configuration(),
-            clock=self.clock,
-            api_budget_percent=API_BUDGET_PERCENT,
-            audit_retention_days=AUDIT_RETENTION_DAYS,
-            **options,
+            **dict(
+                crm=self._gateway,
+                links=self.links,
+                prospects=self.prospects,
+                audit_trail=self.state,
+                error_list=self.state,
+                connector=self.connector,
+                claims=self.claims,
+                parked=self.parked,
+                configuration=self.configuration(),
+                clock=self.clock,
+                api_budget_percent=API_BUDGET_PERCENT,
+                audit_retention_days=AUDIT_RETENTION_DAYS,
+            )
+            | options
         )
 
     def activities(self, **options: Any) -> ActivitySync:
         configuration = self.configuration()
         return ActivitySync(
-            crm=self._gateway,
-            links=self.links,
-            activities=self.activity_store,
-            leases=self.state,
-            watermarks=self.state,
-            audit_trail=self.state,
-            error_list=self.state,
-            connector=self.connector,
-            settings=configuration.activities,
-            clock=self.clock,
-            batching=configuration.batching,
-            api_budget_percent=API_BUDGET_PERCENT,
-            audit_retention_days=AUDIT_RETENTION_DAYS,
-            **options,
+            **dict(
+                crm=self._gateway,
+                links=self.links,
+                activities=self.activity_store,
+                leases=self.state,
+                watermarks=self.state,
+                audit_trail=self.state,
+                error_list=self.state,
+                connector=self.connector,
+                settings=configuration.activities,
+                clock=self.clock,
+                batching=configuration.batching,
+                api_budget_percent=API_BUDGET_PERCENT,
+                audit_retention_days=AUDIT_RETENTION_DAYS,
+            )
+            | options
         )
 
     def _gateway(self) -> FakeCrm:
