@@ -11,6 +11,7 @@ from moto import mock_aws
 
 from local.aws_stack import create_stack
 from tests.adapters.dynamo_doubles import REGION, DynamoTables
+from tests.templates import stack_template
 
 
 @pytest.fixture
@@ -23,7 +24,7 @@ def dynamo(monkeypatch: pytest.MonkeyPatch) -> Iterator[DynamoTables]:
     }.items():
         monkeypatch.setenv(name, value)
     with mock_aws():
-        stack = create_stack(region=REGION)
+        stack = create_stack(stack_template(), region=REGION)
         yield DynamoTables(
             client=boto3.client("dynamodb", region_name=REGION),
             links=stack.resources["LinksTable"],

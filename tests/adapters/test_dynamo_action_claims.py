@@ -21,6 +21,7 @@ from moto import mock_aws
 from local.aws_stack import create_stack
 from local.salesforce_emulator import ManualClock
 from tests.adapters.dynamo_doubles import REGION, DynamoTables
+from tests.templates import stack_template
 
 pytest_plugins = ["tests.adapters.conftest_dynamo"]
 
@@ -45,7 +46,7 @@ def idempotency(monkeypatch: pytest.MonkeyPatch) -> Iterator[Claims]:
     }.items():
         monkeypatch.setenv(name, value)
     with mock_aws():
-        stack = create_stack(region=REGION)
+        stack = create_stack(stack_template(), region=REGION)
         client = boto3.client("dynamodb", region_name=REGION)
         table = stack.resources["IdempotencyTable"]
         clock = ManualClock(datetime.now(UTC).replace(microsecond=0))

@@ -16,6 +16,7 @@ from moto import mock_aws
 
 from local.aws_stack import create_stack
 from tests.adapters.dynamo_doubles import REGION, CountingClient, PushingBackClient
+from tests.templates import stack_template
 
 AT = datetime(2026, 11, 22, 12, 0, 0, 123456, tzinfo=UTC)
 SETTLED_AT = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
@@ -27,7 +28,7 @@ def table(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, str]]:
         monkeypatch.setenv(name, "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     with mock_aws():
-        stack = create_stack(region=REGION)
+        stack = create_stack(stack_template(), region=REGION)
         yield boto3.client("dynamodb", region_name=REGION), stack.resources["ActivitiesTable"]
 
 

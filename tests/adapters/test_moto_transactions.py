@@ -15,6 +15,7 @@ from moto import mock_aws
 
 from local.aws_stack import create_stack
 from tests.adapters.dynamo_doubles import REGION
+from tests.templates import stack_template
 
 
 @dataclass
@@ -58,7 +59,7 @@ def prospects(monkeypatch: pytest.MonkeyPatch) -> Iterator[Prospects]:
     }.items():
         monkeypatch.setenv(name, value)
     with mock_aws():
-        stack = create_stack(region=REGION)
+        stack = create_stack(stack_template(), region=REGION)
         yield Prospects(
             client=boto3.client("dynamodb", region_name=REGION),
             table=stack.resources["ProspectsTable"],

@@ -16,6 +16,7 @@ from crmsync import bootstrap
 from moto import mock_aws
 
 from local.aws_stack import LocalStack, create_stack
+from tests.templates import stack_template
 
 REGION = "us-east-1"
 
@@ -32,7 +33,7 @@ def aws() -> Iterator[LocalStack]:
         }.items():
             patch.setenv(name, value)
         with mock_aws():
-            stack = create_stack(region=REGION)
+            stack = create_stack(stack_template(), region=REGION)
             for name, value in stack.function_environment("InboundSyncFunction", secret_arn="unused").items():
                 patch.setenv(name, value)
             bootstrap.reset()

@@ -17,6 +17,7 @@ from moto import mock_aws
 from local.aws_stack import create_stack
 from tests.contract.conftest import REGION
 from tests.fakes.state import FakeConfigStore, FakeStateStore
+from tests.templates import stack_template
 
 
 @dataclass
@@ -39,7 +40,7 @@ def stores(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> I
     }.items():
         monkeypatch.setenv(name, value)
     with mock_aws():
-        stack = create_stack(region=REGION)
+        stack = create_stack(stack_template(), region=REGION)
         for name, value in stack.function_environment("HttpApiFunction", secret_arn="unused").items():
             monkeypatch.setenv(name, value)
         bootstrap.reset()

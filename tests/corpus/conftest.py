@@ -31,6 +31,7 @@ from moto import mock_aws
 from local.aws_stack import LocalStack, create_stack, store_jwt_secret
 from local.keys import JwtKeyPair, generate_jwt_key_pair
 from local.salesforce_emulator import Emulator, ManualClock
+from tests.templates import stack_template
 
 CORPUS = Path(__file__).resolve().parent
 CLIENT_ID = "3MVG9crmsync-corpus"
@@ -80,7 +81,7 @@ def deployed(function: str, key_pair: JwtKeyPair) -> Iterator[Deployed]:
         }.items():
             env.setenv(name, value)
         with mock_aws():
-            stack = create_stack(region=REGION)
+            stack = create_stack(stack_template(), region=REGION)
             clock = ManualClock(datetime.now(UTC).replace(microsecond=0) - ORG_CLOCK_BEHIND)
             salesforce = Emulator(clock=clock)
             salesforce.register_connected_app(CLIENT_ID, certificate_pem=key_pair.certificate_pem)

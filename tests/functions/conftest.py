@@ -28,6 +28,7 @@ from local.iam_policies import FunctionPolicy, permissions_for
 from local.keys import JwtKeyPair, generate_jwt_key_pair
 from local.salesforce_emulator import Emulator, ManualClock
 from local.sam_transform import transformed_template
+from tests.templates import stack_template
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 CLIENT_ID = "3MVG9crmsync-functions"
@@ -165,7 +166,7 @@ def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalStack]:
     }.items():
         monkeypatch.setenv(name, value)
     with mock_aws():
-        yield create_stack(region=REGION)
+        yield create_stack(stack_template(), region=REGION)
 
 
 @pytest.fixture
