@@ -1,7 +1,7 @@
 """The bad-input corpus: hostile inputs for every surface that takes input from outside
 (`POST /actions`, actions queue messages, `PUT /config`, the prospects stream's records and the
 scheduler's events), kept as data beside the tests that drive them through the real handlers,
-on moto and the Salesforce emulator.
+on moto and the Salesforce emulator (reached in process).
 
 Each `<surface>.json` is a list of entries: an `id`, `why` it is hostile, the input (see
 `build_text`), and what the connector must answer. Every entry is an ordinary test (so
@@ -31,6 +31,7 @@ from moto import mock_aws
 from local.aws_stack import LocalStack, create_stack, store_jwt_secret
 from local.keys import JwtKeyPair, generate_jwt_key_pair
 from local.salesforce_emulator import Emulator, ManualClock
+from tests.emulated_salesforce import salesforce_reached
 from tests.templates import stack_template
 
 CORPUS = Path(__file__).resolve().parent
@@ -86,9 +87,9 @@ def deployed(function: str, key_pair: JwtKeyPair) -> Iterator[Deployed]:
             salesforce = Emulator(clock=clock)
             salesforce.register_connected_app(CLIENT_ID, certificate_pem=key_pair.certificate_pem)
             salesforce.add_user(USERNAME, email=USERNAME, last_name="Integration")
-            with salesforce.serve() as server:
+            with salesforce_reached(salesforce, env) as login_url:
                 secret_arn = store_jwt_secret(
-                    login_url=server.url,
+                    login_url=login_url,
                     client_id=CLIENT_ID,
                     username=USERNAME,
                     private_key_pem=key_pair.private_key_pem,
@@ -96,7 +97,6 @@ def deployed(function: str, key_pair: JwtKeyPair) -> Iterator[Deployed]:
                 )
                 for name, value in stack.function_environment(function, secret_arn=secret_arn).items():
                     env.setenv(name, value)
-                env.setenv("REQUESTS_CA_BUNDLE", server.ca_file)
                 bootstrap.reset()
                 try:
                     yield Deployed(stack, salesforce, clock)

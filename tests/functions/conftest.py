@@ -1,5 +1,7 @@
 """Handler tests: the real handlers, their sample events, moto for AWS (tables and queues made
-from template.yaml) and the Salesforce emulator served over HTTPS on localhost.
+from template.yaml) and the Salesforce emulator through the real simple-salesforce client,
+reached in process (`tests/emulated_salesforce.py`; served over HTTPS on localhost for the tests
+marked `over_https`).
 
 Every AWS call a handler makes is checked against its function's IAM policy in the transformed
 template (`local.iam_policies`): a call the deployed function would be denied fails the test."""
@@ -28,6 +30,7 @@ from local.iam_policies import FunctionPolicy, permissions_for
 from local.keys import JwtKeyPair, generate_jwt_key_pair
 from local.salesforce_emulator import Emulator, ManualClock
 from local.sam_transform import transformed_template
+from tests.emulated_salesforce import salesforce_reached
 from tests.templates import stack_template
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
@@ -144,13 +147,19 @@ def key_pair() -> JwtKeyPair:
     return generate_jwt_key_pair()
 
 
+def over_https(request: pytest.FixtureRequest) -> bool:
+    return request.node.get_closest_marker("over_https") is not None
+
+
 @pytest.fixture
-def emulator(key_pair: JwtKeyPair) -> Iterator[Emulator]:
+def emulator(
+    key_pair: JwtKeyPair, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> Iterator[Emulator]:
+    """The org; the connector's secret names its `login_url`."""
     emu = Emulator()
     emu.register_connected_app(CLIENT_ID, certificate_pem=key_pair.certificate_pem)
     emu.add_user(USERNAME, email=USERNAME, last_name="Integration")
-    with emu.serve() as server:
-        emu.server = server  # type: ignore[attr-defined]
+    with salesforce_reached(emu, monkeypatch, over_https=over_https(request)):
         yield emu
 
 
@@ -187,9 +196,8 @@ def deploy(
     function: str,
 ) -> None:
     """Give this process `function`'s environment, its Salesforce secret pointing at the emulator."""
-    server = emulator.server  # type: ignore[attr-defined]
     secret_arn = store_jwt_secret(
-        login_url=server.url,
+        login_url=emulator.login_url,
         client_id=CLIENT_ID,
         username=USERNAME,
         private_key_pem=key_pair.private_key_pem,
@@ -197,7 +205,6 @@ def deploy(
     )
     for name, value in stack.function_environment(function, secret_arn=secret_arn).items():
         monkeypatch.setenv(name, value)
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", server.ca_file)
     bootstrap.reset()
 
 
@@ -231,9 +238,9 @@ def outbound_connector(
     salesforce = Emulator(clock=clock, person_accounts=person_accounts)
     salesforce.register_connected_app(CLIENT_ID, certificate_pem=key_pair.certificate_pem)
     salesforce.add_user(USERNAME, email=USERNAME, last_name="Integration")
-    with salesforce.serve() as server:
+    with salesforce_reached(salesforce, monkeypatch, over_https=over_https(request)) as login_url:
         secret_arn = store_jwt_secret(
-            login_url=server.url,
+            login_url=login_url,
             client_id=CLIENT_ID,
             username=USERNAME,
             private_key_pem=key_pair.private_key_pem,
@@ -242,7 +249,6 @@ def outbound_connector(
         environment = stack.function_environment("OutboundSyncFunction", secret_arn=secret_arn)
         for name, value in environment.items():
             monkeypatch.setenv(name, value)
-        monkeypatch.setenv("REQUESTS_CA_BUNDLE", server.ca_file)
         bootstrap.reset()
         bootstrap.resume()
         yield OutboundConnector(stack=stack, salesforce=salesforce, clock=clock)

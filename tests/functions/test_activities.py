@@ -99,6 +99,7 @@ def salesforce(connector: LocalStack, emulator: Emulator) -> Emulator:
 # ------------------------------------------------------------------ which activities become Tasks
 
 
+@pytest.mark.over_https  # the one test of this function whose org is served: a socket and TLS
 def test_only_the_configured_activity_types_become_completed_tasks_on_the_lead(salesforce: Emulator) -> None:
     # GIVEN only opens and clicks are sent, and a linked prospect who received, opened and
     # clicked an email and visited a page

@@ -123,6 +123,7 @@ def keyed(salesforce: Emulator, sobject: str) -> Counter[str]:
 # ------------------------------------------------------------------ creating and linking
 
 
+@pytest.mark.over_https  # the one test of this function whose org is served: a socket and TLS
 def test_the_sample_batch_creates_one_lead_and_one_contact_with_its_account(
     actions_connector: Emulator,
 ) -> None:

@@ -160,6 +160,7 @@ def lead(salesforce: Emulator, lead_id: str) -> dict[str, Any]:
 # ------------------------------------------------------------------ what is sent
 
 
+@pytest.mark.over_https  # the one test of this function whose org is served: a socket and TLS
 def test_a_score_change_reaches_the_lead_and_a_salesforce_owned_field_change_does_not(
     inbound: Inbound,
 ) -> None:

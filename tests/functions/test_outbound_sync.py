@@ -126,6 +126,7 @@ def assert_each_record_has_one_prospect(prospects: Iterable[Prospect], record_id
 # ------------------------------------------------------------------ new records and scope
 
 
+@pytest.mark.over_https  # the one test of this function whose org is served: a socket and TLS
 def test_a_new_lead_becomes_a_prospect_tagged_with_its_origin_and_carrying_its_mapped_fields(
     outbound_connector: OutboundConnector,
 ) -> None:
