@@ -16,12 +16,11 @@ from crmsync.aws.action_claims import KEY_PREFIX, IdempotencyActionClaims
 from crmsync.aws.parked_actions import DynamoParkedActions
 from crmsync.domain.errors import StoreError
 from crmsync.ports import Claim, ParkedAction
-from moto import mock_aws
 
 from local.aws_stack import create_stack
 from local.salesforce_emulator import ManualClock
 from tests.adapters.dynamo_doubles import REGION, DynamoTables
-from tests.templates import stack_template
+from tests.local_aws import mocked_aws, stack_template
 
 pytest_plugins = ["tests.adapters.conftest_dynamo"]
 
@@ -45,7 +44,7 @@ def idempotency(monkeypatch: pytest.MonkeyPatch) -> Iterator[Claims]:
         "AWS_DEFAULT_REGION": REGION,
     }.items():
         monkeypatch.setenv(name, value)
-    with mock_aws():
+    with mocked_aws():
         stack = create_stack(stack_template(), region=REGION)
         client = boto3.client("dynamodb", region_name=REGION)
         table = stack.resources["IdempotencyTable"]
@@ -120,7 +119,7 @@ def test_a_claim_is_the_item_powertools_idempotency_keeps_for_the_prospect(idemp
 
 def test_a_missing_table_is_a_store_error_that_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    with mock_aws():
+    with mocked_aws():
         claims = IdempotencyActionClaims(
             boto3.client("dynamodb", region_name=REGION),
             "no-such-table",

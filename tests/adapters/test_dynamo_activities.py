@@ -12,11 +12,10 @@ import pytest
 from crmsync.aws.activities import DynamoActivityStore
 from crmsync.aws.dynamo_table import epoch_seconds
 from crmsync.domain.activities import Activity, ActivityState, ActivityType, ClickKey, StoredActivity
-from moto import mock_aws
 
 from local.aws_stack import create_stack
 from tests.adapters.dynamo_doubles import REGION, CountingClient, PushingBackClient
-from tests.templates import stack_template
+from tests.local_aws import mocked_aws, stack_template
 
 AT = datetime(2026, 11, 22, 12, 0, 0, 123456, tzinfo=UTC)
 SETTLED_AT = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
@@ -27,7 +26,7 @@ def table(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, str]]:
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
         monkeypatch.setenv(name, "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    with mock_aws():
+    with mocked_aws():
         stack = create_stack(stack_template(), region=REGION)
         yield boto3.client("dynamodb", region_name=REGION), stack.resources["ActivitiesTable"]
 

@@ -15,7 +15,7 @@ from crmsync.ports import CapturedChanges, PendingChange
 
 from local.aws_stack import create_stack
 from tests.adapters.dynamo_doubles import REGION, CountingClient, DynamoTables
-from tests.templates import stack_template
+from tests.local_aws import stack_template
 
 pytest_plugins = ["tests.adapters.conftest_dynamo"]
 

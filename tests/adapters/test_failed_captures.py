@@ -20,7 +20,7 @@ from crmsync.ports import CapturedChanges, PendingChange, StreamPosition, Stream
 
 from local.aws_stack import create_stack
 from tests.adapters.dynamo_doubles import REGION, DynamoTables
-from tests.templates import stack_template
+from tests.local_aws import stack_template
 
 pytest_plugins = ["tests.adapters.conftest_dynamo"]
 

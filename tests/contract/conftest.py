@@ -13,10 +13,9 @@ from collections.abc import Iterator
 
 import pytest
 from crmsync import bootstrap
-from moto import mock_aws
 
 from local.aws_stack import LocalStack, create_stack
-from tests.templates import stack_template
+from tests.local_aws import mocked_aws, stack_template
 
 REGION = "us-east-1"
 
@@ -32,7 +31,7 @@ def aws() -> Iterator[LocalStack]:
             "AWS_DEFAULT_REGION": REGION,
         }.items():
             patch.setenv(name, value)
-        with mock_aws():
+        with mocked_aws():
             stack = create_stack(stack_template(), region=REGION)
             for name, value in stack.function_environment("InboundSyncFunction", secret_arn="unused").items():
                 patch.setenv(name, value)

@@ -12,12 +12,11 @@ from crmsync import bootstrap
 from crmsync.config import ConfigurationTooLarge, StaleConfigurationVersion
 from crmsync.domain.errors import ConfigurationError
 from crmsync.ports import ConfigStore, ConnectorState, StateStore
-from moto import mock_aws
 
 from local.aws_stack import create_stack
 from tests.contract.conftest import REGION
 from tests.fakes.state import FakeConfigStore, FakeStateStore
-from tests.templates import stack_template
+from tests.local_aws import mocked_aws, stack_template
 
 
 @dataclass
@@ -39,7 +38,7 @@ def stores(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> I
         "AWS_DEFAULT_REGION": REGION,
     }.items():
         monkeypatch.setenv(name, value)
-    with mock_aws():
+    with mocked_aws():
         stack = create_stack(stack_template(), region=REGION)
         for name, value in stack.function_environment("HttpApiFunction", secret_arn="unused").items():
             monkeypatch.setenv(name, value)

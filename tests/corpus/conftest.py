@@ -26,13 +26,12 @@ from typing import Any
 
 import pytest
 from crmsync import bootstrap
-from moto import mock_aws
 
 from local.aws_stack import LocalStack, create_stack, store_jwt_secret
 from local.keys import JwtKeyPair, generate_jwt_key_pair
 from local.salesforce_emulator import Emulator, ManualClock
 from tests.emulated_salesforce import salesforce_reached
-from tests.templates import stack_template
+from tests.local_aws import mocked_aws, stack_template
 
 CORPUS = Path(__file__).resolve().parent
 CLIENT_ID = "3MVG9crmsync-corpus"
@@ -81,7 +80,7 @@ def deployed(function: str, key_pair: JwtKeyPair) -> Iterator[Deployed]:
             "POWERTOOLS_METRICS_DISABLED": "true",
         }.items():
             env.setenv(name, value)
-        with mock_aws():
+        with mocked_aws():
             stack = create_stack(stack_template(), region=REGION)
             clock = ManualClock(datetime.now(UTC).replace(microsecond=0) - ORG_CLOCK_BEHIND)
             salesforce = Emulator(clock=clock)

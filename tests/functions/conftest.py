@@ -23,7 +23,6 @@ import pytest
 from aws_lambda_powertools import Metrics
 from botocore.handlers import BUILTIN_HANDLERS
 from crmsync import bootstrap
-from moto import mock_aws
 
 from local.aws_stack import LocalStack, create_stack, load_template, store_jwt_secret
 from local.iam_policies import FunctionPolicy, permissions_for
@@ -31,7 +30,7 @@ from local.keys import JwtKeyPair, generate_jwt_key_pair
 from local.salesforce_emulator import Emulator, ManualClock
 from local.sam_transform import transformed_template
 from tests.emulated_salesforce import salesforce_reached
-from tests.templates import stack_template
+from tests.local_aws import mocked_aws, stack_template
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 CLIENT_ID = "3MVG9crmsync-functions"
@@ -174,7 +173,7 @@ def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalStack]:
         "POWERTOOLS_METRICS_DISABLED": "true",
     }.items():
         monkeypatch.setenv(name, value)
-    with mock_aws():
+    with mocked_aws():
         yield create_stack(stack_template(), region=REGION)
 
 
