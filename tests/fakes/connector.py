@@ -74,7 +74,7 @@ class FakeConnector:
 
     def configure(self, document: Mapping[str, Any]) -> Configuration:
         """Load `document` as an operator would: read, checked against the org's describe, saved."""
-        return control.load_configuration(document, self._gateway, self.config_store)
+        return control.load_configuration(document, self.gateway, self.config_store)
 
     def configuration(self) -> Configuration:
         return control.current_configuration(self.config_store)
@@ -113,7 +113,7 @@ class FakeConnector:
     def outbound(self, **options: Any) -> OutboundSync:
         return OutboundSync(
             **dict(
-                crm=self._gateway,
+                crm=self.gateway,
                 links=self.links,
                 prospects=self.prospects,
                 leases=self.state,
@@ -136,7 +136,7 @@ class FakeConnector:
     def inbound(self, **options: Any) -> InboundSync:
         return InboundSync(
             **dict(
-                crm=self._gateway,
+                crm=self.gateway,
                 links=self.links,
                 prospects=self.prospects,
                 pending=self.pending,
@@ -160,7 +160,7 @@ class FakeConnector:
     def actions(self, **options: Any) -> AutomationActions:
         return AutomationActions(
             **dict(
-                crm=self._gateway,
+                crm=self.gateway,
                 links=self.links,
                 prospects=self.prospects,
                 audit_trail=self.state,
@@ -180,7 +180,7 @@ class FakeConnector:
         configuration = self.configuration()
         return ActivitySync(
             **dict(
-                crm=self._gateway,
+                crm=self.gateway,
                 links=self.links,
                 activities=self.activity_store,
                 leases=self.state,
@@ -197,6 +197,7 @@ class FakeConnector:
             | options
         )
 
-    def _gateway(self) -> FakeCrm:
+    def gateway(self) -> FakeCrm:
+        """The CRM gateway, as the use cases ask for it (counted: they build it only when needed)."""
         self.salesforce_reached += 1
         return self.crm
