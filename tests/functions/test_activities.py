@@ -1,6 +1,7 @@
 """Marketing activities as Salesforce Tasks (docs/guide/activities.md), end to end: the activity store and the
 other stores on moto (tables from template.yaml), the real Salesforce gateway against the
-emulator over HTTPS, and the run `bootstrap.activity_sync()` builds (the inbound function calls it).
+emulator (in process; `over_https` serves it), and the run `bootstrap.activity_sync()` builds (the
+inbound function calls it).
 
 What a user sees: the Tasks in Salesforce (whom they name, subject, status), what became of
 each activity, the error list, the audit trail, and the Salesforce API calls spent.

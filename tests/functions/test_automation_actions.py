@@ -1,6 +1,6 @@
 """The automation actions consumer (docs/guide/actions.md) through its handler, with SQS events like the ones
 in events/automation_actions/: moto for AWS (tables and queues made from template.yaml), the
-Salesforce emulator over HTTPS through the real simple-salesforce client.
+Salesforce emulator through the real simple-salesforce client (in process; `over_https` serves it).
 
 What a user sees after each delivery: the Leads, Contacts and Accounts in Salesforce, the
 prospects' links, tags and CRM IDs, the audit trail, the error list, and what SQS is told to

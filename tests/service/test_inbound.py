@@ -10,11 +10,9 @@ from typing import Any
 import pytest
 from crmsync.domain.audit import Direction
 from crmsync.domain.prospect import ProspectChange
-from crmsync.domain.records import WriteOperation
 from crmsync.ports import CapturedChanges, RunOutcome
 
 from tests.fakes.connector import FakeConnector
-from tests.fakes.crm import CrmCall
 
 CONFIGURATION: dict[str, Any] = {
     "version": 2,
@@ -280,4 +278,3 @@ def test_a_prospect_nobody_changed_costs_nothing(inbound: FakeConnector) -> None
 
     assert (summary.outcome, summary.api_calls) == (RunOutcome.IDLE, 0)
     assert inbound.salesforce_reached == reached, "an idle run does not even build its gateway"
-    assert CrmCall("collections", "Lead", WriteOperation.UPDATE, 1) not in inbound.crm.calls
