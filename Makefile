@@ -13,7 +13,7 @@ TRANSFORMED := .aws-sam/transformed-template.json
 # `sam build` looks for a python3.13 on PATH; pyenv machines expose it this way.
 SAM_PYENV := 3.13.0:3.11.7
 
-.PHONY: demo test fuzz lint build bench venv clean
+.PHONY: demo test fuzz lint build bench schema venv clean
 
 $(STAMP): $(REQS)
 	rm -rf $(VENV)
@@ -57,6 +57,12 @@ lint: venv $(CHECKOV_STAMP)
 build: venv
 	PYENV_VERSION=$(SAM_PYENV) $(BIN)/sam build
 	$(BIN)/python -m local.check_build
+
+# The configuration's published JSON Schema, from its models and the sample's comments (a test
+# fails while config/crmsync.schema.json is not what this writes).
+schema: venv
+	$(BIN)/python -m crmsync.config.schema config/crmsync.sample.json > config/crmsync.schema.json.new
+	mv config/crmsync.schema.json.new config/crmsync.schema.json
 
 # The Lambda runtime's botocore has no awscrt (the venv has it through aws-sam-cli): sign as Lambda does.
 bench: venv

@@ -1,8 +1,8 @@
 """The stack's DynamoDB tables and SQS queues, created from template.yaml itself.
 
-Tests (moto's `mock_aws`) and the local demo (a `ThreadedMotoServer`) call `create_stack()`
-instead of declaring tables by hand, so the key schemas, indexes, streams, TTLs and queue
-settings the code runs against are exactly the ones that get deployed.
+Tests (moto's `mock_aws`), the demo and the bench (moto served: `local.runtime.aws`) call
+`create_stack()` instead of declaring tables by hand, so the key schemas, indexes, streams, TTLs
+and queue settings the code runs against are exactly the ones that get deployed.
 
 Supported resource types: `AWS::DynamoDB::Table` and `AWS::SQS::Queue`; everything else
 (functions, APIs, alarms, ...) is ignored. Settings with no local effect (SSE, point-in-time
@@ -237,6 +237,22 @@ class LocalStack:
         variables.update(resource.get("Properties", {}).get("Environment", {}).get("Variables", {}))
         resolved = self.resolve(variables, secret_arn=secret_arn)
         return {name: _as_env_string(value) for name, value in resolved.items()}
+
+    def functions(self) -> list[str]:
+        """The logical ids of the template's functions."""
+        return [lid for lid, res in self.template["Resources"].items() if res.get("Type") in FUNCTIONS]
+
+    def function_handler(self, logical_id: str) -> str:
+        """The function's handler as a dotted path: `functions.outbound_sync.app.handler`."""
+        properties = self.template["Resources"][logical_id]["Properties"]
+        return f"{properties['CodeUri'].strip('/').replace('/', '.')}.{properties['Handler']}"
+
+    def function_memory_mb(self, logical_id: str) -> int:
+        """The function's MemorySize (its own, else the template's Globals; Lambda's default
+        128 MB without either)."""
+        properties = self.template["Resources"][logical_id].get("Properties", {})
+        globals_ = self.template.get("Globals", {}).get("Function", {})
+        return int(self.resolve(properties.get("MemorySize", globals_.get("MemorySize", 128))))
 
     def resolve(self, value: Any, *, secret_arn: str | None = None) -> Any:
         """`value` (a piece of this template, or of its SAM transform) with its intrinsic

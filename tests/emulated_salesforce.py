@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -16,16 +17,23 @@ from crmsync.salesforce.session import SalesforceSession
 from local.salesforce_emulator import Emulator
 
 
+@dataclass(frozen=True)
+class Reached:
+    """Where the connector finds the org: the login URL its secret must name, and the CA bundle
+    that trusts the org's certificate (empty in process, where no TLS is spoken)."""
+
+    url: str
+    ca_file: str = ""
+
+
 @contextmanager
 def salesforce_reached(
     org: Emulator, patch: pytest.MonkeyPatch, *, over_https: bool = False
-) -> Iterator[str]:
-    """While open, every Salesforce session the connector makes reaches `org`; yields the login
-    URL its secret must name."""
+) -> Iterator[Reached]:
+    """While open, every Salesforce session the connector makes reaches `org`."""
     if over_https:
         with org.serve() as server:
-            patch.setenv("REQUESTS_CA_BUNDLE", server.ca_file)
-            yield server.url
+            yield Reached(server.url, server.ca_file)
         return
     built = SalesforceSession.__init__
 
@@ -34,4 +42,4 @@ def salesforce_reached(
         org.mount(session)
 
     patch.setattr(SalesforceSession, "__init__", mounted)
-    yield org.login_url
+    yield Reached(org.login_url)

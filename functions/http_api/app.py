@@ -181,7 +181,7 @@ def post_action() -> Response[dict[str, Any]]:
         "action accepted",
         extra={
             "action_id": accepted.action_id,
-            "action": accepted.action.value,
+            "action": accepted.kind.value,
             "prospect_id": accepted.prospect_id,
         },
     )

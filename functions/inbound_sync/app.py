@@ -26,7 +26,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from crmsync import bootstrap
 from crmsync.aws.prospect_stream import read_stream_records
 from crmsync.domain.errors import ConfigurationError, CrmError, StoreError
-from crmsync.ports import RunSummary
+from crmsync.ports import RunOutcome, RunSummary
 from crmsync.sync.missed_changes import CatchUp
 from crmsync.sync.run_report import metric_name, publish_metrics, scheduled_time, summary_report
 
@@ -69,7 +69,7 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     logger.append_keys(scheduled_time=scheduled_time(event))
     if not inbound.due():
         logger.debug("inbound run not_due")
-        return {"trigger": "schedule", "outcome": "not_due"}
+        return {"trigger": "schedule", "outcome": str(RunOutcome.NOT_DUE)}
     # Changes change capture missed first: the run below sends them with the others. It is
     # inbound work and costs reads, so it keeps the inbound schedule rather than every tick.
     missed = _caught_up(inbound.catch_up_missed_changes())

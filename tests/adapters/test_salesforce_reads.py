@@ -164,3 +164,32 @@ def test_check_connection_reports_the_daily_api_usage(emulator: Emulator, gatewa
     assert usage.limit == 100_000
     assert usage.used == emulator.api_calls
     assert gateway.api_usage is not None and gateway.api_usage.limit == 100_000
+
+
+def test_records_come_typed_once_and_their_values_as_salesforce_sent_them(
+    emulator: Emulator, clock: ManualClock, gateway: SalesforceGateway
+) -> None:
+    # GIVEN a Lead merged into another (deleted, with its survivor named)
+    survivor = emulator.insert(
+        "Lead", {"LastName": "Lovelace", "Company": "Acme", "Email": "ada@acme.example"}
+    )
+    merged = emulator.insert("Lead", {"LastName": "Lovelace", "Company": "Acme", "Email": "ada@acme.example"})
+    emulator.merge(survivor, [merged])
+    clock.advance(seconds=2)
+
+    # WHEN the changes are read, and the survivor found by id
+    (page,) = gateway.read_changes("Lead", ["Email", "LastModifiedDate", "MasterRecordId"], None, clock.now())
+    (found,) = gateway.find("Lead", ["Email", "LastModifiedDate", "IsDeleted"], "Id", [survivor])
+
+    # THEN what the connector reads itself is typed: instants aware, checkboxes bools, Ids text
+    by_id = {record.id: record for record in page.records}
+    gone = by_id[merged]
+    assert gone.deleted is True and gone.master_record_id == survivor
+    assert gone.stamp is not None and gone.stamp.tzinfo is not None
+    assert gone.modified_at == gone.last_modified and gone.last_modified.utcoffset().total_seconds() == 0
+    assert page.watermark.stamp == page.records[-1].stamp
+    assert found.id == survivor and found.deleted is False and found.converted is False
+    # AND every field keeps the value Salesforce sent: what mappings carry to prospects and back
+    assert isinstance(found["LastModifiedDate"], str) and found["LastModifiedDate"].endswith("+0000")
+    assert found["Email"] == "ada@acme.example" and found["IsDeleted"] is False
+    assert "attributes" not in found

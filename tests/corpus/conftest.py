@@ -27,8 +27,11 @@ from typing import Any
 import pytest
 from crmsync import bootstrap
 
-from local.aws_stack import LocalStack, create_stack, store_jwt_secret
+from local.aws_stack import LocalStack, create_stack
 from local.keys import JwtKeyPair, generate_jwt_key_pair
+from local.runtime import invoke
+from local.runtime.aws import LOCAL_AWS, REGION, function_environment
+from local.runtime.org import OrgLogin, connect_app
 from local.salesforce_emulator import Emulator, ManualClock
 from tests.emulated_salesforce import salesforce_reached
 from tests.local_aws import mocked_aws, stack_template
@@ -36,7 +39,6 @@ from tests.local_aws import mocked_aws, stack_template
 CORPUS = Path(__file__).resolve().parent
 CLIENT_ID = "3MVG9crmsync-corpus"
 USERNAME = "integration@crmsync.example"
-REGION = "us-east-1"
 ORG_CLOCK_BEHIND = timedelta(hours=1)
 """The org's clock runs an hour behind, so every record it stamps is in a settled second."""
 
@@ -47,15 +49,12 @@ ACCEPTED = "accepted"
 
 
 @dataclass
-class LambdaContext:
-    aws_request_id: str = "00000000-0000-4000-8000-000000000000"
-    function_name: str = "crmsync-corpus"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:123456789012:function:crmsync-corpus"
-    remaining_millis: int = 120_000
+class LambdaContext(invoke.LambdaContext):
+    """The runtime's context with a deadline that stands still."""
 
-    def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_millis
+    function_name: str = "crmsync-corpus"
+    aws_request_id: str = "00000000-0000-4000-8000-000000000000"
+    remaining_millis: int | None = 120_000
 
 
 @dataclass
@@ -71,30 +70,16 @@ class Deployed:
 def deployed(function: str, key_pair: JwtKeyPair) -> Iterator[Deployed]:
     """`function`'s environment on a fresh stack, its Salesforce secret naming a fresh org."""
     with pytest.MonkeyPatch.context() as env:
-        for name, value in {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_SESSION_TOKEN": "testing",
-            "AWS_DEFAULT_REGION": REGION,
-            "POWERTOOLS_TRACE_DISABLED": "true",
-            "POWERTOOLS_METRICS_DISABLED": "true",
-        }.items():
+        for name, value in LOCAL_AWS.items():
             env.setenv(name, value)
         with mocked_aws():
             stack = create_stack(stack_template(), region=REGION)
             clock = ManualClock(datetime.now(UTC).replace(microsecond=0) - ORG_CLOCK_BEHIND)
             salesforce = Emulator(clock=clock)
-            salesforce.register_connected_app(CLIENT_ID, certificate_pem=key_pair.certificate_pem)
-            salesforce.add_user(USERNAME, email=USERNAME, last_name="Integration")
-            with salesforce_reached(salesforce, env) as login_url:
-                secret_arn = store_jwt_secret(
-                    login_url=login_url,
-                    client_id=CLIENT_ID,
-                    username=USERNAME,
-                    private_key_pem=key_pair.private_key_pem,
-                    region=REGION,
-                )
-                for name, value in stack.function_environment(function, secret_arn=secret_arn).items():
+            connect_app(salesforce, key_pair, client_id=CLIENT_ID, username=USERNAME)
+            with salesforce_reached(salesforce, env) as reached:
+                login = OrgLogin(reached.url, reached.ca_file, key_pair.private_key_pem, CLIENT_ID, USERNAME)
+                for name, value in function_environment(stack, function, login).items():
                     env.setenv(name, value)
                 bootstrap.reset()
                 try:

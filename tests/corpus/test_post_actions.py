@@ -9,16 +9,16 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 from crmsync import bootstrap
 from crmsync.domain.prospect import Prospect, ProspectChange
 
 from functions.http_api import app
 from local.keys import JwtKeyPair
+from local.runtime.queues import drain
 from tests.functions.conftest import load_event
 
-from .conftest import ACCEPTED, REFUSED, REGION, LambdaContext, build_text, deployed, entries
+from .conftest import ACCEPTED, REFUSED, LambdaContext, build_text, deployed, entries
 
 SURFACE = "POST /actions"
 
@@ -42,14 +42,7 @@ def intake(key_pair: JwtKeyPair) -> Iterator[None]:
 
 def queued() -> list[dict[str, Any]]:
     """Every message on the actions queue, taken off it."""
-    sqs = boto3.client("sqs", region_name=REGION)
-    url = bootstrap.settings().actions_queue_url
-    taken: list[dict[str, Any]] = []
-    while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages"):
-        for message in batch:
-            taken.append(json.loads(message["Body"]))
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-    return taken
+    return [json.loads(message["Body"]) for message in drain(bootstrap.settings().actions_queue_url)]
 
 
 def prospects() -> dict[str, Prospect]:

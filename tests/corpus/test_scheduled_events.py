@@ -18,7 +18,7 @@ from crmsync import bootstrap
 from functions.inbound_sync import app as inbound_app
 from functions.outbound_sync import app as outbound_app
 from local.keys import JwtKeyPair
-from local.schedules import let_schedules_pass
+from local.runtime.schedules import let_schedules_pass
 from tests.functions.conftest import load_event
 
 from .conftest import ACCEPTED, Deployed, LambdaContext, deployed, entries, expand

@@ -10,7 +10,8 @@ CSV, and the fake speaks the port, so service tests read what was asked of Sales
 
 What it does as the real gateway does (tests/contract/test_crm_gateway.py holds it to that):
 - reads: the SOQL the gateway sends (`crmsync.salesforce.soql`), answered by the emulator's own
-  query engine: changes in `(SystemModstamp, Id)` order with deletions, pages of
+  query engine, each record typed as the gateway types it (`salesforce.records.read_record`,
+  so `find` and `ChangePage.records` hold `SalesforceRecord` values): changes in `(SystemModstamp, Id)` order with deletions, pages of
   `page_size` (at most 2,000), lookups split as the gateway splits them by URI length;
 - writes: sObject Collections calls of `collection_size` below `bulk_threshold`, one Bulk API 2.0
   job from it on; records written through the emulator's API write path as the integration
@@ -42,6 +43,7 @@ from crmsync.domain.records import (
     ChangePage,
     FieldDescription,
     ObjectDescription,
+    SalesforceRecord,
     Watermark,
     WriteOperation,
     WriteResult,
@@ -49,6 +51,7 @@ from crmsync.domain.records import (
 from crmsync.domain.retry import RetryPolicy
 from crmsync.salesforce import soql
 from crmsync.salesforce.errors import failure_from_errors
+from crmsync.salesforce.records import read_record
 
 from local.salesforce_emulator import INSTANCE_URL, Emulator
 from local.salesforce_emulator.errors import ApiError, RecordRefused, not_found
@@ -138,11 +141,12 @@ class FakeCrm:
         watermark = since
         start = 0
         while True:
-            records = rows[start : start + size]
+            records = [read_record(row) for row in rows[start : start + size]]
             if records:
                 last = records[-1]
-                watermark = Watermark(_parse_instant(last["SystemModstamp"]), last["Id"])
-            yield ChangePage(records=list(records), watermark=watermark)
+                assert last.stamp is not None  # every record has one, and the query asks for it
+                watermark = Watermark(last.stamp, last.id)
+            yield ChangePage(records=records, watermark=watermark)
             start += size
             if start >= len(rows):
                 return
@@ -150,16 +154,16 @@ class FakeCrm:
 
     def find(
         self, sobject: str, fields: Sequence[str], key_field: str, values: Sequence[object]
-    ) -> list[dict[str, Any]]:
+    ) -> list[SalesforceRecord]:
         base_url = f"{INSTANCE_URL}{_API_PATH}"
         room = MAX_URI_AND_HEADERS_BYTES - HEADERS_ALLOWANCE_BYTES - len(f"{base_url}query/?q=")
-        records: list[dict[str, Any]] = []
+        records: list[SalesforceRecord] = []
         for text in soql.where_in_batches(sobject, fields, key_field, values, max_encoded_length=room):
             rows = self._request("query/", CrmCall("find", sobject), partial(self._select, text))
             # simple-salesforce's query_all asks for every next page of a large answer.
             for _ in range(1, math.ceil(len(rows) / QUERY_PAGE)):
                 self._request("query/01g", CrmCall("next_page", sobject), lambda: None)
-            records += rows
+            records += map(read_record, rows)
         return records
 
     def _select(self, text: str) -> list[dict[str, Any]]:
@@ -354,7 +358,3 @@ class FakeCrm:
 def _record_id(record: Mapping[str, Any], operation: WriteOperation) -> str | None:
     """What a refused record's result names: its Id, for an update (the gateway keeps it)."""
     return str(record["Id"]) if operation is WriteOperation.UPDATE and record.get("Id") else None
-
-
-def _parse_instant(value: str) -> datetime:
-    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%f%z")

@@ -16,7 +16,6 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache, wraps
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,30 +23,32 @@ from aws_lambda_powertools import Metrics
 from botocore.handlers import BUILTIN_HANDLERS
 from crmsync import bootstrap
 
-from local.aws_stack import LocalStack, create_stack, load_template, store_jwt_secret
+from local.aws_stack import LocalStack, create_stack, load_template
 from local.iam_policies import FunctionPolicy, permissions_for
 from local.keys import JwtKeyPair, generate_jwt_key_pair
+from local.runtime import aws, invoke
+from local.runtime.aws import LOCAL_AWS, function_environment
+from local.runtime.invoke import sample_event
+from local.runtime.org import OrgLogin, connect_app
 from local.salesforce_emulator import Emulator, ManualClock
 from local.sam_transform import transformed_template
-from tests.emulated_salesforce import salesforce_reached
+from tests.emulated_salesforce import Reached, salesforce_reached
 from tests.local_aws import mocked_aws, stack_template
 
-EVENTS = Path(__file__).resolve().parents[2] / "events"
+EVENTS = invoke.EVENTS
+REGION = aws.REGION
 CLIENT_ID = "3MVG9crmsync-functions"
 USERNAME = "integration@crmsync.example"
-REGION = "us-east-1"
 
 
 @dataclass
-class LambdaContext:
-    function_name: str = "crmsync-test"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:123456789012:function:crmsync-test"
-    aws_request_id: str = "00000000-0000-4000-8000-000000000000"
-    remaining_millis: int = 60_000
+class LambdaContext(invoke.LambdaContext):
+    """The runtime's context with a deadline that stands still (no test depends on the
+    machine's speed) and one request id, unless a test gives its own."""
 
-    def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_millis
+    function_name: str = "crmsync-test"
+    aws_request_id: str = "00000000-0000-4000-8000-000000000000"
+    remaining_millis: int | None = 60_000
 
 
 # ------------------------------------------------------------------ IAM: what each handler calls
@@ -126,9 +127,7 @@ def handlers_held_to_their_iam_policy(
         monkeypatch.setattr(module, "handler", held(function, module.handler))
 
 
-def load_event(function: str, name: str) -> dict[str, Any]:
-    event: dict[str, Any] = json.loads((EVENTS / function / f"{name}.json").read_text())
-    return event
+load_event = sample_event
 
 
 @pytest.fixture(autouse=True)
@@ -156,22 +155,15 @@ def emulator(
 ) -> Iterator[Emulator]:
     """The org; the connector's secret names its `login_url`."""
     emu = Emulator()
-    emu.register_connected_app(CLIENT_ID, certificate_pem=key_pair.certificate_pem)
-    emu.add_user(USERNAME, email=USERNAME, last_name="Integration")
-    with salesforce_reached(emu, monkeypatch, over_https=over_https(request)):
+    connect_app(emu, key_pair, client_id=CLIENT_ID, username=USERNAME)
+    with salesforce_reached(emu, monkeypatch, over_https=over_https(request)) as reached:
+        emu.reached = reached  # type: ignore[attr-defined]
         yield emu
 
 
 @pytest.fixture
 def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalStack]:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-        "POWERTOOLS_TRACE_DISABLED": "true",
-        "POWERTOOLS_METRICS_DISABLED": "true",
-    }.items():
+    for name, value in LOCAL_AWS.items():
         monkeypatch.setenv(name, value)
     with mocked_aws():
         yield create_stack(stack_template(), region=REGION)
@@ -195,16 +187,21 @@ def deploy(
     function: str,
 ) -> None:
     """Give this process `function`'s environment, its Salesforce secret pointing at the emulator."""
-    secret_arn = store_jwt_secret(
-        login_url=emulator.login_url,
-        client_id=CLIENT_ID,
-        username=USERNAME,
-        private_key_pem=key_pair.private_key_pem,
-        region=REGION,
-    )
-    for name, value in stack.function_environment(function, secret_arn=secret_arn).items():
+    reached = emulator.reached  # type: ignore[attr-defined]
+    for name, value in function_environment(stack, function, org_login(reached, key_pair)).items():
         monkeypatch.setenv(name, value)
     bootstrap.reset()
+
+
+def org_login(reached: Reached, key_pair: JwtKeyPair) -> OrgLogin:
+    """How the connector logs in to an emulator these fixtures reach."""
+    return OrgLogin(
+        url=reached.url,
+        ca_file=reached.ca_file,
+        private_key_pem=key_pair.private_key_pem,
+        client_id=CLIENT_ID,
+        username=USERNAME,
+    )
 
 
 # ------------------------------------------------------------------ outbound sync
@@ -235,17 +232,9 @@ def outbound_connector(
     clock = ManualClock(datetime.now(UTC).replace(microsecond=0) - ORG_CLOCK_BEHIND)
     person_accounts = request.node.get_closest_marker("person_accounts") is not None
     salesforce = Emulator(clock=clock, person_accounts=person_accounts)
-    salesforce.register_connected_app(CLIENT_ID, certificate_pem=key_pair.certificate_pem)
-    salesforce.add_user(USERNAME, email=USERNAME, last_name="Integration")
-    with salesforce_reached(salesforce, monkeypatch, over_https=over_https(request)) as login_url:
-        secret_arn = store_jwt_secret(
-            login_url=login_url,
-            client_id=CLIENT_ID,
-            username=USERNAME,
-            private_key_pem=key_pair.private_key_pem,
-            region=REGION,
-        )
-        environment = stack.function_environment("OutboundSyncFunction", secret_arn=secret_arn)
+    connect_app(salesforce, key_pair, client_id=CLIENT_ID, username=USERNAME)
+    with salesforce_reached(salesforce, monkeypatch, over_https=over_https(request)) as reached:
+        environment = function_environment(stack, "OutboundSyncFunction", org_login(reached, key_pair))
         for name, value in environment.items():
             monkeypatch.setenv(name, value)
         bootstrap.reset()

@@ -34,9 +34,9 @@ from functions.inbound_sync import app as inbound_app
 from functions.outbound_sync import app as outbound_app
 from local.aws_stack import LocalStack
 from local.keys import JwtKeyPair
-from local.prospect_stream import ProspectStream
+from local.runtime.schedules import let_schedules_pass
+from local.runtime.stream import ProspectStream
 from local.salesforce_emulator import Emulator, ManualClock
-from local.schedules import let_schedules_pass
 
 from .conftest import REGION, LambdaContext, OutboundConnector, deploy, load_event
 
@@ -280,6 +280,24 @@ def test_a_contact_action_for_a_new_company_creates_the_account_once_for_all_its
         ("POST", "composite/sobjects"),
         ("PATCH", f"composite/sobjects/Contact/{KEY_FIELD}"),
     ]
+
+
+def test_a_contact_without_company_gets_the_default_account_configured_by_id(
+    actions_connector: Emulator,
+) -> None:
+    salesforce = actions_connector
+    # GIVEN a default account configured by its id, and a prospect that names no company
+    default = salesforce.insert("Account", {"Name": "Marketing contacts"})
+    bootstrap.load_configuration({"version": 2, "automation": {"default_account": {"id": default}}})
+    add_prospects(person("p-1"))
+
+    # WHEN its Contact action arrives
+    assert deliver([sqs_record(message("create_contact", "p-1"))]) == []
+
+    # THEN the Contact is created under that account, not left without one
+    (contact,) = salesforce.records("Contact")
+    assert (contact[KEY_FIELD], contact["AccountId"]) == ("p-1", default)
+    assert link_of("p-1") is not None
 
 
 def test_a_contact_without_company_or_default_account_is_refused_clearly(actions_connector: Emulator) -> None:
@@ -692,7 +710,7 @@ def test_an_action_for_a_prospect_whose_lead_was_deleted_is_refused_until_it_is_
     outbound_connector: OutboundConnector,
 ) -> None:
     salesforce, clock = outbound_connector.salesforce, outbound_connector.clock
-    stream = ProspectStream(outbound_connector.stack)
+    stream = ProspectStream.of(outbound_connector.stack)
     # GIVEN a prospect whose Lead, made by an action, was deleted in Salesforce: outbound read
     # the deletion, deactivated the prospect and marked the link
     add_prospects(person("p-1", company="Acme"))

@@ -10,10 +10,10 @@ import subprocess
 import sys
 import uuid
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from crmsync import bootstrap
 from crmsync.domain.errors import ErrorCategory, Failure, QueueError
@@ -21,6 +21,7 @@ from crmsync.domain.prospect import Prospect, ProspectChange
 
 from functions.http_api import app
 from local.aws_stack import LocalStack
+from local.runtime.queues import drain
 
 from .conftest import EVENTS, REGION, LambdaContext, load_event
 
@@ -56,16 +57,7 @@ def stored(prospect_id: str = SAMPLE_PROSPECT) -> Prospect:
 
 def queued() -> list[dict[str, Any]]:
     """Every message on the ActionsQueue, taken off it."""
-    sqs = boto3.client("sqs", region_name=REGION)
-    url = bootstrap.settings().actions_queue_url
-    messages: list[dict[str, Any]] = []
-    while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get(
-        "Messages"
-    ):
-        for message in batch:
-            messages.append(json.loads(message["Body"]))
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-    return messages
+    return [json.loads(message["Body"]) for message in drain(bootstrap.settings().actions_queue_url)]
 
 
 # ------------------------------------------------------------------ accepted
@@ -410,7 +402,7 @@ def test_a_queue_that_does_not_exist_is_an_error_of_the_stack_not_retryable(
 
 ROOT = Path(__file__).resolve().parents[2]
 
-_INTAKE_WITHOUT_SALESFORCE = """
+_INTAKE_COLD_START = """
 import json, os, sys
 from moto import mock_aws
 os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
@@ -422,28 +414,50 @@ with mock_aws():
     from crmsync import bootstrap
     from crmsync.domain.prospect import Prospect, ProspectChange
     bootstrap.prospect_store().save([ProspectChange(Prospect(id="p-1001", fields={"email": "a@example.com"}))])
+    bootstrap.config_store().save({"version": 3, "tags": {"added_to_salesforce_lead": "asked-for-a-lead"}})
+    for name in [m for m in sys.modules if m.startswith(("crmsync.", "functions."))]:
+        del sys.modules[name]  # the set-up's, storing the configuration: the route loads its own
+    from crmsync import bootstrap
     from functions.http_api import app
     event = json.load(open("events/http_api/post_action.json"))
     class Context:
         function_name = "f"; memory_limit_in_mb = 128; aws_request_id = "r"
         invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:f"
     response = app.handler(event, Context())
-    print(json.dumps({"status": response["statusCode"],
-                      "salesforce": sorted(m for m in sys.modules if "salesforce" in m)}))
+    tags = bootstrap.prospect_store().get_many(["p-1001"])["p-1001"].tags
+    print(json.dumps({"status": response["statusCode"], "tags": sorted(tags),
+                      "salesforce": sorted(m for m in sys.modules if "salesforce" in m),
+                      "configuration": "crmsync.config" in sys.modules}))
 """
 
 
-def test_the_intake_route_answers_without_importing_simple_salesforce() -> None:
+@cache
+def intake_cold_start() -> dict[str, Any]:
+    """POST /actions answered in a fresh interpreter (a cold HttpApiFunction) on moto, after a
+    configuration with a tag of its own was stored: what it answered, and which modules the
+    route loaded (the set-up's crmsync modules are forgotten before the route is imported)."""
     env = {"PYTHONPATH": f"{ROOT / 'layers' / 'crmsync'}:{ROOT}", "PATH": "/usr/bin:/bin"}
     output = subprocess.run(
-        [sys.executable, "-c", _INTAKE_WITHOUT_SALESFORCE],
+        [sys.executable, "-c", _INTAKE_COLD_START],
         capture_output=True,
         text=True,
         env=env,
         cwd=ROOT,
         check=True,
     )
-    result = json.loads(output.stdout.strip().splitlines()[-1])
+    result: dict[str, Any] = json.loads(output.stdout.strip().splitlines()[-1])
+    return result
+
+
+def test_the_intake_route_answers_without_importing_simple_salesforce() -> None:
+    result = intake_cold_start()
     assert result["status"] == 202
     assert "simple_salesforce" not in result["salesforce"]
     assert "crmsync.salesforce.gateway" not in result["salesforce"]
+
+
+def test_the_intake_route_tags_as_the_configuration_says_without_importing_its_models() -> None:
+    result = intake_cold_start()
+    assert result["status"] == 202
+    assert result["tags"] == ["asked-for-a-lead"]
+    assert not result["configuration"]

@@ -26,15 +26,16 @@ from crmsync.domain.audit import Direction
 from crmsync.domain.errors import CrmError, ErrorCategory, Failure, StoreError
 from crmsync.domain.plan import Reason
 from crmsync.domain.prospect import Prospect, ProspectChange
-from crmsync.sync import inbound as inbound_module
 from crmsync.sync.inbound import LEASE
+from crmsync.sync.inbound import sync as inbound_module
 
 from functions.automation_actions import app as actions_app
 from functions.inbound_sync import app as inbound_app
 from functions.outbound_sync import app as outbound_app
-from local.prospect_stream import ProspectStream
+from local.runtime.queues import EventSourceMapping
+from local.runtime.schedules import let_schedules_pass
+from local.runtime.stream import ProspectStream
 from local.salesforce_emulator import Emulator, ManualClock
-from local.schedules import let_schedules_pass
 
 from .conftest import REGION, LambdaContext, OutboundConnector, load_event
 
@@ -135,7 +136,7 @@ def inbound(outbound_connector: OutboundConnector, monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("CRMSYNC_FAILED_CAPTURES_QUEUE_URL", own["CRMSYNC_FAILED_CAPTURES_QUEUE_URL"])
     bootstrap.reset()
     bootstrap.load_configuration(CONFIGURATION)
-    stream = ProspectStream(outbound_connector.stack)
+    stream = ProspectStream.of(outbound_connector.stack)
     marketing = DynamoProspectStore(
         boto3.client("dynamodb", region_name=REGION), bootstrap.settings().prospects_table
     )
@@ -1020,18 +1021,11 @@ def reassign(inbound: Inbound, lead_id: str, marketing_user: str) -> None:
 
 def deliver_queued_actions() -> list[dict[str, Any]]:
     """What the actions queue holds, consumed by the automation_actions handler as SQS would."""
-    sqs = boto3.client("sqs", region_name=REGION)
-    queue = bootstrap.settings().actions_queue_url
-    bodies: list[dict[str, Any]] = []
-    while messages := sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", []):
-        template = load_event("automation_actions", "direct_message")["Records"][0]
-        records = [{**template, "messageId": m["MessageId"], "body": m["Body"]} for m in messages]
-        response = actions_app.handler({"Records": records}, new_context())
-        assert response["batchItemFailures"] == []
-        for m in messages:
-            sqs.delete_message(QueueUrl=queue, ReceiptHandle=m["ReceiptHandle"])
-        bodies += [json.loads(m["Body"]) for m in messages]
-    return bodies
+    template = load_event("automation_actions", "direct_message")["Records"][0]
+    mapping = EventSourceMapping(bootstrap.settings().actions_queue_url, template, batch_size=10)
+    delivered = mapping.deliver(lambda event: actions_app.handler(event, new_context()))
+    assert [batch.asked_back for batch in delivered] == [set()] * len(delivered)
+    return [json.loads(message["Body"]) for batch in delivered for message in batch.messages]
 
 
 @pytest.mark.parametrize(

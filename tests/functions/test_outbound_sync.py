@@ -31,8 +31,8 @@ from crmsync.sync.run_report import metric_name
 
 from functions.outbound_sync import app
 from local.keys import JwtKeyPair, generate_jwt_key_pair
+from local.runtime.schedules import let_schedules_pass
 from local.salesforce_emulator import Emulator, ManualClock
-from local.schedules import let_schedules_pass
 from tests.unit.test_architecture import imports_after
 
 from .conftest import CLIENT_ID, REGION, USERNAME, LambdaContext, OutboundConnector, load_event

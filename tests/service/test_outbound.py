@@ -303,9 +303,10 @@ class _MarketingEditsDuringTheRun:
     """The prospect store, with the marketing platform editing one prospect between the run's
     read and its write (the run's write then finds a newer version and is refused)."""
 
-    def __init__(self, connector: FakeConnector, prospect_id: str) -> None:
+    def __init__(self, connector: FakeConnector, prospect_id: str, job_title: str = "Countess") -> None:
         self._connector = connector
         self._prospect_id = prospect_id
+        self._job_title = job_title
         self.edited = False
 
     def __getattr__(self, name: str) -> object:
@@ -315,7 +316,7 @@ class _MarketingEditsDuringTheRun:
         if not self.edited and any(c.after.id == self._prospect_id for c in changes):
             marketing = self._connector.marketing
             current = marketing.get_many([self._prospect_id])[self._prospect_id]
-            edited = replace(current, fields={**current.fields, "job_title": "Countess"})
+            edited = replace(current, fields={**current.fields, "job_title": self._job_title})
             assert marketing.save([ProspectChange(edited, before=current)]) == []
             self.edited = True
         return self._connector.prospects.save(changes)
@@ -352,3 +353,30 @@ def test_a_prospect_edited_while_the_run_writes_it_is_retried_by_the_next_run_an
     assert (prospect.fields["phone"], prospect.fields["job_title"]) == ("+44 20 7946 0000", "Countess")
     assert connector.state.records_to_retry(Direction.OUTBOUND) == {}
     assert CrmCall("find", "Lead") in connector.crm.calls
+
+
+def test_a_prospect_edited_again_while_its_retry_writes_it_stays_held_for_the_run_after(
+    connector: FakeConnector,
+) -> None:
+    # GIVEN a Lead synced to a prospect, then changed in Salesforce
+    lead_id = connector.salesforce.insert(
+        "Lead", {"LastName": "Lovelace", "Company": "Acme", "Email": "ada@example.com"}
+    )
+    connector.run_outbound()
+    prospect_id = connector.links.by_crm_ids([lead_id])[lead_id].link.prospect_id
+    connector.later()
+    connector.salesforce.update("Lead", lead_id, {"Phone": "+44 20 7946 0000"})
+
+    # WHEN the marketing side edits the prospect while a run writes it, and again while the
+    # next run writes it from the retry list
+    for job_title in ("Countess", "Duchess"):
+        racing = _MarketingEditsDuringTheRun(connector, prospect_id, job_title)
+        assert connector.run_outbound(prospects=racing).counts.get("retried") == 1
+        assert racing.edited
+
+    # THEN the Lead is still held, and the run after applies Salesforce's change
+    assert connector.state.records_to_retry(Direction.OUTBOUND) == {"Lead": [lead_id]}
+    assert connector.run_outbound().counts["updated"] == 1
+    (prospect,) = connector.prospects.all()
+    assert (prospect.fields["phone"], prospect.fields["job_title"]) == ("+44 20 7946 0000", "Duchess")
+    assert connector.state.records_to_retry(Direction.OUTBOUND) == {}

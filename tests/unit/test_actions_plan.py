@@ -25,10 +25,11 @@ from crmsync.domain.actions import (
 )
 from crmsync.domain.errors import ErrorCategory
 from crmsync.domain.fields import Behaviour, FieldMapping
-from crmsync.domain.lifecycle import CrmRef, Link, LinkStatus
+from crmsync.domain.lifecycle import CrmRef, Link, LinkStatus, StoredLink
 from crmsync.domain.matching import CrmCandidate, MatchingMode
 from crmsync.domain.objects import PEOPLE, CrmObject
 from crmsync.domain.prospect import Prospect
+from crmsync.salesforce.records import read_record
 from crmsync.sync.actions import ActionMessage, BadAction, read_message
 from crmsync.sync.actions_intake import MAX_ACTION_BYTES
 
@@ -91,7 +92,9 @@ def test_an_unknown_prospect_is_refused_as_not_found() -> None:
 
 def test_a_linked_prospect_gets_nothing_new_whatever_the_action_asks() -> None:
     linked_to = CrmRef(CrmObject.LEAD, "00Q000000000001AAA")
-    decision = decide(ActionFacts(action(ActionKind.CREATE_CONTACT), prospect(), Link("p-1", linked_to)))
+    decision = decide(
+        ActionFacts(action(ActionKind.CREATE_CONTACT), prospect(), StoredLink(Link("p-1", linked_to)))
+    )
     assert (decision.decision, decision.crm) == (Decision.ALREADY_LINKED, linked_to)
     assert "one CRM record per prospect" in decision.reason
 
@@ -99,7 +102,7 @@ def test_a_linked_prospect_gets_nothing_new_whatever_the_action_asks() -> None:
 # ------------------------------------------------------------------ a record deleted in Salesforce
 
 DELETED = CrmRef(CrmObject.LEAD, "00Q000000000009AAA")
-DELETED_LINK = Link("p-1", DELETED, LinkStatus.CRM_DELETED)
+DELETED_LINK = StoredLink(Link("p-1", DELETED, LinkStatus.CRM_DELETED))
 
 
 def test_an_inactive_prospect_whose_record_was_deleted_is_refused_until_it_is_reactivated() -> None:
@@ -146,7 +149,8 @@ def test_a_deleted_record_found_restored_is_linked_again_and_replaces_nothing() 
 
 def test_a_record_replacing_a_deleted_one_is_claimed_apart_from_the_prospects_first_record() -> None:
     assert claim_key("p-1", None) == claim_key("p-1", Link("p-1", DELETED)) == "p-1"
-    assert claim_key("p-1", DELETED_LINK) == f"p-1 replacing {DELETED.id}"
+    assert claim_key("p-1", DELETED_LINK.link) == f"p-1 replacing {DELETED.id}"
+    assert ActionFacts(action(), prospect(), DELETED_LINK).claim_key == f"p-1 replacing {DELETED.id}"
 
 
 def test_a_prospect_without_email_is_never_created() -> None:
@@ -272,9 +276,9 @@ def test_a_contact_gets_its_account_by_company_else_the_configured_default() -> 
 
 def test_the_same_company_name_picks_the_same_account_in_every_batch() -> None:
     accounts = [
-        {"Id": "0012", "CreatedDate": "2026-01-02T00:00:00.000+0000"},
-        {"Id": "0013", "CreatedDate": "2026-01-01T00:00:00.000+0000"},
-        {"Id": "0011", "CreatedDate": "2026-01-01T00:00:00.000+0000"},
+        read_record({"Id": "0012", "CreatedDate": "2026-01-02T00:00:00.000+0000"}),
+        read_record({"Id": "0013", "CreatedDate": "2026-01-01T00:00:00.000+0000"}),
+        read_record({"Id": "0011", "CreatedDate": "2026-01-01T00:00:00.000+0000"}),
     ]
     assert choose_account(accounts) == "0011"
 

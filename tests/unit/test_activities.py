@@ -9,16 +9,21 @@ import pytest
 from crmsync.config import ActivitySettings, Configuration, InvalidConfiguration
 from crmsync.domain.activities import (
     Activity,
+    ActivityState,
     ActivityType,
     ClickKey,
     Decision,
     InvalidActivity,
     decide_activities,
     person_accounts_to_resolve,
+    settle_sent,
+    settle_unsent,
     task_fields,
 )
+from crmsync.domain.errors import ErrorCategory, Failure
 from crmsync.domain.lifecycle import CrmRef, Link, LinkStatus, StoredLink
 from crmsync.domain.objects import CrmObject
+from crmsync.domain.records import WriteResult
 
 AT = datetime(2026, 11, 22, 23, 30, tzinfo=UTC)
 EVERY_TYPE = frozenset(ActivityType)
@@ -311,3 +316,62 @@ def test_activity_types_must_be_a_list() -> None:
         "activities.types: must be a list of activity types (any of: form_submission, email_send, "
         "email_open, email_click, page_visit), not 'email_open'",
     )
+
+
+# ------------------------------------------------------------------ what became of each activity
+
+
+def test_activities_not_sent_are_kept_skipped_or_waiting_and_the_skipped_audited() -> None:
+    decided = decide_activities(
+        [opened("a-1"), opened("a-2", prospect_id="p-2")],
+        frozenset({ActivityType.FORM_SUBMISSION}),
+        {"p-1": LEAD},
+        {},
+        set(),
+    ) + decide_activities([opened("a-3", prospect_id="p-3")], EVERY_TYPE, {}, {}, set())
+
+    settled = settle_unsent(decided, AT, "run-1")
+
+    assert [(o.activity.id, o.state) for o in settled.outcomes] == [
+        ("a-1", ActivityState.SKIPPED),
+        ("a-2", ActivityState.SKIPPED),
+        ("a-3", ActivityState.WAITING_FOR_LINK),
+    ]
+    assert settled.counts == {"skipped": 2, "waiting_for_link": 1}
+    # Only a linked prospect's activity is audited: the trail is kept per prospect and record.
+    assert [entry.event for entry in settled.report.audit] == [
+        "email_open activity a-1 skipped: email_open activities are not sent to Salesforce (activities.types)"
+    ]
+
+
+def test_a_task_sent_refused_for_good_or_for_now_settles_its_activity_accordingly() -> None:
+    decided = decide_activities(
+        [opened("a-1"), opened("a-2", minutes=1), opened("a-3", minutes=2)],
+        EVERY_TYPE,
+        {"p-1": LEAD},
+        {},
+        set(),
+    )
+    results = [
+        WriteResult("00T1"),
+        WriteResult(None, Failure("INVALID_FIELD", "bad")),
+        WriteResult(None, Failure("UNABLE_TO_LOCK_ROW", "locked", category=ErrorCategory.TRANSIENT)),
+    ]
+
+    settled = settle_sent(decided, results, waited_for_link=True, at=AT, run_id="run-1")
+
+    assert [(o.activity.id, o.state, o.task_id) for o in settled.outcomes] == [
+        ("a-1", ActivityState.SENT, "00T1"),
+        ("a-2", ActivityState.FAILED, None),
+        ("a-3", ActivityState.WAITING, None),
+    ]
+    assert settled.counts == {"sent": 1, "failed": 1, "retry_later": 1}
+    assert [(e.sobject, e.record_id, e.failure.code) for e in settled.report.errors] == [
+        ("Task", "a-2", "INVALID_FIELD")
+    ]
+    assert [entry.event for entry in settled.report.audit] == [
+        "email_open activity a-1 sent as Task 00T1",
+        "email_open activity a-2 refused by Salesforce: INVALID_FIELD: bad",
+    ]
+    waiting = settle_sent(decided[2:], results[2:], waited_for_link=False, at=AT, run_id="run-1")
+    assert waiting.outcomes == [], "left waiting as it was, tried again by the next run"

@@ -148,9 +148,19 @@ def test_an_unknown_behaviour_is_named_with_its_path_and_the_choices() -> None:
     )
 
 
-def test_another_connectors_name_for_a_behaviour_gets_the_name_used_here() -> None:
-    assert refusal(with_lead_mapping(entry("city", "City", "Pull"))) == (
-        "mappings.Lead[0].behaviour: unknown behaviour 'Pull': here it is called 'salesforce'"
+@pytest.mark.parametrize(
+    ("theirs", "ours"),
+    [
+        ("Pull", "salesforce"),
+        ("push", "marketing"),
+        ("bidirectional", "most_recent"),
+        ("two-way", "most_recent"),
+        ("dont_sync", "none"),
+    ],
+)
+def test_another_connectors_name_for_a_behaviour_gets_the_name_used_here(theirs: str, ours: str) -> None:
+    assert refusal(with_lead_mapping(entry("city", "City", theirs))) == (
+        f"mappings.Lead[0].behaviour: unknown behaviour {theirs!r}: here it is called {ours!r}"
     )
 
 
@@ -459,6 +469,62 @@ def test_every_problem_is_reported_at_once() -> None:
 
 def test_comments_are_allowed_anywhere() -> None:
     Configuration.from_document({"//": "hello", "version": 1, "objects": {"// why": "because", "lead": True}})
+
+
+def test_every_problem_of_one_entry_and_of_its_list_is_reported_beside_each_other() -> None:
+    document = {
+        "version": 1,
+        "objects": {"account_fields": True},
+        "mappings": {
+            "Lead": [
+                entry("email", "Email", "sometimes", direction="in"),
+                entry("phone", "Phone"),
+                entry("mobile", "phone"),
+                entry("fax", "Fax", sync_blanks="yes"),
+            ],
+            "Account": [],
+        },
+    }
+    assert refusal(document).splitlines() == [
+        "5 problems in the configuration:",
+        "- mappings.Lead[0].direction: unknown key (expected one of: marketing_field, salesforce_field, behaviour, "
+        "sync_blanks)",
+        f"- mappings.Lead[0].behaviour: unknown behaviour 'sometimes' (expected one of: {BEHAVIOURS})",
+        "- mappings.Lead[2]: duplicate mapping: Salesforce field 'phone' is already mapped at mappings.Lead[1]",
+        "- mappings.Lead[3].sync_blanks: must be true or false, not 'yes'",
+        "- mappings.Account: objects.account_fields is on but no Account field is mapped",
+    ]
+
+
+def test_the_schema_an_editor_checks_with_may_be_named_at_the_top_only() -> None:
+    document = {"$schema": "./crmsync.schema.json", "version": 1}
+    assert Configuration.from_document(document) == Configuration.default()
+
+    assert refusal({"version": 1, "objects": {"$schema": "./crmsync.schema.json"}}) == (
+        "objects.$schema: unknown key (expected one of: lead, contact, person_account, account_fields, opportunities)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        (
+            {"version": 1, "": 1},
+            ": unknown top-level key (expected one of: version, matching, conflict_winner, objects, mappings, "
+            "outbound, inbound, owner, tags, batching, activities, automation, prospect_fields)",
+        ),
+        (
+            {"version": 1, "mappings": {"[key]": []}},
+            "mappings.[key]: unknown key (expected one of: Lead, Contact, PersonAccount, Account)",
+        ),
+        (
+            {"version": 1, "owner": {"user_map": {"[key]": "m1"}}},
+            "owner.user_map.[key]: is not a Salesforce user id (15 or 18 characters starting with 005)",
+        ),
+    ],
+)
+def test_a_key_is_named_as_written_whatever_it_is(document: dict[str, Any], message: str) -> None:
+    assert refusal(document) == message
 
 
 # -- against the org's describe ---------------------------------------------------------------

@@ -1,17 +1,31 @@
-"""The outbound decision for one changed Salesforce record (domain.outbound), as plain values."""
+"""The outbound decision for changed Salesforce records (domain.outbound), as plain values."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
 
+from crmsync.domain.audit import Direction
 from crmsync.domain.fields import Behaviour, ConflictWinner, FieldMapping
 from crmsync.domain.lifecycle import CrmRef, Link, LinkStatus, StoredLink, Tags
 from crmsync.domain.matching import MatchingMode, ProspectCandidate
 from crmsync.domain.objects import CrmObject
-from crmsync.domain.outbound import OutboundRules, PersonRecord, plan_person_record
+from crmsync.domain.outbound import (
+    OutboundRules,
+    PeopleChunk,
+    PersonRecord,
+    RecordOutcome,
+    link_target,
+    outbound_report,
+    plan_people,
+    plan_person_record,
+)
+from crmsync.domain.outbound.people import ids_to_look_up, in_planning_order, unlinked_keys
 from crmsync.domain.plan import FieldSnapshot
 from crmsync.domain.prospect import Prospect
+from crmsync.domain.records import SalesforceRecord
+from crmsync.domain.scope import AllRecords
+from crmsync.salesforce.records import read_record
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 EARLIER = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
@@ -33,19 +47,21 @@ RULES = OutboundRules(
 )
 
 
-def lead(**values: Any) -> dict[str, Any]:
-    return {
-        "Id": LEAD,
-        "Email": "ann@example.com",
-        "LastName": "Lee",
-        "Company": "Acme",
-        "Score__c": None,
-        "OwnerId": "005OWNER",
-        "LastModifiedDate": "2026-11-23T08:59:00.000+0000",
-        "IsDeleted": False,
-        "IsConverted": False,
-        **values,
-    }
+def lead(**values: Any) -> SalesforceRecord:
+    return read_record(
+        {
+            "Id": LEAD,
+            "Email": "ann@example.com",
+            "LastName": "Lee",
+            "Company": "Acme",
+            "Score__c": None,
+            "OwnerId": "005OWNER",
+            "LastModifiedDate": "2026-11-23T08:59:00.000+0000",
+            "IsDeleted": False,
+            "IsConverted": False,
+            **values,
+        }
+    )
 
 
 def linked(
@@ -387,3 +403,67 @@ def test_a_record_merged_into_the_one_it_replaced_moves_the_link_back_there() ->
 
     assert result.outcome == "merged"
     assert result.link_change.after == Link("p-1", CrmRef(CrmObject.LEAD, restored), LinkStatus.ACTIVE)
+
+
+# ------------------------------------------------------------------ a chunk: targets, reads, report
+
+
+def test_a_merged_away_record_moves_to_its_survivors_link_and_a_conversion_to_its_person() -> None:
+    survivor = StoredLink(Link("p-2", CrmRef(CrmObject.LEAD, "00Q000000000002AAA")), {})
+    contact = StoredLink(Link("p-3", CrmRef(CrmObject.CONTACT, CONTACT)), {})
+    account = "001000000000001AAA"
+    person = StoredLink(Link("p-4", CrmRef(CrmObject.PERSON_ACCOUNT, account)), {})
+    links = {"00Q000000000002AAA": survivor, CONTACT: contact, account: person}
+
+    merged = lead(IsDeleted=True, MasterRecordId="00Q000000000002AAA")
+    converted = lead(IsConverted=True, ConvertedContactId=CONTACT, ConvertedAccountId=account)
+
+    assert link_target(merged, links, frozenset()) is survivor
+    assert link_target(converted, links, frozenset()) is contact, "a business account: the contact"
+    assert link_target(converted, links, frozenset({account})) is person, "a person account: the account"
+    assert link_target(lead(), links, frozenset({account})) is None
+    assert link_target(lead(IsDeleted=True), links, frozenset()) is None, "deleted alone"
+
+
+def test_a_chunk_is_planned_with_what_the_stores_know_and_moves_links_first() -> None:
+    existing = Prospect("p-1", {"email": "ann@example.com"}, version=4)
+    gone = lead(Id="00Q000000000003AAA", IsDeleted=True)
+    records = [lead(), gone]
+    chunk = PeopleChunk(
+        object=CrmObject.LEAD,
+        records=records,
+        scope=AllRecords(),
+        links={},
+        prospects={},
+        candidates={"ann@example.com": [existing]},
+        linked_candidates=(),
+    )
+
+    assert in_planning_order(records) == [[gone], [records[0]]]
+    assert ids_to_look_up([lead(MasterRecordId="00Q9")]) == {LEAD, "00Q9"}
+    assert unlinked_keys(CrmObject.LEAD, records, {}, MatchingMode.EMAIL) == {"ann@example.com"}
+    assert unlinked_keys(CrmObject.LEAD, records, {}, MatchingMode.CRM_ID) == {LEAD}
+    plans = plan_people(chunk, RULES, NOW, lambda: "p-new")
+    assert [p.outcome for p in plans] == [RecordOutcome.LINKED, RecordOutcome.UNCHANGED]
+    assert plans[0].link_change.after.prospect_id == "p-1"
+
+
+def test_the_report_of_a_chunk_audits_each_event_and_field_lists_what_needs_an_eye_and_resolves_the_rest() -> (
+    None
+):
+    created = plan(PersonRecord(CrmObject.LEAD, lead(), in_scope=True, link=None, prospect=None))
+    reported = plan(
+        PersonRecord(CrmObject.LEAD, lead(Email=None, Id="00Q2"), in_scope=True, link=None, prospect=None)
+    )
+
+    report = outbound_report(
+        "Lead", [created, reported], at=NOW, run_id="run-1", open_errors={("Lead", LEAD), ("Lead", "00Q2")}
+    )
+
+    assert report.direction is Direction.OUTBOUND
+    assert report.resolved == [("Lead", LEAD)]
+    assert [(e.record_id, e.failure.code) for e in report.errors] == [("00Q2", "NOT_SYNCED")]
+    events = [entry.event for entry in report.audit]
+    assert events[0].startswith("prospect created from Lead") and set(events[1:]) == {"field synced"}
+    assert {entry.prospect_id for entry in report.audit} == {"p-new"}
+    assert {entry.run_id for entry in report.audit} == {"run-1"}

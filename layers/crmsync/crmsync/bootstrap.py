@@ -19,6 +19,8 @@ from crmsync.domain.errors import ConfigurationError
 if TYPE_CHECKING:
     from crmsync.aws.sync_state import DynamoSyncState
     from crmsync.config import Configuration
+    from crmsync.domain.actions import Action
+    from crmsync.domain.lifecycle import Tags
     from crmsync.ports import (
         ActionQueue,
         ActivityStore,
@@ -39,7 +41,6 @@ if TYPE_CHECKING:
         Watermarks,
     )
     from crmsync.sync.actions import AutomationActions
-    from crmsync.sync.actions_intake import AcceptedAction
     from crmsync.sync.activities import ActivitySync
     from crmsync.sync.inbound import InboundSync
     from crmsync.sync.outbound import OutboundSync
@@ -299,12 +300,28 @@ def load_configuration(document: Mapping[str, Any]) -> Configuration:
     return control.load_configuration(document, salesforce_gateway, config_store())
 
 
-def accept_action(body: Any) -> AcceptedAction:
+def accept_action(body: Any) -> Action:
     """Accept an automation action (docs/guide/actions.md): validate, tag the prospect, queue the action.
     Uses the tags of the configuration in force; never touches Salesforce."""
     from crmsync.sync.actions_intake import accept_action as accept
 
-    return accept(body, prospect_store(), actions_queue(), configuration().tags)
+    return accept(body, prospect_store(), actions_queue(), _tags_in_force())
+
+
+def _tags_in_force() -> Tags:
+    """The tags of the configuration in force, read from the stored document's `tags` section
+    alone: the intake route stays free of the configuration's models (`crmsync.config`), which a
+    cold HttpApiFunction would otherwise load for two tag names. The document was checked whole
+    when it was loaded (`sync.control`); a tag it leaves out keeps its default, as there."""
+    from dataclasses import fields
+
+    from crmsync.domain.lifecycle import Tags
+
+    section = (config_store().current() or {}).get("tags") or {}
+    names = {field.name for field in fields(Tags)}
+    return Tags(
+        **{name: str(tag).strip() for name, tag in section.items() if name in names and tag is not None}
+    )
 
 
 def pause() -> None:

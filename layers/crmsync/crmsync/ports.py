@@ -17,6 +17,7 @@ from crmsync.domain.records import (
     Batching,
     ChangePage,
     ObjectDescription,
+    SalesforceRecord,
     Watermark,
     WriteOperation,
     WriteResult,
@@ -39,7 +40,9 @@ class CrmGateway(Protocol):
 
     def find(
         self, sobject: str, fields: Sequence[str], key_field: str, values: Sequence[object]
-    ) -> list[dict[str, Any]]: ...
+    ) -> list[SalesforceRecord]:
+        """Records whose `key_field` is one of `values`, typed as `salesforce.records` types them."""
+        ...
 
     def write(
         self,

@@ -8,6 +8,9 @@ Access patterns (table keys `pk`, `sk`):
   `pk="config"` lists them in version order (for operators: what ran when).
 - the connector item `pk="connector"`, `sk="state"` (see `state.py`) gets `config_version`.
 
+The configuration's models (`crmsync.config`) are imported only by the writes that raise their
+errors: reading the document in force (the automation intake reads its tags) does not load them.
+
 Each item holds the whole document, so a document is refused (`ConfigurationTooLarge`)
 before anything is written when an item holding it would pass DynamoDB's 400 KB.
 
@@ -38,7 +41,6 @@ from crmsync.aws.dynamo_table import (
     item_size,
     utc_now,
 )
-from crmsync.config import ConfigurationTooLarge, StaleConfigurationVersion
 from crmsync.domain.errors import ConfigurationError
 from crmsync.domain.retry import RetryPolicy
 
@@ -81,6 +83,8 @@ class DynamoConfigStore:
         `StaleConfigurationVersion` when that version is not above the one in force, and
         `ConfigurationTooLarge` (nothing written) when it does not fit in an item. The document
         is stored as given: the caller validates it (`sync.control`)."""
+        from crmsync.config import StaleConfigurationVersion
+
         version = _version_of(document)
         current_item, history_item = self._items(document)
         newer_than_current = Expression(
@@ -107,6 +111,8 @@ class DynamoConfigStore:
     def _items(self, document: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         """The item in force and the history item that hold `document`, once they are known to
         fit in DynamoDB's item size (the history item's key is the longer)."""
+        from crmsync.config import ConfigurationTooLarge
+
         version = _version_of(document)
         text = json.dumps(document, ensure_ascii=False)
         item = {"version": version, "document": text, "saved_at": iso(self._now())}

@@ -8,5 +8,8 @@ aws_lambda_powertools (ARCHITECTURE.md, rule 1); tests/unit/test_architecture.py
 - `matching`: email and CRM ID matching, candidate ranking (docs/guide/matching.md)
 - `scope`: outbound scope and criteria (docs/guide/scope.md)
 - `lifecycle`: new records, conversion, scope changes, deletes, undeletes, merges (docs/guide/lifecycle.md)
-- `records`, `errors`, `retry`: values exchanged with the adapters, failures, the retry policy
+- `outbound/`, `inbound`, `actions` and `action_results`, `activities`: each run's decisions, and
+  what users see of them (`audit.Report`)
+- `objects`, `records`, `errors`, `retry`: the CRM objects, values exchanged with the adapters
+  (`SalesforceRecord`), failures, the retry policy
 """

@@ -1,9 +1,11 @@
 """What carrying out one automation action means (docs/guide/actions.md, matching.md): link an
 existing CRM record, create one, find it already done, or refuse with a clear error.
 
-`decide_action` takes what the stores and Salesforce know about one action's prospect (its
-link, the CRM records found by its email or by the CRM ID it carries) and returns one
-`ActionDecision`; the use case (`sync/actions.py`) carries it out in batches. One CRM record
+An action is read once, from the queue message or the `POST /actions` body, into `Action`.
+`decide_action` takes what the stores and Salesforce know about one action's prospect
+(`ActionFacts`: its link, the CRM records found by its email or by the CRM ID it carries) and
+returns one `ActionDecision`; the use case (`sync/actions/`) carries it out in batches, and
+`domain.action_results` says what each action came to and what users see of it. One CRM record
 per prospect: a prospect that is already linked gets nothing new, whatever the action asks.
 
 A record created for a prospect carries the prospect id in the configured external-id field
@@ -22,13 +24,13 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
 from crmsync.domain.errors import ErrorCategory, Failure
 from crmsync.domain.fields import Behaviour, FieldMapping, is_blank
-from crmsync.domain.lifecycle import CrmRef, Link, LinkStatus
+from crmsync.domain.lifecycle import CrmRef, Link, LinkStatus, StoredLink
 from crmsync.domain.matching import (
     CrmCandidate,
     MatchingMode,
@@ -39,6 +41,7 @@ from crmsync.domain.matching import (
 from crmsync.domain.objects import CrmObject
 from crmsync.domain.plan import FieldSnapshot, Snapshot
 from crmsync.domain.prospect import Prospect
+from crmsync.domain.records import SalesforceRecord
 
 EXTERNAL_ID_FIELD = "Crmsync_Key__c"
 """The default external-id field stamped on created records: a unique, case-sensitive External
@@ -80,7 +83,8 @@ class AutomationSettings:
 
 @dataclass(frozen=True)
 class Action:
-    """One automation action, as read from its queue message."""
+    """One automation action, as accepted (`sync/actions_intake.py`) and as read from its queue
+    message: the one shape it has from its acceptance to its outcome."""
 
     action_id: str
     kind: ActionKind
@@ -160,13 +164,53 @@ class ActionFacts:
 
     action: Action
     prospect: Prospect | None
-    link: Link | None = None
+    stored_link: StoredLink | None = None
     found: Sequence[FoundRecord] = ()
+
+    @property
+    def link(self) -> Link | None:
+        return self.stored_link.link if self.stored_link is not None else None
 
     @property
     def deleted_link(self) -> Link | None:
         """The prospect's link, when its record was deleted in Salesforce."""
-        return self.link if self.link is not None and self.link.status is LinkStatus.CRM_DELETED else None
+        link = self.link
+        return link if link is not None and link.status is LinkStatus.CRM_DELETED else None
+
+    @property
+    def claim_key(self) -> str:
+        return claim_key(self.action.prospect_id, self.link)
+
+    def match_key(self, matching: MatchingMode) -> str | None:
+        """What records are found for it by: the email (`email` mode) or the CRM ID the
+        prospect carries (`crm_id` mode); None when it has none."""
+        if self.prospect is None:
+            return None
+        return self.prospect.crm_id if matching is MatchingMode.CRM_ID else self.prospect.email_key
+
+
+def found_record(
+    crm: CrmObject, record: SalesforceRecord, external_id_field: str, *, linked: bool
+) -> FoundRecord:
+    """A record found for an action, as the decision weighs it."""
+    email = crm.email_of(record)
+    return FoundRecord(
+        CrmCandidate(
+            id=record.id,
+            object=crm,
+            email=email if isinstance(email, str) else None,
+            modified_at=record.last_modified or _NEVER,
+            converted=record.converted,
+            linked=linked,
+        ),
+        external_id=record.get(external_id_field),
+    )
+
+
+def found_key(found: FoundRecord, matching: MatchingMode) -> str:
+    """The match key a found record answers (`ActionFacts.match_key`)."""
+    candidate = found.candidate
+    return candidate.id if matching is MatchingMode.CRM_ID else (candidate.email or "").strip().lower()
 
 
 def claim_key(prospect_id: str, link: Link | None) -> str:
@@ -362,8 +406,11 @@ def account_key(name: str) -> str:
     return name.strip().casefold()
 
 
-def choose_account(accounts: Collection[Mapping[str, Any]]) -> str:
+def choose_account(accounts: Collection[SalesforceRecord]) -> str:
     """The Account a name stands for when several share it: the oldest, then the lowest Id,
     so every batch picks the same one."""
-    oldest = min(accounts, key=lambda a: (str(a.get("CreatedDate") or ""), str(a["Id"])))
-    return str(oldest["Id"])
+    oldest = min(accounts, key=lambda a: (a.created or _NEVER, a.id))
+    return oldest.id
+
+
+_NEVER = datetime.min.replace(tzinfo=UTC)

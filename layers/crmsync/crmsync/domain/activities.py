@@ -12,21 +12,24 @@ or Contact, or nothing, by these rules, in this order:
 3. Only the first click on each link of an email reaches Salesforce: a click whose (email,
    URL) was already sent for the prospect, or is sent earlier in the same batch, is skipped.
 
-`decide_activities` applies them to a batch; the run writes the Tasks and keeps the outcome
-(sent with its Task id, skipped or failed with why) on each activity.
+`decide_activities` applies them to a batch; the run writes the Tasks, and `settle_unsent` and
+`settle_sent` say what became of each activity (sent with its Task id, skipped, waiting, or
+failed with why) and what users see of it (`Settled.report`).
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from crmsync.domain.audit import AuditRecord, Direction, Report, SyncError
 from crmsync.domain.lifecycle import LinkStatus, StoredLink
 from crmsync.domain.objects import CrmObject
-from crmsync.domain.records import Watermark
+from crmsync.domain.records import Watermark, WriteResult
 
 SUBJECT_LENGTH = 255
 DESCRIPTION_LENGTH = 32_000
@@ -230,6 +233,97 @@ def decide_activities(
             )
         )
     return decisions
+
+
+@dataclass(frozen=True)
+class Settled:
+    """What became of some activities: the state each keeps, what users see, and the counts."""
+
+    outcomes: list[StoredActivity]
+    report: Report
+    counts: Counter[str] = field(default_factory=Counter)
+
+
+def settle_unsent(decisions: Sequence[ActivityDecision], at: datetime, run_id: str) -> Settled:
+    """The activities a batch does not send: skipped for good, or waiting for a link."""
+    skipped = [d for d in decisions if d.decision is Decision.SKIP]
+    waiting = [d for d in decisions if d.decision is Decision.WAIT_FOR_LINK]
+    return Settled(
+        [StoredActivity(d.activity, ActivityState.SKIPPED, reason=d.reason) for d in skipped]
+        + [StoredActivity(d.activity, ActivityState.WAITING_FOR_LINK, reason=d.reason) for d in waiting],
+        Report(Direction.INBOUND, _audit(((d, f"skipped: {d.reason}") for d in skipped), at, run_id)),
+        Counter(skipped=len(skipped), waiting_for_link=len(waiting)),
+    )
+
+
+def settle_sent(
+    decisions: Sequence[ActivityDecision],
+    results: Sequence[WriteResult],
+    *,
+    waited_for_link: bool,
+    at: datetime,
+    run_id: str,
+) -> Settled:
+    """The activities sent, with Salesforce's result for each Task: sent; refused for now (a
+    locked row, the API limit: it waits for the next run); or refused for good (failed, and
+    listed in the error list)."""
+    outcomes: list[StoredActivity] = []
+    errors: list[SyncError] = []
+    audited: list[tuple[ActivityDecision, str]] = []
+    counts: Counter[str] = Counter()
+    for decision, result in zip(decisions, results, strict=True):
+        activity = decision.activity
+        failure = result.failure
+        if failure is None:
+            outcomes.append(
+                StoredActivity(activity, ActivityState.SENT, task_id=result.record_id, reason=decision.reason)
+            )
+            audited.append((decision, f"sent as Task {result.record_id}"))
+            counts["sent"] += 1
+        elif failure.retryable:
+            counts["retry_later"] += 1
+            if waited_for_link:
+                # Its prospect is linked now: the next run's sending picks it up.
+                outcomes.append(StoredActivity(activity, ActivityState.WAITING, reason=failure.describe()))
+        else:
+            outcomes.append(
+                StoredActivity(
+                    activity,
+                    ActivityState.FAILED,
+                    reason=f"Salesforce refused the Task: {failure.describe()}",
+                )
+            )
+            errors.append(
+                SyncError(
+                    direction=Direction.INBOUND,
+                    operation="task",
+                    sobject="Task",
+                    record_id=activity.id,
+                    failure=failure,
+                    at=at,
+                    prospect_id=activity.prospect_id,
+                )
+            )
+            audited.append((decision, f"refused by Salesforce: {failure.describe()}"))
+            counts["failed"] += 1
+    return Settled(outcomes, Report(Direction.INBOUND, _audit(audited, at, run_id), errors), counts)
+
+
+def _audit(entries: Iterable[tuple[ActivityDecision, str]], at: datetime, run_id: str) -> list[AuditRecord]:
+    """One entry per activity of a linked prospect (the store keeps one item per prospect)."""
+    return [
+        AuditRecord(
+            prospect_id=decision.activity.prospect_id,
+            at=at,
+            run_id=run_id,
+            direction=Direction.INBOUND,
+            crm_type=decision.link.link.crm.object.value,
+            crm_id=decision.link.link.crm.id,
+            event=f"{decision.activity.type} activity {decision.activity.id} {what}",
+        )
+        for decision, what in entries
+        if decision.link is not None
+    ]
 
 
 def _who_id(stored: StoredLink, person_contacts: Mapping[str, str]) -> str | None:

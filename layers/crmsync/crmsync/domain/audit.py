@@ -3,6 +3,7 @@ the sync error list (docs/guide/errors.md). Plain values; the state store keeps 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -69,3 +70,18 @@ class SyncError:
     def state(self) -> ErrorState:
         retrying = self.failure.retryable and not self.retries_exhausted
         return ErrorState.RETRYING if retrying else ErrorState.OPEN
+
+
+@dataclass(frozen=True)
+class Report:
+    """What a run tells its users about the records it dealt with, as the core decided it: the
+    audit entries to keep, the error list entries to add or update, and the entries of records
+    that synced, (sObject, record id), to resolve. The run stores it as it is."""
+
+    direction: Direction
+    audit: Sequence[AuditRecord] = ()
+    errors: Sequence[SyncError] = ()
+    resolved: Sequence[tuple[str, str]] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.audit or self.errors or self.resolved)

@@ -22,12 +22,17 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from crmsync.domain.audit import AuditRecord, Direction, SyncError
+from crmsync.domain.errors import ErrorCategory, Failure
 from crmsync.domain.fields import ConflictWinner, FieldMapping, Side
 from crmsync.domain.lifecycle import LinkChange, LinkStatus, StoredLink
 from crmsync.domain.objects import CrmObject
 from crmsync.domain.owner import OWNER_MAPPING, in_marketing_terms, salesforce_user_of
 from crmsync.domain.plan import AuditEntry, FieldSnapshot, SideState, Snapshot, plan_field_sync
 from crmsync.domain.prospect import Prospect, ProspectChange
+
+RETRY_BUDGET = 5
+"""Runs a record with a transient failure is tried in before it waits like a permanent one."""
 
 
 class InboundOutcome(StrEnum):
@@ -97,6 +102,71 @@ class InboundPlan:
             return None
         synced = self.prospect.version if self.prospect is not None else None
         return LinkChange(self.link.link, self.snapshot, before=self.link, synced_version=synced)
+
+    @property
+    def listed_change(self) -> LinkChange | None:
+        """The link once its failure is listed: it records the prospect version dealt with, so
+        reconciliation does not send it again until the marketing side changes it again."""
+        if self.link is None or self.prospect is None:
+            return None
+        return LinkChange(
+            self.link.link, self.link.snapshot, before=self.link, synced_version=self.prospect.version
+        )
+
+    def failed(self, failure: Failure, at: datetime, earlier: SyncError | None) -> SyncError:
+        """The error list entry of Salesforce refusing the writes (`earlier`: the record's
+        entry already listed, whose attempts this one counts on from)."""
+        assert self.link is not None
+        crm = self.link.link.crm
+        attempts = (earlier.attempts if earlier else 0) + 1
+        return SyncError(
+            direction=Direction.INBOUND,
+            operation="update",
+            sobject=crm.object.sobject,
+            record_id=crm.id,
+            failure=failure,
+            at=at,
+            prospect_id=self.prospect_id,
+            attempts=attempts,
+            retries_exhausted=failure.retryable and attempts >= RETRY_BUDGET,
+        )
+
+    def audit(self, at: datetime, run_id: str) -> list[AuditRecord]:
+        """The audit entries of the plan carried out: each field sent, each pending change
+        Salesforce's newer value beat, an owner left unsent."""
+        if self.link is None or not (self.pushed or self.dropped or self.unmapped_owner):
+            return []
+        crm = self.link.link.crm
+        base = AuditRecord(
+            prospect_id=self.prospect_id,
+            at=at,
+            run_id=run_id,
+            direction=Direction.INBOUND,
+            crm_type=crm.object.value,
+            crm_id=crm.id,
+            event="field synced",
+        )
+
+        def entry(event: str, audited: AuditEntry) -> AuditRecord:
+            return base._replace(
+                event=event,
+                field=audited.field,
+                side=audited.side.value,
+                old=audited.old,
+                new=audited.new,
+                rule=audited.reason.value,
+            )
+
+        records = [entry("field synced", e) for e in self.pushed] + [
+            entry("pending change dropped: Salesforce's value stands", e) for e in self.dropped
+        ]
+        if self.unmapped_owner is not None:
+            records.append(
+                base._replace(
+                    event=f"owner not sent: no active Salesforce user maps to {self.unmapped_owner}"
+                )
+            )
+        return records
 
     @property
     def has_work(self) -> bool:
@@ -266,3 +336,46 @@ def _changed_since_sync(entry: AuditEntry, snapshot: Snapshot, mappings: Sequenc
     if mapping is None or mapping.key not in snapshot:
         return False
     return bool(entry.old != snapshot[mapping.key].marketing)
+
+
+CAPTURE_OBJECT = "Prospect"
+"""The error list's object for a stream record change capture refused (record id: the prospect)."""
+FAILED_BATCH_OBJECT = "StreamBatch"
+"""The error list's object for a malformed on-failure message (record id: the message id)."""
+CAPTURE_OPERATION = "capture"
+
+
+def capture_refused(prospect_id: str | None, reference: str, problem: str, at: datetime) -> SyncError:
+    """The error list entry of a change record change capture could not read: it was not noted
+    (docs/guide/change-capture.md). Resolved once a run has planned the prospect."""
+    return SyncError(
+        direction=Direction.INBOUND,
+        operation=CAPTURE_OPERATION,
+        sobject=CAPTURE_OBJECT,
+        record_id=prospect_id or f"stream record ({reference})",
+        failure=Failure(
+            "MALFORMED_STREAM_RECORD",
+            f"a prospect change on the stream ({reference}) was not noted: {problem}",
+            category=ErrorCategory.VALIDATION,
+        ),
+        at=at,
+        prospect_id=prospect_id,
+    )
+
+
+def failed_batch_unread(message_id: str, problem: str, at: datetime) -> SyncError:
+    """The error list entry of an on-failure message of the prospects stream that names no batch
+    to read back: it is deleted, and reconciliation finds the changes it stood for."""
+    return SyncError(
+        direction=Direction.INBOUND,
+        operation=CAPTURE_OPERATION,
+        sobject=FAILED_BATCH_OBJECT,
+        record_id=message_id,
+        failure=Failure(
+            "MALFORMED_FAILED_BATCH",
+            f"an on-failure message of the prospects stream was deleted unread: {problem}; "
+            "reconciliation finds the changes it may have stood for",
+            category=ErrorCategory.VALIDATION,
+        ),
+        at=at,
+    )

@@ -40,5 +40,30 @@ class CrmObject(StrEnum):
         return self is not CrmObject.ACCOUNT
 
 
+def object_of(sobject: str, *, person_account: bool) -> CrmObject | None:
+    """What a record of `sobject` is to the connector. An `Account` is a Person Account when
+    `IsPersonAccount` says so, else a business Account; a person account's hidden Contact (a
+    `Contact` with `IsPersonAccount`) is none of its own: it is synced as its Person Account."""
+    if sobject == "Account":
+        return CrmObject.PERSON_ACCOUNT if person_account else CrmObject.ACCOUNT
+    if sobject == "Contact" and person_account:
+        return None
+    return CrmObject(sobject)
+
+
+ID_PREFIXES: Mapping[str, CrmObject] = {
+    "00Q": CrmObject.LEAD,
+    "003": CrmObject.CONTACT,
+    "001": CrmObject.PERSON_ACCOUNT,
+}
+"""The key prefix of each person object's Ids (the first three characters of every Salesforce
+Id name its object): an Account Id, among the people, is a Person Account's."""
+
+
+def object_of_id(record_id: str) -> CrmObject | None:
+    """The person object a Salesforce Id belongs to, by its prefix; None for any other."""
+    return ID_PREFIXES.get(record_id[:3])
+
+
 PEOPLE: tuple[CrmObject, ...] = (CrmObject.LEAD, CrmObject.CONTACT, CrmObject.PERSON_ACCOUNT)
 """The objects a prospect can be linked to, in the order they are read."""

@@ -10,7 +10,86 @@ from typing import Any
 
 from crmsync.domain.errors import Failure
 
-CrmRecord = Mapping[str, Any]
+
+class SalesforceRecord(dict[str, Any]):
+    """One Salesforce record as read, built once at the gateway's edge (`salesforce.records`).
+
+    As a mapping it holds every field as Salesforce's REST API gave it: text, numbers,
+    checkboxes as `bool`, Ids as text, null as None, dates and date-times as Salesforce's ISO
+    text. Those are the values mappings move: they go onto prospects, into snapshots and back
+    to Salesforce as they are, so a value read and written back is the value Salesforce sent.
+    The connector's own reading of the record is typed here, once: its id, when it changed,
+    whether it is deleted, converted, a person account, an active user, and the records it
+    points to (a merge's survivor, a conversion's contact and account). A field the query did
+    not ask for reads as not set (None, False)."""
+
+    __slots__ = (
+        "active",
+        "converted",
+        "converted_account_id",
+        "converted_contact_id",
+        "created",
+        "deleted",
+        "id",
+        "last_modified",
+        "master_record_id",
+        "person_account",
+        "stamp",
+    )
+
+    id: str
+    stamp: datetime | None
+    """`SystemModstamp`: the change watermarks are made of it."""
+    last_modified: datetime | None
+    """`LastModifiedDate`: when a person last changed the record."""
+    created: datetime | None
+    """`CreatedDate`."""
+    deleted: bool
+    """`IsDeleted`: in the recycle bin (a `queryAll` returns those)."""
+    converted: bool
+    """`IsConverted` (Leads)."""
+    person_account: bool
+    """`IsPersonAccount` (Accounts, and a person account's hidden Contact)."""
+    active: bool
+    """`IsActive` (Users)."""
+    master_record_id: str | None
+    """`MasterRecordId`: the record a deleted one was merged into."""
+    converted_contact_id: str | None
+    converted_account_id: str | None
+
+    def __init__(
+        self,
+        values: Mapping[str, Any],
+        *,
+        id: str,
+        stamp: datetime | None = None,
+        last_modified: datetime | None = None,
+        created: datetime | None = None,
+        deleted: bool = False,
+        converted: bool = False,
+        person_account: bool = False,
+        active: bool = False,
+        master_record_id: str | None = None,
+        converted_contact_id: str | None = None,
+        converted_account_id: str | None = None,
+    ) -> None:
+        super().__init__(values)
+        self.id = id
+        self.stamp = stamp
+        self.last_modified = last_modified
+        self.created = created
+        self.deleted = deleted
+        self.converted = converted
+        self.person_account = person_account
+        self.active = active
+        self.master_record_id = master_record_id
+        self.converted_contact_id = converted_contact_id
+        self.converted_account_id = converted_account_id
+
+    @property
+    def modified_at(self) -> datetime | None:
+        """When the record last changed: `LastModifiedDate`, else `SystemModstamp`."""
+        return self.last_modified or self.stamp
 
 
 @dataclass(frozen=True, order=True)
@@ -26,7 +105,7 @@ class Watermark:
 class ChangePage:
     """One page of changed records, with the watermark that is safe to store once it is applied."""
 
-    records: list[CrmRecord]
+    records: list[SalesforceRecord]
     watermark: Watermark | None
 
 

@@ -17,6 +17,7 @@ from enum import StrEnum
 from typing import Any
 
 from crmsync.domain.fields import is_blank
+from crmsync.domain.records import SalesforceRecord
 
 CriterionValue = str | int | float | bool | None | tuple[str | int | float | bool, ...]
 
@@ -92,31 +93,28 @@ class MatchingCriteria:
 OutboundScope = NoRecords | AllRecords | CreatedAfter | Flagged | MatchingCriteria
 
 
-def in_scope(scope: OutboundScope, record: Mapping[str, Any]) -> bool:
+def in_scope(scope: OutboundScope, record: SalesforceRecord) -> bool:
     match scope:
         case NoRecords():
             return False
         case AllRecords():
             return True
         case CreatedAfter(since=since):
-            created = as_datetime(record.get("CreatedDate"))
-            return created is not None and created >= since
+            return record.created is not None and record.created >= since
         case Flagged(field=field):
-            return as_checkbox(record.get(field))
+            # The configuration reader takes only a checkbox, which Salesforce sends as a bool.
+            return record.get(field) is True
         case MatchingCriteria(criteria=criteria):
             return all(meets(criterion, record) for criterion in criteria)
 
 
-def as_checkbox(value: Any) -> bool:
-    """A ticked checkbox: True from the REST API, "true" from a Bulk API CSV."""
-    if isinstance(value, str):
-        return value.strip().lower() == "true"
-    return value is True
+def _checkbox(value: Any) -> bool:
+    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
 
 
-def as_datetime(value: Any) -> datetime | None:
-    """A Salesforce date or datetime (value or ISO text) as an aware datetime; a date is its
-    midnight UTC. None when the value is not one."""
+def _moment(value: Any) -> datetime | None:
+    """A date or date-time, given as a criterion's literal or as Salesforce's text, as an aware
+    datetime; a date is its midnight UTC."""
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
     if isinstance(value, date):
@@ -146,14 +144,15 @@ def _as_number(value: Any) -> float | None:
 
 def _comparable(record_value: Any, wanted: Any) -> tuple[Any, Any] | None:
     """Both values in the form the criterion's own value asks for, as a SOQL literal would:
-    a checkbox, a number, a date or datetime, or else text without case."""
+    a checkbox, a number, a date or datetime, or else text without case. A criterion names any
+    field, so the kind comes from its literal, as in SOQL, not from the record."""
     if isinstance(wanted, bool):
-        return (as_checkbox(record_value), wanted)
+        return (_checkbox(record_value), wanted)
     if isinstance(wanted, int | float):
         number = _as_number(record_value)
         return None if number is None else (number, float(wanted))
-    wanted_moment = as_datetime(wanted)
-    record_moment = as_datetime(record_value)
+    wanted_moment = _moment(wanted)
+    record_moment = _moment(record_value)
     if wanted_moment is not None and record_moment is not None:
         return (record_moment, wanted_moment)
     return (str(record_value).strip().lower(), str(wanted).strip().lower())

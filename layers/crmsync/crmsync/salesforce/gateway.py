@@ -28,6 +28,7 @@ from crmsync.domain.records import (
     ChangePage,
     FieldDescription,
     ObjectDescription,
+    SalesforceRecord,
     Watermark,
     WriteOperation,
     WriteResult,
@@ -35,6 +36,7 @@ from crmsync.domain.records import (
 from crmsync.domain.retry import RetryPolicy
 from crmsync.salesforce import soql
 from crmsync.salesforce.errors import TRANSLATED, failure_from_errors, translate
+from crmsync.salesforce.records import read_record
 from crmsync.salesforce.session import SalesforceSession
 
 COLLECTION_SIZE = 200
@@ -54,11 +56,6 @@ T = TypeVar("T")
 def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
-
-
-def parse_datetime(value: str) -> datetime:
-    """Salesforce renders instants as `2026-11-22T23:34:42.000+0000`."""
-    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%f%z")
 
 
 class SalesforceGateway:
@@ -132,7 +129,8 @@ class SalesforceGateway:
         include_deleted: bool = True,
         page_size: int | None = None,
     ) -> Iterator[ChangePage]:
-        """Pages of records changed after `since` and before `until`, each record once.
+        """Pages of records changed after `since` and before `until`, each record once, typed
+        (`salesforce.records`).
 
         With `include_deleted`, one queryAll returns changes and deletions together (deleted
         records carry `IsDeleted` and, for merge losers, `MasterRecordId`), so an idle object
@@ -154,12 +152,11 @@ class SalesforceGateway:
         page = first_page(since)
         watermark = since
         while True:
-            records = page["records"]
-            for record in records:
-                record.pop("attributes", None)
+            records = [read_record(record) for record in page["records"]]
             if records:
                 last = records[-1]
-                watermark = Watermark(parse_datetime(last["SystemModstamp"]), last["Id"])
+                assert last.stamp is not None  # every record has one, and the query asks for it
+                watermark = Watermark(last.stamp, last.id)
             yield ChangePage(records=records, watermark=watermark)
             if page.get("done", True):
                 return
@@ -178,15 +175,13 @@ class SalesforceGateway:
 
     def find(
         self, sobject: str, fields: Sequence[str], key_field: str, values: Sequence[object]
-    ) -> list[dict[str, Any]]:
-        """Records whose `key_field` is one of `values` (values are quoted safely): one query,
-        or as few as keep each query's URI within what Salesforce accepts."""
-        records: list[dict[str, Any]] = []
+    ) -> list[SalesforceRecord]:
+        """Records whose `key_field` is one of `values` (values are quoted safely), typed: one
+        query, or as few as keep each query's URI within what Salesforce accepts."""
+        records: list[SalesforceRecord] = []
         room = MAX_URI_AND_HEADERS_BYTES - HEADERS_ALLOWANCE_BYTES - len(f"{self._client.base_url}query/?q=")
         for query in soql.where_in_batches(sobject, fields, key_field, values, max_encoded_length=room):
-            records += self._call(partial(self._client.query_all, query))["records"]
-        for record in records:
-            record.pop("attributes", None)
+            records += map(read_record, self._call(partial(self._client.query_all, query))["records"])
         return records
 
     def describe(self, sobject: str) -> ObjectDescription:

@@ -21,7 +21,9 @@ same message platforms inside AWS may send straight to the queue):
 
 `action_id` is derived from prospect id, action and idempotency key when a key is given (a
 uuid5), so the same action delivered twice carries the same id and the consumer carries it out
-once; without a key every acceptance gets a new id (a uuid4).
+once; without a key every acceptance gets a new id (a uuid4). The action is one `Action` from
+the moment it is read (`parse_action`) to its outcome: the message is its JSON form
+(`queue_message`), read back by the consumer (`sync/actions/messages.py`).
 
 Tagging comes before queueing: a prospect is never left with an action queued and no tag. When
 the queue cannot be reached after the prospect was tagged, the caller is told to try again
@@ -32,11 +34,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from crmsync.domain.actions import ActionKind
+from crmsync.domain.actions import Action, ActionKind
 from crmsync.domain.errors import ErrorCategory, Failure, StoreError
 from crmsync.domain.lifecycle import Tags
 from crmsync.domain.prospect import Prospect, ProspectChange
@@ -87,34 +89,21 @@ class ProspectWithoutEmail(ValueError):
         self.prospect_id = prospect_id
 
 
-@dataclass(frozen=True)
-class ActionRequest:
-    action: ActionKind
-    prospect_id: str
-    idempotency_key: str | None = None
+def queue_message(action: Action) -> dict[str, Any]:
+    """The actions queue's message of an accepted action (see the module's documentation)."""
+    assert action.accepted_at is not None, "only an accepted action is queued"
+    return {
+        "action_id": action.action_id,
+        "action": action.kind.value,
+        "prospect_id": action.prospect_id,
+        "idempotency_key": action.idempotency_key,
+        "accepted_at": action.accepted_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+    }
 
 
-@dataclass(frozen=True)
-class AcceptedAction:
-    action_id: str
-    action: ActionKind
-    prospect_id: str
-    idempotency_key: str | None
-    accepted_at: datetime
-
-    def message(self) -> dict[str, Any]:
-        """The actions queue's message (see the module's documentation)."""
-        return {
-            "action_id": self.action_id,
-            "action": self.action.value,
-            "prospect_id": self.prospect_id,
-            "idempotency_key": self.idempotency_key,
-            "accepted_at": self.accepted_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
-        }
-
-
-def parse_action(body: Any) -> ActionRequest:
-    """The action `body` asks for; `InvalidAction` listing every problem otherwise."""
+def parse_action(body: Any, new_id: Callable[[], str] = lambda: str(uuid.uuid4())) -> Action:
+    """The action `body` asks for, with its id (`action_id`), not accepted yet; `InvalidAction`
+    listing every problem otherwise."""
     if not isinstance(body, Mapping):
         raise InvalidAction([f"body: must be a JSON object, not {json_type(body)}"])
     problems: list[str] = []
@@ -141,7 +130,13 @@ def parse_action(body: Any) -> ActionRequest:
 
     if problems:
         raise InvalidAction(problems)
-    return ActionRequest(action=ActionKind(str(action)), prospect_id=str(prospect_id), idempotency_key=key)
+    kind = ActionKind(str(action))
+    return Action(
+        action_id=action_id(str(prospect_id), kind, key, new_id),
+        kind=kind,
+        prospect_id=str(prospect_id),
+        idempotency_key=key,
+    )
 
 
 def is_action_kind(value: Any) -> bool:
@@ -149,10 +144,13 @@ def is_action_kind(value: Any) -> bool:
     return isinstance(value, str) and value in _ACTION_NAMES
 
 
-def action_id(request: ActionRequest, new_id: Callable[[], str]) -> str:
-    if request.idempotency_key is None:
+def action_id(
+    prospect_id: str, kind: ActionKind, idempotency_key: str | None, new_id: Callable[[], str]
+) -> str:
+    """The same for every delivery of one keyed action; `new_id()` without a key."""
+    if idempotency_key is None:
         return new_id()
-    name = "\n".join((request.prospect_id, request.action.value, request.idempotency_key))
+    name = "\n".join((prospect_id, kind.value, idempotency_key))
     return str(uuid.uuid5(ACTION_ID_NAMESPACE, name))
 
 
@@ -164,26 +162,20 @@ def accept_action(
     new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
     *,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
-) -> AcceptedAction:
+) -> Action:
     """Validate the action, tag its prospect, put the action on the queue.
 
     Raises `InvalidAction`, `UnknownProspect`, `ProspectWithoutEmail` (nothing tagged or
     queued), `StoreError` or `QueueError` (retryable ones: try again later)."""
-    request = parse_action(body)
+    action = parse_action(body, new_id)
     tag = (
         tags.added_to_salesforce_lead
-        if request.action is ActionKind.CREATE_LEAD
+        if action.kind is ActionKind.CREATE_LEAD
         else tags.added_to_salesforce_contact
     )
-    _tag(prospects, request.prospect_id, tag)
-    accepted = AcceptedAction(
-        action_id=action_id(request, new_id),
-        action=request.action,
-        prospect_id=request.prospect_id,
-        idempotency_key=request.idempotency_key,
-        accepted_at=now(),
-    )
-    queue.send(accepted.message())
+    _tag(prospects, action.prospect_id, tag)
+    accepted = replace(action, accepted_at=now())
+    queue.send(queue_message(accepted))
     return accepted
 
 

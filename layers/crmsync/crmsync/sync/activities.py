@@ -21,7 +21,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 from crmsync.config import ActivitySettings
 from crmsync.domain.activities import (
@@ -29,11 +28,12 @@ from crmsync.domain.activities import (
     ActivityDecision,
     ActivityState,
     Decision,
-    StoredActivity,
+    Settled,
     decide_activities,
     person_accounts_to_resolve,
+    settle_sent,
+    settle_unsent,
 )
-from crmsync.domain.audit import AuditRecord, Direction, SyncError
 from crmsync.domain.errors import CrmError
 from crmsync.domain.lifecycle import LinkStatus
 from crmsync.domain.records import Batching, Watermark, WriteOperation
@@ -50,7 +50,9 @@ from crmsync.ports import (
     Watermarks,
 )
 from crmsync.sync.budget import ApiBudget
-from crmsync.sync.leases import RunStopped, lease_held
+from crmsync.sync.cursor import TimeShareCursor
+from crmsync.sync.leases import lease_held
+from crmsync.sync.run import ReportStore, RunContext, RunStopped
 
 LEASE = "activities"
 STOP_MARGIN_MS = 15_000
@@ -62,7 +64,6 @@ LINK_CHECKS_PER_RUN = 2000
 never linked, so their activities are not all read again at every run; a prospect linked now
 gets its activities sent within (activities waiting for a link / 2,000) runs."""
 LINK_CHECK_CURSOR = "activities#waiting_for_link"
-_FROM_THE_START = Watermark(datetime(1970, 1, 1, tzinfo=UTC), "")
 
 
 @dataclass(frozen=True)
@@ -73,10 +74,6 @@ class ActivityRun:
 
     outcome: RunOutcome
     counts: Mapping[str, int] = field(default_factory=dict)
-
-
-class _Stop(RunStopped):
-    """The run stops here; what was settled is kept."""
 
 
 class ActivitySync:
@@ -108,14 +105,12 @@ class ActivitySync:
         self._activities = activities
         self._leases = leases
         self._watermarks = watermarks
-        self._audit_trail = audit_trail
-        self._error_list = error_list
+        self._reports = ReportStore(audit_trail, error_list, audit_retention_days)
         self._connector = connector
         self._settings = settings
         self._clock = clock
         self._batching = batching or Batching()
         self._budget = ApiBudget(api_budget_percent, clock)
-        self._retention = audit_retention_days
         self._stop_margin = stop_margin_ms
         self._batch_size = batch_size
         self._link_checks = link_checks_per_run
@@ -123,26 +118,67 @@ class ActivitySync:
     def run(self, remaining_ms: Callable[[], int], run_id: str) -> ActivityRun:
         if self._connector.connector_state().paused:
             return ActivityRun(RunOutcome.PAUSED)
-        with lease_held(self._leases, LEASE, run_id, self._clock.now(), remaining_ms()) as taken:
+        now = self._clock.now()
+        with lease_held(self._leases, LEASE, run_id, now, remaining_ms()) as taken:
             if not taken:
                 return ActivityRun(RunOutcome.BUSY)
-            run = _Run(self, run_id, remaining_ms)
+            run = ActivitiesRun(
+                crm=self._crm,
+                links=self._links,
+                activities=self._activities,
+                cursor=TimeShareCursor(self._watermarks, LINK_CHECK_CURSOR, now),
+                reports=self._reports,
+                settings=self._settings,
+                clock=self._clock,
+                batching=self._batching,
+                budget=self._budget,
+                context=RunContext(run_id, now, remaining_ms, self._stop_margin),
+                batch_size=self._batch_size,
+                link_checks=self._link_checks,
+            )
             outcome = run.execute()
         return ActivityRun(outcome, {name: count for name, count in run.counts.items() if count})
 
 
-class _Run:
-    def __init__(self, sync: ActivitySync, run_id: str, remaining_ms: Callable[[], int]) -> None:
-        self.s = sync
-        self.run_id = run_id
-        self.remaining_ms = remaining_ms
+class ActivitiesRun:
+    """One run: the activities waiting for a link it looks at, then those waiting, in batches
+    that each go `read → decide → write → settle`."""
+
+    def __init__(
+        self,
+        *,
+        crm: Callable[[], CrmGateway],
+        links: LinkStore,
+        activities: ActivityStore,
+        cursor: TimeShareCursor,
+        reports: ReportStore,
+        settings: ActivitySettings,
+        clock: Clock,
+        batching: Batching,
+        budget: ApiBudget,
+        context: RunContext,
+        batch_size: int,
+        link_checks: int,
+    ) -> None:
         self.counts: Counter[str] = Counter()
+        self._crm = crm
+        self._links = links
+        self._activities = activities
+        self._cursor = cursor
+        self._reports = reports
+        self._settings = settings
+        self._clock = clock
+        self._batching = batching
+        self._budget = budget
+        self._context = context
+        self._batch_size = batch_size
+        self._link_checks = link_checks
 
     def execute(self) -> RunOutcome:
         try:
             self._check_prospects_waiting_for_a_link()
             self._send_waiting()
-        except _Stop as stop:
+        except RunStopped as stop:
             return stop.outcome
         except CrmError as error:
             if error.retryable:
@@ -150,41 +186,31 @@ class _Run:
             raise
         return RunOutcome.COMPLETED
 
-    def _check_deadline(self) -> None:
-        if self.remaining_ms() < self.s._stop_margin:
-            raise _Stop(RunOutcome.CUT_SHORT)
-
-    def _check_budget(self) -> None:
-        # A run that has not called Salesforce yet spends no call to ask.
-        if self.s._budget.spent(self.s._crm(), ask_when_unknown=False) is not None:
-            raise _Stop(RunOutcome.OVER_BUDGET)
-
     # ------------------------------------------------------------------ the two queues
 
     def _check_prospects_waiting_for_a_link(self) -> None:
-        self._check_deadline()
-        after = self.s._watermarks.watermark(LINK_CHECK_CURSOR)
-        page = self.s._activities.waiting(ActivityState.WAITING_FOR_LINK, after, self.s._link_checks)
-        linked = self.s._links.by_prospect_ids({a.prospect_id for a in page.activities})
+        self._context.check_deadline()
+        page = self._activities.waiting(ActivityState.WAITING_FOR_LINK, self._cursor.after, self._link_checks)
+        linked = self._links.by_prospect_ids({a.prospect_id for a in page.activities})
         ready = [
             activity
             for activity in page.activities
             if (stored := linked.get(activity.prospect_id)) is not None
             and stored.link.status is LinkStatus.ACTIVE
         ]
-        for start in range(0, len(ready), self.s._batch_size):
-            self._check_deadline()
-            self._send(ready[start : start + self.s._batch_size], waited_for_link=True)
+        for start in range(0, len(ready), self._batch_size):
+            self._context.check_deadline()
+            self._send(ready[start : start + self._batch_size], waited_for_link=True)
         # Round and round: the next run looks at the next share, then from the start again.
-        self.s._watermarks.save_watermark(LINK_CHECK_CURSOR, page.next_after or _FROM_THE_START)
+        self._cursor.moved_to(page.next_after)
 
     def _send_waiting(self) -> None:
         # Activities left waiting by this run (a locked row) are behind `after`: each is tried
         # once a run, and the run ends.
         after: Watermark | None = None
         while True:
-            self._check_deadline()
-            page = self.s._activities.waiting(ActivityState.WAITING, after, self.s._batch_size)
+            self._context.check_deadline()
+            page = self._activities.waiting(ActivityState.WAITING, after, self._batch_size)
             if page.activities:
                 self._send(page.activities)
             if page.next_after is None:
@@ -194,105 +220,45 @@ class _Run:
     # ------------------------------------------------------------------ one batch
 
     def _send(self, batch: Sequence[Activity], *, waited_for_link: bool = False) -> None:
-        links = self.s._links.by_prospect_ids({a.prospect_id for a in batch})
+        links = self._links.by_prospect_ids({a.prospect_id for a in batch})
         person_accounts = person_accounts_to_resolve(links.values())
         person_contacts = self._person_contacts(person_accounts) if person_accounts else {}
         clicks = {click for a in batch if (click := a.click) is not None and a.prospect_id in links}
-        sent_clicks = self.s._activities.sent_clicks(clicks) if clicks else set()
-        decisions = decide_activities(batch, self.s._settings.types, links, person_contacts, sent_clicks)
-
-        skipped = [d for d in decisions if d.decision is Decision.SKIP]
-        waiting = [d for d in decisions if d.decision is Decision.WAIT_FOR_LINK]
-        self.s._activities.settle(
-            [StoredActivity(d.activity, ActivityState.SKIPPED, reason=d.reason) for d in skipped]
-            + [StoredActivity(d.activity, ActivityState.WAITING_FOR_LINK, reason=d.reason) for d in waiting]
-        )
-        self._audit((d, f"skipped: {d.reason}") for d in skipped)
-        self.counts["skipped"] += len(skipped)
-        self.counts["waiting_for_link"] += len(waiting)
+        sent_clicks = self._activities.sent_clicks(clicks) if clicks else set()
+        decisions = decide_activities(batch, self._settings.types, links, person_contacts, sent_clicks)
+        self._keep(settle_unsent(decisions, self._clock.now(), self._context.run_id))
 
         to_send = [d for d in decisions if d.decision is Decision.SEND]
         # Each Collections call is settled before the next is sent, so a failure part way loses
         # no Task already created; a batch large enough for Bulk API 2.0 goes as one job.
-        batching = self.s._batching
+        batching = self._batching
         size = len(to_send) if len(to_send) >= batching.bulk_threshold else batching.collection_size
         for start in range(0, len(to_send), size):
-            self._check_deadline()
-            self._check_budget()
+            self._context.check_deadline()
+            # A run that has not called Salesforce yet spends no call to ask.
+            self._budget.check(self._crm(), ask_when_unknown=False)
             self._write(to_send[start : start + size], waited_for_link)
 
     def _person_contacts(self, account_ids: Iterable[str]) -> dict[str, str]:
-        records = self.s._crm().find("Account", ("Id", "PersonContactId"), "Id", sorted(account_ids))
-        return {str(r["Id"]): str(r["PersonContactId"]) for r in records if r.get("PersonContactId")}
+        records = self._crm().find("Account", ("Id", "PersonContactId"), "Id", sorted(account_ids))
+        return {r.id: str(r["PersonContactId"]) for r in records if r.get("PersonContactId")}
 
     def _write(self, decisions: Sequence[ActivityDecision], waited_for_link: bool) -> None:
-        results = self.s._crm().write(
-            "Task", WriteOperation.CREATE, [d.task or {} for d in decisions], batching=self.s._batching
+        results = self._crm().write(
+            "Task", WriteOperation.CREATE, [d.task or {} for d in decisions], batching=self._batching
         )
-        now = self.s._clock.now()
-        outcomes: list[StoredActivity] = []
-        errors: list[SyncError] = []
-        audited: list[tuple[ActivityDecision, str]] = []
-        for decision, result in zip(decisions, results, strict=True):
-            activity = decision.activity
-            failure = result.failure
-            if failure is None:
-                outcomes.append(
-                    StoredActivity(
-                        activity, ActivityState.SENT, task_id=result.record_id, reason=decision.reason
-                    )
-                )
-                audited.append((decision, f"sent as Task {result.record_id}"))
-                self.counts["sent"] += 1
-            elif failure.retryable:
-                self.counts["retry_later"] += 1
-                if waited_for_link:
-                    # Its prospect is linked now: the next run's sending picks it up.
-                    outcomes.append(
-                        StoredActivity(activity, ActivityState.WAITING, reason=failure.describe())
-                    )
-            else:
-                outcomes.append(
-                    StoredActivity(
-                        activity,
-                        ActivityState.FAILED,
-                        reason=f"Salesforce refused the Task: {failure.describe()}",
-                    )
-                )
-                errors.append(
-                    SyncError(
-                        direction=Direction.INBOUND,
-                        operation="task",
-                        sobject="Task",
-                        record_id=activity.id,
-                        failure=failure,
-                        at=now,
-                        prospect_id=activity.prospect_id,
-                    )
-                )
-                audited.append((decision, f"refused by Salesforce: {failure.describe()}"))
-                self.counts["failed"] += 1
-        self.s._activities.settle(outcomes)
-        self.s._error_list.record_errors(errors)
-        self._audit(audited)
-
-    # ------------------------------------------------------------------ audit trail
-
-    def _audit(self, entries: Iterable[tuple[ActivityDecision, str]]) -> None:
-        """One entry per activity of a linked prospect (the store keeps one item per prospect)."""
-        now = self.s._clock.now()
-        records = [
-            AuditRecord(
-                prospect_id=decision.activity.prospect_id,
-                at=now,
-                run_id=self.run_id,
-                direction=Direction.INBOUND,
-                crm_type=decision.link.link.crm.object.value,
-                crm_id=decision.link.link.crm.id,
-                event=f"{decision.activity.type} activity {decision.activity.id} {what}",
+        self._keep(
+            settle_sent(
+                decisions,
+                results,
+                waited_for_link=waited_for_link,
+                at=self._clock.now(),
+                run_id=self._context.run_id,
             )
-            for decision, what in entries
-            if decision.link is not None
-        ]
-        if records:
-            self.s._audit_trail.append_audit(records, self.s._retention)
+        )
+
+    def _keep(self, settled: Settled) -> None:
+        if settled.outcomes:
+            self._activities.settle(settled.outcomes)
+        self._reports.keep(settled.report)
+        self.counts.update(settled.counts)

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from crmsync.domain.records import ApiUsage
-from crmsync.ports import Clock, CrmGateway
+from crmsync.ports import Clock, CrmGateway, RunOutcome
+from crmsync.sync.run import RunStopped
 
 STALE_READING = timedelta(minutes=1)
 """A reading past the budget older than this is read again before a run waits on it."""
@@ -36,6 +37,11 @@ class ApiBudget:
         elif self._past(usage) and self._stale(usage):
             usage = crm.check_connection()
         return usage if self._past(usage) else None
+
+    def check(self, crm: CrmGateway, *, ask_when_unknown: bool = True) -> None:
+        """Stop the run (`over_budget`) when `spent`."""
+        if self.spent(crm, ask_when_unknown=ask_when_unknown) is not None:
+            raise RunStopped(RunOutcome.OVER_BUDGET)
 
     def _past(self, usage: ApiUsage) -> bool:
         return bool(usage.limit) and usage.percent >= self.percent

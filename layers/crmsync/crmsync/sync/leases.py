@@ -78,15 +78,6 @@ def run_summary(
     )
 
 
-class RunStopped(Exception):
-    """A run stops here, before its end (its deadline near, its API budget spent); what it
-    settled is kept. Each use case raises its own subclass, so it catches only its own."""
-
-    def __init__(self, outcome: RunOutcome) -> None:
-        super().__init__(outcome.value)
-        self.outcome = outcome
-
-
 class Run(Protocol):
     """One run's working state, as `run_under_lease` drives it."""
 

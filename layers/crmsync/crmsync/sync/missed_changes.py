@@ -34,11 +34,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from crmsync.domain.audit import Direction, SyncError
-from crmsync.domain.errors import ErrorCategory, Failure, QueueError, StoreError
-from crmsync.domain.inbound import InboundRules, plan_prospect_change
+from crmsync.domain.audit import SyncError
+from crmsync.domain.errors import QueueError, StoreError
+from crmsync.domain.inbound import InboundRules, capture_refused, failed_batch_unread, plan_prospect_change
 from crmsync.domain.lifecycle import LinkStatus
-from crmsync.domain.records import Watermark
 from crmsync.ports import (
     Clock,
     ErrorList,
@@ -53,21 +52,16 @@ from crmsync.ports import (
     StreamRecordsGone,
     Watermarks,
 )
+from crmsync.sync.cursor import KeyShareCursor
 
 RECONCILIATION_ITEMS_PER_RUN = 2_000
 """Items of the prospects table (prospects and their index items) read per scheduled run: the
 whole table is covered every (items / 2,000) runs, 150 runs (5 hours at the default 2-minute
 schedule) for 100,000 prospects with their email and CRM id index items."""
 RECONCILIATION_CURSOR = "inbound#reconciliation"
-"""State table watermark: `last_id` is the key to read after ("": a round starts), `stamp`
-when the current round started."""
+"""State table watermark of the scan (`KeyShareCursor`)."""
 FAILED_BATCHES_PER_RUN = 100
 """On-failure messages taken per run; more wait for the next."""
-CAPTURE_OBJECT = "Prospect"
-"""The error list's object for a stream record change capture refused (record id: the prospect)."""
-FAILED_BATCH_OBJECT = "StreamBatch"
-"""The error list's object for a malformed on-failure message (record id: the message id)."""
-CAPTURE_OPERATION = "capture"
 
 
 @dataclass
@@ -82,22 +76,7 @@ class CatchUp:
 
 def refusal_errors(refused: Sequence[RefusedChange], at: datetime) -> list[SyncError]:
     """Error list entries for change records change capture could not read."""
-    return [
-        SyncError(
-            direction=Direction.INBOUND,
-            operation=CAPTURE_OPERATION,
-            sobject=CAPTURE_OBJECT,
-            record_id=change.prospect_id or f"stream record ({change.reference})",
-            failure=Failure(
-                "MALFORMED_STREAM_RECORD",
-                f"a prospect change on the stream ({change.reference}) was not noted: {change.problem}",
-                category=ErrorCategory.VALIDATION,
-            ),
-            at=at,
-            prospect_id=change.prospect_id,
-        )
-        for change in refused
-    ]
+    return [capture_refused(change.prospect_id, change.reference, change.problem, at) for change in refused]
 
 
 class MissedChanges:
@@ -148,7 +127,7 @@ class MissedChanges:
         errors: list[SyncError] = []
         for capture in self._failed.receive(FAILED_BATCHES_PER_RUN):
             if capture.position is None:
-                errors.append(_malformed_message_error(capture, now))
+                errors.append(failed_batch_unread(capture.message_id, capture.problem, now))
                 found.counts["failed_batches_malformed"] += 1
                 settled.append(capture)
                 continue
@@ -180,11 +159,8 @@ class MissedChanges:
     def _reconcile(self, found: CatchUp, rules: Callable[[], InboundRules]) -> None:
         if self._items_per_run <= 0:
             return
-        now = self._clock.now()
-        cursor = self._watermarks.watermark(RECONCILIATION_CURSOR)
-        resuming = cursor is not None and bool(cursor.last_id)
-        round_started = cursor.stamp if cursor is not None else now
-        page = self._prospects.scan(cursor.last_id if resuming and cursor else None, self._items_per_run)
+        cursor = KeyShareCursor(self._watermarks, RECONCILIATION_CURSOR, self._clock.now())
+        page = self._prospects.scan(cursor.after, self._items_per_run)
         found.counts["reconciliation_read"] += page.read
         if page.unreadable:
             found.counts["reconciliation_unreadable"] += len(page.unreadable)
@@ -194,11 +170,7 @@ class MissedChanges:
         missed = self._missed_among(page.prospects, rules)
         if missed:
             found.counts["reconciliation_found"] += len(self._pending.add_unless_newer(missed))
-        if page.next_after is not None:
-            self._watermarks.save_watermark(RECONCILIATION_CURSOR, Watermark(round_started, page.next_after))
-        else:
-            found.round_took = now - round_started
-            self._watermarks.save_watermark(RECONCILIATION_CURSOR, Watermark(now, ""))
+        found.round_took = cursor.moved_to(page.next_after)
 
     def _missed_among(
         self, read: Sequence[ProspectVersion], rules: Callable[[], InboundRules]
@@ -236,19 +208,3 @@ class MissedChanges:
             if plan_prospect_change(prospect, prospect_id, stored, planning).has_work:
                 missed.append(PendingChange(prospect_id, prospect.version))
         return missed
-
-
-def _malformed_message_error(capture: FailedCapture, at: datetime) -> SyncError:
-    return SyncError(
-        direction=Direction.INBOUND,
-        operation=CAPTURE_OPERATION,
-        sobject=FAILED_BATCH_OBJECT,
-        record_id=capture.message_id,
-        failure=Failure(
-            "MALFORMED_FAILED_BATCH",
-            f"an on-failure message of the prospects stream was deleted unread: {capture.problem}; "
-            "reconciliation finds the changes it may have stood for",
-            category=ErrorCategory.VALIDATION,
-        ),
-        at=at,
-    )

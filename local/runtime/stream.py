@@ -1,10 +1,11 @@
 """The prospects table's stream on moto, read the way Lambda's event source mapping reads it
 for InboundSyncFunction: from the position it had when created (`LATEST`), in order, handed
-over as Lambda events of up to `batch_size` records. Tests and `make demo` feed these events to
-the inbound handler, so change capture runs on real stream records, not hand-made ones.
+over as Lambda events of up to `batch_size` records. Tests, `make demo` and `make bench` feed
+these events to the inbound handler, so change capture runs on real stream records, not hand-made ones.
 
-The template's FilterCriteria are not applied here: the handler's own check is the same rule.
-Nor are the mapping's retries: a test that fails an event's every delivery asks for the
+The template's FilterCriteria are applied when asked (`events(filtered=True)`: what reaches the
+function, and so what it costs); otherwise every record is handed over, the handler's own check
+being the same rule. The mapping's retries are not applied: a test that fails an event's every delivery asks for the
 on-failure record Lambda would then send (`failure_record`).
 """
 
@@ -12,17 +13,31 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 
-from local.aws_stack import LocalStack
+from local.runtime.aws import REGION
+
+if TYPE_CHECKING:
+    from local.aws_stack import LocalStack
+
+CONNECTOR_WRITER = "crmsync"
+"""What the connector's writes to the prospects table carry in `written_by` (template.yaml's
+filter names it too)."""
 
 
 class ProspectStream:
-    def __init__(self, stack: LocalStack, *, endpoint_url: str | None = None, batch_size: int = 100) -> None:
-        self._arn = stack.attribute("ProspectsTable", "StreamArn")
-        self._client = boto3.client("dynamodbstreams", region_name=stack.region, endpoint_url=endpoint_url)
+    def __init__(
+        self,
+        stream_arn: str,
+        *,
+        region: str = REGION,
+        endpoint_url: str | None = None,
+        batch_size: int = 100,
+    ) -> None:
+        self._arn = stream_arn
+        self._client = boto3.client("dynamodbstreams", region_name=region, endpoint_url=endpoint_url)
         self._batch_size = batch_size
         self._shard_of: dict[str, str] = {}
         """Sequence number of each record handed over → its shard."""
@@ -34,13 +49,26 @@ class ProspectStream:
             for shard in shards
         }
 
-    def events(self) -> list[dict[str, Any]]:
-        """Every record written since the last call, as Lambda events (oldest first)."""
+    @classmethod
+    def of(
+        cls, stack: LocalStack, *, endpoint_url: str | None = None, batch_size: int = 100
+    ) -> ProspectStream:
+        """The stream of `stack`'s ProspectsTable."""
+        arn = stack.attribute("ProspectsTable", "StreamArn")
+        return cls(arn, region=stack.region, endpoint_url=endpoint_url, batch_size=batch_size)
+
+    def events(self, *, filtered: bool = False) -> list[dict[str, Any]]:
+        """Every record written since the last call, as Lambda events (oldest first); only
+        those that pass the template's FilterCriteria when `filtered`."""
         records: list[dict[str, Any]] = []
         for shard in self._iterators:
             while position := self._iterators[shard]:
                 response = self._client.get_records(ShardIterator=position, Limit=1000)
-                records += [self._as_delivered(record) for record in response["Records"]]
+                records += [
+                    self._as_delivered(record)
+                    for record in response["Records"]
+                    if not filtered or passes_filter(record)
+                ]
                 self._shard_of.update({r["dynamodb"]["SequenceNumber"]: shard for r in response["Records"]})
                 self._iterators[shard] = response.get("NextShardIterator")
                 if not response["Records"]:
@@ -87,6 +115,14 @@ class ProspectStream:
                 "streamArn": self._arn,
             },
         }
+
+
+def passes_filter(record: dict[str, Any]) -> bool:
+    """InboundSyncFunction's FilterCriteria in template.yaml: an INSERT or MODIFY whose new
+    image's `written_by` is not the connector's (a string other than "crmsync", or none)."""
+    new_image = record["dynamodb"].get("NewImage", {})
+    written_by = new_image.get("written_by", {}).get("S")
+    return record.get("eventName") in ("INSERT", "MODIFY") and written_by != CONNECTOR_WRITER
 
 
 def _arrival(stream_record: dict[str, Any]) -> datetime:

@@ -1,38 +1,55 @@
-"""How `make demo` invokes the connector's functions, as Lambda would: a context whose deadline
-comes nearer by the wall clock, and the function's output kept to what a person reads."""
+"""A handler invoked as Lambda invokes it: with a context whose deadline comes nearer by the wall
+clock (or, in a test, stands still), and with the output a person reads kept apart from the
+metrics Powertools prints for CloudWatch."""
 
 from __future__ import annotations
 
 import contextlib
 import io
+import json
 import logging
 import time
 import uuid
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.warnings import PowertoolsUserWarning
 
+from local.runtime.aws import REGION
+
+EVENTS = Path(__file__).resolve().parents[2] / "events"
+
+
+def sample_event(function: str, name: str) -> dict[str, Any]:
+    """A sample event of `events/<function>/<name>.json`, as its trigger sends it."""
+    event: dict[str, Any] = json.loads((EVENTS / function / f"{name}.json").read_text())
+    return event
+
 
 @dataclass
 class LambdaContext:
-    """A Lambda invocation's context: its own request id, and a deadline that comes nearer by
-    the wall clock, as Lambda's does."""
+    """A Lambda invocation's context: its own request id, and a deadline `timeout_ms` after it
+    was made, by the wall clock, as Lambda's is. A test gives `remaining_millis` instead: a
+    deadline that stands still, so that no outcome depends on the machine's speed."""
 
-    function_name: str = "crmsync-demo-HttpApiFunction"
-    timeout_ms: int = 30_000
+    function_name: str = "crmsync-local"
+    timeout_ms: int = 60_000
     memory_limit_in_mb: int = 512
     aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    remaining_millis: int | None = None
     started: float = field(default_factory=time.monotonic)
 
     @property
     def invoked_function_arn(self) -> str:
-        return f"arn:aws:lambda:us-east-1:123456789012:function:{self.function_name}"
+        return f"arn:aws:lambda:{REGION}:123456789012:function:{self.function_name}"
 
     def get_remaining_time_in_millis(self) -> int:
+        if self.remaining_millis is not None:
+            return self.remaining_millis
         return max(0, self.timeout_ms - int((time.monotonic() - self.started) * 1000))
 
 
@@ -40,12 +57,14 @@ def invoke(
     handler: Callable[[dict[str, Any], Any], dict[str, Any]], event: dict[str, Any], context: LambdaContext
 ) -> dict[str, Any]:
     """`handler(event, context)`. The EMF metrics Powertools prints (its cold-start metric even
-    with metrics disabled) are for CloudWatch, not for the report; anything else the function
+    with metrics disabled) are for CloudWatch, not for a person; anything else the function
     prints is shown."""
     with contextlib.redirect_stdout(io.StringIO()) as printed, warnings.catch_warnings():
         # Disabled metrics are never flushed, so a dimension stays set on Powertools' shared
-        # metric set, and it warns when the next function (here, in the same process) sets it.
+        # metric set, and it warns when the next function (here, in the same process) sets it;
+        # and it warns of every invocation that publishes no metric (a stream batch's).
         warnings.filterwarnings("ignore", "Dimension .* has already been added", PowertoolsUserWarning)
+        warnings.filterwarnings("ignore", "No application metrics to publish", UserWarning)
         try:
             return handler(event, context)
         finally:
