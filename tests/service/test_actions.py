@@ -186,3 +186,21 @@ def test_a_validation_error_on_one_record_leaves_the_other_199_written_and_lists
     )
     assert connector.links.by_prospect_ids(["p-bad"]) == {}
     assert events_of(connector, "p-bad")[-1].startswith("not carried out by action")
+
+
+def test_an_action_for_a_prospect_that_does_not_exist_is_listed_and_the_rest_of_its_batch_goes_on(
+    connector: FakeConnector, deliveries: Deliveries
+) -> None:
+    # GIVEN one prospect, and an action naming another that was never stored
+    add_prospects(connector, person("p-1"))
+
+    # WHEN both actions come in one batch
+    report = deliveries.deliver(
+        [deliveries.message("create_lead", "p-1"), deliveries.message("create_lead", "p-ghost")]
+    )
+
+    # THEN the prospect's Lead is created, and the unknown one is listed, not retried
+    assert report.to_retry == set()
+    assert set(keyed(connector, "Lead")) == {"p-1"}
+    assert errors(connector)["p-ghost"].failure.code == "UNKNOWN_PROSPECT"
+    assert connector.links.by_prospect_ids(["p-ghost"]) == {}
