@@ -19,13 +19,43 @@ from tests.fakes.state import FakeSyncState
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
 
+_ADAPTER_OF = {
+    "acquire_lease": bootstrap.leases,
+    "release_lease": bootstrap.leases,
+    "watermark": bootstrap.watermarks,
+    "save_watermark": bootstrap.watermarks,
+    "records_to_retry": bootstrap.retry_list,
+    "mark_for_retry": bootstrap.retry_list,
+    "clear_retry": bootstrap.retry_list,
+    "save_users": bootstrap.user_directory,
+    "users": bootstrap.user_directory,
+    "append_audit": bootstrap.audit_trail,
+    "audit_trail": bootstrap.audit_trail,
+    "record_errors": bootstrap.error_list,
+    "resolve_errors": bootstrap.error_list,
+    "open_errors": bootstrap.error_list,
+    "save_run": bootstrap.run_log,
+    "last_run": bootstrap.run_log,
+    "last_scheduled_start": bootstrap.run_log,
+    "save_scheduled_start": bootstrap.run_log,
+}
+"""Which of the state table's adapters answers each method, as the functions build them."""
+
+
+class _StateTable:
+    """The state table's seven adapters answering as the one object `FakeSyncState` is."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(_ADAPTER_OF[name](), name)
+
+
 @pytest.fixture(params=["fake", "dynamodb"])
 def state(request: pytest.FixtureRequest) -> Any:
-    """One object with every protocol of the runs' bookkeeping, as both are."""
+    """Every protocol of the runs' bookkeeping on one object: the fake's, or the adapters'."""
     if request.param == "fake":
         return FakeSyncState()
     request.getfixturevalue("aws")
-    return bootstrap.leases()
+    return _StateTable()
 
 
 def test_a_lease_is_one_holders_until_it_expires_or_is_given_back(state: Any) -> None:
