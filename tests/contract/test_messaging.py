@@ -14,8 +14,9 @@ import boto3
 import pytest
 from crmsync import bootstrap
 from crmsync.aws.action_claims import IdempotencyActionClaims
-from crmsync.aws.parked_actions import DynamoParkedActions
+from crmsync.aws.dynamo_table import DynamoTable
 from crmsync.aws.prospects import DynamoProspectStore
+from crmsync.aws.tables import IDEMPOTENCY_KEY, PROSPECTS_KEY
 from crmsync.domain.prospect import Prospect, ProspectChange
 from crmsync.ports import (
     ActionClaims,
@@ -88,7 +89,8 @@ def claims(request: pytest.FixtureRequest) -> Claims:
         return Claims(FakeActionClaims(clock), clock)
     request.getfixturevalue("aws")
     client = boto3.client("dynamodb", region_name=REGION)
-    return Claims(IdempotencyActionClaims(client, bootstrap.settings().idempotency_table, clock=clock), clock)
+    table = DynamoTable(client, bootstrap.settings().idempotency_table, IDEMPOTENCY_KEY)
+    return Claims(IdempotencyActionClaims(table, clock=clock), clock)
 
 
 def test_a_prospect_is_claimed_once_until_its_action_is_done_or_released(claims: Claims) -> None:
@@ -124,8 +126,7 @@ def parked(request: pytest.FixtureRequest) -> Any:
     if request.param == "fake":
         return FakeParkedActions()
     request.getfixturevalue("aws")
-    client = boto3.client("dynamodb", region_name=REGION)
-    store = DynamoParkedActions(client, bootstrap.settings().state_table)
+    store = bootstrap.parked_actions()
     store.remove(store.waiting(1000))
     return store
 
@@ -175,7 +176,9 @@ def failed(request: pytest.FixtureRequest) -> Failed:
     assert captures is not None
     sqs.purge_queue(QueueUrl=url)
     marketing = DynamoProspectStore(
-        boto3.client("dynamodb", region_name=REGION), bootstrap.settings().prospects_table
+        DynamoTable(
+            boto3.client("dynamodb", region_name=REGION), bootstrap.settings().prospects_table, PROSPECTS_KEY
+        )
     )
     streams = boto3.client("dynamodbstreams", region_name=REGION)
     arn = stack.attribute("ProspectsTable", "StreamArn")

@@ -9,7 +9,9 @@ from datetime import UTC, datetime, timedelta, timezone
 import boto3
 import pytest
 from crmsync import bootstrap
+from crmsync.aws.dynamo_table import DynamoTable
 from crmsync.aws.prospects import DynamoProspectStore
+from crmsync.aws.tables import PROSPECTS_KEY
 from crmsync.domain.prospect import Prospect, ProspectChange
 from crmsync.ports import ProspectStore
 
@@ -31,7 +33,8 @@ def sides(request: pytest.FixtureRequest) -> Sides:
     request.getfixturevalue("aws")
     table = bootstrap.settings().prospects_table
     return Sides(
-        DynamoProspectStore(boto3.client("dynamodb", region_name=REGION), table), bootstrap.prospect_store()
+        DynamoProspectStore(DynamoTable(boto3.client("dynamodb", region_name=REGION), table, PROSPECTS_KEY)),
+        bootstrap.prospect_store(),
     )
 
 

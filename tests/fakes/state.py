@@ -1,9 +1,11 @@
 """What the runs keep between them, the connector's state and its configuration, in memory, with
-the state table's contracts (crmsync/aws/sync_state.py, state.py, config_store.py).
+the state table's contracts (crmsync/aws/leases.py, watermarks.py, retry_list.py,
+user_directory.py, audit_trail.py, error_list.py, run_log.py, connector_state.py,
+config_store.py).
 
 `FakeSyncState` is one object for `Leases`, `Watermarks`, `RetryList`, `UserDirectory`,
-`AuditTrail`, `ErrorList` and `RunLog`, as the DynamoDB adapter is; a use case is handed only
-the protocols it takes."""
+`AuditTrail`, `ErrorList` and `RunLog`, over one memory as the adapters share one table; a use
+case is handed only the protocols it takes."""
 
 from __future__ import annotations
 
