@@ -142,6 +142,7 @@ def test_parked_actions_wait_oldest_first_once_each_until_removed(parked: Any) -
 
     assert parked.waiting(10) == [first, second]
     assert parked.waiting(1) == [first]
+    assert (parked.count(10), parked.count(1)) == (2, 1)
     parked.remove([first])
     assert parked.waiting(10) == [second]
     parked.remove([second])
