@@ -1,6 +1,7 @@
 """The connector's HTTP entry point (HTTP API, IAM-authenticated): status and connector control
-(configuration, pause, resume), and the automation intake (`POST /actions`); later manual
-sync. Routes stay thin: parse, ask bootstrap, answer."""
+(configuration, pause, resume), the operators' reads and error actions (errors, retry, dismiss,
+a record's story, runs, an object's fields: docs/guide/operating.md), and the automation intake
+(`POST /actions`). Routes stay thin: parse, ask bootstrap, answer."""
 
 from __future__ import annotations
 
