@@ -147,3 +147,23 @@ def test_the_recent_runs_show_their_api_calls_by_kind(connector: FakeConnector) 
     assert runs[1]["api_calls_by_kind"]["query"] >= 2
     with pytest.raises(InvalidRequest):
         recent_runs(connector.state, {"limit": "0"})
+
+
+def test_entries_with_nothing_left_to_send_are_not_queued_and_say_why(connector: FakeConnector) -> None:
+    now = connector.clock.now()
+    bad = Failure("MALFORMED_ACTION", "no action", (), ErrorCategory.VALIDATION)
+    connector.state.record_errors(
+        [
+            SyncError(Direction.INBOUND, "action", "AutomationAction", "p-1", bad, now, prospect_id="p-1"),
+            SyncError(Direction.INBOUND, "capture", "StreamBatch", "m-1", bad, now),
+        ]
+    )
+
+    answer = connector.error_actions().retry({"category": "validation"}, by="arn:operator")
+
+    assert answer["queued"] == []
+    assert [item["key"] for item in answer["not_queued"]] == [
+        "inbound#AutomationAction#p-1",
+        "inbound#StreamBatch#m-1",
+    ]
+    assert connector.pending.versions(["p-1"]) == {}

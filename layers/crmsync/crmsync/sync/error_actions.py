@@ -16,9 +16,9 @@ that fails again updates it (`attempts` + 1, `open` again). What is retried, by 
 - an automation action (its record id is its prospect's): the action is accepted again (tagged
   and queued as `POST /actions` does); the prospect's claim still carries it out once;
 - a Task Salesforce refused: the activity waits to be sent again by the next activities run;
-- an on-failure stream message read unread, or a change record naming no prospect: there is
-  nothing left to send (reconciliation finds the changes); it is answered as not queued, to be
-  dismissed.
+- an on-failure stream message deleted unread, or a change record naming no prospect: there is
+  nothing left to send (reconciliation finds the changes); an action message that named no
+  action kind: nothing says what to carry out. Each is answered as not queued, to be dismissed.
 
 `POST /errors/dismiss` takes entries off the open list with a reason, keeping who dismissed
 them and when; the status and the default list leave them out. A dismissed record that fails
@@ -34,6 +34,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from crmsync.domain.action_results import ACTION_OBJECT
 from crmsync.domain.activities import TASK_OBJECT, ActivityState, StoredActivity
 from crmsync.domain.audit import Direction, ErrorState
 from crmsync.domain.errors import ErrorCategory, ExternalFailure
@@ -290,6 +291,8 @@ class ErrorActions:
             return "not queued: it names no prospect to send again (reconciliation finds missed changes); dismiss it"
         if error.sobject == TASK_OBJECT:
             return self._requeue_task(prospect_id, error.record_id)
+        if error.sobject == ACTION_OBJECT:
+            return "not queued: the action message named no action it could be read as; send it again from the automation"
         if error.record_id == prospect_id and error.sobject in (
             CrmObject.LEAD.sobject,
             CrmObject.CONTACT.sobject,
