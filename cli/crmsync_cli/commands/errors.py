@@ -84,7 +84,7 @@ def add(commands: SubParsers, common: argparse.ArgumentParser) -> None:
         "--after", default=None, metavar="CURSOR", help="the next page (printed below a full page)"
     )
     # The filters have no defaults (SUPPRESS): `errors --category C retry` keeps C. `filters`
-    # fills in those not given.
+    # (`with_filters`) fills in those not given.
     parse.set_defaults(run=list_errors)
     actions = parse.add_subparsers(dest="action", metavar="ACTION")
 
@@ -116,7 +116,7 @@ def add(commands: SubParsers, common: argparse.ArgumentParser) -> None:
 FILTERS = ("category", "object", "direction", "older_than", "newer_than", "limit")
 
 
-def filters(args: argparse.Namespace) -> argparse.Namespace:
+def with_filters(args: argparse.Namespace) -> argparse.Namespace:
     for name in FILTERS:
         if not hasattr(args, name):
             setattr(args, name, None)
@@ -152,7 +152,7 @@ def instant_of(age: str, now: datetime) -> str:
 
 
 def list_errors(args: argparse.Namespace, context: Context) -> int:
-    args = filters(args)
+    args = with_filters(args)
     out = context.output
     query = {**filters_of(args, out.now), "limit": args.limit, "after": args.after}
     body = context.api.call("GET", "/errors", query=query)
@@ -209,7 +209,7 @@ def render_entry(number: int, entry: Mapping[str, Any], out: Output) -> Group:
 
 
 def retry_errors(args: argparse.Namespace, context: Context) -> int:
-    args = filters(args)
+    args = with_filters(args)
     out = context.output
     if args.keys and args.category:
         out.problems("give KEYs or --category, not both")
@@ -282,7 +282,7 @@ def describe_item(item: Any) -> str:
 
 
 def export_errors(args: argparse.Namespace, context: Context) -> int:
-    args = filters(args)
+    args = with_filters(args)
     out = context.output
     filters = filters_of(args, out.now)
     try:
