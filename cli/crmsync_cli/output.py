@@ -35,9 +35,10 @@ class Output:
         self.out.file.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
 
     def problems(self, headline: str, problems: Iterable[str] = ()) -> None:
-        self.err.print(Text(f"crmsync: {headline}", style="bold red"))
+        # Unwrapped (the terminal wraps them): a problem is one line to read, grep or copy.
+        self.err.print(Text(f"crmsync: {headline}", style="bold red"), soft_wrap=True)
         for problem in problems:
-            self.err.print(Text(f"  - {problem}"))
+            self.err.print(Text(f"  - {problem}"), soft_wrap=True)
 
 
 def table(*columns: str, **options: Any) -> Table:
