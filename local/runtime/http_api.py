@@ -269,9 +269,21 @@ def serve_http_api(
 
     port = port or free_port()
     server = create_server(HttpApi(lock=lock), host=host, port=port, threads=4, ident="crmsync-local")
-    thread = threading.Thread(target=server.run, name="http-api", daemon=True)
+    closing = threading.Event()
+
+    def run() -> None:
+        try:
+            server.run()
+        except OSError:
+            # Closing the server under its select() makes the select fail: that is the end.
+            if not closing.is_set():
+                raise
+
+    thread = threading.Thread(target=run, name="http-api", daemon=True)
     thread.start()
     try:
         yield f"http://{host}:{port}"
     finally:
+        closing.set()
         server.close()
+        thread.join(timeout=5)
