@@ -141,9 +141,9 @@ def print_refusal(refusal: Refused, context: Context, out: Output) -> None:
     api = context.api  # made already: the refusal came from it
     if answer.status == 404 and answer.message == "Not Found":
         # API Gateway's own answer (and the local stack's) for a route the stack does not have.
+        upgrade = "restart it: `make local-stop local`" if api.local else "deploy the current version"
         out.problems(
-            f"the connector at {api.url} does not have this route: it is older than this command "
-            "(deploy the current version)"
+            f"the connector at {api.url} does not have this route: it is older than this command ({upgrade})"
         )
         return
     if answer.status == 403 and not api.local:

@@ -35,10 +35,12 @@ class Output:
         self.out.file.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
 
     def problems(self, headline: str, problems: Iterable[str] = ()) -> None:
-        # Unwrapped (the terminal wraps them): a problem is one line to read, grep or copy.
-        self.err.print(Text(f"crmsync: {headline}", style="bold red"), soft_wrap=True)
+        # Wrapped at words on a terminal; elsewhere (a log, a pipe) a problem is one line to
+        # grep or copy.
+        unwrapped = not self.err.is_terminal
+        self.err.print(Text(f"crmsync: {headline}", style="bold red"), soft_wrap=unwrapped)
         for problem in problems:
-            self.err.print(Text(f"  - {problem}"), soft_wrap=True)
+            self.err.print(Text(f"  - {problem}"), soft_wrap=unwrapped)
 
 
 def table(*columns: str, **options: Any) -> Table:

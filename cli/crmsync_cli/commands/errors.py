@@ -172,20 +172,19 @@ def list_errors(args: argparse.Namespace, context: Context) -> int:
     if body.get("next"):
         out.out.print(f"More: crmsync errors --after {body['next']} (with the same filters)")
     out.out.print(
-        Text(
-            "retry: crmsync errors retry KEY...  ·  dismiss: crmsync errors dismiss KEY... --reason TEXT",
-            style="dim",
-        )
+        Text("crmsync errors retry KEY...  puts the records back in line for the next run", style="dim")
+    )
+    out.out.print(
+        Text("crmsync errors dismiss KEY... --reason TEXT  takes entries off the list", style="dim")
     )
     return 0
 
 
 def render_entry(number: int, entry: Mapping[str, Any], out: Output) -> Group:
-    record = f"{entry.get('object') or '?'} {entry.get('record_id') or '-'}"
+    """An entry in four lines: the record and what was done to it; Salesforce's code, category
+    and message; the prospect, fields, when and how often; the key to retry or dismiss it by."""
     head = Text(f"{number:>2}  ")
-    head.append(record, style="bold")
-    if entry.get("prospect_id"):
-        head.append(f" · prospect {entry['prospect_id']}")
+    head.append(f"{entry.get('object') or '?'} {entry.get('record_id') or '(not created)'}", style="bold")
     head.append(f" · {entry.get('direction', '?')} {entry.get('operation') or ''}".rstrip())
     if entry.get("state") not in (None, "open"):
         head.append(f" · {entry['state']}", style="yellow")
@@ -194,13 +193,14 @@ def render_entry(number: int, entry: Mapping[str, Any], out: Output) -> Group:
     problem.append(f" ({entry.get('category', '?')}): {entry.get('message') or ''}")
     fields = entry.get("fields") or []
     attempts = entry.get("attempts")
-    seen = Text(
-        (f"fields {', '.join(map(str, fields))} · " if fields else "")
-        + f"first seen {when(entry.get('first_seen'), out.now, seconds=False)} · "
-        + f"last seen {when(entry.get('last_seen'), out.now, seconds=False)}"
-        + (f" · {plural(attempts, 'attempt')}" if isinstance(attempts, int) else ""),
-        style="dim",
-    )
+    details = [f"prospect {entry['prospect_id']}"] if entry.get("prospect_id") else []
+    if fields:
+        details.append(f"fields {', '.join(map(str, fields))}")
+    details.append(f"first seen {when(entry.get('first_seen'), out.now, seconds=False)}")
+    details.append(f"last seen {when(entry.get('last_seen'), out.now, seconds=False)}")
+    if isinstance(attempts, int):
+        details.append(plural(attempts, "attempt"))
+    seen = Text(" · ".join(details), style="dim")
     key = Text(f"key {entry.get('key', '?')}", style="cyan")
     return Group(head, Padding(Group(problem, seen, key), (0, 0, 1, 4)))
 

@@ -17,7 +17,7 @@ from rich.console import Group
 from rich.text import Text
 
 from crmsync_cli.context import Context, SubParsers, command
-from crmsync_cli.output import ago, counts, duration, number, table, when
+from crmsync_cli.output import ago, counts, duration, instant, number, table, when
 
 HEALTHY, UNHEALTHY = 0, 1
 
@@ -186,10 +186,10 @@ def _details(body: Mapping[str, Any], now: Any) -> list[Any]:
         lines = []
         for name, schedule in schedules.items():
             if isinstance(schedule, Mapping):
-                due = schedule.get("next_due_at")
+                due = instant(schedule.get("next_due_at"))
                 lines.append(
                     f"{name} every {schedule.get('every', '?')}, next "
-                    + (when(due, now) if due else "at the next tick")
+                    + (when(due.isoformat(), now) if due and due > now else "at the next tick")
                 )
         grid.add_row(Text("Schedules", style="bold"), "\n".join(lines))
     return [grid] if grid.row_count else []
