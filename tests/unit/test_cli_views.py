@@ -313,6 +313,67 @@ PLAN: dict[str, Any] = {
 }
 
 
+STATUS: dict[str, Any] = {
+    "state": "over_budget",
+    "healthy": False,
+    "version": "0.1.0",
+    "config_version": 3,
+    "schedules": {
+        "outbound": {"every": "2 minutes", "next_due_at": "2026-12-07T11:46:00+00:00"},
+        "inbound": {
+            "every": "2 minutes",
+            "max_waiting_changes": 100,
+            "next_due_at": "2026-12-07T11:46:30+00:00",
+        },
+    },
+    "directions": {
+        "outbound": {
+            "last_completed_run": {
+                "run_id": "r1",
+                "finished_at": "2026-12-07T11:02:41+00:00",
+                "counts": {"read": 120, "updated": 117, "created": 3},
+            },
+            "lag_seconds": 2579,
+            "last_run": {
+                "run_id": "r9",
+                "outcome": "over_budget",
+                "finished_at": "2026-12-07T11:44:00+00:00",
+            },
+            "failing": True,
+            "failing_why": "the last 5 runs stopped over the API budget",
+        },
+        "inbound": {
+            "last_completed_run": {
+                "run_id": "r2",
+                "finished_at": "2026-12-07T11:44:05+00:00",
+                "counts": {"read": 4, "updated": 3},
+            },
+            "lag_seconds": 55,
+            "last_run": {"run_id": "r2", "outcome": "completed", "finished_at": "2026-12-07T11:44:05+00:00"},
+            "failing": False,
+        },
+    },
+    "waiting": {
+        "changed_prospects": 12,
+        "parked_actions": 0,
+        "actions_queue": 3,
+        "actions_dlq": 1,
+        "failed_captures": 0,
+    },
+    "api": {"used": 81234, "limit": 100000, "percent": 81.2, "budget_percent": 80},
+    "open_errors": {"validation": 2, "duplicate": 1},
+    "resync": {
+        "state": "running",
+        "object": "Lead",
+        "read": 2000,
+        "applied": 1800,
+        "total": 5000,
+        "started_at": "2026-12-07T11:30:00+00:00",
+    },
+    "salesforce": {"reachable": True},
+}
+
+
 def test_why_prints_the_timeline_by_run_each_change_with_its_rule(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -668,3 +729,38 @@ def test_report_says_it_is_not_available_until_its_renderer_is_installed(
     assert code == NOT_SENT
     assert stack.requests == []
     assert "the HTML report is not available in this version of crmsync" in errors
+
+
+def test_status_shows_each_direction_what_waits_and_the_budget_and_exits_1_when_unhealthy(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    code, printed, _ = crmsync("status", stack=answering(STATUS), monkeypatch=monkeypatch, tmp_path=tmp_path)
+
+    assert code == 1
+    assert lines(printed) == [
+        "OVER BUDGET  NOT HEALTHY  ·  crmsync 0.1.0  ·  configuration v3",
+        "Salesforce answers  ·  API calls today 81,234 of 100,000 (81.2%; budget 80%)",
+        "",
+        "          last completed sync               lag     last run",
+        "outbound  11:02:41                          42 min  over_budget 11:44:00",
+        "          read 120, updated 117, created 3",
+        "inbound   11:44:05                          55 s    completed 11:44:05",
+        "          read 4, updated 3",
+        "! outbound is failing: the last 5 runs stopped over the API budget",
+        "",
+        "Waiting      changed prospects 12  ·  actions queue 3  ·  actions DLQ 1",
+        "Open errors  validation 2  ·  duplicate 1   (crmsync errors)",
+        "Resync       Lead: 2,000 of 5,000 read, 1,800 applied (running, started 15 min",
+        "             ago)",
+        "Schedules    outbound every 2 minutes, next 11:46:00",
+        "             inbound every 2 minutes, next 11:46:30",
+    ]
+
+
+def test_a_paused_connector_is_healthy(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    paused = {**STATUS, "state": "paused", "healthy": True}
+
+    code, printed, _ = crmsync("status", stack=answering(paused), monkeypatch=monkeypatch, tmp_path=tmp_path)
+
+    assert code == 0
+    assert lines(printed)[0] == "PAUSED  healthy  ·  crmsync 0.1.0  ·  configuration v3"

@@ -123,8 +123,8 @@ def _directions(directions: Mapping[str, Any], now: Any) -> Any:
         completed = direction.get("last_completed_run") or None
         last = direction.get("last_run") or None
         if completed:
-            done = Text(f"{when(completed.get('finished_at'), now)}  ")
-            done.append(counts(completed.get("counts")), style="dim")
+            done = Text(when(completed.get("finished_at"), now))
+            done.append(f"\n{counts(completed.get('counts'))}", style="dim")
         else:
             done = Text("never")
         lag = direction.get("lag_seconds")
@@ -167,10 +167,15 @@ def _details(body: Mapping[str, Any], now: Any) -> list[Any]:
     grid = table("", "", show_header=False)
     waiting = body.get("waiting")
     if isinstance(waiting, Mapping):
-        grid.add_row(
-            Text("Waiting", style="bold"),
-            "  ·  ".join(f"{label} {number(waiting[key])}" for key, label in WAITING if key in waiting),
-        )
+        # What waits, those above zero; messages in the DLQ need a person.
+        shown = Text()
+        for key, label in WAITING:
+            if waiting.get(key):
+                shown.append("  ·  " if shown else "")
+                shown.append(
+                    f"{label} {number(waiting[key])}", style="bold red" if key == "actions_dlq" else ""
+                )
+        grid.add_row(Text("Waiting", style="bold"), shown if shown else Text("nothing"))
     open_errors = body.get("open_errors")
     if isinstance(open_errors, Mapping):
         total = sum(n for n in open_errors.values() if isinstance(n, int))
