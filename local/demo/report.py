@@ -3,6 +3,7 @@ and error list entries that say why a record looks the way it does."""
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -67,7 +68,9 @@ def print_counter_meanings(counts: Iterable[Mapping[str, int]]) -> None:
     shown = {name for one in counts for name, value in one.items() if value}
     for name, meaning in COUNTER_MEANINGS.items():
         if name in shown:
-            print(f"  {name}: {meaning}")
+            print(
+                textwrap.fill(f"{name}: {meaning}", width=100, initial_indent="  ", subsequent_indent="    ")
+            )
 
 
 def counts_text(counts: Mapping[str, int]) -> str:
