@@ -19,7 +19,10 @@ from rich.console import Console
 
 from local.aws_stack import LocalStack
 from local.runtime.aws import free_port
+from local.runtime.connector import LocalConnector
+from local.runtime.functions import LocalFunctions
 from local.runtime.http_api import serve_http_api
+from local.runtime.local_stack import seed
 from local.salesforce_emulator import Emulator
 
 SAMPLE = Path(__file__).resolve().parents[2] / "config" / "crmsync.sample.json"
@@ -190,3 +193,23 @@ def test_no_local_stack_file_says_to_start_one(tmp_path: Path, monkeypatch: pyte
     assert answered.code == NOT_SENT
     assert "no local stack found" in answered.err
     assert "make local" in answered.err
+
+
+def test_the_local_stacks_seeding_leaves_what_the_readme_shows(
+    local_stack: str, stack: LocalStack, emulator: Emulator
+) -> None:
+    # GIVEN the seeding `make local` runs, on this test's stack
+    functions = LocalFunctions(LocalConnector(emulator, stack, moto_url=None, salesforce_url=""))
+    seeded = seed(functions, emulator)
+
+    # THEN records are linked, a Lead was made for an action, and two errors are open
+    links = bootstrap.link_store().by_prospect_ids(["imported-0001", "auto-lead-001"])
+    assert links["imported-0001"].link.crm.id == seeded.leads[0]
+    created = emulator.get(links["auto-lead-001"].link.crm.id) or {}
+    assert created["Email"] == "robin@startup.example"
+    assert seeded.open_errors == {"validation": 1, "duplicate": 1}
+    # AND the operator sees them
+    answered = crmsync("--local", "status")
+    assert answered.code == 0
+    assert answered.lines[0].startswith("RUNNING  healthy")
+    assert "Open errors  validation 1  ·  duplicate 1   (crmsync errors)" in answered.lines

@@ -84,7 +84,7 @@ def watch(progress: Mapping[str, Any], context: Context) -> Mapping[str, Any]:
         TextColumn("[bold]{task.description}"),
         BarColumn(bar_width=None),
         MofNCompleteColumn(),
-        TextColumn("{task.fields[applied]} applied"),
+        TextColumn("read, {task.fields[applied]} applied"),
         TimeElapsedColumn(),
         console=context.output.err if context.output.json else context.output.out,
         transient=False,
