@@ -367,6 +367,8 @@ def stop(state: Path) -> int:
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
         for _ in range(100):
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, os.WNOHANG)  # reaped, when this process started it (check-cli)
             os.kill(pid, 0)
             time.sleep(0.1)
         print(f"The local stack (pid {pid}) did not stop within 10 s.")
