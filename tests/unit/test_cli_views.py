@@ -84,17 +84,21 @@ WHY: dict[str, Any] = {
     "prospect_id": "imported-0001",
     "salesforce": {"object": "Lead", "id": "00Q8d0000000005EAA"},
     "link": {
-        "status": "linked",
-        "crm": {"object": "Lead", "id": "00Q8d0000000005EAA"},
-        "linked_at": "2026-12-07T11:02:00+00:00",
-        "last_synced_at": "2026-12-07T11:40:00+00:00",
+        "object": "Lead",
+        "id": "00Q8d0000000005EAA",
+        "status": "active",
+        "origin": "salesforce",
+        "synced_version": 4,
+        "fields_kept": 9,
     },
     "link_history": [
         {
-            "at": "2026-12-07T11:02:00+00:00",
-            "status": "linked",
-            "crm": {"object": "Lead", "id": "00Q8d0000000005EAA"},
-            "why": "email match",
+            "object": "Lead",
+            "id": "00Q8d0000000005EAA",
+            "from": "2026-12-07T11:02:00+00:00",
+            "until": "2026-12-07T11:40:00+00:00",
+            "event": "linked to Lead 00Q8d0000000005EAA: prospect imported-0001 has the same email",
+            "run_id": "4f1c2d3e-aaaa-bbbb-cccc-000000000001",
         }
     ],
     "timeline": [
@@ -387,13 +391,16 @@ def test_why_prints_the_timeline_by_run_each_change_with_its_rule(
     assert stack.requests[0][:2] == ("GET", "/records/imported-0001/why")
     shown = lines(printed)
     assert shown[0] == "Prospect imported-0001  ↔  Lead 00Q8d0000000005EAA"
-    assert shown[1] == "link: linked · Lead 00Q8d0000000005EAA · since 11:02 · last synced 11:40"
+    assert shown[1] == "link: active · Lead 00Q8d0000000005EAA · origin salesforce"
     assert "Timeline (5 entries, oldest first)" in shown
     assert "run 4f1c2d3e… · outbound · 11:02:00" in shown
     assert "  11:02:00  outbound  linked  (email match)" in shown
     assert "  11:20:00  outbound  phone: '+1 555 0100' → '+44 20 7946 0000'  (most_recent:" in shown
     assert "  11:40:00  inbound   Marketing_Score__c: (blank) → 40  (marketing)" in shown
-    assert "  linked · Lead 00Q8d0000000005EAA · at 11:02 · why email match" in shown
+    assert shown[-5:-3] == [
+        "  Lead 00Q8d0000000005EAA · 11:02 to 11:40 · linked to Lead 00Q8d0000000005EAA:",
+        "  prospect imported-0001 has the same email",
+    ]
     assert shown[-2:] == ["Open errors (0)", "  none"]
 
 

@@ -42,6 +42,8 @@ def run(args: argparse.Namespace, context: Context) -> int:
 
 def render(sobject: str, fields: list[Mapping[str, Any]]) -> Group:
     grid = table("field", "type", "create", "update", "mapped to (behaviour)")
+    # A behaviour is one long word (prefer_salesforce_unless_blank): folded, not cut short.
+    grid.columns[-1].overflow = "fold"
     for field in fields:
         mapped = field.get("mapped")
         grid.add_row(

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from rich.console import Group, RenderableType
+from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
@@ -58,7 +59,7 @@ def render(body: Mapping[str, Any], out: Output) -> Group:
     history = [e for e in body.get("link_history") or [] if isinstance(e, Mapping)]
     parts += [Text(), Text("Link history", style="bold underline")]
     if history:
-        parts += [Text(f"  {describe_link(entry, out)}") for entry in history]
+        parts += [Padding(Text(describe_link(entry, out)), (0, 0, 0, 2)) for entry in history]
     else:
         parts.append(Text("  no earlier link", style="dim"))
     errors = [e for e in body.get("open_errors") or [] if isinstance(e, Mapping)]
@@ -89,28 +90,30 @@ def _link_line(link: Any, out: Output) -> Text:
 
 
 def describe_link(link: Mapping[str, Any], out: Output) -> str:
-    """A link (current or past) in a line: status, record, and its times."""
+    """A link (current or past) in a line: its status, the record, where it came from, when,
+    and the event that made it."""
     crm = link.get("crm") if isinstance(link.get("crm"), Mapping) else link
     record = " ".join(str(crm[k]) for k in ("object", "id") if isinstance(crm, Mapping) and crm.get(k))
     parts = [str(link.get("status") or "")]
     if record:
         parts.append(record)
+    if link.get("origin"):
+        parts.append(f"origin {link['origin']}")
+    if link.get("from"):
+        first, last = (
+            when(link["from"], out.now, seconds=False),
+            when(link.get("until"), out.now, seconds=False),
+        )
+        parts.append(first if last in ("-", first) else f"{first} to {last}")
     for key, label in (
         ("linked_at", "since"),
-        ("created_at", "since"),
-        ("at", "at"),
         ("last_synced_at", "last synced"),
-        ("updated_at", "updated"),
         ("replaced_at", "replaced"),
     ):
         if link.get(key):
             parts.append(f"{label} {when(link[key], out.now, seconds=False)}")
-    for key in ("replaced_by", "reason", "why"):
-        if link.get(key):
-            value = link[key]
-            if isinstance(value, Mapping):
-                value = " ".join(str(v) for v in value.values())
-            parts.append(f"{key.replace('_', ' ')} {value}")
+    if link.get("event"):
+        parts.append(str(link["event"]))
     return " · ".join(p for p in parts if p) or "-"
 
 
