@@ -344,7 +344,7 @@ STATUS: dict[str, Any] = {
                 "finished_at": "2026-12-07T11:44:00+00:00",
             },
             "failing": True,
-            "failing_why": "the last 5 runs stopped over the API budget",
+            "failing_because": "the last 5 runs stopped over the API budget",
         },
         "inbound": {
             "last_completed_run": {

@@ -157,7 +157,7 @@ def _why_failing(direction: Mapping[str, Any]) -> str:
         return failing
     if isinstance(failing, Mapping):
         return str(failing.get("why") or failing.get("reason") or "")
-    for key in ("failing_why", "why", "failing_reason", "reason"):
+    for key in ("failing_because", "failing_why", "why", "reason"):
         if direction.get(key):
             return str(direction[key])
     return ""
