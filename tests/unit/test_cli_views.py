@@ -290,7 +290,10 @@ SYNC: dict[str, Any] = {
             "rule": "most_recent",
         },
     ],
-    "api_calls": {"total": 3, "query": 1, "collections": 1, "limits": 1},
+    "outbound": {"outcome": "updated", "reason": "Salesforce's Phone changed", "changes": [], "events": []},
+    "inbound": {"outcome": "updated", "reason": "the prospect changed", "changes": [], "events": []},
+    "api_calls": 3,
+    "api_calls_at_most": 4,
 }
 
 PLAN: dict[str, Any] = {
@@ -311,9 +314,16 @@ PLAN: dict[str, Any] = {
                 }
             ],
         },
-        {"prospect_id": "p2", "object": "Lead", "id": "00Q8d0000000006EAA", "changes": []},
+        {
+            "prospect_id": "p2",
+            "object": "Contact",
+            "id": "0038d000000000DAAQ",
+            "changes": [],
+            "note": "out of the new scope: the runs would leave it (and its prospect) as it is",
+        },
     ],
-    "summary": {"records": 2, "changing": 1},
+    "summary": {"records": 2, "would_change": 1, "by_field": {"salesforce:Marketing_Grade__c": 1}},
+    "api_calls": 6,
 }
 
 
@@ -623,7 +633,11 @@ def test_sync_shows_each_change_by_side_and_the_api_calls_spent(
     assert shown[0] == "Synced prospect imported-0001 ↔ Lead 00Q8d0000000005EAA (both)"
     assert "salesforce  Title: 'Countess' → 'Director of Analytics'" in shown
     assert "marketing   phone: '+1 555 0100' → '+44 20 7946 0000'  (most_recent)" in shown
-    assert shown[-1] == "Salesforce API calls: 3 (query 1, collections 1, limits 1)"
+    assert shown[-3:] == [
+        "outbound: updated (Salesforce's Phone changed)",
+        "inbound: updated (the prospect changed)",
+        "Salesforce API calls: 3 (at most 4)",
+    ]
 
 
 def test_sync_when_salesforce_does_not_answer_shows_its_failure(
@@ -664,6 +678,15 @@ def test_config_plan_shows_what_would_change_and_writes_nothing(
     assert shown[0] == "Dry run over 2 linked records: 1 would change, 1 would not. Nothing was written."
     assert "Lead 00Q8d0000000005EAA · prospect imported-0001" in shown
     assert "  salesforce  Marketing_Grade__c: 'A' → (blank)  (marketing, sync_blanks)" in shown
+    assert shown[shown.index("Contact 0038d000000000DAAQ · prospect p2") + 1] == (
+        "  out of the new scope: the runs would leave it (and its prospect) as it is"
+    )
+    assert shown[-4:] == [
+        "Records each field would change on",
+        "  salesforce  Marketing_Grade__c  1",
+        "",
+        "Salesforce API calls spent on the dry run: 6",
+    ]
 
 
 def test_config_plan_the_connector_finds_invalid_shows_its_problems(

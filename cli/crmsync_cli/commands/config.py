@@ -21,11 +21,12 @@ from typing import Any
 from crmsync.config import Configuration, InvalidConfiguration
 from crmsync.json_input import JsonInputError, read_json
 from rich.console import Group, RenderableType
+from rich.padding import Padding
 from rich.text import Text
 
 from crmsync_cli.commands.why import describe
 from crmsync_cli.context import Context, SubParsers, command
-from crmsync_cli.output import NOT_SENT, REFUSED, Output, counts, plural, table
+from crmsync_cli.output import NOT_SENT, REFUSED, Output, plural, table
 
 DEFAULT_SAMPLE = 20
 
@@ -164,24 +165,34 @@ def render_plan(body: Mapping[str, Any], out: Output) -> Group:
             style="bold",
         )
     ]
-    for record in changing:
+    for record in records:
+        if not record.get("changes") and not record.get("note"):
+            continue
         parts.append(
             Text(
                 f"\n{record.get('object', '?')} {record.get('id', '-')} · prospect {record.get('prospect_id', '-')}",
                 style="bold",
             )
         )
+        if record.get("note"):
+            parts.append(Padding(Text(str(record["note"]), style="dim"), (0, 0, 0, 2)))
         grid = table("side", "change", show_header=False)
         for change in record.get("changes") or []:
             if isinstance(change, Mapping):
                 grid.add_row(Text(f"  {change.get('side', '')}", style="cyan"), describe(change))
-        parts.append(grid)
+        if grid.row_count:
+            parts.append(grid)
     summary = body.get("summary")
-    if isinstance(summary, Mapping) and summary:
-        parts.append(Text("\nSummary", style="bold underline"))
-        for name, value in summary.items():
-            shown = counts(value) if isinstance(value, Mapping) else str(value)
-            parts.append(Text(f"  {name.replace('_', ' ')}: {shown}"))
+    by_field = summary.get("by_field") if isinstance(summary, Mapping) else None
+    if isinstance(by_field, Mapping) and by_field:
+        parts.append(Text("\nRecords each field would change on", style="bold"))
+        grid = table("side", "field", "records", show_header=False)
+        for key, count in by_field.items():
+            side, _, field = str(key).rpartition(":")
+            grid.add_row(Text(f"  {side}", style="cyan"), field, str(count))
+        parts.append(grid)
+    if body.get("api_calls") is not None:
+        parts.append(Text(f"\nSalesforce API calls spent on the dry run: {body['api_calls']}", style="dim"))
     return Group(*parts)
 
 

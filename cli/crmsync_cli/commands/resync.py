@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -59,6 +60,7 @@ def run(args: argparse.Namespace, context: Context) -> int:
         return 0
     if follow and under_way(progress):
         progress = watch(progress, context)
+        out.now = datetime.now(UTC)  # ages are told from when the watching ended
     if out.json:
         out.print_json({"resync": progress})
     else:

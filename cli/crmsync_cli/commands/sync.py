@@ -70,6 +70,14 @@ def render(body: Mapping[str, Any], out: Output) -> Group:
         parts.append(grid)
     else:
         parts.append(Text("Nothing to change: both sides already agree.", style="green"))
+    for direction in ("outbound", "inbound"):
+        done = body.get(direction)
+        if isinstance(done, Mapping) and done.get("outcome"):
+            line = Text(f"{direction}: ", style="bold")
+            line.append(str(done["outcome"]))
+            if done.get("reason"):
+                line.append(f" ({done['reason']})", style="dim")
+            parts.append(line)
     events = [e for e in body.get("events") or [] if e]
     parts += [Text(f"• {e.get('event') if isinstance(e, Mapping) else e}") for e in events]
     errors = [e for e in body.get("errors") or body.get("open_errors") or [] if isinstance(e, Mapping)]
@@ -84,7 +92,10 @@ def render(body: Mapping[str, Any], out: Output) -> Group:
             spent.append(" (" + ", ".join(f"{k} {number(v)}" for k, v in kinds.items()) + ")", style="dim")
         parts.append(spent)
     elif calls is not None:
-        parts.append(Text(f"Salesforce API calls: {number(calls)}"))
+        spent = Text(f"Salesforce API calls: {number(calls)}")
+        if body.get("api_calls_at_most") is not None:
+            spent.append(f" (at most {number(body['api_calls_at_most'])})", style="dim")
+        parts.append(spent)
     return Group(*parts)
 
 
