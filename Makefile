@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 # pyproject.toml declares the `crmsync` command (cli/) that the venv installs (editable).
-REQS := requirements-dev.txt layers/crmsync/requirements.txt pyproject.toml
+REQS := requirements-dev.txt layers/crmsync/requirements.txt cli/requirements.txt pyproject.toml
 STAMP := $(VENV)/.installed-$(shell cat $(REQS) | sha1sum | cut -c1-12)
 export PYTHONPATH := $(CURDIR)/layers/crmsync:$(CURDIR)/cli:$(CURDIR)
 CHECKOV_VENV := .venv-checkov
@@ -20,7 +20,7 @@ $(STAMP): $(REQS)
 	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements-dev.txt -r layers/crmsync/requirements.txt
+	$(BIN)/pip install --quiet -r requirements-dev.txt -r layers/crmsync/requirements.txt -r cli/requirements.txt
 	$(BIN)/pip install --quiet --no-deps --editable .
 	touch $@
 
