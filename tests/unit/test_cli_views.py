@@ -11,7 +11,9 @@ import csv
 import importlib.util
 import io
 import json
+import sys
 import time
+import types
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -794,3 +796,31 @@ def test_a_paused_connector_is_healthy(monkeypatch: pytest.MonkeyPatch, tmp_path
 
     assert code == 0
     assert lines(printed)[0] == "PAUSED  healthy  ·  crmsync 0.1.0  ·  configuration v3"
+
+
+def test_report_hands_the_routes_time_series_to_the_renderer(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    drawn: list[tuple[Any, Path]] = []
+    renderer = types.ModuleType("crmsync_cli.report")
+    renderer.write_report = lambda data, path: drawn.append((data, path))  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "crmsync_cli.report", renderer)
+    series = {"runs": [], "errors_by_category": [], "top_failing_records": []}
+    stack = answering(series)
+    page = tmp_path / "health.html"
+
+    code, printed, _ = crmsync(
+        "report",
+        "--html",
+        str(page),
+        "--since",
+        "2026-12-01",
+        stack=stack,
+        monkeypatch=monkeypatch,
+        tmp_path=tmp_path,
+    )
+
+    assert code == 0
+    assert stack.requests[0][:3] == ("GET", "/report", {"since": ["2026-12-01"]})
+    assert drawn == [(series, page)]
+    assert "(self-contained: open it in a browser)" in printed

@@ -52,9 +52,12 @@ def run(args: argparse.Namespace, context: Context) -> int:
     out = context.output
     write = renderer()
     data = context.api.call("GET", "/report", query={"since": args.since, "until": args.until})
-    write(data, args.html)
+    try:
+        write(data, args.html)
+    except OSError as exc:
+        raise NotSent(f"cannot write {args.html}: {exc.strerror}") from exc
     if out.json:
         out.print_json({"file": str(args.html)})
     else:
-        out.out.print(f"Report written to {args.html}: open it in a browser (it needs no network).")
+        out.out.print(f"Report written to {args.html} (self-contained: open it in a browser).")
     return 0
