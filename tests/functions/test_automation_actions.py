@@ -1,6 +1,6 @@
 """The automation actions consumer (docs/guide/actions.md) through its handler, with SQS events like the ones
 in events/automation_actions/: moto for AWS (tables and queues made from template.yaml), the
-Salesforce emulator over HTTPS through the real simple-salesforce client.
+Salesforce emulator through the real simple-salesforce client (in process; `over_https` serves it).
 
 What a user sees after each delivery: the Leads, Contacts and Accounts in Salesforce, the
 prospects' links, tags and CRM IDs, the audit trail, the error list, and what SQS is told to
@@ -10,7 +10,6 @@ deliver again (`batchItemFailures`).
 from __future__ import annotations
 
 import json
-import random
 import uuid
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -21,9 +20,9 @@ from typing import Any
 import boto3
 import pytest
 from crmsync import bootstrap
-from crmsync.aws.action_claims import IdempotencyActionClaims
-from crmsync.aws.parked_actions import DynamoParkedActions
+from crmsync.aws.dynamo_table import DynamoTable
 from crmsync.aws.prospects import DynamoProspectStore
+from crmsync.aws.tables import PROSPECTS_KEY
 from crmsync.domain.audit import Direction, SyncError
 from crmsync.domain.errors import ErrorCategory, Failure, StoreError
 from crmsync.domain.lifecycle import LinkChange, LinkOrigin, LinkStatus, StoredLink
@@ -39,7 +38,7 @@ from local.runtime.schedules import let_schedules_pass
 from local.runtime.stream import ProspectStream
 from local.salesforce_emulator import Emulator, ManualClock
 
-from .conftest import REGION, LambdaContext, OutboundConnector, deploy, load_event
+from .conftest import REGION, USERNAME, LambdaContext, OutboundConnector, deploy, load_event
 
 KEY_FIELD = "Crmsync_Key__c"
 LEAD_TAG = "added-to-salesforce-lead"
@@ -124,6 +123,7 @@ def keyed(salesforce: Emulator, sobject: str) -> Counter[str]:
 # ------------------------------------------------------------------ creating and linking
 
 
+@pytest.mark.over_https  # the one test of this function whose org is served: a socket and TLS
 def test_the_sample_batch_creates_one_lead_and_one_contact_with_its_account(
     actions_connector: Emulator,
 ) -> None:
@@ -346,64 +346,6 @@ def crashing_links(actions_connector: Emulator) -> Iterator[CrashingLinkStore]:
         yield links
 
 
-@pytest.mark.parametrize("matching", ["email", "crm_id"])
-def test_300_actions_delivered_with_duplicates_and_a_crash_create_exactly_one_record_per_prospect(
-    actions_connector: Emulator, crashing_links: CrashingLinkStore, matching: str
-) -> None:
-    salesforce = actions_connector
-    bootstrap.load_configuration({"version": 2, "matching": matching})
-    # GIVEN 300 prospects of 10 companies, half asked as Leads and half as Contacts
-    prospects = [person(f"p-{n:03d}", company=f"Company {n // 30}") for n in range(300)]
-    add_prospects(*prospects)
-    actions = [
-        sqs_record(message("create_lead" if n % 2 else "create_contact", p.id, action_id=f"action-{n}"))
-        for n, p in enumerate(prospects)
-    ]
-    # AND 10% of them delivered twice, the second copy in a later batch than the first
-    shuffled = random.Random(7)
-    twice = shuffled.sample(actions, 30)
-    deliveries = actions + [sqs_record(a["body"]) for a in twice]
-    batches = [deliveries[start : start + 100] for start in range(0, len(deliveries), 100)]
-
-    # WHEN the second batch dies after Salesforce created its records, and SQS delivers it again
-    for number, batch in enumerate(batches):
-        if number == 1:
-            before = set(keyed(salesforce, "Lead")) | set(keyed(salesforce, "Contact"))
-            crashing_links.crashes_left = 1
-            with pytest.raises(RuntimeError, match="Lambda died"):
-                deliver(batch)
-            created_by_crash = (set(keyed(salesforce, "Lead")) | set(keyed(salesforce, "Contact"))) - before
-            assert len(created_by_crash) > 50, "the records of the crashed batch exist in Salesforce"
-            assert not bootstrap.link_store().by_prospect_ids(created_by_crash), "and none is linked"
-            redelivered = [
-                {**record, "attributes": {**record["attributes"], "ApproximateReceiveCount": "2"}}
-                for record in batch
-            ]
-            assert deliver(redelivered) == []
-            for prospect_id in created_by_crash:
-                assert any(
-                    "created for this prospect by an earlier attempt" in e for e in events_of(prospect_id)
-                )
-        else:
-            assert deliver(batch) == []
-    # AND every message is delivered once more, long after (a redrive, say)
-    for start in range(0, len(actions), 100):
-        assert deliver(actions[start : start + 100]) == []
-
-    # THEN each prospect has exactly one CRM record, linked to it, and no duplicate exists
-    leads, contacts = keyed(salesforce, "Lead"), keyed(salesforce, "Contact")
-    assert set(leads) | set(contacts) == {p.id for p in prospects}
-    assert not set(leads) & set(contacts)
-    assert set(leads.values()) == set(contacts.values()) == {1}
-    assert len(salesforce.records("Lead")) == 150 and len(salesforce.records("Contact")) == 150
-    records = {r[KEY_FIELD]: r["Id"] for r in salesforce.records("Lead") + salesforce.records("Contact")}
-    links = bootstrap.link_store().by_prospect_ids(records)
-    assert {pid: stored_link.link.crm.id for pid, stored_link in links.items()} == records
-    # AND each company's Account exists once
-    assert Counter(a["Name"] for a in salesforce.records("Account")) == {f"Company {n}": 1 for n in range(10)}
-    assert errors() == {}
-
-
 def test_the_same_action_delivered_twice_in_one_batch_is_carried_out_once(
     actions_connector: Emulator,
 ) -> None:
@@ -431,33 +373,6 @@ def test_two_prospects_sharing_an_email_in_one_batch_get_one_record_and_a_clear_
 
 
 # ------------------------------------------------------------------ failures
-
-
-def test_a_validation_error_on_one_record_leaves_the_other_199_written_and_lists_the_failure(
-    actions_connector: Emulator,
-) -> None:
-    salesforce = actions_connector
-    # GIVEN 200 prospects, one of whom has an email Salesforce refuses
-    prospects = [person(f"p-{n:03d}") for n in range(199)] + [person("p-bad", "not-an-email")]
-    add_prospects(*prospects)
-    salesforce.reset_counters()
-
-    # WHEN their 200 Lead actions are carried out together
-    assert deliver([sqs_record(message("create_lead", p.id)) for p in prospects]) == []
-
-    # THEN one Collections upsert wrote the 199, and the refused one is in the error list
-    assert writes(salesforce) == [("PATCH", f"composite/sobjects/Lead/{KEY_FIELD}")]
-    assert set(keyed(salesforce, "Lead")) == {f"p-{n:03d}" for n in range(199)}
-    assert len(bootstrap.link_store().by_prospect_ids([p.id for p in prospects])) == 199
-    [error] = errors().values()
-    assert (error.record_id, error.prospect_id, error.operation) == ("p-bad", "p-bad", "create_lead")
-    assert (error.failure.code, error.failure.fields, error.failure.category) == (
-        "INVALID_EMAIL_ADDRESS",
-        ("Email",),
-        "validation",
-    )
-    assert link_of("p-bad") is None
-    assert events_of("p-bad")[-1].startswith("not carried out by action")
 
 
 def test_every_bad_action_gets_its_clear_error_and_the_rest_of_the_batch_goes_on(
@@ -649,9 +564,7 @@ def test_past_its_api_budget_the_connector_parks_actions_instead_of_spending_mor
 
     assert salesforce.records("Lead") == []
     assert writes(salesforce) == []
-    parked = DynamoParkedActions(
-        boto3.client("dynamodb", region_name=REGION), bootstrap.settings().state_table
-    )
+    parked = bootstrap.parked_actions()
     assert [p.message_id for p in parked.waiting(10)] == [record["messageId"]], "it waits, parked"
 
 
@@ -728,11 +641,7 @@ def test_an_action_for_a_prospect_another_invocation_is_carrying_out_waits_for_i
 ) -> None:
     add_prospects(person("p-1"))
     # GIVEN another invocation holds the prospect (a duplicate delivery, running right now)
-    claims = IdempotencyActionClaims(
-        boto3.client("dynamodb", region_name=REGION),
-        bootstrap.settings().idempotency_table,
-        clock=bootstrap.SystemClock(),
-    )
+    claims = bootstrap.action_claims()
     assert claims.claim("p-1", remaining_ms=60_000).claimed
     record = sqs_record(message("create_lead", "p-1"))
 
@@ -773,7 +682,9 @@ def run_inbound(stream: ProspectStream) -> dict[str, Any]:
 def marketing_saves(prospect_id: str, active: bool = True, **fields: Any) -> None:
     """The marketing side saves the prospect: brings it back (a form fill, a re-import), edits it."""
     marketing = DynamoProspectStore(
-        boto3.client("dynamodb", region_name=REGION), bootstrap.settings().prospects_table
+        DynamoTable(
+            boto3.client("dynamodb", region_name=REGION), bootstrap.settings().prospects_table, PROSPECTS_KEY
+        )
     )
     prospect = marketing.get_many([prospect_id])[prospect_id]
     after = replace(prospect, active=active, fields={**prospect.fields, **fields})
@@ -840,10 +751,12 @@ def test_an_action_for_a_prospect_whose_lead_was_deleted_is_refused_until_it_is_
     assert errors() == {}
     # AND the old link is kept as history, and the audit trail says what happened
     assert history_of(old["Id"]).link.prospect_id == "p-1"
-    assert events_of("p-1")[-1] == (
+    assert events_of("p-1")[-2:] == [
         f"relinked: Lead {old['Id']} was deleted in Salesforce; created Lead {new['Id']} by action third "
-        "(create_lead)"
-    )
+        "(create_lead)",
+        # The new Lead's owner, read back when it was created (the outbound run had synced the users).
+        f"assigned user None -> {USERNAME} (Salesforce owner)",
+    ]
 
     # WHEN the same action is delivered again, THEN nothing more is created
     assert deliver([sqs_record(message("create_lead", "p-1", action_id="third"))]) == []
@@ -946,3 +859,29 @@ def test_in_crm_id_mode_a_reactivated_prospect_gets_a_new_lead_and_the_restored_
     assert report["counts"].get("created", 0) == 0 and report["counts"]["reported"] == 1
     assert bootstrap.prospect_store().find_by_crm_ids([old]) == {}
     assert history_of(old).link.prospect_id == prospect_id
+
+
+def test_a_lead_an_action_creates_gives_its_owner_to_the_prospect_and_the_next_run_writes_nothing(
+    outbound_connector: OutboundConnector,
+) -> None:
+    salesforce, clock = outbound_connector.salesforce, outbound_connector.clock
+    # GIVEN the org's users, as an outbound run syncs them, and a prospect with no assigned user
+    run_outbound()
+    add_prospects(person("p-1", company="Acme"))
+
+    # WHEN an action creates its Lead
+    assert deliver([sqs_record(message("create_lead", "p-1"))]) == []
+
+    # THEN the prospect carries the Lead's owner (its marketing user) with the Lead's id, and the
+    # audit trail says so where the creation is
+    [lead] = salesforce.records("Lead")
+    saved = stored("p-1")
+    assert (saved.crm_id, saved.assigned_user) == (lead["Id"], USERNAME)
+    assert events_of("p-1")[-1] == f"assigned user None -> {USERNAME} (Salesforce owner)"
+
+    # AND the next outbound run, reading the new Lead, finds nothing to write
+    clock.advance(minutes=1)
+    report = run_outbound()
+    assert report["counts"] == {"read": 1, "unchanged": 1}
+    assert stored("p-1").version == saved.version
+    assert events_of("p-1")[-1] == f"assigned user None -> {USERNAME} (Salesforce owner)"
