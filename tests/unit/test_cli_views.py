@@ -824,3 +824,22 @@ def test_report_hands_the_routes_time_series_to_the_renderer(
     assert stack.requests[0][:3] == ("GET", "/report", {"since": ["2026-12-01"]})
     assert drawn == [(series, page)]
     assert "(self-contained: open it in a browser)" in printed
+
+
+def test_options_keep_their_value_before_or_after_the_command(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    stack = answering({"queued": []})
+
+    code, _, _ = crmsync(
+        "errors", "--category", "validation", "retry", stack=stack, monkeypatch=monkeypatch, tmp_path=tmp_path
+    )
+
+    assert code == 0
+    assert stack.requests[-1][::3] == ("POST", {"category": "validation"})
+    # `--local` before the command: crmsync() puts it first.
+    code, printed, _ = crmsync(
+        "--json", "fields", "Lead", stack=answering(FIELDS), monkeypatch=monkeypatch, tmp_path=tmp_path
+    )
+    assert code == 0
+    assert json.loads(printed) == FIELDS
