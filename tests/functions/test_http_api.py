@@ -280,6 +280,7 @@ def test_an_unreachable_salesforce_is_reported_not_raised(connector: LocalStack,
     assert body["salesforce"]["reachable"] is False
     assert body["salesforce"]["error"]["category"] == "transient"
     assert body["api"]["used"] is None
+    assert (body["state"], body["healthy"]) == ("paused", False), "paused, but a fault needs a person"
     assert body["problems"][-1].startswith("Salesforce does not answer: ")
 
 

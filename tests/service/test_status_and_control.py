@@ -224,3 +224,6 @@ def test_a_paused_connector_is_healthy_whatever_its_runs_did(connector: FakeConn
     report = status(connector)
 
     assert (report["state"], report["healthy"]) == ("paused", True)
+    # A fault is not what was asked for: Salesforce not answering makes it unhealthy, paused or not
+    connector.salesforce.faults.server_errors(count=10, status=503)
+    assert (status(connector)["state"], status(connector)["healthy"]) == ("paused", False)

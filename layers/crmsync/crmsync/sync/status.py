@@ -1,12 +1,13 @@
 """`GET /status`: is the connector in step, and if not, why (docs/guide/operating.md).
 
 The state is one of:
-- `paused`: an operator paused it (healthy: it is what they asked for);
+- `paused`: an operator paused it (healthy, unless Salesforce does not answer or a direction
+  is failing: a pause is what an operator asked for, a fault is not);
 - `failing`: a direction is failing (below), or Salesforce does not answer the status's own call;
 - `over_budget`: the org's API usage is at or past `ApiBudgetPercent` (the status's own reading,
   or, when Salesforce did not answer it, the last run of a direction ended `over_budget`);
 - `running`: none of the above.
-Healthy means `running` or `paused`.
+Healthy means `running`, or `paused` with no problem.
 
 A direction is failing when its last `FAILING_RUNS` runs all failed (`RunOutcome.failed`: the
 run raised, or Salesforce was unavailable), or when its errors are rising: at least
@@ -106,7 +107,7 @@ class ConnectorStatus:
             state = "running"
         report: dict[str, Any] = {
             "state": state,
-            "healthy": state in ("running", "paused"),
+            "healthy": state == "running" or (state == "paused" and not problems),
             "problems": problems,
             "version": __version__,
             "config_version": connector.config_version,
