@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from crmsync.aws.sync_state import DynamoSyncState
 from crmsync.domain.audit import AuditRecord, Direction, ErrorState, SyncError
 from crmsync.domain.errors import ErrorCategory, Failure
-from crmsync.domain.records import Watermark
+from crmsync.domain.records import ApiUsage, Watermark
 from crmsync.ports import RunOutcome, RunSummary, SalesforceUser
 
 from tests.adapters.dynamo_doubles import DynamoTables
@@ -305,3 +306,58 @@ def test_the_last_run_is_the_newest(dynamo: DynamoTables, state: DynamoSyncState
     item = raw_item(dynamo, "run#outbound", "2026-11-22T12:02:00.000000+00:00#run-2")
     assert int(item["expires_at"]["N"]) == int((newest.started_at + timedelta(days=90)).timestamp())
     assert item["outcome"] == {"S": "cut_short"}
+
+
+def test_a_run_keeps_its_errors_by_category_and_the_api_usage_it_last_heard(state: DynamoSyncState) -> None:
+    heard = replace(
+        run("run-1", NOON),
+        errors={"validation": 2, "duplicate": 1},
+        api_usage=ApiUsage(used=4_210, limit=15_000),
+    )
+    silent = run("run-2", NOON + timedelta(minutes=5), outcome=RunOutcome.PAUSED)
+
+    state.save_run(heard)
+    assert state.last_run(Direction.OUTBOUND) == heard
+    state.save_run(silent)
+    assert state.last_run(Direction.OUTBOUND) == silent
+    assert silent.api_usage is None and silent.errors == {}
+
+
+def test_the_last_completed_run_is_kept_through_runs_that_did_not_complete(
+    dynamo: DynamoTables, state: DynamoSyncState
+) -> None:
+    # GIVEN no run yet, THEN no completed run either
+    assert state.last_completed_run(Direction.OUTBOUND) is None
+    completed = run("run-1", NOON)
+    state.save_run(completed)
+
+    # WHEN runs over budget, paused, cut short and busy follow
+    for minutes, outcome in enumerate(
+        (RunOutcome.OVER_BUDGET, RunOutcome.PAUSED, RunOutcome.CUT_SHORT, RunOutcome.BUSY), start=1
+    ):
+        state.save_run(run(f"run-{minutes + 1}", NOON + timedelta(minutes=minutes), outcome=outcome))
+
+    # THEN the last completed run is still the first, with everything it kept
+    assert state.last_completed_run(Direction.OUTBOUND) == completed
+    assert state.last_run(Direction.OUTBOUND) != completed
+    # AND an inbound run that found nothing to do left inbound in step
+    idle = replace(
+        run("run-9", NOON + timedelta(minutes=9), outcome=RunOutcome.IDLE), direction=Direction.INBOUND
+    )
+    state.save_run(idle)
+    assert state.last_completed_run(Direction.INBOUND) == idle
+    assert state.last_completed_run(Direction.OUTBOUND) == completed
+    # AND that item is not one of the runs of a period
+    assert [r.run_id for r in state.runs_between(Direction.INBOUND, NOON, NOON + timedelta(hours=1))] == [
+        "run-9"
+    ]
+
+
+def test_the_runs_of_a_period_are_those_that_started_in_it_oldest_first(state: DynamoSyncState) -> None:
+    for minutes in (-1, 0, 30, 59, 60, 61):
+        state.save_run(run(f"run-{minutes}", NOON + timedelta(minutes=minutes)))
+
+    within = state.runs_between(Direction.OUTBOUND, NOON, NOON + timedelta(hours=1))
+
+    assert [r.run_id for r in within] == ["run-0", "run-30", "run-59"]
+    assert state.runs_between(Direction.INBOUND, NOON, NOON + timedelta(hours=1)) == []

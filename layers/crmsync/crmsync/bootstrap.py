@@ -32,6 +32,7 @@ if TYPE_CHECKING:
         FailedCaptures,
         Leases,
         LinkStore,
+        ParkedActions,
         PendingChanges,
         ProspectStore,
         RetryList,
@@ -201,6 +202,13 @@ def pending_changes() -> PendingChanges:
     from crmsync.aws.pending_changes import DynamoPendingChanges
 
     return DynamoPendingChanges(_dynamodb_client(), settings().state_table)
+
+
+@cache
+def parked_actions() -> ParkedActions:
+    from crmsync.aws.parked_actions import DynamoParkedActions
+
+    return DynamoParkedActions(_dynamodb_client(), settings().state_table)
 
 
 @cache
@@ -427,7 +435,6 @@ def automation_actions() -> AutomationActions:
     """The automation actions consumer's use case, built per invocation: it reads the
     configuration in force now. Also used by the inbound run to carry out parked actions."""
     from crmsync.aws.action_claims import IdempotencyActionClaims
-    from crmsync.aws.parked_actions import DynamoParkedActions
     from crmsync.sync.actions import AutomationActions
 
     config = settings()
@@ -439,7 +446,7 @@ def automation_actions() -> AutomationActions:
         error_list=error_list(),
         connector=state_store(),
         claims=IdempotencyActionClaims(_dynamodb_client(), config.idempotency_table, clock=clock()),
-        parked=DynamoParkedActions(_dynamodb_client(), config.state_table),
+        parked=parked_actions(),
         configuration=configuration(),
         clock=clock(),
         api_budget_percent=config.api_budget_percent,
@@ -486,6 +493,7 @@ def reset() -> None:
         activity_store,
         _sync_state,
         pending_changes,
+        parked_actions,
         config_store,
         _sqs_client,
         actions_queue,

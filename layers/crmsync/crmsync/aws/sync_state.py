@@ -18,8 +18,14 @@ Access patterns (table keys `pk`, `sk`; `expires_at` is the table's TTL, epoch s
 - error list: `pk="error#<direction>"`, `sk="<sObject>#<record id>"` → `code`, `message`,
   `fields`, `category`, `operation`, `prospect_id`, `attempts` (counted up at every report),
   `first_at`, `last_at`, `state`. At most one entry per record and direction.
-- runs: `pk="run#<direction>"`, `sk="<ISO started_at>#<run id>"` → the `RunSummary`,
-  `expires_at` = start + 90 days. The last run is a query newest first, limit 1.
+- runs: `pk="run#<direction>"`, `sk="<ISO started_at>#<run id>"` → the `RunSummary` (its
+  `errors` by category, and `api_used`/`api_limit` when the run heard from Salesforce),
+  `expires_at` = start + 90 days. The last run is a query newest first, limit 1; the runs of a
+  period (the health report) one query on the sort key's range.
+- last run that left a direction in step: `pk="run_in_step"`, `sk=<direction>` → the same
+  attributes, no TTL; written beside the run's item in one `BatchWriteItem` when the run
+  completed or found nothing to do, so the lag since it is one `GetItem` however many runs
+  went over budget since.
 - scheduled starts: `pk="schedule"`, `sk=<run name>` → `started_at`: when the last scheduled run
   that went ahead started; the configuration's interval counts from it. No TTL.
 
@@ -31,7 +37,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from contextlib import suppress
 from datetime import datetime, timedelta
 from typing import Any
@@ -49,13 +55,14 @@ from crmsync.aws.dynamo_table import (
 )
 from crmsync.domain.audit import AuditRecord, Direction, ErrorState, SyncError
 from crmsync.domain.errors import RETRYABLE_CATEGORIES, ErrorCategory, Failure
-from crmsync.domain.records import Watermark
+from crmsync.domain.records import ApiUsage, Watermark
 from crmsync.domain.retry import RetryPolicy
 from crmsync.ports import RunOutcome, RunSummary, SalesforceUser
 
 EXPIRED_LEASE_KEPT = timedelta(days=1)
 """How long an expired lease item stays before DynamoDB's TTL removes it (kept for operators)."""
 RUN_RETENTION = timedelta(days=90)
+RUN_IN_STEP = "run_in_step"
 _SEQUENCE_DIGITS = 6
 _ENTRIES_JSON = json.JSONEncoder(separators=(",", ":"), default=str)
 _REMEMBERED_RUNS = 16
@@ -305,35 +312,46 @@ class DynamoSyncState:
     # ------------------------------------------------------------------ runs
 
     def save_run(self, summary: RunSummary) -> None:
-        self._table.put(
-            {
-                "pk": f"run#{summary.direction}",
-                "sk": f"{iso(summary.started_at)}#{summary.run_id}",
-                "direction": summary.direction.value,
-                "run_id": summary.run_id,
-                "started_at": iso(summary.started_at),
-                "finished_at": iso(summary.finished_at),
-                "outcome": summary.outcome.value,
-                "counts": dict(summary.counts),
-                "api_calls": summary.api_calls,
-                "expires_at": epoch_seconds(summary.started_at + RUN_RETENTION),
-            }
-        )
+        item = {
+            "pk": f"run#{summary.direction}",
+            "sk": f"{iso(summary.started_at)}#{summary.run_id}",
+            "direction": summary.direction.value,
+            "run_id": summary.run_id,
+            "started_at": iso(summary.started_at),
+            "finished_at": iso(summary.finished_at),
+            "outcome": summary.outcome.value,
+            "counts": dict(summary.counts),
+            "api_calls": summary.api_calls,
+            "expires_at": epoch_seconds(summary.started_at + RUN_RETENTION),
+        }
+        if summary.errors:
+            item["errors"] = dict(summary.errors)
+        if summary.api_usage is not None:
+            item["api_used"] = summary.api_usage.used
+            item["api_limit"] = summary.api_usage.limit
+        if not summary.outcome.in_step:
+            self._table.put(item)
+            return
+        in_step = {key: value for key, value in item.items() if key != "expires_at"}
+        self._table.write_many(puts=[item, {**in_step, "pk": RUN_IN_STEP, "sk": summary.direction.value}])
 
     def last_run(self, direction: Direction) -> RunSummary | None:
         newest = self._table.query(_partition(f"run#{direction}"), newest_first=True, limit=1)
-        if not newest:
-            return None
-        item = newest[0]
-        return RunSummary(
-            direction=Direction(item["direction"]),
-            run_id=item["run_id"],
-            started_at=parse_iso(item["started_at"]),
-            finished_at=parse_iso(item["finished_at"]),
-            outcome=RunOutcome(item["outcome"]),
-            counts={name: int(count) for name, count in item.get("counts", {}).items()},
-            api_calls=int(item.get("api_calls", 0)),
+        return _run_summary(newest[0]) if newest else None
+
+    def last_completed_run(self, direction: Direction) -> RunSummary | None:
+        item = self._table.get({"pk": RUN_IN_STEP, "sk": direction.value}, consistent=False)
+        return None if item is None else _run_summary(item)
+
+    def runs_between(self, direction: Direction, since: datetime, until: datetime) -> list[RunSummary]:
+        # A sort key is its run's start instant, "#" and the run id: it sorts after the bare
+        # instant, so BETWEEN takes the runs that started at `since` and leaves those that
+        # started at `until` out.
+        period = Expression(
+            "pk = :pk AND sk BETWEEN :since AND :until",
+            values={":pk": f"run#{direction}", ":since": iso(since), ":until": iso(until)},
         )
+        return [_run_summary(item) for item in self._table.query(period)]
 
     # ------------------------------------------------------------------ scheduled starts
 
@@ -343,6 +361,21 @@ class DynamoSyncState:
 
     def save_scheduled_start(self, name: str, at: datetime) -> None:
         self._table.put({"pk": "schedule", "sk": name, "started_at": iso(at)})
+
+
+def _run_summary(item: Mapping[str, Any]) -> RunSummary:
+    used, limit = item.get("api_used"), item.get("api_limit")
+    return RunSummary(
+        direction=Direction(item["direction"]),
+        run_id=item["run_id"],
+        started_at=parse_iso(item["started_at"]),
+        finished_at=parse_iso(item["finished_at"]),
+        outcome=RunOutcome(item["outcome"]),
+        counts={name: int(count) for name, count in item.get("counts", {}).items()},
+        api_calls=int(item.get("api_calls", 0)),
+        errors={category: int(count) for category, count in item.get("errors", {}).items()},
+        api_usage=None if used is None or limit is None else ApiUsage(int(used), int(limit)),
+    )
 
 
 def _partition(pk: str) -> Expression:
