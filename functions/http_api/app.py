@@ -30,6 +30,18 @@ def get_status() -> dict[str, Any]:
     return bootstrap.status()
 
 
+@app.get("/report")
+@tracer.capture_method
+def get_report() -> dict[str, Any] | Response[dict[str, Any]]:
+    from crmsync.sync.health_report import InvalidPeriod
+
+    query = app.current_event.query_string_parameters or {}
+    try:
+        return bootstrap.health_report(since=query.get("since"), until=query.get("until"))
+    except InvalidPeriod as exc:
+        return _refused(HTTPStatus.BAD_REQUEST, {"message": f"the period cannot be reported: {exc}"})
+
+
 @app.get("/config")
 @tracer.capture_method
 def get_config() -> dict[str, Any]:

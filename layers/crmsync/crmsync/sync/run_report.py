@@ -129,10 +129,7 @@ def run_metrics(summary: RunSummary, last_in_step: RunSummary | None) -> list[Me
         metric_name(name): (MetricUnit.Count, value) for name, value in summary.counts.items()
     }
     values["ApiCalls"] = (MetricUnit.Count, summary.api_calls)
-    values["RecordsSynced"] = (
-        MetricUnit.Count,
-        sum(value for name, value in summary.counts.items() if name in SYNCED[direction]),
-    )
+    values["RecordsSynced"] = (MetricUnit.Count, records_synced(summary))
     values["SyncErrors"] = (MetricUnit.Count, sum(summary.errors.values()))
     values[f"Run{metric_name(summary.outcome.value)}"] = (MetricUnit.Count, 1)
     lag = lag_seconds(summary.finished_at, summary if summary.outcome.in_step else last_in_step)
@@ -177,6 +174,11 @@ def waiting_metrics(
             for category in ErrorCategory
         ),
     ]
+
+
+def records_synced(summary: RunSummary) -> int:
+    """The records `summary`'s run changed on the other side (`SYNCED`)."""
+    return sum(value for name, value in summary.counts.items() if name in SYNCED[summary.direction])
 
 
 def lag_seconds(now: datetime, last_in_step: RunSummary | None) -> int | None:
