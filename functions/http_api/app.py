@@ -14,8 +14,9 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from crmsync import bootstrap
 from crmsync.json_input import JsonInputError, read_json
+from crmsync.log_masking import MaskingFormatter
 
-logger = Logger()
+logger = Logger(logger_formatter=MaskingFormatter())
 tracer = Tracer()
 app = APIGatewayHttpResolver()
 

@@ -28,6 +28,7 @@ from crmsync import bootstrap
 from crmsync.aws.prospect_stream import read_stream_records
 from crmsync.domain.audit import Direction
 from crmsync.domain.errors import ConfigurationError, CrmError, StoreError
+from crmsync.log_masking import MaskingFormatter
 from crmsync.ports import RunOutcome, RunSummary
 from crmsync.sync.missed_changes import CatchUp
 from crmsync.sync.run_report import (
@@ -39,7 +40,7 @@ from crmsync.sync.run_report import (
     summary_report,
 )
 
-logger = Logger()
+logger = Logger(logger_formatter=MaskingFormatter())
 tracer = Tracer()
 metrics = Metrics()  # namespace and service from POWERTOOLS_METRICS_NAMESPACE / _SERVICE_NAME
 

@@ -19,10 +19,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from crmsync import bootstrap
 from crmsync.domain.audit import Direction
 from crmsync.domain.errors import ConfigurationError
+from crmsync.log_masking import MaskingFormatter
 from crmsync.ports import RunOutcome
 from crmsync.sync.run_report import publish_failed_run, publish_run, scheduled_time, summary_report
 
-logger = Logger()
+logger = Logger(logger_formatter=MaskingFormatter())
 tracer = Tracer()
 metrics = Metrics()  # namespace and service from POWERTOOLS_METRICS_NAMESPACE / _SERVICE_NAME
 
