@@ -4,7 +4,7 @@ health, drawn from `GET /report`'s data (crmsync.sync.health_report).
 The charts are matplotlib figures written as SVG inside the page: no script, no stylesheet or
 font to fetch, so the page opens offline, from a mail attachment or a ticket, and prints. Text
 stays text (`svg.fonttype: none`): it is searchable, selectable, sharp at any zoom, and the page
-stays small (about 150 KB for a week). Each chart is a figure with a caption that says in words
+stays small (about 110 KB for a week). Each chart is a figure with a caption that says in words
 what it shows, and the numbers that matter most are in tables beside the charts. Colours are the
 Okabe-Ito palette (told apart with the common colour-vision deficiencies), and the two directions
 differ in line style too.
