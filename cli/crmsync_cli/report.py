@@ -45,6 +45,7 @@ figure { margin: 1.2rem 0; } figcaption { color: #333; font-size: 0.92rem; }
 figure svg { width: 100%; height: auto; }
 table { border-collapse: collapse; width: 100%; font-size: 0.9rem; }
 th, td { border-bottom: 1px solid #ddd; padding: 0.3rem 0.5rem; text-align: left; vertical-align: top; }
+table.narrow { width: auto; min-width: 20rem; }
 th { background: #f3f3f3; } td.n { text-align: right; font-variant-numeric: tabular-nums; }
 .none { color: #555; font-style: italic; }
 """
@@ -215,7 +216,7 @@ def _open_errors(data: Mapping[str, Any]) -> str:
         return "<p>No error is open now.</p>"
     rows = [(category, count) for category, count in sorted(open_errors.items(), key=lambda item: -item[1])]
     return "<p>Open now, by category (<code>crmsync errors</code> lists them):</p>" + _table(
-        ["category", "open errors"], rows, numeric={1}
+        ["category", "open errors"], rows, numeric={1}, narrow=True
     )
 
 
@@ -274,7 +275,9 @@ def _runs_table(runs: Sequence[Mapping[str, Any]]) -> str:
     )
 
 
-def _table(headers: Sequence[str], rows: Iterable[Sequence[Any]], numeric: set[int]) -> str:
+def _table(
+    headers: Sequence[str], rows: Iterable[Sequence[Any]], numeric: set[int], *, narrow: bool = False
+) -> str:
     head = "".join(f"<th scope=col>{_e(header)}</th>" for header in headers)
     body = "".join(
         "<tr>"
@@ -285,7 +288,8 @@ def _table(headers: Sequence[str], rows: Iterable[Sequence[Any]], numeric: set[i
         + "</tr>\n"
         for row in rows
     )
-    return f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}</tbody>\n</table>"
+    opening = "<table class=narrow>" if narrow else "<table>"
+    return f"{opening}\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}</tbody>\n</table>"
 
 
 # ------------------------------------------------------------------ values
