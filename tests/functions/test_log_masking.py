@@ -68,7 +68,10 @@ def logged(caplog: pytest.LogCaptureFixture) -> Iterator[Logged]:
     stream = io.StringIO()
     handlers = [handler for handler in service.handlers if isinstance(handler, logging.StreamHandler)]
     assert handlers, "the functions log through a stream handler"
-    kept = [handler.setStream(stream) for handler in handlers]
+    # Not `setStream`, which flushes the stream it replaces: one another test captured may be closed.
+    kept = [handler.stream for handler in handlers]
+    for handler in handlers:
+        handler.stream = stream
     level = service.level
     service.setLevel(logging.DEBUG)
     caplog.set_level(logging.WARNING)
@@ -77,7 +80,7 @@ def logged(caplog: pytest.LogCaptureFixture) -> Iterator[Logged]:
     finally:
         service.setLevel(level)
         for handler, original in zip(handlers, kept, strict=True):
-            handler.setStream(original)  # type: ignore[arg-type]
+            handler.stream = original
 
 
 def assert_nothing_personal_or_secret(logged: Logged, key_pair: JwtKeyPair) -> None:
