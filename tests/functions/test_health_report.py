@@ -1,5 +1,6 @@
 """`GET /report`: the sync health of a period, as the HTML report (`crmsync report --html`)
-draws it, read from the runs the run log kept and the error list."""
+draws it, read from the runs the run log kept on the state table. How runs and errors become the
+report's buckets is tests/service/test_health_report.py's."""
 
 from __future__ import annotations
 
@@ -9,8 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from crmsync import bootstrap
-from crmsync.domain.audit import Direction, SyncError
-from crmsync.domain.errors import ErrorCategory, Failure
+from crmsync.domain.audit import Direction
 from crmsync.domain.records import ApiUsage
 from crmsync.ports import RunOutcome, RunSummary
 
@@ -52,25 +52,6 @@ def save_run(
             api_usage=None if api_used is None else ApiUsage(api_used, 100_000),
         )
     )
-
-
-def failing(record_id: str, category: ErrorCategory, attempts: int) -> None:
-    for attempt in range(attempts):
-        bootstrap.error_list().record_errors(
-            [
-                SyncError(
-                    direction=Direction.INBOUND,
-                    operation="update",
-                    sobject="Lead",
-                    record_id=record_id,
-                    failure=Failure(
-                        "INVALID_EMAIL_ADDRESS", "Email: invalid email address", category=category
-                    ),
-                    at=DAY + timedelta(hours=attempt),
-                    prospect_id=f"p-{record_id[-4]}",
-                )
-            ]
-        )
 
 
 def at(series: list[dict[str, Any]], moment: datetime) -> Any:
@@ -136,44 +117,6 @@ def test_a_days_report_shows_lag_throughput_api_usage_and_errors_hour_by_hour(co
         "outbound-0100",
     ]
     assert body["runs"][0]["duration_s"] == 30.0
-
-
-def test_the_lag_counts_from_a_completed_run_before_the_period(connector: LocalStack) -> None:
-    # GIVEN outbound completed the day before, and since then only went over budget
-    save_run(Direction.OUTBOUND, DAY - timedelta(hours=2))
-    save_run(Direction.OUTBOUND, DAY + timedelta(hours=1), RunOutcome.OVER_BUDGET, api_used=70_000)
-
-    _, body = report(since="2026-11-21T00:00:00Z", until="2026-11-22T00:00:00Z")
-
-    assert at(body["lag_seconds"]["outbound"], DAY + timedelta(hours=1)) == 3 * 3600
-
-
-def test_the_top_failing_records_are_the_open_errors_most_attempted(connector: LocalStack) -> None:
-    failing("00Q000000000001AAA", ErrorCategory.VALIDATION, attempts=2)
-    failing("00Q000000000002AAA", ErrorCategory.DUPLICATE, attempts=5)
-    failing("00Q000000000003AAA", ErrorCategory.VALIDATION, attempts=1)
-
-    _, body = report(since="2026-11-21T00:00:00Z", until="2026-11-22T00:00:00Z")
-
-    top = body["top_failing_records"]
-    assert [(e["record_id"], e["attempts"]) for e in top] == [
-        ("00Q000000000002AAA", 5),
-        ("00Q000000000001AAA", 2),
-        ("00Q000000000003AAA", 1),
-    ]
-    assert top[0] | {"last_seen": "-"} == {
-        "key": "inbound#Lead#00Q000000000002AAA",
-        "direction": "inbound",
-        "object": "Lead",
-        "record_id": "00Q000000000002AAA",
-        "prospect_id": "p-2",
-        "category": "duplicate",
-        "code": "INVALID_EMAIL_ADDRESS",
-        "message": "Email: invalid email address",
-        "attempts": 5,
-        "last_seen": "-",
-    }
-    assert body["open_errors"] == {"validation": 2, "duplicate": 1}
 
 
 def test_by_default_the_report_covers_the_last_seven_days_in_three_hour_buckets(
