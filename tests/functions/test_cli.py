@@ -199,7 +199,7 @@ def test_report_writes_the_periods_health_as_one_page_and_a_period_it_cannot_rep
 
     # THEN the page is written, with its four charts and the day's figures
     assert answered.code == 0, answered.err
-    assert str(page) in answered.out
+    assert str(page) in "".join(answered.lines), "the page named (wrapped at 80 columns)"
     html = page.read_text(encoding="utf-8")
     assert html.count("<figure>") == 4
     assert "7 records synced" in html and "2 runs" in html
