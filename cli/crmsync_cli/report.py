@@ -23,6 +23,7 @@ from typing import Any
 import matplotlib
 from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 DIRECTIONS = {
     "outbound": ("outbound (Salesforce to marketing)", "#0072B2", "-"),
@@ -120,11 +121,15 @@ def _lag_chart(data: Mapping[str, Any]) -> Figure:
 
 
 def _throughput_chart(data: Mapping[str, Any]) -> Figure:
-    figure, axes = _axes("records")
+    figure, axes = _axes("records", whole=True)
     for direction, series in data["records_synced"].items():
         label, colour, style = DIRECTIONS[direction]
         times, values = _points(series)
-        axes.step(times, [value or 0 for value in values], style, where="post", color=colour, label=label)
+        counts = [value or 0 for value in values]
+        # One more point at the period's end: a step is drawn from each point to the next, and
+        # the last bucket's count needs one to reach to.
+        times, counts = [*times, _moment(data["until"])], [*counts, counts[-1] if counts else 0]
+        axes.step(times, counts, style, where="post", color=colour, label=label)
     shown = any(totals["runs"] for totals in data["totals"].values())
     return _finish(figure, axes, data, shown=shown, empty="no run in this period")
 
@@ -144,7 +149,7 @@ def _usage_chart(data: Mapping[str, Any]) -> Figure:
 
 
 def _errors_chart(data: Mapping[str, Any]) -> Figure:
-    figure, axes = _axes("records")
+    figure, axes = _axes("records", whole=True)
     buckets = data["errors_by_category"]
     times = [_moment(bucket["at"]) for bucket in buckets]
     categories = sorted({category for bucket in buckets for category in bucket["counts"]})
@@ -161,9 +166,12 @@ def _errors_chart(data: Mapping[str, Any]) -> Figure:
     )
 
 
-def _axes(unit: str) -> tuple[Figure, Any]:
+def _axes(unit: str, *, whole: bool = False) -> tuple[Figure, Any]:
+    """A chart's axes; `whole`: its values are counts, ticked in whole numbers."""
     figure = Figure(figsize=FIGURE_SIZE, layout="constrained")
     axes = figure.add_subplot()
+    if whole:
+        axes.yaxis.set_major_locator(MaxNLocator(integer=True))
     axes.set_ylabel(unit)
     axes.grid(axis="y", color="#e4e4e4")
     axes.spines[["top", "right"]].set_visible(False)
@@ -175,9 +183,8 @@ def _axes(unit: str) -> tuple[Figure, Any]:
 
 def _finish(figure: Figure, axes: Any, data: Mapping[str, Any], *, shown: bool, empty: str) -> Figure:
     axes.set_xlim(_moment(data["since"]), _moment(data["until"]))
-    if axes.get_ylim()[1] <= 0:
-        axes.set_ylim(0, 1)
-    axes.set_ylim(bottom=0)
+    # From 0, and at least to 1: a series of zeros reads as zeros, not as hundredths.
+    axes.set_ylim(0, max(axes.get_ylim()[1], 1))
     if axes.get_legend_handles_labels()[0]:
         # Above the plot, where no line can run under it.
         axes.legend(loc="lower left", bbox_to_anchor=(0, 1), ncols=3, frameon=False, fontsize="small")
