@@ -232,7 +232,7 @@ class RunOutcome(StrEnum):
 
 @dataclass(frozen=True)
 class RunSummary:
-    """What one run did, for the status and the demo's report."""
+    """What one run did, for the status, the metrics, the health report and the demo."""
 
     direction: Direction
     run_id: str
@@ -241,8 +241,14 @@ class RunSummary:
     outcome: RunOutcome
     counts: Mapping[str, int] = field(default_factory=dict)
     api_calls: int = 0
+    errors: Mapping[str, int] = field(default_factory=dict)
+    """Error list entries the run made or renewed, by category (`ErrorCategory` values)."""
+    api_usage: ApiUsage | None = None
+    """The org's daily API usage as Salesforce last reported it to the run (None: the run made
+    no Salesforce call)."""
     api_calls_by_kind: Mapping[str, int] = field(default_factory=dict)
-    """The run's Salesforce API calls by kind (`ApiCallKind` values; kinds not called left out)."""
+    """The run's Salesforce API calls by kind (`salesforce.session.api_call_kind`; kinds not
+    called left out)."""
 
     @property
     def duration_s(self) -> float:
@@ -359,6 +365,11 @@ class RunLog(Protocol):
 
     def recent_runs(self, direction: Direction, limit: int) -> list[RunSummary]:
         """Up to `limit` of the latest runs of `direction`, newest first."""
+        ...
+
+    def runs_between(self, direction: Direction, since: datetime, until: datetime) -> list[RunSummary]:
+        """The runs of `direction` that started in [since, until), oldest first (kept for
+        `RUN_RETENTION`)."""
         ...
 
     def last_scheduled_start(self, name: str) -> datetime | None:

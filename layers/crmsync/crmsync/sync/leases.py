@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from crmsync.domain.audit import Direction
+from crmsync.domain.records import ApiUsage
 from crmsync.ports import Clock, Leases, RunLog, RunOutcome, RunSummary
 
 CLOCK_SKEW = timedelta(seconds=5)
@@ -67,6 +68,8 @@ def run_summary(
     counts: Mapping[str, int],
     api_calls: int,
     api_calls_by_kind: Mapping[str, int] | None = None,
+    errors: Mapping[str, int] | None = None,
+    api_usage: ApiUsage | None = None,
 ) -> RunSummary:
     return RunSummary(
         direction=direction,
@@ -77,6 +80,8 @@ def run_summary(
         counts=dict(counts),
         api_calls=max(api_calls, 0),
         api_calls_by_kind={kind: count for kind, count in (api_calls_by_kind or {}).items() if count > 0},
+        errors=dict(errors or {}),
+        api_usage=api_usage,
     )
 
 
@@ -94,6 +99,14 @@ class Run(Protocol):
 
     def api_calls_by_kind(self) -> Mapping[str, int]:
         """`api_calls` by kind (`CrmGateway.api_calls_by_kind`)."""
+        ...
+
+    def errors(self) -> Mapping[str, int]:
+        """The error list entries the run kept, by category."""
+        ...
+
+    def api_usage(self) -> ApiUsage | None:
+        """The org's API usage as Salesforce last reported it (None: the run never asked it)."""
         ...
 
 
@@ -145,6 +158,8 @@ def run_under_lease(
         counts=run.counts,
         api_calls=run.api_calls(),
         api_calls_by_kind=run.api_calls_by_kind(),
+        errors=run.errors(),
+        api_usage=run.api_usage(),
     )
     run_log.save_run(summary)
     return summary

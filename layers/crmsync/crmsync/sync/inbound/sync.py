@@ -29,6 +29,7 @@ from crmsync.domain.audit import Direction
 from crmsync.domain.inbound import InboundRules
 from crmsync.domain.objects import PEOPLE
 from crmsync.domain.owner import owner_map
+from crmsync.domain.records import ApiUsage
 from crmsync.ports import (
     ActionQueue,
     AuditTrail,
@@ -232,6 +233,7 @@ class InboundRun:
         self._calls_at_start: int | None = None
         """The gateway's call count when this run first needed Salesforce (None: it never did)."""
         self._kinds_at_start: Counter[str] = Counter()
+        self._errors_at_start = stores.reports.errors_kept.copy()
 
     def api_calls(self) -> int:
         return 0 if self._calls_at_start is None else self._crm().api_calls - self._calls_at_start
@@ -240,6 +242,12 @@ class InboundRun:
         if self._calls_at_start is None:
             return {}
         return dict(Counter(self._crm().api_calls_by_kind) - self._kinds_at_start)
+
+    def errors(self) -> dict[str, int]:
+        return self._stores.reports.errors_since(self._errors_at_start)
+
+    def api_usage(self) -> ApiUsage | None:
+        return None if self._calls_at_start is None else self._crm().api_usage
 
     def execute(self) -> RunOutcome:
         stores = self._stores

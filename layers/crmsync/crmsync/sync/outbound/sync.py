@@ -23,7 +23,7 @@ from crmsync.domain.matching import normalize_email
 from crmsync.domain.objects import PEOPLE, CrmObject, object_of
 from crmsync.domain.outbound import OutboundRules
 from crmsync.domain.owner import owner_map
-from crmsync.domain.records import SalesforceRecord
+from crmsync.domain.records import ApiUsage, SalesforceRecord
 from crmsync.ports import (
     AuditTrail,
     Clock,
@@ -173,6 +173,7 @@ class OutboundRun:
         self._cursor = ChangeCursor(stores.watermarks, stores.retry_list)
         self._calls_at_start = crm.api_calls
         self._kinds_at_start = Counter(crm.api_calls_by_kind)
+        self._errors_at_start = stores.reports.errors_kept.copy()
         # Records stamped in the current second may still be joined by others with a lower
         # Id; reading up to the start of this second keeps the (stamp, Id) watermark exact.
         self._until = context.now.replace(microsecond=0)
@@ -182,6 +183,12 @@ class OutboundRun:
 
     def api_calls_by_kind(self) -> dict[str, int]:
         return dict(Counter(self._crm.api_calls_by_kind) - self._kinds_at_start)
+
+    def errors(self) -> dict[str, int]:
+        return self._stores.reports.errors_since(self._errors_at_start)
+
+    def api_usage(self) -> ApiUsage | None:
+        return self._crm.api_usage
 
     def execute(self) -> RunOutcome:
         rules = self._sync_users()
