@@ -1,12 +1,13 @@
 """The connector's HTTP entry point (HTTP API, IAM-authenticated): status and connector control
-(configuration, pause, resume), and the automation intake (`POST /actions`); later manual
-sync. Routes stay thin: parse, ask bootstrap, answer."""
+(configuration, pause, resume), the automation intake (`POST /actions`), and the operator's
+actions that sync (`POST /records/{id}/sync`, the resync, the configuration's dry run). Routes
+stay thin: parse, ask bootstrap, answer."""
 
 from __future__ import annotations
 
 import base64
 from http import HTTPStatus
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
@@ -15,6 +16,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from crmsync import bootstrap
 from crmsync.json_input import JsonInputError, read_json
 
+if TYPE_CHECKING:
+    from crmsync.domain.errors import Failure, StoreError
+
 logger = Logger()
 tracer = Tracer()
 app = APIGatewayHttpResolver()
@@ -22,6 +26,8 @@ app = APIGatewayHttpResolver()
 MAX_CONFIG_BODY_BYTES = 1024 * 1024
 """The largest `PUT /config` body read: a document is stored in at most 400 KB (compact), so
 anything much larger is refused before it is parsed."""
+MAX_REQUEST_BODY_BYTES = 16 * 1024
+"""The largest body of an operator's request other than a configuration (a few keys)."""
 
 
 @app.get("/status")
@@ -192,6 +198,67 @@ def post_action() -> Response[dict[str, Any]]:
     )
 
 
+@app.post("/records/<record_id>/sync")
+@tracer.capture_method
+def post_record_sync(record_id: str) -> Response[dict[str, Any]]:
+    from crmsync.domain.errors import StoreError
+    from crmsync.sync.manual import (
+        InvalidManualSync,
+        ManualSyncFailed,
+        RunInProgress,
+        UnknownRecord,
+        read_request,
+    )
+
+    try:
+        direction = read_request(_small_body())
+    except (JsonInputError, InvalidManualSync) as exc:
+        return _refused(
+            HTTPStatus.BAD_REQUEST,
+            {
+                "message": 'the body must be {"direction": "inbound" | "outbound" | "both"}, or empty',
+                "problems": list(exc.problems),
+            },
+        )
+    try:
+        report = bootstrap.manual_sync().sync(
+            record_id,
+            direction,
+            caller=_caller(),
+            run_id=f"manual-{app.lambda_context.aws_request_id}",
+            remaining_ms=app.lambda_context.get_remaining_time_in_millis,
+        )
+    except UnknownRecord as exc:
+        return _refused(HTTPStatus.NOT_FOUND, {"message": str(exc), "id": exc.record_id})
+    except RunInProgress as exc:
+        return _refused(HTTPStatus.CONFLICT, {"message": str(exc), "id": record_id})
+    except ManualSyncFailed as exc:
+        failure = exc.failure
+        logger.warning("manual sync failed", extra={"code": failure.code, "id": record_id})
+        return _refused(
+            HTTPStatus.SERVICE_UNAVAILABLE,
+            {
+                "message": f"Salesforce failed the request, so nothing of that part was written: {failure.describe()}",
+                "salesforce": _failure(failure),
+                "done": exc.done.as_answer(),
+            },
+        )
+    except StoreError as exc:
+        return _store_failed(exc, "the manual sync did not finish")
+    logger.info(
+        "manual sync",
+        extra={
+            "id": record_id,
+            "direction": direction.value,
+            "caller": _caller(),
+            "api_calls": report.api_calls,
+        },
+    )
+    return Response(
+        status_code=HTTPStatus.OK, content_type=content_types.APPLICATION_JSON, body=report.as_answer()
+    )
+
+
 @app.post("/pause")
 @tracer.capture_method
 def post_pause() -> dict[str, Any]:
@@ -219,6 +286,35 @@ def _body() -> str | bytes:
         return base64.b64decode(body, validate=True)
     except ValueError:
         raise JsonInputError(["body: is marked base64-encoded but is not base64"]) from None
+
+
+def _small_body() -> Any:
+    """The JSON value of a small request body (None when it is empty)."""
+    raw = _body()
+    size = _size(raw)
+    if size > MAX_REQUEST_BODY_BYTES:
+        raise JsonInputError([f"body: is {size:,} bytes; at most {MAX_REQUEST_BODY_BYTES:,} are read"])
+    if not raw.strip():
+        return None
+    return read_json(raw)
+
+
+def _failure(failure: Failure) -> dict[str, Any]:
+    return {"code": failure.code, "category": failure.category.value, "message": failure.message}
+
+
+def _store_failed(exc: StoreError, what: str) -> Response[dict[str, Any]]:
+    """The connector's own tables failed a request: 503 when it may work later, 500 when the
+    stack itself is wrong (no such table, not allowed)."""
+    logger.warning("store failure", extra={"code": exc.failure.code, "retryable": exc.retryable})
+    return _refused(
+        HTTPStatus.SERVICE_UNAVAILABLE if exc.retryable else HTTPStatus.INTERNAL_SERVER_ERROR,
+        {
+            "message": f"the connector's tables cannot be used just now; {what}: {exc.failure.describe()}",
+            "retryable": exc.retryable,
+            "store": _failure(exc.failure),
+        },
+    )
 
 
 def _size(body: str | bytes) -> int:

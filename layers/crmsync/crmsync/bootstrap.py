@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from crmsync.domain.actions import Action
     from crmsync.domain.lifecycle import Tags
     from crmsync.ports import (
+        ActionClaims,
         ActionQueue,
         ActivityStore,
         AuditTrail,
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
     from crmsync.sync.actions import AutomationActions
     from crmsync.sync.activities import ActivitySync
     from crmsync.sync.inbound import InboundSync
+    from crmsync.sync.manual import ManualSync
     from crmsync.sync.outbound import OutboundSync
 
 
@@ -423,10 +425,41 @@ def activity_sync() -> ActivitySync:
     )
 
 
+def action_claims() -> ActionClaims:
+    """One automation action at a time per prospect (the Powertools idempotency table)."""
+    from crmsync.aws.action_claims import IdempotencyActionClaims
+
+    return IdempotencyActionClaims(_dynamodb_client(), settings().idempotency_table, clock=clock())
+
+
+def manual_sync() -> ManualSync:
+    """A manual sync of one record (`POST /records/{id}/sync`), built per request: it reads the
+    configuration in force now. Salesforce is reached only by the parts that need it."""
+    from crmsync.sync.manual import ManualSync
+
+    return ManualSync(
+        crm=salesforce_gateway,
+        links=link_store(),
+        prospects=prospect_store(),
+        pending=pending_changes(),
+        actions=actions_queue(),
+        claims=action_claims(),
+        leases=leases(),
+        watermarks=watermarks(),
+        retry_list=retry_list(),
+        user_directory=user_directory(),
+        audit_trail=audit_trail(),
+        error_list=error_list(),
+        connector=state_store(),
+        configuration=configuration(),
+        clock=clock(),
+        audit_retention_days=settings().audit_retention_days,
+    )
+
+
 def automation_actions() -> AutomationActions:
     """The automation actions consumer's use case, built per invocation: it reads the
     configuration in force now. Also used by the inbound run to carry out parked actions."""
-    from crmsync.aws.action_claims import IdempotencyActionClaims
     from crmsync.aws.parked_actions import DynamoParkedActions
     from crmsync.sync.actions import AutomationActions
 
@@ -438,7 +471,7 @@ def automation_actions() -> AutomationActions:
         audit_trail=audit_trail(),
         error_list=error_list(),
         connector=state_store(),
-        claims=IdempotencyActionClaims(_dynamodb_client(), config.idempotency_table, clock=clock()),
+        claims=action_claims(),
         parked=DynamoParkedActions(_dynamodb_client(), config.state_table),
         configuration=configuration(),
         clock=clock(),

@@ -7,6 +7,8 @@ onto the prospects of its Contacts). Those rules live here, once.
 
 from __future__ import annotations
 
+import re
+import string
 from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
@@ -63,6 +65,26 @@ Id name its object): an Account Id, among the people, is a Person Account's."""
 def object_of_id(record_id: str) -> CrmObject | None:
     """The person object a Salesforce Id belongs to, by its prefix; None for any other."""
     return ID_PREFIXES.get(record_id[:3])
+
+
+_ID_TEXT = re.compile(r"[a-zA-Z0-9]{15}(?:[A-Z0-5]{3})?")
+_SUFFIX_ALPHABET = string.ascii_uppercase + "012345"
+
+
+def salesforce_id(text: str) -> str | None:
+    """The 18-character form of a Salesforce record Id written either way: 15 case-sensitive
+    characters, or those and the 3-character case-safe suffix (which must then match them).
+    None for text that is no Id. The suffix has one character per 5 of the 15, whose bits mark
+    their upper-case letters; Salesforce accepts either form, and sends the 18-character one."""
+    if not _ID_TEXT.fullmatch(text):
+        return None
+    suffix = ""
+    for start in (0, 5, 10):
+        bits = sum(1 << i for i, char in enumerate(text[start : start + 5]) if "A" <= char <= "Z")
+        suffix += _SUFFIX_ALPHABET[bits]
+    if len(text) == 18 and text[15:] != suffix:
+        return None
+    return text[:15] + suffix
 
 
 PEOPLE: tuple[CrmObject, ...] = (CrmObject.LEAD, CrmObject.CONTACT, CrmObject.PERSON_ACCOUNT)
