@@ -259,6 +259,44 @@ def post_record_sync(record_id: str) -> Response[dict[str, Any]]:
     )
 
 
+@app.post("/config/plan")
+@tracer.capture_method
+def post_config_plan() -> Response[dict[str, Any]]:
+    from crmsync.domain.errors import StoreError
+    from crmsync.sync.config_plan import InvalidPlanRequest, read_request
+    from crmsync.sync.control import SalesforceUnavailable
+
+    try:
+        body = _body()
+        size = _size(body)
+        if size > MAX_CONFIG_BODY_BYTES:
+            raise JsonInputError([f"body: is {size:,} bytes; at most {MAX_CONFIG_BODY_BYTES:,} are read"])
+        request = read_request(read_json(body))
+    except (JsonInputError, InvalidPlanRequest) as exc:
+        return _refused(
+            HTTPStatus.BAD_REQUEST,
+            {
+                "message": 'the body must be {"document": {...the configuration...}, "sample": N}',
+                "problems": list(exc.problems),
+            },
+        )
+    try:
+        dry_run = bootstrap.configuration_plan().plan(request)
+    except SalesforceUnavailable as exc:
+        return _refused(
+            HTTPStatus.SERVICE_UNAVAILABLE, {"message": str(exc), "salesforce": _failure(exc.failure)}
+        )
+    except StoreError as exc:
+        return _store_failed(exc, "the dry run did not finish")
+    logger.info(
+        "configuration dry run",
+        extra={"valid": dry_run.valid, "records": len(dry_run.records), "caller": _caller()},
+    )
+    return Response(
+        status_code=HTTPStatus.OK, content_type=content_types.APPLICATION_JSON, body=dry_run.as_answer()
+    )
+
+
 @app.post("/pause")
 @tracer.capture_method
 def post_pause() -> dict[str, Any]:

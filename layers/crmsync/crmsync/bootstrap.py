@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     )
     from crmsync.sync.actions import AutomationActions
     from crmsync.sync.activities import ActivitySync
+    from crmsync.sync.config_plan import ConfigurationPlan
     from crmsync.sync.inbound import InboundSync
     from crmsync.sync.manual import ManualSync
     from crmsync.sync.outbound import OutboundSync
@@ -430,6 +431,19 @@ def action_claims() -> ActionClaims:
     from crmsync.aws.action_claims import IdempotencyActionClaims
 
     return IdempotencyActionClaims(_dynamodb_client(), settings().idempotency_table, clock=clock())
+
+
+def configuration_plan() -> ConfigurationPlan:
+    """A configuration's dry run (`POST /config/plan`): reads only."""
+    from crmsync.aws.link_sample import DynamoLinkSample
+    from crmsync.sync.config_plan import ConfigurationPlan
+
+    return ConfigurationPlan(
+        crm=salesforce_gateway,
+        links=link_store(),
+        sample=DynamoLinkSample(_dynamodb_client(), settings().links_table),
+        prospects=prospect_store(),
+    )
 
 
 def manual_sync() -> ManualSync:

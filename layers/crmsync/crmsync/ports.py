@@ -103,6 +103,16 @@ class LinkStore(Protocol):
         ...
 
 
+class LinkSample(Protocol):
+    """A sample of linked prospects, for an operator's look at many records (the configuration's
+    dry run): read from an index, so eventually consistent, and never used on a sync path."""
+
+    def sample_prospect_ids(self, limit: int) -> list[str]:
+        """Up to `limit` ids of linked prospects, in the store's own order (the same ones each
+        time while the links stay as they are)."""
+        ...
+
+
 @dataclass(frozen=True)
 class ProspectVersion:
     """Which version a prospect is at, and the last one the marketing side saved."""

@@ -1,0 +1,20 @@
+"""`LinkSample` on the links table's keys-only index `by_crm_id` (aws/links.py): only link items
+carry `crm_id`, so the index lists links alone, a few bytes each."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crmsync.aws.dynamo_table import DynamoTable
+from crmsync.aws.links import LINK_PREFIX
+
+INDEX = "by_crm_id"
+
+
+class DynamoLinkSample:
+    def __init__(self, client: Any, table_name: str) -> None:
+        self._table = DynamoTable(client, table_name, ("pk",))
+
+    def sample_prospect_ids(self, limit: int) -> list[str]:
+        items, _ = self._table.scan(limit, index=INDEX)
+        return [str(item["pk"]).removeprefix(LINK_PREFIX) for item in items]
