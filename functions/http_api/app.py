@@ -259,6 +259,42 @@ def post_record_sync(record_id: str) -> Response[dict[str, Any]]:
     )
 
 
+@app.post("/resync")
+@tracer.capture_method
+def post_resync() -> Response[dict[str, Any]]:
+    from crmsync.domain.errors import StoreError
+    from crmsync.sync.resync import InvalidResync, ResyncBusy, read_request
+
+    try:
+        crm, since = read_request(_small_body())
+        job = bootstrap.resync().request(crm, since, caller=_caller())
+    except (JsonInputError, InvalidResync) as exc:
+        return _refused(
+            HTTPStatus.BAD_REQUEST,
+            {
+                "message": 'the body must be {"object": "Lead" | "Contact" | "PersonAccount", "since": ISO date | null}',
+                "problems": list(exc.problems),
+            },
+        )
+    except ResyncBusy as exc:
+        return _refused(HTTPStatus.CONFLICT, {"message": str(exc), "resync": exc.job.as_answer()})
+    except StoreError as exc:
+        return _store_failed(exc, "no resync was started")
+    logger.info("resync asked for", extra={"object": crm.value, "caller": _caller()})
+    return Response(
+        status_code=HTTPStatus.ACCEPTED,
+        content_type=content_types.APPLICATION_JSON,
+        body={"resync": job.as_answer()},
+    )
+
+
+@app.get("/resync")
+@tracer.capture_method
+def get_resync() -> dict[str, Any]:
+    job = bootstrap.resync().progress()
+    return {"resync": job.as_answer() if job is not None else None}
+
+
 @app.post("/config/plan")
 @tracer.capture_method
 def post_config_plan() -> Response[dict[str, Any]]:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache, wraps
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, cast
 
 from crmsync.domain.errors import ConfigurationError
 
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
         ActionQueue,
         ActivityStore,
         AuditTrail,
+        BulkQuery,
         Clock,
         ConfigStore,
         CrmGateway,
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
     from crmsync.sync.inbound import InboundSync
     from crmsync.sync.manual import ManualSync
     from crmsync.sync.outbound import OutboundSync
+    from crmsync.sync.resync import Resync
 
 
 P = ParamSpec("P")
@@ -373,6 +375,41 @@ def outbound_sync() -> OutboundSync:
         pending=pending_changes(),
         api_budget_percent=config.api_budget_percent,
         audit_retention_days=config.audit_retention_days,
+    )
+
+
+def bulk_query() -> BulkQuery:
+    """The Salesforce adapter (`salesforce_gateway`, the same one) as Bulk API 2.0 query jobs."""
+    return cast("BulkQuery", salesforce_gateway())
+
+
+def resync() -> Resync:
+    """The resync of an object (`POST /resync`; moved on by the scheduled outbound invocation),
+    built per invocation: it reads the configuration in force now."""
+    from crmsync.aws.resync_jobs import DynamoResyncJobs
+    from crmsync.sync.outbound.sync import STOP_MARGIN_MS
+    from crmsync.sync.resync import Resync
+
+    config = settings()
+    return Resync(
+        crm=salesforce_gateway,
+        bulk=bulk_query,
+        jobs=DynamoResyncJobs(_dynamodb_client(), config.state_table),
+        leases=leases(),
+        links=link_store(),
+        prospects=prospect_store(),
+        pending=pending_changes(),
+        watermarks=watermarks(),
+        retry_list=retry_list(),
+        user_directory=user_directory(),
+        audit_trail=audit_trail(),
+        error_list=error_list(),
+        connector=state_store(),
+        configuration=configuration(),
+        clock=clock(),
+        audit_retention_days=config.audit_retention_days,
+        api_budget_percent=config.api_budget_percent,
+        stop_margin_ms=STOP_MARGIN_MS,
     )
 
 
