@@ -59,8 +59,10 @@ def manual_syncs() -> None:
         prospect_id = answer["prospect_id"]
         prospects = bootstrap.prospect_store()
         prospect = prospects.get_many([prospect_id])[prospect_id]
-        scored = replace(prospect, fields={**prospect.fields, "job_title": "CTO"}, modified_at=datetime.now(UTC))
-        prospects.save([ProspectChange(scored, before=prospect)])
+        retitled = replace(
+            prospect, fields={**prospect.fields, "job_title": "CTO"}, modified_at=datetime.now(UTC)
+        )
+        prospects.save([ProspectChange(retitled, before=prospect)])
         connector.org.reset_counters()
         answer, seconds = _sync(prospect_id, "both")
         print(
