@@ -44,7 +44,7 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
         raise
     report = summary_report(summary)
     # A resync an operator asked for moves on at every tick, due or not, after the run.
-    resync = bootstrap.resync().advance(context.get_remaining_time_in_millis, run_id=context.aws_request_id)
+    resync = bootstrap.advance_resync(context.get_remaining_time_in_millis, run_id=context.aws_request_id)
     if resync is not None:
         report["resync"] = resync.as_answer()
         logger.info(f"resync {resync.state}", extra={"resync": report["resync"]})

@@ -270,3 +270,19 @@ def test_a_body_asking_for_an_unknown_direction_is_refused_with_400_naming_the_c
         "force: unknown key (allowed: direction)",
         "direction: must be one of outbound, inbound, both, not 'sideways'",
     ]
+
+
+def test_past_the_api_budget_a_manual_sync_still_syncs_the_record(
+    paused: LocalStack, emulator: Emulator
+) -> None:
+    # GIVEN an org whose daily API usage is past the connector's budget
+    lead_id = new_lead(emulator, Title="CFO")
+    emulator.set_daily_api_usage(99_000)
+
+    # WHEN the operator syncs a Lead by hand
+    status, body = sync(lead_id)
+
+    # THEN it is synced all the same: an operator's request, a few calls
+    assert status == 200, body
+    assert body["outbound"]["outcome"] == "created"
+    assert prospect_of(lead_id).fields["job_title"] == "CFO"

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from crmsync.config import Configuration
     from crmsync.domain.actions import Action
     from crmsync.domain.lifecycle import Tags
+    from crmsync.domain.resync import ResyncJob
     from crmsync.ports import (
         ActionClaims,
         ActionQueue,
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
         LinkStore,
         PendingChanges,
         ProspectStore,
+        ResyncJobs,
         RetryList,
         RunLog,
         StateStore,
@@ -383,10 +385,24 @@ def bulk_query() -> BulkQuery:
     return cast("BulkQuery", salesforce_gateway())
 
 
+def resync_jobs() -> ResyncJobs:
+    from crmsync.aws.resync_jobs import DynamoResyncJobs
+
+    return DynamoResyncJobs(_dynamodb_client(), settings().state_table)
+
+
+def advance_resync(remaining_ms: Callable[[], int], run_id: str) -> ResyncJob | None:
+    """Move on the active resync, if there is one (the scheduled outbound invocation, after its
+    run): a tick with none reads the job's item alone, not the configuration."""
+    job = resync_jobs().current()
+    if job is None or not job.state.active:
+        return None
+    return resync().advance(remaining_ms, run_id)
+
+
 def resync() -> Resync:
     """The resync of an object (`POST /resync`; moved on by the scheduled outbound invocation),
     built per invocation: it reads the configuration in force now."""
-    from crmsync.aws.resync_jobs import DynamoResyncJobs
     from crmsync.sync.outbound.sync import STOP_MARGIN_MS
     from crmsync.sync.resync import Resync
 
@@ -394,7 +410,7 @@ def resync() -> Resync:
     return Resync(
         crm=salesforce_gateway,
         bulk=bulk_query,
-        jobs=DynamoResyncJobs(_dynamodb_client(), config.state_table),
+        jobs=resync_jobs(),
         leases=leases(),
         links=link_store(),
         prospects=prospect_store(),

@@ -1,4 +1,4 @@
-"""A configuration's dry run over linked records (docs/guide/operating.md): which fields a new
+"""A configuration's dry run over linked records (docs/guide/operator-actions.md): which fields a new
 configuration would write on which side of each record, and the rule that would decide each.
 
 The rules are the runs' own (`plan.plan_field_sync`, with the link's snapshot of the last sync),

@@ -1,4 +1,4 @@
-"""A manual sync of one record (docs/guide/operating.md): which directions it syncs, the audit
+"""A manual sync of one record (docs/guide/operator-actions.md): which directions it syncs, the audit
 entry that says who asked, and what its answer tells the operator of each direction's part.
 
 The part of each direction is planned by the same core as the runs (`domain.outbound`,

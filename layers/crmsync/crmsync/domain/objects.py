@@ -7,8 +7,6 @@ onto the prospects of its Contacts). Those rules live here, once.
 
 from __future__ import annotations
 
-import re
-import string
 from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
@@ -62,29 +60,38 @@ ID_PREFIXES: Mapping[str, CrmObject] = {
 Id name its object): an Account Id, among the people, is a Person Account's."""
 
 
-def object_of_id(record_id: str) -> CrmObject | None:
-    """The person object a Salesforce Id belongs to, by its prefix; None for any other."""
-    return ID_PREFIXES.get(record_id[:3])
-
-
-_ID_TEXT = re.compile(r"[a-zA-Z0-9]{15}(?:[A-Z0-5]{3})?")
-_SUFFIX_ALPHABET = string.ascii_uppercase + "012345"
+_ID_SUFFIX = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
 
 
 def salesforce_id(text: str) -> str | None:
-    """The 18-character form of a Salesforce record Id written either way: 15 case-sensitive
-    characters, or those and the 3-character case-safe suffix (which must then match them).
-    None for text that is no Id. The suffix has one character per 5 of the 15, whose bits mark
-    their upper-case letters; Salesforce accepts either form, and sends the 18-character one."""
-    if not _ID_TEXT.fullmatch(text):
+    """The 18-character form of a Salesforce Id given in either form, or None when `text` is
+    none. A 15-character Id is case-sensitive and gains its suffix; an 18-character one may be
+    typed in any case, since its suffix encodes which of the first 15 characters are capitals
+    (Salesforce Help, "What is a Salesforce ID?"; the formula function CASESAFEID)."""
+    if len(text) not in (15, 18) or not text.isascii() or not text.isalnum():
         return None
-    suffix = ""
-    for start in (0, 5, 10):
-        bits = sum(1 << i for i, char in enumerate(text[start : start + 5]) if "A" <= char <= "Z")
-        suffix += _SUFFIX_ALPHABET[bits]
-    if len(text) == 18 and text[15:] != suffix:
-        return None
-    return text[:15] + suffix
+    if len(text) == 15:
+        suffix = ""
+        for start in (0, 5, 10):
+            bits = sum(1 << i for i, char in enumerate(text[start : start + 5]) if char.isupper())
+            suffix += _ID_SUFFIX[bits]
+        return text + suffix
+    chars = []
+    for chunk, code in enumerate(text[15:].upper()):
+        bits = _ID_SUFFIX.find(code)
+        if bits < 0:
+            return None
+        for i, char in enumerate(text[chunk * 5 : chunk * 5 + 5]):
+            upper = bool(bits >> i & 1)
+            if upper and not char.isalpha():
+                return None
+            chars.append(char.upper() if upper else char.lower())
+    return "".join(chars) + text[15:].upper()
+
+
+def object_of_id(record_id: str) -> CrmObject | None:
+    """The person object a Salesforce Id belongs to, by its prefix; None for any other."""
+    return ID_PREFIXES.get(record_id[:3])
 
 
 PEOPLE: tuple[CrmObject, ...] = (CrmObject.LEAD, CrmObject.CONTACT, CrmObject.PERSON_ACCOUNT)

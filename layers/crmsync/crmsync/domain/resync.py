@@ -1,4 +1,4 @@
-"""A resync of one object (docs/guide/operating.md): a full re-read of its records through Bulk
+"""A resync of one object (docs/guide/operator-actions.md): a full re-read of its records through Bulk
 API 2.0 query, applied as the outbound run applies its changes, to heal drift or adopt a new
 mapping. The job says what was asked and how far it got; the use case (`sync/resync.py`) moves
 it on, a share per scheduled tick."""

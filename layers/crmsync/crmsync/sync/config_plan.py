@@ -1,4 +1,4 @@
-"""A configuration's dry run (docs/guide/operating.md): `POST /config/plan`.
+"""A configuration's dry run (docs/guide/operator-actions.md): `POST /config/plan`.
 
 It reads the document as `PUT /config` would (every problem by its path), checks it against the
 org's describe, then plans a sample of linked records with it: their current Salesforce values

@@ -1,4 +1,4 @@
-"""Manual sync of one record, now (docs/guide/operating.md): `POST /records/{id}/sync`.
+"""Manual sync of one record, now (docs/guide/operator-actions.md): `POST /records/{id}/sync`.
 
 The operator names a prospect, or a Salesforce Lead, Contact or Person Account by its Id (15 or
 18 characters), and a direction (`domain.manual.ManualDirection`). It works while the connector

@@ -1,4 +1,4 @@
-"""Resync of one object (docs/guide/operating.md): `POST /resync`, `GET /resync`.
+"""Resync of one object (docs/guide/operator-actions.md): `POST /resync`, `GET /resync`.
 
 An operator asks for a full re-read of Leads, Contacts or Person Accounts (those changed since a
 date, or all), to heal drift (values changed behind the connector's back) or to adopt a new
