@@ -156,8 +156,15 @@ def test_both_ways_a_marketing_change_reaches_salesforce_and_salesforces_change_
     assert outbound["lead_status"]["new"] == "Working - Contacted"
     inbound = {c["field"]: c for c in body["inbound"]["changes"]}
     assert (inbound["Marketing_Score__c"]["old"], inbound["Marketing_Score__c"]["new"]) == (None, 87)
-    assert inbound["Marketing_Score__c"]["rule"]
+    assert inbound["Marketing_Score__c"]["rule"] == "marketing: the prospect's value is always used"
     assert body["inbound"]["outcome"] == "updated"
+
+    # AND the answer lists both sides' changes together, each naming its direction
+    together = {(c["direction"], c["side"], c["field"]) for c in body["changes"]}
+    assert together >= {
+        ("outbound", "marketing", "lead_status"),
+        ("inbound", "salesforce", "Marketing_Score__c"),
+    }
 
     # AND it cost a query and a write: the inbound part planned with what the outbound part read
     assert body["api_calls"] == emulator.api_calls == 2
@@ -210,6 +217,7 @@ def test_a_record_salesforce_refuses_is_answered_200_with_its_error_list_entry(
     assert status == 200, body
     assert body["inbound"]["outcome"] == "failed"
     (error,) = body["inbound"]["errors"]
+    assert body["errors"] == [error]
     assert (error["code"], error["fields"], error["record_id"]) == (
         "INVALID_EMAIL_ADDRESS",
         ["Email"],

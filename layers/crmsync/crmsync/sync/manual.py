@@ -165,9 +165,14 @@ class ManualSyncReport:
             "api_calls": self.api_calls,
             "api_calls_at_most": MAX_API_CALLS,
         }
+        # Each direction's part, then the same together (each change and entry naming its
+        # direction), as one list a person reads through.
+        parts = [(d, self.results[d].as_answer()) for d in Direction if d in self.results]
         for direction in Direction:
-            result = self.results.get(direction)
-            answer[direction.value] = result.as_answer() if result is not None else None
+            answer[direction.value] = next((part for d, part in parts if d is direction), None)
+        answer["changes"] = [{**c, "direction": d.value} for d, part in parts for c in part["changes"]]
+        answer["events"] = [event for _, part in parts for event in part["events"]]
+        answer["errors"] = [error for _, part in parts for error in part["errors"]]
         return answer
 
 
