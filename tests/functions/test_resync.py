@@ -206,6 +206,24 @@ def test_a_resync_waits_while_the_connector_is_paused_and_goes_on_once_resumed(
     assert {p.fields["lead_status"] for p in prospects_of(lead_ids)} == {"Open - Not Contacted"}
 
 
+def test_a_salesforce_outage_leaves_the_resync_for_the_next_tick(resync_connector: OutboundConnector) -> None:
+    # GIVEN drifted prospects, a resync asked for, and Bulk API query jobs failing for a while
+    lead_ids = synced_leads(resync_connector, 3)
+    drift(prospects_of(lead_ids), lead_status="Nurture")
+    assert http("resync_start", {"object": "Lead"})[0] == 202
+    resync_connector.salesforce.faults.server_errors(count=20, status=503, path_containing="/jobs/query")
+
+    # WHEN a tick comes, then another once Salesforce is back
+    during = tick()["resync"]
+    resync_connector.salesforce.faults.recover()
+    after = tick()["resync"]
+
+    # THEN the first left it as it was, the second did it
+    assert (during["state"], during["read"], during["error"]) == ("queued", 0, None)
+    assert after["state"] == "done"
+    assert {p.fields["lead_status"] for p in prospects_of(lead_ids)} == {"Open - Not Contacted"}
+
+
 def test_progress_is_null_before_any_resync(resync_connector: OutboundConnector) -> None:
     assert http("resync_progress") == (200, {"resync": None})
     assert "resync" not in tick()
