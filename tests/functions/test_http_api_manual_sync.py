@@ -294,3 +294,38 @@ def test_past_the_api_budget_a_manual_sync_still_syncs_the_record(
     assert status == 200, body
     assert body["outbound"]["outcome"] == "created"
     assert prospect_of(lead_id).fields["job_title"] == "CFO"
+
+
+def test_a_contact_brings_its_own_accounts_mapped_fields_within_two_calls(
+    connector: LocalStack, emulator: Emulator
+) -> None:
+    # GIVEN account fields mapped onto prospects, and a Contact of an Account no run has read
+    bootstrap.load_configuration(
+        {
+            "version": 2,
+            "objects": {"account_fields": True},
+            "mappings": {
+                "Account": [
+                    {
+                        "marketing_field": "company_industry",
+                        "salesforce_field": "Industry",
+                        "behaviour": "salesforce",
+                    }
+                ]
+            },
+        }
+    )
+    account = emulator.insert("Account", {"Name": "Analytical Engines", "Industry": "Technology"})
+    contact = emulator.insert(
+        "Contact", {"LastName": "Lovelace", "Email": "ada@example.com", "AccountId": account}
+    )
+    emulator.reset_counters()
+
+    # WHEN the operator syncs the Contact from Salesforce
+    status, body = sync(contact, {"direction": "outbound"})
+
+    # THEN its prospect has the Account's industry, for a query of the Contact and one of its Account
+    assert status == 200, body
+    assert prospect_of(contact).fields["company_industry"] == "Technology"
+    assert ("company_industry", "Technology") in {(c["field"], c["new"]) for c in body["changes"]}
+    assert body["api_calls"] == emulator.api_calls == 2
