@@ -33,6 +33,7 @@ from local.bench.meter import MeterClient
 from local.runtime.invoke import sample_event
 from local.runtime.queues import EventSourceMapping
 from local.runtime.schedules import let_schedules_pass
+from local.runtime.stream import marketing_store
 
 COST_RECORDS = 1_000
 HTTP_TIMEOUT_MS = 29_000  # HttpApiFunction's Timeout in template.yaml
@@ -186,13 +187,11 @@ def warm_containers(connector: Connector) -> Iterator[dict[str, Container]]:
 
 
 def scenarios(run: CostRun) -> None:
-    import boto3
     from crmsync import bootstrap
-    from crmsync.aws.prospects import DynamoProspectStore
     from crmsync.domain.prospect import Prospect, ProspectChange
 
     org = run.connector.org
-    marketing = DynamoProspectStore(boto3.client("dynamodb"), bootstrap.settings().prospects_table)
+    marketing = marketing_store()
 
     org.insert_leads(COST_RECORDS, "cost")
     run.measure("outbound: new Leads", COST_RECORDS, 3.0, run.tick("outbound"))

@@ -40,7 +40,7 @@ from local.bench.doubles import Connector, connector_with_doubles_apart
 from local.bench.functions import LAMBDA_TIMEOUT_MS, Container, container, outbound_run
 from local.bench.measure import PYTHONPATH, ROOT, Measured
 from local.runtime.invoke import sample_event
-from local.runtime.stream import ProspectStream
+from local.runtime.stream import ProspectStream, marketing_store
 
 COLLECTIONS_RECORDS = 1_000
 BULK_RECORDS = 10_000
@@ -103,9 +103,7 @@ def new_leads(connector: Connector, count: int, tag: str) -> list[dict[str, Any]
 def changed_prospects_in_bulk(connector: Connector, count: int, tag: str) -> float:
     """Linked prospects, each scored by the marketing side, waiting for the inbound run (see
     the module's docstring for what this bypasses). Returns the seconds it took."""
-    import boto3
     from crmsync import bootstrap
-    from crmsync.aws.prospects import DynamoProspectStore
     from crmsync.domain.fields import Behaviour, FieldMapping
     from crmsync.domain.lifecycle import CrmRef, Link, LinkChange
     from crmsync.domain.objects import CrmObject
@@ -137,7 +135,7 @@ def changed_prospects_in_bulk(connector: Connector, count: int, tag: str) -> flo
             LinkChange(after=Link(prospect.id, CrmRef(CrmObject.LEAD, lead["Id"])), snapshot=snapshot)
         )
     # The marketing side's save: the prospects' first version, not the connector's.
-    marketing = DynamoProspectStore(boto3.client("dynamodb"), bootstrap.settings().prospects_table)
+    marketing = marketing_store()
     assert marketing.save(scored) == []
     assert bootstrap.link_store().save(links) == []
     bootstrap.pending_changes().add([PendingChange(change.after.id, 1) for change in scored])
@@ -148,9 +146,7 @@ def changed_prospects_captured(connector: Connector, inbound: Container, count: 
     """`count` new Leads linked by an outbound run, then scored by the marketing side through
     the prospect store; the stream's records are delivered to the function as Lambda's event
     source mapping would. Returns the capture invocations."""
-    import boto3
     from crmsync import bootstrap
-    from crmsync.aws.prospects import DynamoProspectStore
     from crmsync.domain.prospect import ProspectChange
 
     connector.org.insert_leads(count, tag)
@@ -165,7 +161,7 @@ def changed_prospects_captured(connector: Connector, inbound: Container, count: 
         if str(lead["LastName"]).startswith(f"{tag} ")
     ]
     stream = prospect_stream()
-    marketing = DynamoProspectStore(boto3.client("dynamodb"), bootstrap.settings().prospects_table)
+    marketing = marketing_store()
     prospect_ids = [
         stored.link.prospect_id for stored in bootstrap.link_store().by_crm_ids(lead_ids).values()
     ]

@@ -12,9 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
 from crmsync import bootstrap
-from crmsync.aws.prospects import DynamoProspectStore
 from crmsync.domain.audit import Direction
 from crmsync.domain.prospect import Prospect, ProspectChange
 
@@ -23,7 +21,7 @@ from local.demo.org import Org
 from local.demo.report import Invocation, audit_lines, collections_writes, describe_error, print_invocations
 from local.runtime.invoke import LambdaContext, invoke, sample_event
 from local.runtime.schedules import let_schedules_pass
-from local.runtime.stream import ProspectStream
+from local.runtime.stream import ProspectStream, marketing_store
 from local.salesforce_emulator import Emulator, ManualClock
 
 INBOUND_TIMEOUT_MS = 300_000  # InboundSyncFunction's Timeout in template.yaml
@@ -90,7 +88,7 @@ class Marketing:
     so change capture sees them."""
 
     def __init__(self) -> None:
-        self.store = DynamoProspectStore(boto3.client("dynamodb"), bootstrap.settings().prospects_table)
+        self.store = marketing_store()
 
     def edit(self, prospect_ids: Sequence[str], change: Callable[[int, Prospect], Mapping[str, Any]]) -> None:
         """Change each prospect's fields (one new version each): `change(n, prospect)` gives the

@@ -20,11 +20,25 @@ import boto3
 from local.runtime.aws import REGION
 
 if TYPE_CHECKING:
+    from crmsync.aws.prospects import DynamoProspectStore
+
     from local.aws_stack import LocalStack
 
 CONNECTOR_WRITER = "crmsync"
 """What the connector's writes to the prospects table carry in `written_by` (template.yaml's
 filter names it too)."""
+
+
+def marketing_store() -> DynamoProspectStore:
+    """The marketing platform's side of the prospects table: its saves are not marked as the
+    connector's, so change capture sees them."""
+    from crmsync import bootstrap
+    from crmsync.aws.dynamo_table import DynamoTable
+    from crmsync.aws.prospects import DynamoProspectStore
+    from crmsync.aws.tables import PROSPECTS_KEY
+
+    client = boto3.client("dynamodb")
+    return DynamoProspectStore(DynamoTable(client, bootstrap.settings().prospects_table, PROSPECTS_KEY))
 
 
 class ProspectStream:

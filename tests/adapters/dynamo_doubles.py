@@ -9,16 +9,34 @@ from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
+from crmsync.aws.dynamo_table import DynamoTable
+from crmsync.aws.tables import LINKS_KEY, PROSPECTS_KEY, STATE_KEY
 
 REGION = "us-east-1"
 
 
+def no_wait(seconds: float) -> None:
+    """Retries without their waits: the tests check what is retried, not how long it takes."""
+
+
 @dataclass(frozen=True)
 class DynamoTables:
+    """The stack's tables on moto; each `*_table` is the `DynamoTable` a store is given, on the
+    real client or on `client` (a stand-in wrapped around it)."""
+
     client: Any
     links: str
     prospects: str
     state: str
+
+    def links_table(self, client: Any = None) -> DynamoTable:
+        return DynamoTable(client or self.client, self.links, LINKS_KEY, sleep=no_wait)
+
+    def prospects_table(self, client: Any = None) -> DynamoTable:
+        return DynamoTable(client or self.client, self.prospects, PROSPECTS_KEY, sleep=no_wait)
+
+    def state_table(self, client: Any = None) -> DynamoTable:
+        return DynamoTable(client or self.client, self.state, STATE_KEY, sleep=no_wait)
 
 
 class CountingClient:
@@ -69,5 +87,18 @@ def transaction_cancelled_by(reason: str) -> Callable[[dict[str, Any]], dict[str
             "ResponseMetadata": {"HTTPStatusCode": 400},
         }
         raise ClientError(response, "TransactWriteItems")
+
+    return answer
+
+
+def partly_processed(client: Any, processed: int) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """`BatchWriteItem` that writes the first `processed` requests of each table and leaves
+    the rest unprocessed, as DynamoDB does when a partition is throttled."""
+
+    def answer(request: dict[str, Any]) -> dict[str, Any]:
+        written = {table: writes[:processed] for table, writes in request["RequestItems"].items()}
+        left = {table: writes[processed:] for table, writes in request["RequestItems"].items()}
+        client.batch_write_item(RequestItems={table: w for table, w in written.items() if w})
+        return {"UnprocessedItems": {table: w for table, w in left.items() if w}}
 
     return answer

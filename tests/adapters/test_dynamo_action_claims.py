@@ -13,7 +13,9 @@ import pytest
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
 from botocore.exceptions import ClientError
 from crmsync.aws.action_claims import KEY_PREFIX, IdempotencyActionClaims
+from crmsync.aws.dynamo_table import DynamoTable
 from crmsync.aws.parked_actions import DynamoParkedActions
+from crmsync.aws.tables import IDEMPOTENCY_KEY
 from crmsync.domain.errors import StoreError
 from crmsync.ports import Claim, ParkedAction
 from moto import mock_aws
@@ -49,7 +51,8 @@ def idempotency(monkeypatch: pytest.MonkeyPatch) -> Iterator[Claims]:
         client = boto3.client("dynamodb", region_name=REGION)
         table = stack.resources["IdempotencyTable"]
         clock = ManualClock(datetime.now(UTC).replace(microsecond=0))
-        yield Claims(IdempotencyActionClaims(client, table, clock=clock), clock, client, table)
+        claims = IdempotencyActionClaims(DynamoTable(client, table, IDEMPOTENCY_KEY), clock=clock)
+        yield Claims(claims, clock, client, table)
 
 
 @pytest.fixture
@@ -121,8 +124,7 @@ def test_a_missing_table_is_a_store_error_that_says_so(monkeypatch: pytest.Monke
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     with mock_aws():
         claims = IdempotencyActionClaims(
-            boto3.client("dynamodb", region_name=REGION),
-            "no-such-table",
+            DynamoTable(boto3.client("dynamodb", region_name=REGION), "no-such-table", IDEMPOTENCY_KEY),
             clock=ManualClock(datetime.now(UTC)),
         )
         with pytest.raises(StoreError) as raised:
@@ -141,7 +143,7 @@ def parked(number: int, minutes: int = 0) -> ParkedAction:
 
 
 def test_parked_actions_read_back_oldest_first_and_leave_when_removed(dynamo: DynamoTables) -> None:
-    store = DynamoParkedActions(dynamo.client, dynamo.state)
+    store = DynamoParkedActions(dynamo.state_table())
     store.park([parked(1, minutes=5), parked(2, minutes=1), parked(3, minutes=3)])
 
     assert [p.message_id for p in store.waiting(limit=2)] == ["m-2", "m-3"]
@@ -152,7 +154,7 @@ def test_parked_actions_read_back_oldest_first_and_leave_when_removed(dynamo: Dy
 
 
 def test_a_message_parked_twice_is_kept_once(dynamo: DynamoTables) -> None:
-    store = DynamoParkedActions(dynamo.client, dynamo.state)
+    store = DynamoParkedActions(dynamo.state_table())
     store.park([parked(1), parked(1)])
     store.park([parked(1)])
 
@@ -160,7 +162,7 @@ def test_a_message_parked_twice_is_kept_once(dynamo: DynamoTables) -> None:
 
 
 def test_more_parked_actions_than_one_batch_write_holds_are_all_kept(dynamo: DynamoTables) -> None:
-    store = DynamoParkedActions(dynamo.client, dynamo.state)
+    store = DynamoParkedActions(dynamo.state_table())
     store.park([parked(n, minutes=n) for n in range(60)])
 
     assert [p.message_id for p in store.waiting(limit=100)] == [f"m-{n}" for n in range(60)]

@@ -10,12 +10,14 @@ from typing import Any
 import boto3
 import pytest
 from crmsync.aws.activities import DynamoActivityStore
-from crmsync.aws.dynamo_table import epoch_seconds
+from crmsync.aws.dynamo_table import DynamoTable
+from crmsync.aws.dynamo_values import epoch_seconds
+from crmsync.aws.tables import ACTIVITIES_KEY
 from crmsync.domain.activities import Activity, ActivityState, ActivityType, ClickKey, StoredActivity
 from moto import mock_aws
 
 from local.aws_stack import create_stack
-from tests.adapters.dynamo_doubles import REGION, CountingClient, PushingBackClient
+from tests.adapters.dynamo_doubles import REGION, CountingClient, PushingBackClient, no_wait
 
 AT = datetime(2026, 11, 22, 12, 0, 0, 123456, tzinfo=UTC)
 SETTLED_AT = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
@@ -33,7 +35,9 @@ def table(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, str]]:
 
 def store_on(client: Any, table_name: str) -> DynamoActivityStore:
     return DynamoActivityStore(
-        client, table_name, retention=timedelta(days=30), now=lambda: SETTLED_AT, sleep=lambda s: None
+        DynamoTable(client, table_name, ACTIVITIES_KEY, sleep=no_wait),
+        retention=timedelta(days=30),
+        now=lambda: SETTLED_AT,
     )
 
 

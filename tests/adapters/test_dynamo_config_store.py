@@ -5,16 +5,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import boto3
 import pytest
 from crmsync.aws.config_store import DynamoConfigStore, history_key
-from crmsync.aws.dynamo_table import MAX_ITEM_BYTES, item_size
-from crmsync.aws.state import DynamoStateStore
+from crmsync.aws.connector_state import DynamoConnectorState
+from crmsync.aws.dynamo_values import MAX_ITEM_BYTES, item_size
 from crmsync.config import ConfigurationTooLarge, StaleConfigurationVersion
 from crmsync.domain.errors import ConfigurationError
 from crmsync.ports import ConnectorState
 
-from tests.adapters.dynamo_doubles import REGION, DynamoTables
+from tests.adapters.dynamo_doubles import DynamoTables
 
 pytest_plugins = ["tests.adapters.conftest_dynamo"]
 
@@ -23,12 +22,12 @@ NOON = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
 @pytest.fixture
 def store(dynamo: DynamoTables) -> DynamoConfigStore:
-    return DynamoConfigStore(dynamo.client, dynamo.state, now=lambda: NOON, sleep=lambda seconds: None)
+    return DynamoConfigStore(dynamo.state_table(), now=lambda: NOON)
 
 
 @pytest.fixture
-def connector(dynamo: DynamoTables) -> DynamoStateStore:
-    return DynamoStateStore(boto3.resource("dynamodb", region_name=REGION).Table(dynamo.state))
+def connector(dynamo: DynamoTables) -> DynamoConnectorState:
+    return DynamoConnectorState(dynamo.state_table())
 
 
 def history(dynamo: DynamoTables) -> list[tuple[str, int, str]]:
@@ -68,7 +67,7 @@ def test_each_newer_version_replaces_the_one_in_force_and_the_history_keeps_them
 
 @pytest.mark.parametrize("stale", [3, 2])
 def test_a_version_not_above_the_one_in_force_is_refused_and_changes_nothing(
-    store: DynamoConfigStore, connector: DynamoStateStore, dynamo: DynamoTables, stale: int
+    store: DynamoConfigStore, connector: DynamoConnectorState, dynamo: DynamoTables, stale: int
 ) -> None:
     store.save({"version": 3, "matching": "email"})
 
@@ -82,7 +81,7 @@ def test_a_version_not_above_the_one_in_force_is_refused_and_changes_nothing(
 
 
 def test_saving_sets_the_config_version_and_leaves_a_new_connector_paused(
-    store: DynamoConfigStore, connector: DynamoStateStore
+    store: DynamoConfigStore, connector: DynamoConnectorState
 ) -> None:
     store.save({"version": 1})
 
@@ -90,7 +89,7 @@ def test_saving_sets_the_config_version_and_leaves_a_new_connector_paused(
 
 
 def test_saving_leaves_a_running_connector_running(
-    store: DynamoConfigStore, connector: DynamoStateStore
+    store: DynamoConfigStore, connector: DynamoConnectorState
 ) -> None:
     connector.set_paused(False)
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from crmsync.aws.dynamo_table import iso
+from crmsync.aws.dynamo_table import DynamoTable
+from crmsync.aws.dynamo_values import iso
 from crmsync.aws.links import DynamoLinkStore
+from crmsync.aws.tables import LINKS_KEY
 from crmsync.domain.errors import StoreError
 from crmsync.domain.lifecycle import (
     CrmRef,
@@ -20,6 +22,7 @@ from crmsync.domain.lifecycle import (
 from crmsync.domain.objects import CrmObject
 from crmsync.domain.plan import FieldSnapshot, Snapshot
 
+from tests.adapters.capacity import CapacityMeter
 from tests.adapters.dynamo_doubles import (
     CountingClient,
     DynamoTables,
@@ -47,7 +50,7 @@ def new_link(prospect_id: str, crm: CrmRef, snapshot: Snapshot | None = None) ->
 
 
 def store_of(dynamo: DynamoTables, client: object = None) -> DynamoLinkStore:
-    return DynamoLinkStore(client or dynamo.client, dynamo.links, now=lambda: NOW, sleep=lambda seconds: None)
+    return DynamoLinkStore(dynamo.links_table(client), now=lambda: NOW)
 
 
 @pytest.fixture
@@ -181,6 +184,36 @@ def test_a_change_read_before_another_was_saved_is_refused(links: DynamoLinkStor
 
     now = stored(links, "p-1")
     assert (now.link.status, now.version) == (LinkStatus.CRM_DELETED, 2)
+
+
+def test_a_change_of_the_link_alone_is_one_conditional_update_and_a_new_link_one_transaction(
+    dynamo: DynamoTables,
+) -> None:
+    """A snapshot or status change writes one item: a plain conditional write, billed once, and
+    refused as a transaction refused it. A new link and its claim stay one transaction."""
+    meter = CapacityMeter(dynamo.client)
+    counting = CountingClient(meter)
+    links = store_of(dynamo, counting)
+    links.save([new_link("p-1", lead("00Q1"))])
+    read_by_both = stored(store_of(dynamo), "p-1")
+    synced = LinkChange(
+        Link("p-1", lead("00Q1")), {EMAIL_PAIR: FieldSnapshot("a@b.c", "a@b.c")}, read_by_both
+    )
+    stale = LinkChange(
+        Link("p-1", lead("00Q1"), LinkStatus.OUT_OF_SCOPE), read_by_both.snapshot, read_by_both
+    )
+
+    assert links.save([synced]) == []
+    assert links.save([stale]) == [stale]
+
+    assert counting.calls == {"transact_write_items": 1, "update_item": 2}
+    assert meter.units.writes == {
+        "TransactWriteItems": 4,  # the link and its claim, twice over
+        "TransactWriteItems (index)": 1,  # the operators' index by CRM id lists the new link
+        "UpdateItem": 1,
+        "UpdateItem (refused)": 1,
+    }
+    assert stored(store_of(dynamo), "p-1").snapshot == synced.snapshot
 
 
 def test_a_stale_move_is_refused_and_leaves_both_records_as_they_were(links: DynamoLinkStore) -> None:
@@ -340,7 +373,7 @@ def test_keys_dynamodb_leaves_unread_are_asked_again(dynamo: DynamoTables) -> No
     store_of(dynamo).save([new_link("p-1", lead("00Q1"))])
     waits: list[float] = []
     throttled = PushingBackClient(dynamo.client, "batch_get_item", times=2, answer=nothing_processed)
-    links = DynamoLinkStore(throttled, dynamo.links, sleep=waits.append)
+    links = DynamoLinkStore(DynamoTable(throttled, dynamo.links, LINKS_KEY, sleep=waits.append))
 
     found = links.by_crm_ids(["00Q1"])
 
@@ -353,7 +386,7 @@ def test_a_transaction_that_met_another_is_tried_again(dynamo: DynamoTables) -> 
     conflicted = PushingBackClient(
         dynamo.client, "transact_write_items", times=2, answer=transaction_cancelled_by("TransactionConflict")
     )
-    links = DynamoLinkStore(conflicted, dynamo.links, sleep=waits.append)
+    links = DynamoLinkStore(DynamoTable(conflicted, dynamo.links, LINKS_KEY, sleep=waits.append))
 
     refused = links.save([new_link("p-1", lead("00Q1"))])
 
@@ -370,7 +403,7 @@ def test_a_table_that_keeps_pushing_back_fails_the_call_as_retryable_and_writes_
         times=100,
         answer=transaction_cancelled_by("TransactionConflict"),
     )
-    links = DynamoLinkStore(conflicted, dynamo.links, sleep=lambda seconds: None)
+    links = store_of(dynamo, conflicted)
 
     with pytest.raises(StoreError) as raised:
         links.save([new_link("p-1", lead("00Q1"))])
@@ -385,7 +418,7 @@ def test_a_transaction_cancelled_for_an_unexpected_reason_fails_the_call_for_goo
     invalid = PushingBackClient(
         dynamo.client, "transact_write_items", times=1, answer=transaction_cancelled_by("ValidationError")
     )
-    links = DynamoLinkStore(invalid, dynamo.links, sleep=lambda seconds: None)
+    links = store_of(dynamo, invalid)
 
     with pytest.raises(StoreError, match="ValidationError") as raised:
         links.save([new_link("p-1", lead("00Q1"))])

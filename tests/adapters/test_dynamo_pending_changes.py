@@ -23,7 +23,7 @@ EVENTS = Path(__file__).resolve().parents[2] / "events"
 
 @pytest.fixture
 def pending(dynamo: DynamoTables) -> DynamoPendingChanges:
-    return DynamoPendingChanges(dynamo.client, dynamo.state, sleep=lambda seconds: None)
+    return DynamoPendingChanges(dynamo.state_table())
 
 
 def test_a_prospect_changed_several_times_waits_once_at_its_latest_version(
@@ -50,7 +50,7 @@ def test_waiting_prospects_are_read_in_pages_in_id_order(pending: DynamoPendingC
 
 def test_counting_stops_at_the_threshold_without_reading_items(dynamo: DynamoTables) -> None:
     counting = CountingClient(dynamo.client)
-    pending = DynamoPendingChanges(counting, dynamo.state)
+    pending = DynamoPendingChanges(dynamo.state_table(counting))
     pending.add([PendingChange(f"p-{n}", 1) for n in range(150)])
 
     assert pending.count(at_most=100) == 100
@@ -95,7 +95,7 @@ def test_the_versions_waiting_are_read_for_the_prospects_asked_about(pending: Dy
 
 def test_changes_found_late_that_wait_already_cost_a_read_and_no_write(dynamo: DynamoTables) -> None:
     counting = CountingClient(dynamo.client)
-    pending = DynamoPendingChanges(counting, dynamo.state)
+    pending = DynamoPendingChanges(dynamo.state_table(counting))
     pending.add([PendingChange(f"p-{n}", 2) for n in range(150)])
 
     assert pending.add_unless_newer([PendingChange(f"p-{n}", 2) for n in range(150)]) == []
@@ -113,8 +113,8 @@ def test_change_capture_notes_the_marketing_sides_changes_and_skips_the_connecto
     arn = stack.attribute("ProspectsTable", "StreamArn")
     shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
     position = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="LATEST")
-    marketing = DynamoProspectStore(dynamo.client, dynamo.prospects)
-    connector = DynamoProspectStore(dynamo.client, dynamo.prospects, writer=CONNECTOR_WRITER)
+    marketing = DynamoProspectStore(dynamo.prospects_table())
+    connector = DynamoProspectStore(dynamo.prospects_table(), writer=CONNECTOR_WRITER)
 
     # GIVEN a prospect the connector created, then edited by the marketing side, then by the connector
     created = Prospect(id="p-1", fields={"email": "ann@example.com"})

@@ -10,6 +10,7 @@ from crmsync.aws.prospects import DynamoProspectStore, is_prospect_key
 from crmsync.domain.prospect import Prospect, ProspectChange
 from crmsync.ports import ProspectVersion
 
+from tests.adapters.capacity import CapacityMeter
 from tests.adapters.dynamo_doubles import CountingClient, DynamoTables
 
 pytest_plugins = ["tests.adapters.conftest_dynamo"]
@@ -24,7 +25,7 @@ def prospect(prospect_id: str, email: str | None = None, crm_id: str | None = No
 
 @pytest.fixture
 def prospects(dynamo: DynamoTables) -> DynamoProspectStore:
-    return DynamoProspectStore(dynamo.client, dynamo.prospects, sleep=lambda seconds: None)
+    return DynamoProspectStore(dynamo.prospects_table())
 
 
 def created(store: DynamoProspectStore, *new: Prospect) -> list[Prospect]:
@@ -84,11 +85,11 @@ def test_prospects_are_found_by_the_crm_id_they_carry(prospects: DynamoProspectS
 
 
 def test_a_page_of_emails_costs_a_few_batched_reads_and_no_query(dynamo: DynamoTables) -> None:
-    store = DynamoProspectStore(dynamo.client, dynamo.prospects)
+    store = DynamoProspectStore(dynamo.prospects_table())
     store.save([ProspectChange(prospect(f"p-{n}", f"lead{n}@example.com")) for n in range(150)])
     counting = CountingClient(dynamo.client)
 
-    found = DynamoProspectStore(counting, dynamo.prospects).find_by_emails(
+    found = DynamoProspectStore(dynamo.prospects_table(counting)).find_by_emails(
         [f"lead{n}@example.com" for n in range(300)]
     )
 
@@ -132,6 +133,28 @@ def test_a_stale_write_is_refused_and_leaves_the_stored_prospect_as_it_was(
     assert prospects.find_by_emails(["other@example.com"]) == {}, "the refused email was not indexed"
 
 
+def test_an_edit_that_moves_no_index_key_is_one_conditional_update_billed_once(
+    dynamo: DynamoTables, prospects: DynamoProspectStore
+) -> None:
+    (read_by_both,) = created(prospects, prospect("p-1", "ann@example.com"))
+    meter = CapacityMeter(dynamo.client)
+    counting = CountingClient(meter)
+    store = DynamoProspectStore(dynamo.prospects_table(counting))
+    edit = ProspectChange(
+        replace(read_by_both, fields={"email": "ann@example.com", "title": "CTO"}), read_by_both
+    )
+    stale = ProspectChange(
+        replace(read_by_both, fields={"email": "ann@example.com", "title": "CEO"}), read_by_both
+    )
+
+    assert store.save([edit]) == []
+    assert store.save([stale]) == [stale], "refused as the transaction refused it"
+
+    assert counting.calls == {"update_item": 2}
+    assert meter.units.writes == {"UpdateItem": 1, "UpdateItem (refused)": 1}
+    assert prospects.get_many(["p-1"])["p-1"].fields == {"email": "ann@example.com", "title": "CTO"}
+
+
 def test_a_new_prospect_whose_id_exists_is_refused(prospects: DynamoProspectStore) -> None:
     created(prospects, prospect("p-1", "ann@example.com"))
     duplicate = ProspectChange(prospect("p-1", "bob@example.com"))
@@ -154,19 +177,17 @@ def test_two_new_prospects_with_one_email_in_one_save_both_land(prospects: Dynam
     ]
 
 
-def test_index_items_are_neither_prospects_nor_listed_by_the_email_index(
-    dynamo: DynamoTables, prospects: DynamoProspectStore
+def test_index_items_are_no_prospects_and_carry_the_writer_the_stream_filter_drops(
+    dynamo: DynamoTables,
 ) -> None:
-    created(prospects, prospect("p-1", "ann@example.com", crm_id="00Q1"))
+    connector = DynamoProspectStore(dynamo.prospects_table(), writer="crmsync")
+    created(connector, prospect("p-1", "ann@example.com", crm_id="00Q1"))
 
-    listed = dynamo.client.query(
-        TableName=dynamo.prospects,
-        IndexName="by_email",
-        KeyConditionExpression="email_key = :email",
-        ExpressionAttributeValues={":email": {"S": "ann@example.com"}},
-    )["Items"]
-
-    assert [item["prospect_id"]["S"] for item in listed] == ["p-1"]
+    for key in ("email#ann@example.com", "crm#00Q1"):
+        item = dynamo.prospects_table().get({"prospect_id": key})
+        assert item == {"prospect_id": key, "prospect_ids": {"p-1"}, "written_by": "crmsync"}
+    assert not dynamo.client.describe_table(TableName=dynamo.prospects)["Table"].get("GlobalSecondaryIndexes")
+    prospects = connector
     assert prospects.get_many(["email#ann@example.com", "crm#00Q1"]) == {}
     assert not is_prospect_key("email#ann@example.com") and is_prospect_key("p-1")
     with pytest.raises(ValueError, match="must not start with"):
@@ -176,8 +197,8 @@ def test_index_items_are_neither_prospects_nor_listed_by_the_email_index(
 def test_a_change_rewrites_what_changed_and_keeps_what_the_connector_does_not_know(
     dynamo: DynamoTables,
 ) -> None:
-    marketing = DynamoProspectStore(dynamo.client, dynamo.prospects)
-    connector = DynamoProspectStore(dynamo.client, dynamo.prospects, writer="crmsync")
+    marketing = DynamoProspectStore(dynamo.prospects_table())
+    connector = DynamoProspectStore(dynamo.prospects_table(), writer="crmsync")
     (before,) = created(marketing, prospect("p-1", "ann@example.com", crm_id="00Q1"))
     dynamo.client.update_item(
         TableName=dynamo.prospects,
@@ -207,8 +228,8 @@ def test_a_change_rewrites_what_changed_and_keeps_what_the_connector_does_not_kn
 def test_the_connectors_saves_carry_over_the_version_the_marketing_side_saved_last(
     dynamo: DynamoTables,
 ) -> None:
-    marketing = DynamoProspectStore(dynamo.client, dynamo.prospects)
-    connector = DynamoProspectStore(dynamo.client, dynamo.prospects, writer="crmsync")
+    marketing = DynamoProspectStore(dynamo.prospects_table())
+    connector = DynamoProspectStore(dynamo.prospects_table(), writer="crmsync")
     # GIVEN a prospect the connector created: the marketing side never saved it
     (made,) = created(connector, prospect("p-1", "ann@example.com"))
     assert (made.version, made.marketing_version) == (1, 0)
@@ -249,7 +270,7 @@ def test_the_table_is_read_a_bounded_share_at_a_time_from_where_the_last_share_e
     # GIVEN 5 prospects with an email and a CRM id each: 15 items with their index items
     created(prospects, *[prospect(f"p-{n}", f"p{n}@example.com", crm_id=f"00Q{n}") for n in range(5)])
     counting = CountingClient(dynamo.client)
-    store = DynamoProspectStore(counting, dynamo.prospects)
+    store = DynamoProspectStore(dynamo.prospects_table(counting))
 
     # WHEN it is read 4 items at a time until the end
     pages = [store.scan(None, 4)]

@@ -60,8 +60,8 @@ def stream(dynamo: DynamoTables) -> Iterator[Stream]:
         queue_url=queue_url,
         arn=arn,
         shard_id=shard_id,
-        marketing=DynamoProspectStore(dynamo.client, dynamo.prospects),
-        connector=DynamoProspectStore(dynamo.client, dynamo.prospects, writer=CONNECTOR_WRITER),
+        marketing=DynamoProspectStore(dynamo.prospects_table()),
+        connector=DynamoProspectStore(dynamo.prospects_table(), writer=CONNECTOR_WRITER),
     )
 
 

@@ -21,9 +21,9 @@ from typing import Any
 import boto3
 import pytest
 from crmsync import bootstrap
-from crmsync.aws.action_claims import IdempotencyActionClaims
-from crmsync.aws.parked_actions import DynamoParkedActions
+from crmsync.aws.dynamo_table import DynamoTable
 from crmsync.aws.prospects import DynamoProspectStore
+from crmsync.aws.tables import PROSPECTS_KEY
 from crmsync.domain.audit import Direction, SyncError
 from crmsync.domain.errors import ErrorCategory, Failure, StoreError
 from crmsync.domain.lifecycle import LinkChange, LinkOrigin, LinkStatus, StoredLink
@@ -39,7 +39,7 @@ from local.runtime.schedules import let_schedules_pass
 from local.runtime.stream import ProspectStream
 from local.salesforce_emulator import Emulator, ManualClock
 
-from .conftest import REGION, LambdaContext, OutboundConnector, deploy, load_event
+from .conftest import REGION, USERNAME, LambdaContext, OutboundConnector, deploy, load_event
 
 KEY_FIELD = "Crmsync_Key__c"
 LEAD_TAG = "added-to-salesforce-lead"
@@ -649,9 +649,7 @@ def test_past_its_api_budget_the_connector_parks_actions_instead_of_spending_mor
 
     assert salesforce.records("Lead") == []
     assert writes(salesforce) == []
-    parked = DynamoParkedActions(
-        boto3.client("dynamodb", region_name=REGION), bootstrap.settings().state_table
-    )
+    parked = bootstrap.parked_actions()
     assert [p.message_id for p in parked.waiting(10)] == [record["messageId"]], "it waits, parked"
 
 
@@ -728,11 +726,7 @@ def test_an_action_for_a_prospect_another_invocation_is_carrying_out_waits_for_i
 ) -> None:
     add_prospects(person("p-1"))
     # GIVEN another invocation holds the prospect (a duplicate delivery, running right now)
-    claims = IdempotencyActionClaims(
-        boto3.client("dynamodb", region_name=REGION),
-        bootstrap.settings().idempotency_table,
-        clock=bootstrap.SystemClock(),
-    )
+    claims = bootstrap.action_claims()
     assert claims.claim("p-1", remaining_ms=60_000).claimed
     record = sqs_record(message("create_lead", "p-1"))
 
@@ -773,7 +767,9 @@ def run_inbound(stream: ProspectStream) -> dict[str, Any]:
 def marketing_saves(prospect_id: str, active: bool = True, **fields: Any) -> None:
     """The marketing side saves the prospect: brings it back (a form fill, a re-import), edits it."""
     marketing = DynamoProspectStore(
-        boto3.client("dynamodb", region_name=REGION), bootstrap.settings().prospects_table
+        DynamoTable(
+            boto3.client("dynamodb", region_name=REGION), bootstrap.settings().prospects_table, PROSPECTS_KEY
+        )
     )
     prospect = marketing.get_many([prospect_id])[prospect_id]
     after = replace(prospect, active=active, fields={**prospect.fields, **fields})
@@ -840,10 +836,12 @@ def test_an_action_for_a_prospect_whose_lead_was_deleted_is_refused_until_it_is_
     assert errors() == {}
     # AND the old link is kept as history, and the audit trail says what happened
     assert history_of(old["Id"]).link.prospect_id == "p-1"
-    assert events_of("p-1")[-1] == (
+    assert events_of("p-1")[-2:] == [
         f"relinked: Lead {old['Id']} was deleted in Salesforce; created Lead {new['Id']} by action third "
-        "(create_lead)"
-    )
+        "(create_lead)",
+        # The new Lead's owner, read back when it was created (the outbound run had synced the users).
+        f"assigned user None -> {USERNAME} (Salesforce owner)",
+    ]
 
     # WHEN the same action is delivered again, THEN nothing more is created
     assert deliver([sqs_record(message("create_lead", "p-1", action_id="third"))]) == []
@@ -946,3 +944,29 @@ def test_in_crm_id_mode_a_reactivated_prospect_gets_a_new_lead_and_the_restored_
     assert report["counts"].get("created", 0) == 0 and report["counts"]["reported"] == 1
     assert bootstrap.prospect_store().find_by_crm_ids([old]) == {}
     assert history_of(old).link.prospect_id == prospect_id
+
+
+def test_a_lead_an_action_creates_gives_its_owner_to_the_prospect_and_the_next_run_writes_nothing(
+    outbound_connector: OutboundConnector,
+) -> None:
+    salesforce, clock = outbound_connector.salesforce, outbound_connector.clock
+    # GIVEN the org's users, as an outbound run syncs them, and a prospect with no assigned user
+    run_outbound()
+    add_prospects(person("p-1", company="Acme"))
+
+    # WHEN an action creates its Lead
+    assert deliver([sqs_record(message("create_lead", "p-1"))]) == []
+
+    # THEN the prospect carries the Lead's owner (its marketing user) with the Lead's id, and the
+    # audit trail says so where the creation is
+    [lead] = salesforce.records("Lead")
+    saved = stored("p-1")
+    assert (saved.crm_id, saved.assigned_user) == (lead["Id"], USERNAME)
+    assert events_of("p-1")[-1] == f"assigned user None -> {USERNAME} (Salesforce owner)"
+
+    # AND the next outbound run, reading the new Lead, finds nothing to write
+    clock.advance(minutes=1)
+    report = run_outbound()
+    assert report["counts"] == {"read": 1, "unchanged": 1}
+    assert stored("p-1").version == saved.version
+    assert events_of("p-1")[-1] == f"assigned user None -> {USERNAME} (Salesforce owner)"

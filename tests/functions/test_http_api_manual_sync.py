@@ -12,7 +12,9 @@ from typing import Any
 import boto3
 import pytest
 from crmsync import bootstrap
+from crmsync.aws.dynamo_table import DynamoTable
 from crmsync.aws.prospects import DynamoProspectStore
+from crmsync.aws.tables import PROSPECTS_KEY
 from crmsync.domain.audit import Direction
 from crmsync.domain.prospect import Prospect, ProspectChange
 from crmsync.sync.manual import MAX_API_CALLS
@@ -53,9 +55,8 @@ def sync(record_id: str, body: Any = None, *, raw: str | None = None) -> tuple[i
 
 def marketing() -> DynamoProspectStore:
     """The marketing platform's view of the built-in store: its saves are not the connector's."""
-    return DynamoProspectStore(
-        boto3.client("dynamodb", region_name=REGION), bootstrap.settings().prospects_table
-    )
+    client = boto3.client("dynamodb", region_name=REGION)
+    return DynamoProspectStore(DynamoTable(client, bootstrap.settings().prospects_table, PROSPECTS_KEY))
 
 
 def prospect_of(lead_id: str) -> Prospect:

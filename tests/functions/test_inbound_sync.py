@@ -19,8 +19,10 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 from crmsync import bootstrap
+from crmsync.aws.dynamo_table import DynamoTable
 from crmsync.aws.failed_captures import SqsFailedCaptures
 from crmsync.aws.prospects import DynamoProspectStore
+from crmsync.aws.tables import PROSPECTS_KEY
 from crmsync.domain.activities import Activity, ActivityType
 from crmsync.domain.audit import Direction
 from crmsync.domain.errors import CrmError, ErrorCategory, Failure, StoreError
@@ -138,7 +140,9 @@ def inbound(outbound_connector: OutboundConnector, monkeypatch: pytest.MonkeyPat
     bootstrap.load_configuration(CONFIGURATION)
     stream = ProspectStream.of(outbound_connector.stack)
     marketing = DynamoProspectStore(
-        boto3.client("dynamodb", region_name=REGION), bootstrap.settings().prospects_table
+        DynamoTable(
+            boto3.client("dynamodb", region_name=REGION), bootstrap.settings().prospects_table, PROSPECTS_KEY
+        )
     )
     return Inbound(outbound_connector.salesforce, outbound_connector, stream, marketing)
 

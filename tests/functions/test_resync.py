@@ -14,7 +14,9 @@ from typing import Any
 import boto3
 import pytest
 from crmsync import bootstrap
+from crmsync.aws.dynamo_table import DynamoTable
 from crmsync.aws.prospects import DynamoProspectStore
+from crmsync.aws.tables import PROSPECTS_KEY
 from crmsync.domain.prospect import Prospect, ProspectChange
 
 from functions.http_api import app as http_app
@@ -67,9 +69,8 @@ def http(name: str, body: Any = None) -> tuple[int, dict[str, Any]]:
 
 
 def marketing() -> DynamoProspectStore:
-    return DynamoProspectStore(
-        boto3.client("dynamodb", region_name=REGION), bootstrap.settings().prospects_table
-    )
+    client = boto3.client("dynamodb", region_name=REGION)
+    return DynamoProspectStore(DynamoTable(client, bootstrap.settings().prospects_table, PROSPECTS_KEY))
 
 
 def prospects_of(lead_ids: list[str]) -> list[Prospect]:

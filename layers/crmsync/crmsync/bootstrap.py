@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, cast
 from crmsync.domain.errors import ConfigurationError
 
 if TYPE_CHECKING:
-    from crmsync.aws.sync_state import DynamoSyncState
+    from crmsync.aws.dynamo_table import DynamoTable
     from crmsync.config import Configuration
     from crmsync.domain.actions import Action
     from crmsync.domain.lifecycle import Tags
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
         FailedCaptures,
         Leases,
         LinkStore,
+        ParkedActions,
         PendingChanges,
         ProspectStore,
         ResyncJobs,
@@ -113,47 +114,53 @@ def settings() -> Settings:
     return Settings.from_environment(os.environ)
 
 
-@cache
-def _dynamodb() -> Any:
-    import boto3
-
-    return boto3.resource("dynamodb")
-
-
-@cache
-def state_store() -> StateStore:
-    from crmsync.aws.state import DynamoStateStore
-
-    return DynamoStateStore(_dynamodb().Table(settings().state_table))
+# ------------------------------------------------------------------ DynamoDB: the stores
 
 
 @cache
 def _dynamodb_client() -> Any:
-    import boto3
-    from botocore.config import Config
+    """The stores' client (`dynamo_wire.stores_client`): theirs alone."""
+    from crmsync.aws.dynamo_wire import stores_client
 
-    from crmsync.aws.dynamo_table import exchange_wire_json
+    return stores_client()
 
-    # DynamoDB checks every request itself; botocore's client-side check of the same shapes was
-    # a third of a sync run's CPU (make bench), and the stores' tests exercise every request.
-    client = boto3.client("dynamodb", config=Config(parameter_validation=False))
-    exchange_wire_json(client)
-    return client
+
+@cache
+def _table(name: str, key: tuple[str, ...]) -> DynamoTable:
+    """The one way a store reaches its table: one `DynamoTable` per table and container."""
+    from crmsync.aws.dynamo_table import DynamoTable
+
+    return DynamoTable(_dynamodb_client(), name, key)
+
+
+def _state_table() -> DynamoTable:
+    from crmsync.aws.tables import STATE_KEY
+
+    return _table(settings().state_table, STATE_KEY)
+
+
+@cache
+def state_store() -> StateStore:
+    from crmsync.aws.connector_state import DynamoConnectorState
+
+    return DynamoConnectorState(_state_table())
 
 
 @cache
 def link_store() -> LinkStore:
     from crmsync.aws.links import DynamoLinkStore
+    from crmsync.aws.tables import LINKS_KEY
 
-    return DynamoLinkStore(_dynamodb_client(), settings().links_table)
+    return DynamoLinkStore(_table(settings().links_table, LINKS_KEY))
 
 
 @cache
 def prospect_store() -> ProspectStore:
     from crmsync.aws.prospects import CONNECTOR_WRITER, DynamoProspectStore
+    from crmsync.aws.tables import PROSPECTS_KEY
 
     # Marked as the connector's own writes, which change capture does not send back.
-    return DynamoProspectStore(_dynamodb_client(), settings().prospects_table, writer=CONNECTOR_WRITER)
+    return DynamoProspectStore(_table(settings().prospects_table, PROSPECTS_KEY), writer=CONNECTOR_WRITER)
 
 
 @cache
@@ -161,60 +168,107 @@ def activity_store() -> ActivityStore:
     from datetime import timedelta
 
     from crmsync.aws.activities import DynamoActivityStore
+    from crmsync.aws.tables import ACTIVITIES_KEY
 
     retention = timedelta(days=settings().audit_retention_days)
-    return DynamoActivityStore(_dynamodb_client(), settings().activities_table, retention=retention)
+    return DynamoActivityStore(_table(settings().activities_table, ACTIVITIES_KEY), retention=retention)
+
+
+# What the runs keep between them, one store per concern, all in the state table: each use
+# case is given only those it uses.
 
 
 @cache
-def _sync_state() -> DynamoSyncState:
-    """One adapter holds what the runs keep between them; each use case is given only the
-    parts it uses, through the functions below."""
-    from crmsync.aws.sync_state import DynamoSyncState
-
-    return DynamoSyncState(_dynamodb_client(), settings().state_table)
-
-
 def leases() -> Leases:
-    return _sync_state()
+    from crmsync.aws.leases import DynamoLeases
+
+    return DynamoLeases(_state_table())
 
 
+@cache
 def watermarks() -> Watermarks:
-    return _sync_state()
+    from crmsync.aws.watermarks import DynamoWatermarks
+
+    return DynamoWatermarks(_state_table())
 
 
+@cache
 def retry_list() -> RetryList:
-    return _sync_state()
+    from crmsync.aws.retry_list import DynamoRetryList
+
+    return DynamoRetryList(_state_table())
 
 
+@cache
 def user_directory() -> UserDirectory:
-    return _sync_state()
+    from crmsync.aws.user_directory import DynamoUserDirectory
+
+    return DynamoUserDirectory(_state_table())
 
 
+@cache
 def audit_trail() -> AuditTrail:
-    return _sync_state()
+    """One per container: it numbers each run's audit items across the run's calls."""
+    from crmsync.aws.audit_trail import DynamoAuditTrail
+
+    return DynamoAuditTrail(_state_table())
 
 
+@cache
 def error_list() -> ErrorList:
-    return _sync_state()
+    from crmsync.aws.error_list import DynamoErrorList
+
+    return DynamoErrorList(_state_table())
 
 
+@cache
 def run_log() -> RunLog:
-    return _sync_state()
+    from crmsync.aws.run_log import DynamoRunLog
+
+    return DynamoRunLog(_state_table())
 
 
 @cache
 def pending_changes() -> PendingChanges:
     from crmsync.aws.pending_changes import DynamoPendingChanges
 
-    return DynamoPendingChanges(_dynamodb_client(), settings().state_table)
+    return DynamoPendingChanges(_state_table())
+
+
+@cache
+def parked_actions() -> ParkedActions:
+    from crmsync.aws.parked_actions import DynamoParkedActions
+
+    return DynamoParkedActions(_state_table())
+
+
+@cache
+def _claims_client() -> Any:
+    """A plain client of the action claims' own: the idempotency table is Powertools' layout,
+    and the stores' client (`dynamo_wire`) is not for anything but the stores."""
+    import boto3
+
+    return boto3.client("dynamodb")
+
+
+def action_claims() -> ActionClaims:
+    """Built per invocation, on the clock in force."""
+    from crmsync.aws.action_claims import IdempotencyActionClaims
+    from crmsync.aws.dynamo_table import DynamoTable
+    from crmsync.aws.tables import IDEMPOTENCY_KEY
+
+    table = DynamoTable(_claims_client(), settings().idempotency_table, IDEMPOTENCY_KEY)
+    return IdempotencyActionClaims(table, clock=clock())
 
 
 @cache
 def config_store() -> ConfigStore:
     from crmsync.aws.config_store import DynamoConfigStore
 
-    return DynamoConfigStore(_dynamodb_client(), settings().state_table)
+    return DynamoConfigStore(_state_table())
+
+
+# ------------------------------------------------------------------ queues
 
 
 @cache
@@ -388,7 +442,7 @@ def bulk_query() -> BulkQuery:
 def resync_jobs() -> ResyncJobs:
     from crmsync.aws.resync_jobs import DynamoResyncJobs
 
-    return DynamoResyncJobs(_dynamodb_client(), settings().state_table)
+    return DynamoResyncJobs(_state_table())
 
 
 def advance_resync(remaining_ms: Callable[[], int], run_id: str) -> ResyncJob | None:
@@ -479,22 +533,16 @@ def activity_sync() -> ActivitySync:
     )
 
 
-def action_claims() -> ActionClaims:
-    """One automation action at a time per prospect (the Powertools idempotency table)."""
-    from crmsync.aws.action_claims import IdempotencyActionClaims
-
-    return IdempotencyActionClaims(_dynamodb_client(), settings().idempotency_table, clock=clock())
-
-
 def configuration_plan() -> ConfigurationPlan:
     """A configuration's dry run (`POST /config/plan`): reads only."""
     from crmsync.aws.link_sample import DynamoLinkSample
+    from crmsync.aws.tables import LINKS_KEY
     from crmsync.sync.config_plan import ConfigurationPlan
 
     return ConfigurationPlan(
         crm=salesforce_gateway,
         links=link_store(),
-        sample=DynamoLinkSample(_dynamodb_client(), settings().links_table),
+        sample=DynamoLinkSample(_table(settings().links_table, LINKS_KEY)),
         prospects=prospect_store(),
     )
 
@@ -527,7 +575,6 @@ def manual_sync() -> ManualSync:
 def automation_actions() -> AutomationActions:
     """The automation actions consumer's use case, built per invocation: it reads the
     configuration in force now. Also used by the inbound run to carry out parked actions."""
-    from crmsync.aws.parked_actions import DynamoParkedActions
     from crmsync.sync.actions import AutomationActions
 
     config = settings()
@@ -539,7 +586,8 @@ def automation_actions() -> AutomationActions:
         error_list=error_list(),
         connector=state_store(),
         claims=action_claims(),
-        parked=DynamoParkedActions(_dynamodb_client(), config.state_table),
+        parked=parked_actions(),
+        user_directory=user_directory(),
         configuration=configuration(),
         clock=clock(),
         api_budget_percent=config.api_budget_percent,
@@ -578,14 +626,22 @@ def reset() -> None:
     parameters.clear_caches()  # type: ignore[no-untyped-call]
     for built in (
         settings,
-        _dynamodb,
         _dynamodb_client,
+        _claims_client,
+        _table,
         state_store,
         link_store,
         prospect_store,
         activity_store,
-        _sync_state,
+        leases,
+        watermarks,
+        retry_list,
+        user_directory,
+        audit_trail,
+        error_list,
+        run_log,
         pending_changes,
+        parked_actions,
         config_store,
         _sqs_client,
         actions_queue,

@@ -20,13 +20,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-from crmsync.aws.dynamo_table import DYNAMO_RETRY, ConditionFailed, DynamoTable, Expression, epoch_seconds
-from crmsync.domain.retry import RetryPolicy
+from crmsync.aws.dynamo_table import ConditionFailed, DynamoTable, Expression
+from crmsync.aws.dynamo_values import epoch_seconds
 from crmsync.ports import Claim, Clock
 
 KEY_PREFIX = "crmsync.automation_actions"
@@ -59,16 +58,8 @@ def claim_key(prospect_id: str) -> str:
 
 
 class IdempotencyActionClaims:
-    def __init__(
-        self,
-        client: Any,
-        table_name: str,
-        *,
-        clock: Clock,
-        retry: RetryPolicy = DYNAMO_RETRY,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        self._table = DynamoTable(client, table_name, ("id",), retry=retry, sleep=sleep)
+    def __init__(self, table: DynamoTable, *, clock: Clock) -> None:
+        self._table = table
         self._clock = clock
 
     def claim(self, prospect_id: str, remaining_ms: int) -> Claim:

@@ -31,24 +31,14 @@ partition's write rate (about 1,000 activities a second, sustained).
 from __future__ import annotations
 
 import hashlib
-import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from crmsync.aws.dynamo_table import (
-    DYNAMO_RETRY,
-    DynamoTable,
-    Expression,
-    TransactionUnit,
-    epoch_seconds,
-    iso,
-    parse_iso,
-    utc_now,
-)
+from crmsync.aws.dynamo_table import DynamoTable, Expression, TransactionUnit
+from crmsync.aws.dynamo_values import epoch_seconds, iso, parse_iso, utc_now
 from crmsync.domain.activities import Activity, ActivityState, ActivityType, ClickKey, StoredActivity
 from crmsync.domain.records import Watermark
-from crmsync.domain.retry import RetryPolicy
 from crmsync.ports import WaitingActivities
 
 ACTIVITY_PREFIX = "activity#"
@@ -62,15 +52,12 @@ _ABSENT = Expression("attribute_not_exists(sk)")
 class DynamoActivityStore:
     def __init__(
         self,
-        client: Any,
-        table_name: str,
+        table: DynamoTable,
         *,
         retention: timedelta = DEFAULT_RETENTION,
         now: Callable[[], datetime] = utc_now,
-        retry: RetryPolicy = DYNAMO_RETRY,
-        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self._table = DynamoTable(client, table_name, ("prospect_id", "sk"), retry=retry, sleep=sleep)
+        self._table = table
         self._retention = retention
         self._now = now
 

@@ -6,7 +6,8 @@ Access patterns (table keys `pk`, `sk`):
   comments included), `saved_at`. One consistent `GetItem` per read.
 - history: `pk="config"`, `sk="v#<version, 10 digits>"` → the same attributes; a query on
   `pk="config"` lists them in version order (for operators: what ran when).
-- the connector item `pk="connector"`, `sk="state"` (see `state.py`) gets `config_version`.
+- the connector item `pk="connector"`, `sk="state"` (see `connector_state.py`) gets
+  `config_version`.
 
 The configuration's models (`crmsync.config`) are imported only by the writes that raise their
 errors: reading the document in force (the automation intake reads its tags) does not load them.
@@ -26,26 +27,16 @@ attribute, and reads as paused (docs/guide/control.md), before and after its fir
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from crmsync.aws.dynamo_table import (
-    DYNAMO_RETRY,
-    MAX_ITEM_BYTES,
-    DynamoTable,
-    Expression,
-    TransactionUnit,
-    iso,
-    item_size,
-    utc_now,
-)
+from crmsync.aws.connector_state import CONNECTOR_KEY
+from crmsync.aws.dynamo_table import DynamoTable, Expression, TransactionUnit
+from crmsync.aws.dynamo_values import MAX_ITEM_BYTES, iso, item_size, utc_now
 from crmsync.domain.errors import ConfigurationError
-from crmsync.domain.retry import RetryPolicy
 
 _CURRENT_KEY = {"pk": "config", "sk": "current"}
-_CONNECTOR_KEY = {"pk": "connector", "sk": "state"}
 _VERSION_DIGITS = 10
 
 
@@ -55,16 +46,8 @@ def history_key(version: int) -> dict[str, str]:
 
 
 class DynamoConfigStore:
-    def __init__(
-        self,
-        client: Any,
-        table_name: str,
-        *,
-        now: Callable[[], datetime] = utc_now,
-        retry: RetryPolicy = DYNAMO_RETRY,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        self._table = DynamoTable(client, table_name, ("pk", "sk"), retry=retry, sleep=sleep)
+    def __init__(self, table: DynamoTable, *, now: Callable[[], datetime] = utc_now) -> None:
+        self._table = table
         self._now = now
 
     def current(self) -> Mapping[str, Any] | None:
@@ -96,7 +79,7 @@ class DynamoConfigStore:
                 self._table.put_write(current_item, condition=newer_than_current),
                 self._table.put_write(history_item),
                 self._table.update_write(
-                    _CONNECTOR_KEY,
+                    CONNECTOR_KEY,
                     Expression("SET config_version = :version", values={":version": version}),
                 ),
             ],

@@ -1,9 +1,6 @@
-"""What the DynamoDB stores share: plain values to and from DynamoDB's typed form, batched reads
-and writes, and transactions that say which of their changes were refused.
-
-Values: numbers go as `Decimal` and come back as `int` when integral, else `float`; datetimes go
-as ISO-8601 strings in UTC with microseconds (so they sort in time order, which sort keys rely
-on) and come back as those strings; top-level attributes whose value is None are left out.
+"""The one way the stores reach DynamoDB: `DynamoTable`, a table on the low-level client, with
+batched reads and writes, transactions that say which of their changes were refused, and the
+translation of every client failure into a `StoreError` (no store catches botocore's errors).
 
 Retries: botocore already retries throttled and failed (5xx) calls, and dropped connections,
 on its own. What it cannot retry is partial success or a cancelled transaction: the keys a
@@ -15,20 +12,18 @@ retry policy; whatever still fails leaves as a `StoreError` that says whether it
 
 from __future__ import annotations
 
-import base64
 import json
-import math
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from decimal import Decimal
-from functools import cached_property, lru_cache
+from functools import cached_property
 from typing import Any, Generic, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from crmsync.aws.dynamo_values import decode_item, encode_item, to_attribute
+from crmsync.aws.dynamo_wire import EncodedRequests
 from crmsync.aws.errors import client_failure, connection_failure
 from crmsync.domain.errors import ErrorCategory, Failure, StoreError
 from crmsync.domain.retry import RetryPolicy
@@ -36,8 +31,6 @@ from crmsync.domain.retry import RetryPolicy
 BATCH_GET_LIMIT = 100
 BATCH_WRITE_LIMIT = 25
 TRANSACTION_ITEM_LIMIT = 100
-MAX_ITEM_BYTES = 400 * 1024
-"""DynamoDB's item size limit: 400 KB, and DynamoDB counts 1 KB as 1,024 bytes."""
 TRANSACTION_SIZE_BUDGET = 3_500_000
 """DynamoDB refuses a transaction over 4 MB; this budget leaves room for the rough estimate."""
 
@@ -68,163 +61,20 @@ _REASON_CONDITION = "ConditionalCheckFailed"
 _REASON_NONE = "None"
 _REASON_CONFLICT = "TransactionConflict"
 _TRANSIENT_REASONS = frozenset({_REASON_CONFLICT, "ThrottlingError", "ProvisionedThroughputExceeded"})
+_SINGLE_WRITES = {"Put": "put_item", "Update": "update_item", "Delete": "delete_item"}
+"""A transaction item's kind → the client's call that makes the same write alone."""
 
 
 Change = TypeVar("Change")
 T = TypeVar("T")
 
+# Compact, and the same as the exchange's (`dynamo_wire`): a transaction item's text is its size
+# and, through the exchange, part of the body sent.
+_JSON = json.JSONEncoder(separators=(",", ":"), check_circular=False)
+
 
 class ConditionFailed(Exception):
     """A single-item write was not made because its condition did not hold."""
-
-
-# --------------------------------------------------------------------------- values
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-@lru_cache(maxsize=256)
-def iso(moment: datetime) -> str:
-    """An instant as stored: ISO-8601 in UTC with microseconds (a naive datetime counts as UTC).
-
-    Remembered: a run stamps its every item with the same few instants (its start, the
-    records' `SystemModstamp` seconds)."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-def parse_iso(text: str) -> datetime:
-    return datetime.fromisoformat(text)
-
-
-def epoch_seconds(moment: datetime) -> int:
-    """Whole seconds since the epoch, rounded up, as DynamoDB's TTL wants them."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return math.ceil(moment.timestamp())
-
-
-def to_attribute(value: Any) -> dict[str, Any]:
-    """One plain value in DynamoDB's typed form (`{"S": ...}`, `{"M": ...}`, ...).
-
-    Written out rather than through boto3's TypeSerializer: every item of a sync run passes
-    here, and the serializer's generic type probing was a fifth of the run's CPU."""
-    kind = type(value)
-    if kind is str:
-        return {"S": value}
-    if kind is bool:
-        return {"BOOL": value}
-    if kind is int:
-        return {"N": str(value)}
-    if value is None:
-        return {"NULL": True}
-    if kind is float:
-        if not math.isfinite(value):
-            raise ValueError(f"DynamoDB cannot store the number {value}")
-        return {"N": repr(value)}  # repr: the shortest text that reads back as the same float
-    if kind is dict or isinstance(value, Mapping):
-        return {"M": {str(key): to_attribute(item) for key, item in value.items()}}
-    if kind is list or isinstance(value, (list, tuple)):
-        return {"L": [to_attribute(item) for item in value]}
-    if isinstance(value, str):  # a StrEnum
-        return {"S": str(value)}
-    if isinstance(value, bool):
-        return {"BOOL": bool(value)}
-    if isinstance(value, int):  # an IntEnum
-        return {"N": str(int(value))}
-    if isinstance(value, Decimal):
-        if not value.is_finite():
-            raise ValueError(f"DynamoDB cannot store the number {value}")
-        return {"N": str(value)}
-    if isinstance(value, datetime):
-        return {"S": iso(value)}
-    if isinstance(value, date):
-        return {"S": value.isoformat()}
-    if isinstance(value, (set, frozenset)):
-        return _typed_set(value)
-    raise TypeError(f"DynamoDB cannot store a {type(value).__name__}: {value!r}")
-
-
-def _typed_set(values: set[Any] | frozenset[Any]) -> dict[str, Any]:
-    if not values:
-        raise ValueError("DynamoDB cannot store an empty set")
-    if all(isinstance(v, str) for v in values):
-        return {"SS": sorted(str(v) for v in values)}
-    if all(isinstance(v, (int, float, Decimal)) and not isinstance(v, bool) for v in values):
-        return {"NS": [to_attribute(v)["N"] for v in values]}
-    raise TypeError(f"DynamoDB sets hold only strings or only numbers: {values!r}")
-
-
-def encode_item(values: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """An item in DynamoDB's typed form; attributes whose value is None are left out."""
-    return {name: to_attribute(value) for name, value in values.items() if value is not None}
-
-
-def decode_item(item: Mapping[str, Any]) -> dict[str, Any]:
-    return {name: from_attribute(value) for name, value in item.items()}
-
-
-def from_attribute(typed: Mapping[str, Any]) -> Any:
-    """A plain value from DynamoDB's typed form; numbers come back as int when whole, else float."""
-    ((kind, value),) = typed.items()
-    if kind == "S":
-        return value
-    if kind == "N":
-        return _number(value)
-    if kind == "M":
-        return {key: from_attribute(item) for key, item in value.items()}
-    if kind == "BOOL":
-        return value
-    if kind == "NULL":
-        return None
-    if kind == "L":
-        return [from_attribute(item) for item in value]
-    if kind == "SS":
-        return set(value)
-    if kind == "NS":
-        return {_number(number) for number in value}
-    if kind == "B":
-        return _binary(value)
-    if kind == "BS":
-        return {_binary(item) for item in value}
-    raise TypeError(f"unknown DynamoDB type {kind}")
-
-
-def _binary(value: bytes | str) -> bytes:
-    """Bytes as botocore parses them, or base64 as DynamoDB sends them (`exchange_wire_json`)."""
-    return base64.b64decode(value) if isinstance(value, str) else value
-
-
-def _number(text: str) -> int | float:
-    try:
-        return int(text)
-    except ValueError:
-        number = Decimal(text)
-        return int(number) if number == number.to_integral_value() else float(number)
-
-
-def item_size(item: Mapping[str, Any]) -> int:
-    """The bytes DynamoDB counts for an item of scalar attributes, by its documented rules
-    ("DynamoDB item sizes and formats", Amazon DynamoDB Developer Guide): per attribute, its
-    name in UTF-8 plus its value: a string's UTF-8 bytes, a number's one byte per two
-    significant digits plus one, a boolean one byte. Attributes that are None are not written."""
-    size = 0
-    for name, value in item.items():
-        if value is None:
-            continue
-        if isinstance(value, str):
-            value_size = len(value.encode())
-        elif isinstance(value, bool):
-            value_size = 1
-        elif isinstance(value, int | float | Decimal):
-            value_size = (len(Decimal(str(value)).normalize().as_tuple().digits) + 1) // 2 + 1
-        else:
-            raise TypeError(f"item_size counts scalar attributes only, not {type(value).__name__}")
-        size += len(name.encode()) + value_size
-    return size
 
 
 def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
@@ -253,97 +103,9 @@ def assignments(values: Mapping[str, Any], prefix: str = "set") -> Expression:
     return Expression(text, names, placeholders)
 
 
-# --------------------------------------------------------------------------- wire form
-
-_WIRE_OPERATIONS = (
-    "GetItem",
-    "PutItem",
-    "UpdateItem",
-    "DeleteItem",
-    "Query",
-    "Scan",
-    "BatchGetItem",
-    "BatchWriteItem",
-    "TransactWriteItems",
-)
-_WIRE_BODY = "crmsync_wire_body"
-_WIRE_JSON = json.JSONEncoder(separators=(",", ":"), check_circular=False)
-
-
-def exchange_wire_json(client: Any) -> None:
-    """Have `client` send the item operations' parameters as their JSON body, as written, and
-    hand back their successful responses' JSON as DynamoDB wrote it.
-
-    `DynamoTable` builds and reads DynamoDB's wire form itself (typed values, strings,
-    numbers, booleans), yet botocore walks every value against the operation's model to
-    serialize a request and again to parse a response, and evaluates the endpoint rules'
-    JMESPath over every parameter: half of a sync run's CPU. Three of botocore's client
-    events take that over: before the parameters are built they are written as JSON and
-    botocore is handed only the table names (the endpoint rules route a table named by ARN
-    to its account); before the call the JSON becomes the body; before a successful
-    response is parsed its JSON is taken as the result and botocore parses an empty body
-    (adding `ResponseMetadata`). Endpoint, signing, retries and errors stay botocore's. A
-    request JSON cannot write (bytes for a binary attribute) goes botocore's own way; a
-    binary attribute read comes back base64 encoded, as DynamoDB sends it (`from_attribute`
-    decodes it). Registering again is a no-op.
-
-    Only for a client made with `parameter_validation=False` (a validating client would check
-    the reduced parameters it is handed and refuse them) and used through `DynamoTable`."""
-    events = client.meta.events
-    for operation in _WIRE_OPERATIONS:
-        for event, handler in (
-            ("provide-client-params", _write_parameters),
-            ("before-call", _send_written),
-            ("before-parse", _take_response),
-        ):
-            events.register(
-                f"{event}.dynamodb.{operation}", handler, unique_id=f"{_WIRE_BODY}-{event}-{operation}"
-            )
-
-
-def _write_parameters(
-    params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any
-) -> dict[str, Any] | None:
-    try:
-        context[_WIRE_BODY] = _wire_body(params).encode()
-    except TypeError:
-        return None
-    return _table_names(model.name, params)
-
-
-def _wire_body(params: Mapping[str, Any]) -> str:
-    """The parameters as JSON; a transaction's items from the texts `TransactWrite` wrote once
-    (for its size) when they come as `EncodedRequests`."""
-    texts = getattr(params.get("TransactItems"), "texts", None)
-    if texts is None:
-        return _WIRE_JSON.encode(params)
-    others = _WIRE_JSON.encode({name: value for name, value in params.items() if name != "TransactItems"})
-    return f'{{"TransactItems":[{",".join(texts)}]{"," + others[1:] if others != "{}" else "}"}'
-
-
-def _table_names(operation: str, params: Mapping[str, Any]) -> dict[str, Any]:
-    """The parameters reduced to the table names they name, in the operation's shape."""
-    if operation == "TransactWriteItems":
-        tables = dict.fromkeys(
-            request["TableName"] for item in params.get("TransactItems", ()) for request in item.values()
-        )
-        return {"TransactItems": [{"ConditionCheck": {"TableName": table}} for table in tables]}
-    if operation in ("BatchGetItem", "BatchWriteItem"):
-        nothing: dict[str, Any] | list[Any] = {} if operation == "BatchGetItem" else []
-        return {"RequestItems": dict.fromkeys(params.get("RequestItems", {}), nothing)}
-    return {"TableName": params["TableName"]} if "TableName" in params else {}
-
-
-def _send_written(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
-    body = context.pop(_WIRE_BODY, None)
-    if body is not None:
-        params["body"] = body
-
-
-def _take_response(response_dict: dict[str, Any], customized_response_dict: dict[str, Any], **_: Any) -> None:
-    if response_dict["status_code"] < 300 and response_dict["body"]:
-        customized_response_dict.update(json.loads(response_dict["body"]))
-        response_dict["body"] = b"{}"
+def key_equals(name: str, value: Any) -> Expression:
+    """`<name> = <value>`: the key condition of a query on one partition."""
+    return Expression("#key = :key", {"#key": name}, {":key": value})
 
 
 # --------------------------------------------------------------------------- the table
@@ -360,21 +122,12 @@ class TransactWrite:
     def text(self) -> str:
         """The request as JSON, written once: for its size, then as part of the body sent
         (`exchange_wire_json`). `encode_item` lets nothing JSON cannot hold into a request."""
-        return _WIRE_JSON.encode(self.request)
+        return _JSON.encode(self.request)
 
     @property
     def size(self) -> int:
         """A rough upper bound of the bytes DynamoDB counts for this item (type tags included)."""
         return len(self.text)
-
-
-class EncodedRequests(list[Mapping[str, Any]]):
-    """A transaction's `TransactItems` that also carries their JSON texts, so the body sent is
-    joined from them instead of being written a second time. botocore sees a plain list."""
-
-    def __init__(self, writes: Sequence[TransactWrite]) -> None:
-        super().__init__(write.request for write in writes)
-        self.texts = [write.text for write in writes]
 
 
 @dataclass(frozen=True)
@@ -584,12 +337,22 @@ class DynamoTable:
 
         A transaction holds at most 100 items, about 4 MB, and never two items on one key, so a
         unit that touches a key of the transaction being filled starts the next one (it may
-        depend on the earlier change, as a record freed and then claimed again). A `StoreError`
-        part way leaves the transactions before it applied: every change is whole either way,
-        and the versions tell a later read which ones were."""
+        depend on the earlier change, as a record freed and then claimed again). A transaction
+        that would carry a single item is a plain conditional write instead (`PutItem`,
+        `UpdateItem`, `DeleteItem`): one item is whole on its own, and DynamoDB bills a
+        transaction's items twice. A `StoreError` part way leaves the writes before it applied:
+        every change is whole either way, and the versions tell a later read which ones were.
+
+        Independent single-item units are still packed a hundred to a transaction: a call costs
+        about a millisecond of CPU and a round trip, and a write apiece would multiply a sync
+        run's CPU several times over (docs/ARCHITECTURE.md, "DynamoDB: one table helper")."""
         refused: list[Change] = []
         for batch in self._pack(units):
-            refused += self._commit(batch)
+            if len(batch) == 1 and len(batch[0].writes) == 1:
+                if not self._write_alone(batch[0].writes[0]):
+                    refused.append(batch[0].change)
+            else:
+                refused += self._commit(batch)
         return refused
 
     def _pack(self, units: Sequence[TransactionUnit[Change]]) -> Iterator[list[TransactionUnit[Change]]]:
@@ -613,6 +376,15 @@ class DynamoTable:
             size += unit_size
         if batch:
             yield batch
+
+    def _write_alone(self, write: TransactWrite) -> bool:
+        """One write as a plain call; False when its condition did not hold."""
+        ((kind, request),) = write.request.items()
+        try:
+            self._call(getattr(self._client, _SINGLE_WRITES[kind]), **request)
+        except ConditionFailed:
+            return False
+        return True
 
     def _commit(self, batch: list[TransactionUnit[Change]]) -> list[Change]:
         """One transaction. When DynamoDB cancels it, every item was rolled back and the

@@ -3,8 +3,6 @@ carry `crm_id`, so the index lists links alone, a few bytes each."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from crmsync.aws.dynamo_table import DynamoTable
 from crmsync.aws.links import LINK_PREFIX
 
@@ -12,8 +10,8 @@ INDEX = "by_crm_id"
 
 
 class DynamoLinkSample:
-    def __init__(self, client: Any, table_name: str) -> None:
-        self._table = DynamoTable(client, table_name, ("pk",))
+    def __init__(self, table: DynamoTable) -> None:
+        self._table = table
 
     def sample_prospect_ids(self, limit: int) -> list[str]:
         items, _ = self._table.scan(limit, index=INDEX)

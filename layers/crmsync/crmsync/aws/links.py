@@ -21,7 +21,9 @@ Access patterns (table key `pk`; ARCHITECTURE.md, "Links: two items per link, on
   record's claim only; it carries no `crm_id`, so `by_crm_id` never lists it, and nothing reads
   it as a prospect's link (those are read by their own key).
 
-Every change is one transaction, so neither a prospect nor a record is ever in two links:
+Every change is one transaction, so neither a prospect nor a record is ever in two links (a
+change that writes the link alone, saved by itself, is one conditional write: see
+`DynamoTable.transact`):
 - new link: put the link and put the claim, each only if absent (`attribute_not_exists(pk)`);
 - move (conversion, merge): update the link if its version is still the one read, delete the
   old claim if it is still this prospect's, put the new claim only if absent or this
@@ -35,26 +37,16 @@ An update sets only the attributes that changed, with `version` and `updated_at`
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from crmsync.aws.dynamo_table import (
-    DYNAMO_RETRY,
-    DynamoTable,
-    Expression,
-    TransactionUnit,
-    TransactWrite,
-    assignments,
-    iso,
-    utc_now,
-)
+from crmsync.aws.dynamo_table import DynamoTable, Expression, TransactionUnit, TransactWrite, assignments
+from crmsync.aws.dynamo_values import iso, utc_now
 from crmsync.domain.lifecycle import CrmRef, Link, LinkChange, LinkOrigin, LinkStatus, StoredLink
 from crmsync.domain.objects import CrmObject
 from crmsync.domain.plan import FieldSnapshot, Snapshot
-from crmsync.domain.retry import RetryPolicy
 
 LINK_PREFIX = "prospect#"
 CLAIM_PREFIX = "crm#"
@@ -64,16 +56,8 @@ _ABSENT = Expression("attribute_not_exists(pk)")
 
 
 class DynamoLinkStore:
-    def __init__(
-        self,
-        client: Any,
-        table_name: str,
-        *,
-        now: Callable[[], datetime] = utc_now,
-        retry: RetryPolicy = DYNAMO_RETRY,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        self._table = DynamoTable(client, table_name, ("pk",), retry=retry, sleep=sleep)
+    def __init__(self, table: DynamoTable, *, now: Callable[[], datetime] = utc_now) -> None:
+        self._table = table
         self._now = now
 
     def by_crm_ids(self, crm_ids: Collection[str]) -> dict[str, StoredLink]:

@@ -13,27 +13,18 @@ Access pattern (table keys `pk`, `sk`):
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
 
-from crmsync.aws.dynamo_table import DYNAMO_RETRY, DynamoTable, Expression, iso, parse_iso
-from crmsync.domain.retry import RetryPolicy
+from crmsync.aws.dynamo_table import DynamoTable, key_equals
+from crmsync.aws.dynamo_values import iso, parse_iso
 from crmsync.ports import ParkedAction
 
 PARTITION = "parked_action"
 
 
 class DynamoParkedActions:
-    def __init__(
-        self,
-        client: Any,
-        table_name: str,
-        *,
-        retry: RetryPolicy = DYNAMO_RETRY,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        self._table = DynamoTable(client, table_name, ("pk", "sk"), retry=retry, sleep=sleep)
+    def __init__(self, table: DynamoTable) -> None:
+        self._table = table
 
     def park(self, actions: Sequence[ParkedAction]) -> None:
         # One item per message: a batch write refuses two puts of one key.
@@ -51,9 +42,7 @@ class DynamoParkedActions:
         )
 
     def waiting(self, limit: int) -> list[ParkedAction]:
-        items = self._table.query(
-            Expression("pk = :pk", values={":pk": PARTITION}), consistent=True, limit=limit
-        )
+        items = self._table.query(key_equals("pk", PARTITION), consistent=True, limit=limit)
         return [
             ParkedAction(message_id=item["message_id"], body=item["body"], sent_at=parse_iso(item["sent_at"]))
             for item in items

@@ -18,36 +18,20 @@ already (reconciliation meets every prospect changed since the last run): those 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from crmsync.aws.dynamo_table import (
-    DYNAMO_RETRY,
-    DynamoTable,
-    Expression,
-    TransactionUnit,
-    iso,
-    utc_now,
-)
-from crmsync.domain.retry import RetryPolicy
+from crmsync.aws.dynamo_table import DynamoTable, Expression, TransactionUnit
+from crmsync.aws.dynamo_values import iso, utc_now
 from crmsync.ports import PendingChange
 
 PENDING_PARTITION = "inbound#pending"
 
 
 class DynamoPendingChanges:
-    def __init__(
-        self,
-        client: Any,
-        table_name: str,
-        *,
-        now: Callable[[], datetime] = utc_now,
-        retry: RetryPolicy = DYNAMO_RETRY,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        self._table = DynamoTable(client, table_name, ("pk", "sk"), retry=retry, sleep=sleep)
+    def __init__(self, table: DynamoTable, *, now: Callable[[], datetime] = utc_now) -> None:
+        self._table = table
         self._now = now
 
     def add(self, changes: Sequence[PendingChange]) -> None:

@@ -9,19 +9,25 @@ Access patterns (table key `prospect_id`):
   `marketing_version` (the last version the marketing side saved: `version` itself when
   `written_by` is not the connector, whatever the attribute says; the connector's saves carry
   it over). Read by id with a consistent `BatchGetItem`, or a page at a time with a `Scan`
-  (inbound's reconciliation). The sparse GSI `by_email` (on `email_key`) serves ad-hoc lookups.
-- email index: `prospect_id="email#<email key>"` → `prospect_ids` (string set).
-- CRM id index: `prospect_id="crm#<crm id>"` → `prospect_ids` (string set).
+  (inbound's reconciliation).
+- email index: `prospect_id="email#<email key>"` → `prospect_ids` (string set), `written_by`.
+- CRM id index: `prospect_id="crm#<crm id>"` → `prospect_ids` (string set), `written_by`.
   A page of 2,000 Salesforce records is matched with 20 `BatchGetItem` calls on these index
-  items (then the prospects themselves), not 2,000 GSI queries. Index items never carry
-  `email_key`, so the GSI never lists them.
+  items (then the prospects themselves), not 2,000 index queries; an operator finds the
+  prospects of an email with one `GetItem` of its index item. The table has no secondary
+  index: every reader goes through the index items (the GSI `by_email` it had was read by
+  none, and every prospect update wrote it). An index item's `written_by` is that of the save
+  that last changed it, so the stream's filter drops those of the connector's saves (items
+  written before it was kept have none, and reach the function, which skips them by key).
 
-A change is one transaction: a new prospect's put (only if absent), or an update of the
+A change is the prospect's write: a new prospect's put (only if absent), or an update of the
 attributes that changed plus `version` and `written_by` (only if its version is still the one
-read; attributes the connector does not know are kept), and the index updates its email and
+read; attributes the connector does not know are kept); with the index updates its email and
 CRM id call for (`ADD` its id to the new keys' sets, `DELETE` it from the old keys' when they
-changed). A set emptied that way leaves a key-only index item behind; it costs nothing and
-is reused.
+changed), all in one transaction. A change that moves no index key writes one item: saved
+alone (an action's tag) it is one conditional `UpdateItem`, billed once; saved with others it
+shares their transaction (`DynamoTable.transact`). A set emptied that way leaves a key-only
+index item behind; it costs nothing and is reused.
 
 Anything reading the table as a whole (the stream consumer, a scan) must skip index items:
 `is_prospect_key` tells them apart. The stream consumer also skips the versions the connector
@@ -32,23 +38,13 @@ optimistic lock) and set `written_by` to anything but `CONNECTOR_WRITER`.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any
 
-from crmsync.aws.dynamo_table import (
-    DYNAMO_RETRY,
-    DynamoTable,
-    Expression,
-    TransactionUnit,
-    TransactWrite,
-    assignments,
-    iso,
-    parse_iso,
-)
+from crmsync.aws.dynamo_table import DynamoTable, Expression, TransactionUnit, TransactWrite, assignments
+from crmsync.aws.dynamo_values import iso, parse_iso
 from crmsync.domain.matching import normalize_email
 from crmsync.domain.prospect import Prospect, ProspectChange
-from crmsync.domain.retry import RetryPolicy
 from crmsync.ports import ProspectPage, ProspectVersion
 
 EMAIL_INDEX_PREFIX = "email#"
@@ -69,16 +65,8 @@ def is_prospect_key(prospect_id: str) -> bool:
 
 
 class DynamoProspectStore:
-    def __init__(
-        self,
-        client: Any,
-        table_name: str,
-        *,
-        retry: RetryPolicy = DYNAMO_RETRY,
-        sleep: Callable[[float], None] = time.sleep,
-        writer: str = MARKETING_WRITER,
-    ) -> None:
-        self._table = DynamoTable(client, table_name, ("prospect_id",), retry=retry, sleep=sleep)
+    def __init__(self, table: DynamoTable, *, writer: str = MARKETING_WRITER) -> None:
+        self._table = table
         self._writer = writer
 
     def get_many(self, prospect_ids: Collection[str]) -> dict[str, Prospect]:
@@ -180,14 +168,16 @@ class DynamoProspectStore:
     ) -> Iterable[TransactWrite]:
         if old == new:
             return
-        ids = {":ids": {prospect_id}}
+        values = {":ids": {prospect_id}, ":writer": self._writer}
         if old:
             yield self._table.update_write(
-                {"prospect_id": prefix + old}, Expression("DELETE prospect_ids :ids", values=ids)
+                {"prospect_id": prefix + old},
+                Expression("DELETE prospect_ids :ids SET written_by = :writer", values=values),
             )
         if new:
             yield self._table.update_write(
-                {"prospect_id": prefix + new}, Expression("ADD prospect_ids :ids", values=ids)
+                {"prospect_id": prefix + new},
+                Expression("ADD prospect_ids :ids SET written_by = :writer", values=values),
             )
 
 

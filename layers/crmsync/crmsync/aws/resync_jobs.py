@@ -8,7 +8,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from crmsync.aws.dynamo_table import ConditionFailed, DynamoTable, Expression, iso, parse_iso
+from crmsync.aws.dynamo_table import ConditionFailed, DynamoTable, Expression
+from crmsync.aws.dynamo_values import iso, parse_iso
 from crmsync.domain.objects import CrmObject
 from crmsync.domain.resync import ResyncJob, ResyncState
 
@@ -21,8 +22,8 @@ _NOT_ACTIVE = Expression(
 
 
 class DynamoResyncJobs:
-    def __init__(self, client: Any, table_name: str) -> None:
-        self._table = DynamoTable(client, table_name, ("pk", "sk"))
+    def __init__(self, table: DynamoTable) -> None:
+        self._table = table
 
     def current(self) -> ResyncJob | None:
         item = self._table.get(_KEY)

@@ -77,6 +77,9 @@ class ActionResult:
     created: bool = False
     failure: Failure | None = None
     operation: str = ""
+    assigned_user: str | None = None
+    """The marketing user of a created record's owner, once read back (owner sync from
+    Salesforce): the prospect gets it now rather than from the next outbound run."""
 
     @property
     def prospect_id(self) -> str:
@@ -170,7 +173,8 @@ def link_change(facts: ActionFacts, decision: ActionDecision, crm: CrmRef) -> Li
 
 def prospect_after(result: ActionResult, prospect: Prospect, tags: Tags) -> Prospect:
     """The prospect an action reached: tagged (a message sent straight to the queue was not
-    tagged on acceptance), and carrying the CRM ID of its record."""
+    tagged on acceptance), carrying the CRM ID of its record and, for a record created, its
+    owner's marketing user when it was read back."""
     kind = result.facts.action.kind
     tag = (
         tags.added_to_salesforce_lead if kind is ActionKind.CREATE_LEAD else tags.added_to_salesforce_contact
@@ -178,7 +182,12 @@ def prospect_after(result: ActionResult, prospect: Prospect, tags: Tags) -> Pros
     crm_id = (
         result.crm.id if result.crm is not None and result.outcome is not Outcome.FAILED else prospect.crm_id
     )
-    return replace(prospect, tags=prospect.tags | {tag}, crm_id=crm_id)
+    assigned_user = (
+        result.assigned_user
+        if result.assigned_user and result.outcome is Outcome.CREATED
+        else prospect.assigned_user
+    )
+    return replace(prospect, tags=prospect.tags | {tag}, crm_id=crm_id, assigned_user=assigned_user)
 
 
 def action_report(
@@ -228,6 +237,14 @@ def action_report(
                     event=event,
                 )
             )
+            before = result.facts.prospect.assigned_user if result.facts.prospect else None
+            if result.outcome is Outcome.CREATED and result.assigned_user not in (None, before):
+                # As the outbound run words it, which would otherwise have made this change.
+                audit.append(
+                    audit[-1]._replace(
+                        event=f"assigned user {before} -> {result.assigned_user} (Salesforce owner)"
+                    )
+                )
         if result.outcome in (Outcome.CREATED, Outcome.LINKED, Outcome.ALREADY_LINKED):
             resolved += [(crm.value, action.prospect_id) for crm in (CrmObject.LEAD, CrmObject.CONTACT)]
     return Report(Direction.INBOUND, audit, errors, resolved)

@@ -19,7 +19,7 @@ Exactly once, three ways:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, replace
 
@@ -122,7 +122,10 @@ class ActionBatch:
         rules: AutomationRules,
         tags: Tags,
         context: RunContext,
+        owners: Callable[[], Mapping[str, str]] | None = None,
     ) -> None:
+        """`owners`: Salesforce user id → marketing user, while owner sync follows Salesforce;
+        the owner of a record created is then read back and given to its prospect."""
         self._records = records
         self._links = links
         self._prospects = prospects
@@ -131,6 +134,7 @@ class ActionBatch:
         self._rules = rules
         self._tags = tags
         self._context = context
+        self._owners = owners
         self._held: list[ActionFacts] = []
         """The claims this batch holds, until settled."""
 
@@ -164,6 +168,7 @@ class ActionBatch:
             writing = self._decide(claimed, settled)
             made = self._create([w for w in writing if w.decision.new_record is not None], settled)
             self._link([made.get(w.facts.action.prospect_id, w) for w in writing], settled)
+            self._note_owners(settled)
         results = [settled[action.prospect_id] for action in actions]
         self._update_prospects(results)
         self._settle_claims(settled)
@@ -315,6 +320,31 @@ class ActionBatch:
                 if id(change) in refused
                 else linked(w.facts, w.decision, w.crm, created=w.created)
             )
+
+    def _note_owners(self, settled: dict[str, ActionResult]) -> None:
+        """The owner Salesforce gave each record created (assignment rules may choose it), read
+        back with one query per object, so its prospect is saved with its assigned user now
+        rather than by the next outbound run (a prospect write and an audit item more). A read
+        that fails leaves it to that run."""
+        created = [r for r in settled.values() if r.outcome is Outcome.CREATED and r.crm is not None]
+        if not created or self._owners is None:
+            return
+        try:
+            owners = self._owners()
+        except StoreError:
+            return
+        for crm in {r.crm.object for r in created if r.crm is not None}:
+            of_object = [r for r in created if r.crm is not None and r.crm.object is crm]
+            try:
+                owner_of = self._records.owners(crm, [r.crm.id for r in of_object if r.crm is not None])
+            except CrmError:
+                continue
+            for result in of_object:
+                assert result.crm is not None
+                owner = owner_of.get(result.crm.id)
+                settled[result.prospect_id] = replace(
+                    result, assigned_user=owners.get(owner) if owner else None
+                )
 
     def _update_prospects(self, results: Sequence[ActionResult]) -> None:
         """Tag each prospect an action reached and give it the CRM ID of its record, against

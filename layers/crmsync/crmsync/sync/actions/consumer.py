@@ -16,11 +16,12 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from crmsync.config import Configuration
+from crmsync.config import Configuration, OwnerDirection
 from crmsync.domain.action_results import BadAction, Outcome
 from crmsync.domain.actions import AutomationRules
 from crmsync.domain.errors import CrmError
 from crmsync.domain.objects import PEOPLE
+from crmsync.domain.owner import owner_map
 from crmsync.ports import (
     ActionClaims,
     AuditTrail,
@@ -32,6 +33,7 @@ from crmsync.ports import (
     ParkedActions,
     ProspectStore,
     StateStore,
+    UserDirectory,
 )
 from crmsync.sync.actions.batch import ActionBatch, read_batch
 from crmsync.sync.actions.messages import ActionMessage, read_message
@@ -97,8 +99,12 @@ class AutomationActions:
         api_budget_percent: float = 50.0,
         audit_retention_days: int = 30,
         stop_margin_ms: int = STOP_MARGIN_MS,
+        user_directory: UserDirectory | None = None,
     ) -> None:
+        """`user_directory`: the owner of a record created is read back and given to its
+        prospect (owner sync from Salesforce); without it, the next outbound run does that."""
         self._crm = crm
+        self._users = user_directory
         self._links = links
         self._prospects = prospects
         self._reports = ReportStore(audit_trail, error_list, audit_retention_days)
@@ -158,6 +164,7 @@ class AutomationActions:
             rules=self._rules,
             tags=self._config.tags,
             context=context,
+            owners=self._owners(),
         )
         for result in batch.carry_out(read.actions, read.last_receive):
             first, *others = read.messages[result.prospect_id]
@@ -179,6 +186,15 @@ class AutomationActions:
             if done.to_retry:
                 break  # those are first in line again: they wait for a later call
         return report
+
+    def _owners(self) -> Callable[[], dict[str, str]] | None:
+        """Salesforce user id → marketing user, read when a record was created, while owner
+        sync follows Salesforce (two-way, the owner is a pair of the snapshot: left to the next
+        outbound run)."""
+        users, owner = self._users, self._config.owner
+        if users is None or owner.direction is not OwnerDirection.SALESFORCE:
+            return None
+        return lambda: owner_map(((u.id, u.email, u.active) for u in users.users().values()), owner.user_map)
 
     # ------------------------------------------------------------------ waiting
 

@@ -116,6 +116,11 @@ class ActionRecords:
                     ids[key] = result.record_id
         return AccountsFound(ids, unreachable, refused)
 
+    def owners(self, crm: CrmObject, record_ids: Sequence[str]) -> dict[str, str]:
+        """The owner (a Salesforce user id) of each record, in one query. Raises `CrmError`."""
+        rows = self._crm().find(crm.sobject, ["Id", "OwnerId"], "Id", list(record_ids))
+        return {row.id: str(owner) for row in rows if (owner := row.get("OwnerId"))}
+
     def upsert(
         self, crm: CrmObject, records: Sequence[NewRecord], accounts: Sequence[str | None]
     ) -> list[WriteResult]:
