@@ -7,10 +7,10 @@ from collections.abc import Iterator
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from local.aws_stack import create_stack
 from tests.adapters.dynamo_doubles import REGION, DynamoTables
+from tests.local_aws import mocked_aws, stack_template
 
 
 @pytest.fixture
@@ -22,8 +22,8 @@ def dynamo(monkeypatch: pytest.MonkeyPatch) -> Iterator[DynamoTables]:
         "AWS_DEFAULT_REGION": REGION,
     }.items():
         monkeypatch.setenv(name, value)
-    with mock_aws():
-        stack = create_stack(region=REGION)
+    with mocked_aws():
+        stack = create_stack(stack_template(), region=REGION)
         yield DynamoTables(
             client=boto3.client("dynamodb", region_name=REGION),
             links=stack.resources["LinksTable"],

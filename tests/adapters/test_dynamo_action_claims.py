@@ -18,11 +18,11 @@ from crmsync.aws.parked_actions import DynamoParkedActions
 from crmsync.aws.tables import IDEMPOTENCY_KEY
 from crmsync.domain.errors import StoreError
 from crmsync.ports import Claim, ParkedAction
-from moto import mock_aws
 
 from local.aws_stack import create_stack
 from local.salesforce_emulator import ManualClock
 from tests.adapters.dynamo_doubles import REGION, DynamoTables
+from tests.local_aws import mocked_aws, stack_template
 
 pytest_plugins = ["tests.adapters.conftest_dynamo"]
 
@@ -46,8 +46,8 @@ def idempotency(monkeypatch: pytest.MonkeyPatch) -> Iterator[Claims]:
         "AWS_DEFAULT_REGION": REGION,
     }.items():
         monkeypatch.setenv(name, value)
-    with mock_aws():
-        stack = create_stack(region=REGION)
+    with mocked_aws():
+        stack = create_stack(stack_template(), region=REGION)
         client = boto3.client("dynamodb", region_name=REGION)
         table = stack.resources["IdempotencyTable"]
         clock = ManualClock(datetime.now(UTC).replace(microsecond=0))
@@ -122,7 +122,7 @@ def test_a_claim_is_the_item_powertools_idempotency_keeps_for_the_prospect(idemp
 
 def test_a_missing_table_is_a_store_error_that_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    with mock_aws():
+    with mocked_aws():
         claims = IdempotencyActionClaims(
             DynamoTable(boto3.client("dynamodb", region_name=REGION), "no-such-table", IDEMPOTENCY_KEY),
             clock=ManualClock(datetime.now(UTC)),

@@ -14,10 +14,10 @@ from crmsync.aws.dynamo_table import DynamoTable
 from crmsync.aws.dynamo_values import epoch_seconds
 from crmsync.aws.tables import ACTIVITIES_KEY
 from crmsync.domain.activities import Activity, ActivityState, ActivityType, ClickKey, StoredActivity
-from moto import mock_aws
 
 from local.aws_stack import create_stack
 from tests.adapters.dynamo_doubles import REGION, CountingClient, PushingBackClient, no_wait
+from tests.local_aws import mocked_aws, stack_template
 
 AT = datetime(2026, 11, 22, 12, 0, 0, 123456, tzinfo=UTC)
 SETTLED_AT = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
@@ -28,8 +28,8 @@ def table(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, str]]:
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
         monkeypatch.setenv(name, "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    with mock_aws():
-        stack = create_stack(region=REGION)
+    with mocked_aws():
+        stack = create_stack(stack_template(), region=REGION)
         yield boto3.client("dynamodb", region_name=REGION), stack.resources["ActivitiesTable"]
 
 

@@ -15,6 +15,7 @@ from crmsync.ports import CapturedChanges, PendingChange
 
 from local.aws_stack import create_stack
 from tests.adapters.dynamo_doubles import REGION, CountingClient, DynamoTables
+from tests.local_aws import stack_template
 
 pytest_plugins = ["tests.adapters.conftest_dynamo"]
 
@@ -108,7 +109,7 @@ def test_change_capture_notes_the_marketing_sides_changes_and_skips_the_connecto
 ) -> None:
     import boto3
 
-    stack = create_stack(region=REGION)
+    stack = create_stack(stack_template(), region=REGION)
     streams = boto3.client("dynamodbstreams", region_name=REGION)
     arn = stack.attribute("ProspectsTable", "StreamArn")
     shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]

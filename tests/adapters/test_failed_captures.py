@@ -20,6 +20,7 @@ from crmsync.ports import CapturedChanges, PendingChange, StreamPosition, Stream
 
 from local.aws_stack import create_stack
 from tests.adapters.dynamo_doubles import REGION, DynamoTables
+from tests.local_aws import stack_template
 
 pytest_plugins = ["tests.adapters.conftest_dynamo"]
 
@@ -48,7 +49,7 @@ class Stream:
 
 @pytest.fixture
 def stream(dynamo: DynamoTables) -> Iterator[Stream]:
-    stack = create_stack(region=REGION)
+    stack = create_stack(stack_template(), region=REGION)
     sqs = boto3.client("sqs", region_name=REGION)
     streams = boto3.client("dynamodbstreams", region_name=REGION)
     arn = stack.attribute("ProspectsTable", "StreamArn")

@@ -11,10 +11,10 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from moto import mock_aws
 
 from local.aws_stack import create_stack
 from tests.adapters.dynamo_doubles import REGION
+from tests.local_aws import mocked_aws, stack_template
 
 
 @dataclass
@@ -57,8 +57,8 @@ def prospects(monkeypatch: pytest.MonkeyPatch) -> Iterator[Prospects]:
         "AWS_DEFAULT_REGION": REGION,
     }.items():
         monkeypatch.setenv(name, value)
-    with mock_aws():
-        stack = create_stack(region=REGION)
+    with mocked_aws():
+        stack = create_stack(stack_template(), region=REGION)
         yield Prospects(
             client=boto3.client("dynamodb", region_name=REGION),
             table=stack.resources["ProspectsTable"],

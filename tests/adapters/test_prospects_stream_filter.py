@@ -13,11 +13,11 @@ from crmsync.aws.dynamo_table import DynamoTable
 from crmsync.aws.prospects import CONNECTOR_WRITER, MARKETING_WRITER, DynamoProspectStore
 from crmsync.aws.tables import PROSPECTS_KEY
 from crmsync.domain.prospect import Prospect, ProspectChange
-from moto import mock_aws
 
 from local.aws_stack import LocalStack, create_stack, load_template
 from local.runtime.stream import ProspectStream
 from tests.adapters.dynamo_doubles import REGION
+from tests.local_aws import mocked_aws, stack_template
 
 
 def stream_filters() -> list[dict[str, Any]]:
@@ -68,8 +68,8 @@ def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalStack]:
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
         monkeypatch.setenv(name, "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    with mock_aws():
-        yield create_stack(region=REGION)
+    with mocked_aws():
+        yield create_stack(stack_template(), region=REGION)
 
 
 def store(stack: LocalStack, writer: str) -> DynamoProspectStore:

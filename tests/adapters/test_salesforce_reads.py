@@ -65,6 +65,28 @@ def test_records_changed_while_a_read_is_under_way_are_picked_up_by_the_next_rea
     assert sorted(second_read) == sorted([*already_read, *not_yet_read])
 
 
+def test_a_query_cursor_that_expires_mid_read_is_queried_again_from_the_last_record_read(
+    emulator: Emulator, clock: ManualClock, gateway: SalesforceGateway
+) -> None:
+    # GIVEN 450 Leads read in pages of 200, and a cursor that expires after the first page
+    # (unused for 15 minutes, or released when the integration user opened ten newer ones)
+    ids = seed_leads(emulator, clock, 450, per_second=150)
+    emulator.reset_counters()
+    emulator.faults.expire_query_cursors(after_pages=0)
+
+    # WHEN the records are read
+    pages = list(gateway.read_changes("Lead", ["Email"], None, clock.now(), page_size=200))
+
+    # THEN the dead cursor's next page was asked once, the query asked again from the last record
+    # read, and paged on from there: every record once, the last watermark at the last one
+    seen = Counter(record["Id"] for page in pages for record in page.records)
+    assert set(seen) == set(ids) and max(seen.values()) == 1
+    asked = [path.rsplit("/", 2)[1] if path.endswith("/") else "next page" for _, path in emulator.call_log]
+    assert asked == ["queryAll", "next page", "queryAll", "next page"]
+    assert gateway.api_calls == 4
+    assert pages[-1].watermark is not None and pages[-1].watermark.last_id == sorted(ids[300:])[-1]
+
+
 def test_a_record_stamped_in_the_current_second_waits_for_the_next_read(
     emulator: Emulator, clock: ManualClock, gateway: SalesforceGateway
 ) -> None:

@@ -1,7 +1,7 @@
 """The bad-input corpus: hostile inputs for every surface that takes input from outside
 (`POST /actions`, actions queue messages, `PUT /config`, the prospects stream's records and the
 scheduler's events), kept as data beside the tests that drive them through the real handlers,
-on moto and the Salesforce emulator.
+on moto and the Salesforce emulator (reached in process).
 
 Each `<surface>.json` is a list of entries: an `id`, `why` it is hostile, the input (see
 `build_text`), and what the connector must answer. Every entry is an ordinary test (so
@@ -26,7 +26,6 @@ from typing import Any
 
 import pytest
 from crmsync import bootstrap
-from moto import mock_aws
 
 from local.aws_stack import LocalStack, create_stack
 from local.keys import JwtKeyPair, generate_jwt_key_pair
@@ -34,6 +33,8 @@ from local.runtime import invoke
 from local.runtime.aws import LOCAL_AWS, REGION, function_environment
 from local.runtime.org import OrgLogin, connect_app
 from local.salesforce_emulator import Emulator, ManualClock
+from tests.emulated_salesforce import salesforce_reached
+from tests.local_aws import mocked_aws, stack_template
 
 CORPUS = Path(__file__).resolve().parent
 CLIENT_ID = "3MVG9crmsync-corpus"
@@ -71,13 +72,13 @@ def deployed(function: str, key_pair: JwtKeyPair) -> Iterator[Deployed]:
     with pytest.MonkeyPatch.context() as env:
         for name, value in LOCAL_AWS.items():
             env.setenv(name, value)
-        with mock_aws():
-            stack = create_stack(region=REGION)
+        with mocked_aws():
+            stack = create_stack(stack_template(), region=REGION)
             clock = ManualClock(datetime.now(UTC).replace(microsecond=0) - ORG_CLOCK_BEHIND)
             salesforce = Emulator(clock=clock)
             connect_app(salesforce, key_pair, client_id=CLIENT_ID, username=USERNAME)
-            with salesforce.serve() as server:
-                login = OrgLogin(server.url, server.ca_file, key_pair.private_key_pem, CLIENT_ID, USERNAME)
+            with salesforce_reached(salesforce, env) as reached:
+                login = OrgLogin(reached.url, reached.ca_file, key_pair.private_key_pem, CLIENT_ID, USERNAME)
                 for name, value in function_environment(stack, function, login).items():
                     env.setenv(name, value)
                 bootstrap.reset()

@@ -1,5 +1,7 @@
 """Handler tests: the real handlers, their sample events, moto for AWS (tables and queues made
-from template.yaml) and the Salesforce emulator served over HTTPS on localhost.
+from template.yaml) and the Salesforce emulator through the real simple-salesforce client,
+reached in process (`tests/emulated_salesforce.py`; served over HTTPS on localhost for the tests
+marked `over_https`).
 
 Every AWS call a handler makes is checked against its function's IAM policy in the transformed
 template (`local.iam_policies`): a call the deployed function would be denied fails the test."""
@@ -20,7 +22,6 @@ import pytest
 from aws_lambda_powertools import Metrics
 from botocore.handlers import BUILTIN_HANDLERS
 from crmsync import bootstrap
-from moto import mock_aws
 
 from local.aws_stack import LocalStack, create_stack, load_template
 from local.iam_policies import FunctionPolicy, permissions_for
@@ -31,6 +32,8 @@ from local.runtime.invoke import sample_event
 from local.runtime.org import OrgLogin, connect_app
 from local.salesforce_emulator import Emulator, ManualClock
 from local.sam_transform import transformed_template
+from tests.emulated_salesforce import Reached, salesforce_reached
+from tests.local_aws import mocked_aws, stack_template
 
 EVENTS = invoke.EVENTS
 REGION = aws.REGION
@@ -142,12 +145,19 @@ def key_pair() -> JwtKeyPair:
     return generate_jwt_key_pair()
 
 
+def over_https(request: pytest.FixtureRequest) -> bool:
+    return request.node.get_closest_marker("over_https") is not None
+
+
 @pytest.fixture
-def emulator(key_pair: JwtKeyPair) -> Iterator[Emulator]:
+def emulator(
+    key_pair: JwtKeyPair, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> Iterator[Emulator]:
+    """The org; the connector's secret names its `login_url`."""
     emu = Emulator()
     connect_app(emu, key_pair, client_id=CLIENT_ID, username=USERNAME)
-    with emu.serve() as server:
-        emu.server = server  # type: ignore[attr-defined]
+    with salesforce_reached(emu, monkeypatch, over_https=over_https(request)) as reached:
+        emu.reached = reached  # type: ignore[attr-defined]
         yield emu
 
 
@@ -155,8 +165,8 @@ def emulator(key_pair: JwtKeyPair) -> Iterator[Emulator]:
 def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalStack]:
     for name, value in LOCAL_AWS.items():
         monkeypatch.setenv(name, value)
-    with mock_aws():
-        yield create_stack(region=REGION)
+    with mocked_aws():
+        yield create_stack(stack_template(), region=REGION)
 
 
 @pytest.fixture
@@ -177,17 +187,17 @@ def deploy(
     function: str,
 ) -> None:
     """Give this process `function`'s environment, its Salesforce secret pointing at the emulator."""
-    server = emulator.server  # type: ignore[attr-defined]
-    for name, value in function_environment(stack, function, org_login(server, key_pair)).items():
+    reached = emulator.reached  # type: ignore[attr-defined]
+    for name, value in function_environment(stack, function, org_login(reached, key_pair)).items():
         monkeypatch.setenv(name, value)
     bootstrap.reset()
 
 
-def org_login(server: Any, key_pair: JwtKeyPair) -> OrgLogin:
-    """How the connector logs in to an emulator these fixtures serve."""
+def org_login(reached: Reached, key_pair: JwtKeyPair) -> OrgLogin:
+    """How the connector logs in to an emulator these fixtures reach."""
     return OrgLogin(
-        url=server.url,
-        ca_file=server.ca_file,
+        url=reached.url,
+        ca_file=reached.ca_file,
         private_key_pem=key_pair.private_key_pem,
         client_id=CLIENT_ID,
         username=USERNAME,
@@ -223,8 +233,8 @@ def outbound_connector(
     person_accounts = request.node.get_closest_marker("person_accounts") is not None
     salesforce = Emulator(clock=clock, person_accounts=person_accounts)
     connect_app(salesforce, key_pair, client_id=CLIENT_ID, username=USERNAME)
-    with salesforce.serve() as server:
-        environment = function_environment(stack, "OutboundSyncFunction", org_login(server, key_pair))
+    with salesforce_reached(salesforce, monkeypatch, over_https=over_https(request)) as reached:
+        environment = function_environment(stack, "OutboundSyncFunction", org_login(reached, key_pair))
         for name, value in environment.items():
             monkeypatch.setenv(name, value)
         bootstrap.reset()

@@ -1,6 +1,7 @@
 """Marketing activities as Salesforce Tasks (docs/guide/activities.md), end to end: the activity store and the
 other stores on moto (tables from template.yaml), the real Salesforce gateway against the
-emulator over HTTPS, and the run `bootstrap.activity_sync()` builds (the inbound function calls it).
+emulator (in process; `over_https` serves it), and the run `bootstrap.activity_sync()` builds (the
+inbound function calls it).
 
 What a user sees: the Tasks in Salesforce (whom they name, subject, status), what became of
 each activity, the error list, the audit trail, and the Salesforce API calls spent.
@@ -17,7 +18,7 @@ from crmsync.domain.activities import Activity, ActivityState, ActivityType, Sto
 from crmsync.domain.audit import Direction
 from crmsync.domain.lifecycle import CrmRef, Link, LinkChange
 from crmsync.domain.objects import CrmObject
-from crmsync.sync.activities import ActivityRun, ActivitySync
+from crmsync.sync.activities import ActivityRun
 
 from local.aws_stack import LocalStack
 from local.salesforce_emulator import Emulator
@@ -99,6 +100,7 @@ def salesforce(connector: LocalStack, emulator: Emulator) -> Emulator:
 # ------------------------------------------------------------------ which activities become Tasks
 
 
+@pytest.mark.over_https  # the one test of this function whose org is served: a socket and TLS
 def test_only_the_configured_activity_types_become_completed_tasks_on_the_lead(salesforce: Emulator) -> None:
     # GIVEN only opens and clicks are sent, and a linked prospect who received, opened and
     # clicked an email and visited a page
@@ -279,30 +281,6 @@ def test_salesforce_unavailable_loses_nothing_and_the_next_run_sends(salesforce:
     assert len(salesforce.records("Task")) == 1
 
 
-def test_450_activities_cost_three_collections_calls(salesforce: Emulator) -> None:
-    # GIVEN three linked prospects with 150 page visits each
-    leads = {f"p-{n}": linked_lead(salesforce, f"p-{n}", f"Lead {n}") for n in range(3)}
-    record(
-        *(
-            visited(prospect_id, minutes, url=f"https://example.com/page/{minutes}")
-            for prospect_id in leads
-            for minutes in range(150)
-        )
-    )
-    salesforce.reset_counters()
-
-    # WHEN the activities run
-    run = run_activities()
-
-    # THEN 450 Tasks are written in 3 Collections calls of at most 200
-    assert run.counts["sent"] == 450
-    assert collections_creates(salesforce) == 3
-    tasks = salesforce.records("Task")
-    assert len(tasks) == 450
-    assert {task["WhoId"] for task in tasks} == set(leads.values())
-    assert all(method == "POST" for method, _ in salesforce.call_log if "/services/data" in _)
-
-
 def test_a_run_near_its_deadline_stops_and_the_next_one_resumes(salesforce: Emulator) -> None:
     # GIVEN a linked prospect's activity, and an invocation with less time left than the run keeps in hand
     linked_lead(salesforce, "p-grace")
@@ -356,42 +334,3 @@ def test_a_person_accounts_task_names_its_person_contact(outbound_connector: Out
     # THEN the Task names the person contact
     assert run.counts["sent"] == 1
     assert [task["WhoId"] for task in salesforce.records("Task")] == [person_contact]
-
-
-def test_prospects_waiting_for_a_link_are_looked_at_a_share_per_run_round_and_round(
-    salesforce: Emulator,
-) -> None:
-    # GIVEN three unlinked prospects' activities, and runs that look at two of them each
-    first, second, third = opened("p-1", 1), opened("p-2", 2), opened("p-3", 3)
-    record(first, second, third)
-    run_activities()  # all three now wait for a link
-
-    def run_looking_at_two() -> ActivityRun:
-        sync = ActivitySync(
-            crm=bootstrap.salesforce_gateway,
-            links=bootstrap.link_store(),
-            activities=bootstrap.activity_store(),
-            leases=bootstrap.leases(),
-            watermarks=bootstrap.watermarks(),
-            audit_trail=bootstrap.audit_trail(),
-            error_list=bootstrap.error_list(),
-            connector=bootstrap.state_store(),
-            settings=bootstrap.configuration().activities,
-            clock=bootstrap.SystemClock(),
-            link_checks_per_run=2,
-        )
-        return sync.run(lambda: 60_000, run_id=new_id())
-
-    # WHEN the first and the last prospect are linked
-    first_lead = linked_lead(salesforce, "p-1", "First")
-    third_lead = linked_lead(salesforce, "p-3", "Third")
-
-    # THEN a run sends what its share holds, the next run the rest, and one more starts over
-    assert run_looking_at_two().counts == {"sent": 1}
-    assert [task["WhoId"] for task in salesforce.records("Task")] == [first_lead]
-    assert run_looking_at_two().counts == {"sent": 1}
-    assert [task["WhoId"] for task in salesforce.records("Task")] == [first_lead, third_lead]
-    assert outcome_of(second).state is ActivityState.WAITING_FOR_LINK
-    second_lead = linked_lead(salesforce, "p-2", "Second")
-    assert run_looking_at_two().counts == {"sent": 1}
-    assert salesforce.records("Task")[-1]["WhoId"] == second_lead

@@ -58,6 +58,7 @@ def assert_nothing_loaded() -> None:
 # ------------------------------------------------------------------ loading
 
 
+@pytest.mark.over_https  # the one test of this route whose org is served: a socket and TLS
 def test_the_sample_configuration_is_loaded_with_its_version(connector: LocalStack) -> None:
     # WHEN the sample event (body: config/crmsync.sample.json) is sent
     code, body = call(load_event("http_api", "put_config"))

@@ -34,9 +34,8 @@ def refused_login(
     stack: LocalStack, emulator: Emulator, key_pair: JwtKeyPair, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Emulator]:
     """A resumed connector whose secret names a user the org's connected app does not know."""
-    server = emulator.server  # type: ignore[attr-defined]
     secret_arn = store_jwt_secret(
-        login_url=server.url,
+        login_url=emulator.login_url,
         client_id=CLIENT_ID,
         username=UNKNOWN_USER,
         private_key_pem=key_pair.private_key_pem,
@@ -44,7 +43,6 @@ def refused_login(
     )
     for name, value in stack.function_environment("OutboundSyncFunction", secret_arn=secret_arn).items():
         monkeypatch.setenv(name, value)
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", server.ca_file)
     monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "DEBUG")
     bootstrap.reset()
     bootstrap.resume()

@@ -14,7 +14,6 @@ import uuid
 from collections import Counter
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from threading import Barrier
 from typing import Any
@@ -23,14 +22,11 @@ import boto3
 import pytest
 from crmsync import bootstrap
 from crmsync.aws.prospects import is_prospect_key
-from crmsync.domain.audit import AuditRecord, Direction
-from crmsync.domain.errors import ConfigurationError, CrmError, ErrorCategory, Failure, StoreError
+from crmsync.domain.audit import AuditRecord
+from crmsync.domain.errors import ConfigurationError, CrmError, ErrorCategory
 from crmsync.domain.lifecycle import LinkStatus, StoredLink
 from crmsync.domain.plan import Reason
 from crmsync.domain.prospect import Prospect, ProspectChange
-from crmsync.ports import Leases
-from crmsync.sync.outbound import LEASE, OutboundSync
-from crmsync.sync.outbound import sync as outbound
 from crmsync.sync.run_report import metric_name
 
 from functions.outbound_sync import app
@@ -53,19 +49,6 @@ CONVERTED_TAG = "salesforce-lead-converted-to-contact"
 def new_context(remaining_millis: int = 60_000) -> LambdaContext:
     """A fresh invocation: every Lambda request has its own id (the run id)."""
     return LambdaContext(aws_request_id=str(uuid.uuid4()), remaining_millis=remaining_millis)
-
-
-@dataclass
-class DeadlineContext(LambdaContext):
-    """Plenty of time left for the first `answers_with_time_left` questions, then 10 s: under
-    the 15 s the run keeps in hand, as when a Lambda invocation nears its timeout."""
-
-    answers_with_time_left: int = 3
-    questions: int = 0
-
-    def get_remaining_time_in_millis(self) -> int:
-        self.questions += 1
-        return 60_000 if self.questions <= self.answers_with_time_left else 10_000
 
 
 def run_outbound(context: LambdaContext | None = None) -> dict[str, Any]:
@@ -143,6 +126,7 @@ def assert_each_record_has_one_prospect(prospects: Iterable[Prospect], record_id
 # ------------------------------------------------------------------ new records and scope
 
 
+@pytest.mark.over_https  # the one test of this function whose org is served: a socket and TLS
 def test_a_new_lead_becomes_a_prospect_tagged_with_its_origin_and_carrying_its_mapped_fields(
     outbound_connector: OutboundConnector,
 ) -> None:
@@ -407,108 +391,6 @@ def test_a_lead_merged_away_hands_its_prospect_to_the_surviving_lead(
 # ------------------------------------------------------------------ reading changes
 
 
-@pytest.mark.slow
-def test_three_thousand_leads_sharing_a_few_stamps_each_arrive_exactly_once(
-    outbound_connector: OutboundConnector,
-) -> None:
-    # GIVEN 3,000 new Leads, 500 to each SystemModstamp (a data load)
-    lead_ids = insert_leads(
-        outbound_connector.salesforce, outbound_connector.clock, count=3000, per_second=500
-    )
-
-    # WHEN the scheduled run happens
-    report = run_outbound()
-
-    # THEN each Lead has exactly one prospect
-    assert report["outcome"] == "completed"
-    assert report["counts"]["read"] == 3000
-    assert report["counts"]["created"] == 3000
-    assert_each_record_has_one_prospect(all_prospects(), lead_ids)
-
-
-def test_the_configurations_read_page_size_sets_the_records_per_salesforce_page(
-    outbound_connector: OutboundConnector,
-) -> None:
-    salesforce = outbound_connector.salesforce
-    # GIVEN 1,200 new Leads and pages of 500 configured
-    bootstrap.load_configuration({"version": 2, "batching": {"read_page_size": 500}})
-    lead_ids = insert_leads(salesforce, outbound_connector.clock, count=1200, per_second=300)
-    salesforce.reset_counters()
-
-    # WHEN the scheduled run happens
-    report = run_outbound()
-
-    # THEN the Leads came in 3 pages (the query and 2 of its next pages), each Lead once
-    next_pages = [path for _, path in salesforce.call_log if "/query/01g" in path]
-    assert len(next_pages) == 2
-    assert report["counts"]["created"] == 1200
-    assert_each_record_has_one_prospect(all_prospects(), lead_ids)
-
-
-def test_a_query_cursor_that_expires_mid_read_is_queried_again_from_the_last_lead_read(
-    outbound_connector: OutboundConnector,
-) -> None:
-    salesforce = outbound_connector.salesforce
-    # GIVEN 450 new Leads read in pages of 200, and a cursor that expires after the first page
-    # (unused for 15 minutes, or released when the integration user opened ten newer ones)
-    bootstrap.load_configuration({"version": 2, "batching": {"read_page_size": 200}})
-    lead_ids = insert_leads(salesforce, outbound_connector.clock, count=450, per_second=150)
-    salesforce.reset_counters()
-    salesforce.faults.expire_query_cursors(after_pages=0)
-
-    # WHEN the scheduled run happens
-    report = run_outbound()
-
-    # THEN it asked for the dead cursor's next page once, queried again from the last Lead it
-    # had read, and paged on from there: every Lead read once, the watermark at the last one
-    assert report["outcome"] == "completed"
-    assert report["counts"]["read"] == 450
-    assert_each_record_has_one_prospect(all_prospects(), lead_ids)
-    watermark = bootstrap.watermarks().watermark("outbound#Lead")
-    assert watermark is not None
-    assert (watermark.stamp, watermark.last_id) == (outbound_connector.clock.now(), lead_ids[-1])
-    # AND the query again is counted: Users; Leads' query, the refused next page, the query
-    # again and its next page; Contacts
-    asked = [path.rsplit("/", 2)[1] if path.endswith("/") else "next page" for _, path in salesforce.call_log]
-    assert asked == ["query", "queryAll", "next page", "queryAll", "next page", "queryAll"]
-    assert report["api_calls"] == 6
-
-
-def test_a_run_cut_short_by_its_deadline_is_finished_by_the_next_with_every_lead_once(
-    outbound_connector: OutboundConnector, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # GIVEN 600 new Leads, 150 to each SystemModstamp, applied in chunks of 200 (a run's are
-    # 1,000; smaller here so a cut falls inside the page and inside a second)
-    monkeypatch.setattr(outbound, "CHUNK_SIZE", 200)
-    lead_ids = insert_leads(
-        outbound_connector.salesforce, outbound_connector.clock, count=600, per_second=150
-    )
-
-    # WHEN a run nears its Lambda deadline part way through
-    first = run_outbound(DeadlineContext(answers_with_time_left=3))
-
-    # THEN it stops cleanly, keeping what it did
-    assert first["outcome"] == "cut_short"
-    created_first = len(all_prospects())
-    assert 0 < created_first < 600
-    assert first["counts"]["created"] == created_first
-
-    # WHEN the next run happens
-    second = run_outbound()
-
-    # THEN it finishes the job: every Lead once
-    assert second["outcome"] == "completed"
-    assert second["counts"]["created"] == 600 - created_first
-    prospects = {p.crm_id: p for p in all_prospects()}
-    assert_each_record_has_one_prospect(prospects.values(), lead_ids)
-    # AND the records on either side of the cut were audited by one run, once
-    for lead_id in lead_ids[max(created_first - 100, 0) : created_first + 100]:
-        prospect = prospects[lead_id]
-        trail = audit_trail(prospect.id)
-        assert len({entry.run_id for entry in trail}) == 1, f"{prospect.id} was synced by both runs"
-        assert len(trail) == len(set(trail)), f"{prospect.id} has a repeated audit entry"
-
-
 def test_a_salesforce_edit_of_a_most_recent_field_updates_the_prospect_and_is_audited(
     outbound_connector: OutboundConnector,
 ) -> None:
@@ -531,220 +413,7 @@ def test_a_salesforce_edit_of_a_most_recent_field_updates_the_prospect_and_is_au
     assert entry.rule == Reason.CHANGED_IN_SALESFORCE
 
 
-def test_an_idle_run_costs_one_salesforce_call_per_object_it_reads(
-    outbound_connector: OutboundConnector,
-) -> None:
-    salesforce = outbound_connector.salesforce
-    # GIVEN a connector that has synced everything there is
-    insert_lead(salesforce, Email="grace@example.com")
-    run_outbound()
-    salesforce.reset_counters()
-
-    # WHEN a run finds nothing changed
-    report = run_outbound()
-
-    # THEN it spent one query each on Users, Leads and Contacts, and nothing else
-    assert report["outcome"] == "completed"
-    assert report["counts"].get("read", 0) == 0
-    assert salesforce.api_calls == 3
-    assert report["api_calls"] == 3
-    assert all(method == "GET" and "/query" in path for method, path in salesforce.call_log)
-
-
-# ------------------------------------------------------------------ the configuration's schedule
-
-
-def tick() -> dict[str, Any]:
-    """One tick of the scheduler (every minute), whether or not the schedule is due."""
-    report: dict[str, Any] = app.handler(load_event("outbound_sync", "scheduled"), new_context())
-    return report
-
-
-def test_a_tick_runs_only_once_the_configurations_schedule_has_passed_since_the_last_run(
-    outbound_connector: OutboundConnector, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    salesforce = outbound_connector.salesforce
-    clock = ManualClock(datetime.now(UTC))
-    monkeypatch.setattr(bootstrap, "SystemClock", lambda: clock)
-    # GIVEN an hourly schedule, and a run that synced a Lead
-    bootstrap.load_configuration({"version": 2, "outbound": {"schedule": "1 hour"}})
-    insert_lead(salesforce, Email="ada@example.com")
-    first = tick()
-    assert first["outcome"] == "completed"
-
-    # WHEN the ticks of the next 59 minutes come
-    later(outbound_connector)
-    insert_lead(salesforce, Email="grace@example.com")
-    salesforce.reset_counters()
-    not_due = []
-    for _ in range(59):
-        clock.advance(minutes=1)
-        not_due.append(tick()["outcome"])
-
-    # THEN none runs: no Salesforce call, and the last run is still the one that did
-    assert set(not_due) == {"not_due"}
-    assert salesforce.api_calls == 0
-    last = bootstrap.run_log().last_run(Direction.OUTBOUND)
-    assert last is not None and last.run_id == first["run_id"]
-
-    # AND the tick an hour after that run's start runs, and syncs what changed meanwhile
-    clock.advance(minutes=1)
-    assert tick()["counts"]["created"] == 1
-
-
-def test_a_configuration_loaded_changes_the_schedule_at_the_next_tick(
-    outbound_connector: OutboundConnector, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    clock = ManualClock(datetime.now(UTC))
-    monkeypatch.setattr(bootstrap, "SystemClock", lambda: clock)
-    # GIVEN a daily schedule, whose run happened a minute ago
-    bootstrap.load_configuration({"version": 2, "outbound": {"schedule": "daily"}})
-    assert tick()["outcome"] == "completed"
-    clock.advance(minutes=1)
-    assert tick()["outcome"] == "not_due"
-
-    # WHEN a configuration that syncs every 5 minutes is loaded (no deployment)
-    bootstrap.load_configuration({"version": 3, "outbound": {"schedule": "5 minutes"}})
-
-    # THEN the ticks follow it at once: the one 5 minutes after the last run's start runs
-    clock.advance(minutes=3)
-    assert tick()["outcome"] == "not_due"
-    clock.advance(minutes=1)
-    assert tick()["outcome"] == "completed"
-    clock.advance(minutes=4)
-    assert tick()["outcome"] == "not_due"
-    clock.advance(minutes=1)
-    assert tick()["outcome"] == "completed"
-
-
-def test_a_tick_a_few_seconds_early_still_runs(
-    outbound_connector: OutboundConnector, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The scheduler's ticks come a few seconds either side of the minute: a 2-minute schedule
-    must not slip to every 3 minutes because a tick came early."""
-    clock = ManualClock(datetime.now(UTC))
-    monkeypatch.setattr(bootstrap, "SystemClock", lambda: clock)
-    assert tick()["outcome"] == "completed"  # the default schedule: every 2 minutes
-
-    clock.advance(seconds=119)
-    assert tick()["outcome"] == "completed"
-
-
 # ------------------------------------------------------------------ one run at a time
-
-
-def test_a_run_that_finds_another_holding_the_lease_returns_busy_and_moves_nothing(
-    outbound_connector: OutboundConnector,
-) -> None:
-    salesforce = outbound_connector.salesforce
-    # GIVEN a new Lead, while another outbound run holds the lease
-    lead_id = insert_lead(salesforce, Email="grace@example.com")
-    now = datetime.now(UTC)
-    assert bootstrap.leases().acquire_lease(LEASE, "another-run", now, now + timedelta(minutes=5))
-
-    # WHEN the scheduled run happens
-    report = run_outbound()
-
-    # THEN it does nothing at all, not even a Salesforce call
-    assert report["outcome"] == "busy"
-    assert all_prospects() == []
-    assert salesforce.api_calls == 0
-
-    # AND once the other run lets go, the next run syncs the Lead
-    bootstrap.leases().release_lease(LEASE, "another-run")
-    assert run_outbound()["outcome"] == "completed"
-    assert prospect_linked_to(lead_id).crm_id == lead_id
-
-
-def lease_holder(name: str) -> str | None:
-    """Who holds the lease `name`, as the state table says (None: no lease item)."""
-    item = boto3.client("dynamodb", region_name=REGION).get_item(
-        TableName=bootstrap.settings().state_table, Key={"pk": {"S": "lease"}, "sk": {"S": name}}
-    )
-    return item["Item"]["holder"]["S"] if "Item" in item else None
-
-
-def test_a_run_that_fails_part_way_gives_its_lease_back_and_the_next_invocation_runs(
-    outbound_connector: OutboundConnector,
-) -> None:
-    salesforce = outbound_connector.salesforce
-    lead_id = insert_lead(salesforce, Email="grace@example.com")
-    # GIVEN a run that fails part way (Salesforce answers 500 past the retry budget)
-    salesforce.faults.server_errors(count=50, status=500)
-    with pytest.raises(CrmError):
-        run_outbound()
-
-    # THEN it left no lease, and the next invocation runs at once
-    assert lease_holder(LEASE) is None
-    salesforce.faults.recover()
-    assert run_outbound()["outcome"] == "completed"
-    assert prospect_linked_to(lead_id).crm_id == lead_id
-
-
-class _LeaseAnswerLost:
-    """The leases, whose lease write lands but whose answer is lost on the way back."""
-
-    def __init__(self, leases: Leases) -> None:
-        self._leases = leases
-
-    def release_lease(self, name: str, holder: str) -> None:
-        self._leases.release_lease(name, holder)
-
-    def acquire_lease(self, name: str, holder: str, now: datetime, until: datetime) -> bool:
-        self._leases.acquire_lease(name, holder, now, until)
-        raise StoreError(
-            Failure("RequestTimeout", "no answer from DynamoDB", category=ErrorCategory.TRANSIENT)
-        )
-
-
-def test_a_run_whose_lease_write_landed_without_an_answer_gives_the_lease_back(
-    outbound_connector: OutboundConnector,
-) -> None:
-    # GIVEN a run whose lease was written but whose store never heard so, and failed
-    sync = OutboundSync(
-        crm=bootstrap.salesforce_gateway(),
-        links=bootstrap.link_store(),
-        prospects=bootstrap.prospect_store(),
-        leases=_LeaseAnswerLost(bootstrap.leases()),
-        watermarks=bootstrap.watermarks(),
-        retry_list=bootstrap.retry_list(),
-        user_directory=bootstrap.user_directory(),
-        audit_trail=bootstrap.audit_trail(),
-        error_list=bootstrap.error_list(),
-        run_log=bootstrap.run_log(),
-        connector=bootstrap.state_store(),
-        configuration=bootstrap.configuration(),
-        clock=bootstrap.SystemClock(),
-    )
-    with pytest.raises(StoreError):
-        sync.run(lambda: 300_000, run_id="answer-lost")
-
-    # THEN the lease it may hold is given back: the next invocation runs, not "busy"
-    assert lease_holder(LEASE) is None
-    assert run_outbound()["outcome"] == "completed"
-
-
-def test_a_lease_left_by_a_killed_invocation_blocks_only_until_that_invocations_deadline(
-    outbound_connector: OutboundConnector, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    clock = ManualClock(datetime.now(UTC).replace(microsecond=0))  # the lease keeps whole seconds
-    monkeypatch.setattr(bootstrap, "clock", lambda: clock)
-    # GIVEN an invocation with 300 s to its deadline that Lambda killed before it gave its
-    # lease back (it never releases)
-    with monkeypatch.context() as killed:
-        killed.setattr(bootstrap.leases(), "release_lease", lambda name, holder: None)
-        assert run_outbound(new_context(remaining_millis=300_000))["outcome"] == "completed"
-    killed_run = lease_holder(LEASE)
-    assert killed_run is not None
-
-    # WHEN the next invocation comes at that deadline, THEN the direction is still "busy"
-    clock.advance(seconds=300)
-    assert run_outbound()["outcome"] == "busy"
-
-    # WHEN one comes just past the 5 s of clock skew allowed after it, THEN it runs
-    clock.advance(seconds=6)
-    assert run_outbound()["outcome"] == "completed"
-    assert lease_holder(LEASE) is None
 
 
 def test_two_invocations_at_once_sync_each_lead_exactly_once(outbound_connector: OutboundConnector) -> None:
@@ -1098,119 +767,6 @@ def test_a_lead_converted_into_a_person_account_hands_its_prospect_to_the_accoun
         "phone": "+1 555 0199",
     }
     assert bootstrap.error_list().open_errors() == []
-
-
-class _MarketingEditsDuringTheRun:
-    """The prospect store, with the marketing platform editing one prospect between the run's
-    read and its write (the run's write then finds a newer version and is refused)."""
-
-    def __init__(self, store: Any, prospect_id: str, job_title: str = "Countess") -> None:
-        self._store = store
-        self._prospect_id = prospect_id
-        self._job_title = job_title
-        self.edited = False
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._store, name)
-
-    def save(self, changes: list[ProspectChange]) -> list[ProspectChange]:
-        if not self.edited and any(c.after.id == self._prospect_id for c in changes):
-            current = self._store.get_many([self._prospect_id])[self._prospect_id]
-            edited = replace(current, fields={**current.fields, "job_title": self._job_title})
-            assert self._store.save([ProspectChange(edited, before=current)]) == []
-            self.edited = True
-        refused: list[ProspectChange] = self._store.save(changes)
-        return refused
-
-
-def test_a_prospect_edited_while_the_run_writes_it_is_retried_by_the_next_run_and_nothing_is_lost(
-    outbound_connector: OutboundConnector,
-) -> None:
-    salesforce = outbound_connector.salesforce
-    # GIVEN a Lead synced to a prospect
-    lead_id = insert_lead(salesforce, LastName="Lovelace", Email="ada@example.com")
-    run_outbound()
-    prospect = prospect_linked_to(lead_id)
-
-    # WHEN Salesforce changes the Lead's phone, and the marketing side edits the same prospect's
-    # job title while the run is writing it
-    later(outbound_connector)
-    salesforce.update("Lead", lead_id, {"Phone": "+44 20 7946 0000"})
-    racing = _MarketingEditsDuringTheRun(bootstrap.prospect_store(), prospect.id)
-    sync = OutboundSync(
-        crm=bootstrap.salesforce_gateway,
-        links=bootstrap.link_store(),
-        prospects=racing,
-        leases=bootstrap.leases(),
-        watermarks=bootstrap.watermarks(),
-        retry_list=bootstrap.retry_list(),
-        user_directory=bootstrap.user_directory(),
-        audit_trail=bootstrap.audit_trail(),
-        error_list=bootstrap.error_list(),
-        run_log=bootstrap.run_log(),
-        connector=bootstrap.state_store(),
-        configuration=bootstrap.configuration(),
-        clock=bootstrap.SystemClock(),
-    )
-    let_schedules_pass("outbound")
-    report = sync.run(lambda: 60_000, run_id="racing-run")
-
-    # THEN the run does not overwrite the newer prospect: the record waits for the next run
-    assert racing.edited
-    assert report.counts.get("retried") == 1
-    assert prospect_linked_to(lead_id).fields["job_title"] == "Countess"
-    assert prospect_linked_to(lead_id).fields.get("phone") is None
-
-    # AND the next run reads the Lead again by its Id and applies it: both edits stand
-    again = run_outbound()
-    assert again["counts"]["updated"] == 1
-    synced = prospect_linked_to(lead_id)
-    assert synced.fields["phone"] == "+44 20 7946 0000"
-    assert synced.fields["job_title"] == "Countess"
-    assert bootstrap.retry_list().records_to_retry(Direction.OUTBOUND) == {}
-
-
-def test_a_prospect_edited_again_while_its_retry_writes_it_stays_held_for_the_run_after(
-    outbound_connector: OutboundConnector,
-) -> None:
-    salesforce = outbound_connector.salesforce
-    # GIVEN a Lead synced to a prospect, then changed in Salesforce
-    lead_id = insert_lead(salesforce, LastName="Lovelace", Email="ada@example.com")
-    run_outbound()
-    prospect = prospect_linked_to(lead_id)
-    later(outbound_connector)
-    salesforce.update("Lead", lead_id, {"Phone": "+44 20 7946 0000"})
-
-    def run_while_the_marketing_side_edits(job_title: str) -> Any:
-        sync = OutboundSync(
-            crm=bootstrap.salesforce_gateway,
-            links=bootstrap.link_store(),
-            prospects=_MarketingEditsDuringTheRun(bootstrap.prospect_store(), prospect.id, job_title),
-            leases=bootstrap.leases(),
-            watermarks=bootstrap.watermarks(),
-            retry_list=bootstrap.retry_list(),
-            user_directory=bootstrap.user_directory(),
-            audit_trail=bootstrap.audit_trail(),
-            error_list=bootstrap.error_list(),
-            run_log=bootstrap.run_log(),
-            connector=bootstrap.state_store(),
-            configuration=bootstrap.configuration(),
-            clock=bootstrap.SystemClock(),
-        )
-        let_schedules_pass("outbound")
-        return sync.run(lambda: 60_000, run_id=str(uuid.uuid4()))
-
-    # WHEN the marketing side edits the prospect while a run writes it, and again while the
-    # next run writes it from the retry list
-    assert run_while_the_marketing_side_edits("Countess").counts.get("retried") == 1
-    assert run_while_the_marketing_side_edits("Duchess").counts.get("retried") == 1
-
-    # THEN the Lead is still held, and the run after applies Salesforce's change
-    assert bootstrap.retry_list().records_to_retry(Direction.OUTBOUND) == {"Lead": [lead_id]}
-    assert run_outbound()["counts"]["updated"] == 1
-    synced = prospect_linked_to(lead_id)
-    assert (synced.fields["phone"], synced.fields["job_title"]) == ("+44 20 7946 0000", "Duchess")
-    assert bootstrap.retry_list().records_to_retry(Direction.OUTBOUND) == {}
 
 
 def test_a_salesforce_outage_fails_the_run_without_moving_the_watermark_and_the_next_run_catches_up(

@@ -20,6 +20,7 @@ from crmsync.config import (
     Schedule,
     ScheduleUnit,
 )
+from crmsync.domain.actions import DefaultAccount
 from crmsync.domain.errors import ConfigurationError
 from crmsync.domain.fields import Behaviour, ConflictWinner, FieldMapping
 from crmsync.domain.matching import MatchingMode
@@ -811,3 +812,12 @@ def test_the_document_is_not_modified_by_reading_it() -> None:
     before = copy.deepcopy(document)
     Configuration.from_document(document)
     assert document == before
+
+
+def test_a_default_account_named_by_id_reads_and_an_id_of_another_object_is_refused() -> None:
+    account_id = "001000000000001AAA"
+    document = {"version": 3, "automation": {"default_account": {"id": account_id}}}
+
+    assert Configuration.from_document(document).automation.default_account == DefaultAccount(id=account_id)
+    refused = refusal({"version": 3, "automation": {"default_account": {"id": "003000000000001AAA"}}})
+    assert "automation.default_account.id: is not an Account id" in refused
