@@ -374,3 +374,31 @@ def test_a_resync_waits_while_paused_and_over_budget(running: FakeConnector) -> 
     running.salesforce.set_daily_api_usage(0)
     running.later(minutes=2)  # the reading past the budget grows old, and is read again
     assert resyncs.tick().state is ResyncState.DONE
+
+
+def test_a_query_job_still_running_is_looked_at_again_next_tick_not_made_again(
+    running: FakeConnector,
+) -> None:
+    class SlowJobs(FakeBulkQuery):
+        """Salesforce takes two looks to finish the job (InProgress, then JobComplete)."""
+
+        looks = 0
+
+        def query_progress(self, job_id: str) -> tuple[bool, int | None]:
+            self.looks += 1
+            if self.looks < 2:
+                self.requests.append("state")
+                return False, None
+            return super().query_progress(job_id)
+
+    lead_ids = synced_leads(running, 3)
+    drift(running, prospects_of(running, lead_ids), lead_status="Nurture")
+    resyncs = Resyncs(running)
+    resyncs.bulk = SlowJobs(running.crm, running.clock)
+    resyncs.use_case().request(CrmObject.LEAD, None, caller=OPERATOR)
+
+    first, second = resyncs.tick(), resyncs.tick()
+
+    assert (first.state, first.read, first.total) == (ResyncState.RUNNING, 0, None)
+    assert (second.state, second.read, second.total) == (ResyncState.DONE, 3, 3)
+    assert resyncs.bulk.requests == ["create", "state", "state", "results"]
