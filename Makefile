@@ -3,9 +3,10 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-REQS := requirements-dev.txt layers/crmsync/requirements.txt
+# pyproject.toml declares the `crmsync` command (cli/) that the venv installs (editable).
+REQS := requirements-dev.txt layers/crmsync/requirements.txt cli/requirements.txt pyproject.toml
 STAMP := $(VENV)/.installed-$(shell cat $(REQS) | sha1sum | cut -c1-12)
-export PYTHONPATH := $(CURDIR)/layers/crmsync:$(CURDIR)
+export PYTHONPATH := $(CURDIR)/layers/crmsync:$(CURDIR)/cli:$(CURDIR)
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(shell cat requirements-checkov.txt | sha1sum | cut -c1-12)
 CHECKOV := $(CHECKOV_VENV)/bin/checkov --framework cloudformation --compact --quiet --skip-download
@@ -13,13 +14,14 @@ TRANSFORMED := .aws-sam/transformed-template.json
 # `sam build` looks for a python3.13 on PATH; pyenv machines expose it this way.
 SAM_PYENV := 3.13.0:3.11.7
 
-.PHONY: demo test fuzz lint build bench schema venv clean
+.PHONY: demo test fuzz lint build bench schema venv clean local local-stop check-cli
 
 $(STAMP): $(REQS)
 	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements-dev.txt -r layers/crmsync/requirements.txt
+	$(BIN)/pip install --quiet -r requirements-dev.txt -r layers/crmsync/requirements.txt -r cli/requirements.txt
+	$(BIN)/pip install --quiet --no-deps --editable .
 	touch $@
 
 venv: $(STAMP)
@@ -33,6 +35,19 @@ $(CHECKOV_STAMP): requirements-checkov.txt
 
 demo: venv
 	$(BIN)/python -m local.demo
+
+# A connector left running on this machine (moto, the Salesforce emulator, the HTTP API on
+# localhost), seeded, its schedules ticking: `crmsync --local ...` talks to it.
+local: venv
+	$(BIN)/python -m local.runtime.local_stack start
+
+local-stop: venv
+	$(BIN)/python -m local.runtime.local_stack stop
+
+# The command as a person sees it: a script of commands in tmux at 80 columns against the local
+# stack (started if none runs); each screen in .local/screens/. Fails on a wider line or an error.
+check-cli: venv
+	$(BIN)/python -m local.runtime.check_cli
 
 test: venv
 	$(BIN)/pytest -n 2 --dist loadfile
@@ -69,4 +84,4 @@ bench: venv
 	BOTO_DISABLE_CRT=true $(BIN)/python -m local.bench
 
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache .demo
+	rm -rf $(VENV) $(CHECKOV_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache .demo .local

@@ -15,6 +15,7 @@ from crmsync import bootstrap
 from crmsync.domain.audit import AuditRecord
 
 from local.demo.org import Org, change_org, demo_configuration, seed_org
+from local.demo.report import print_counter_meanings
 from local.runtime.invoke import LambdaContext, invoke, sample_event
 from local.runtime.schedules import let_schedules_pass
 from local.salesforce_emulator import Emulator, ManualClock
@@ -77,6 +78,7 @@ class OutboundRuns:
             label = f"{number}. {run.label}"
             print(f"{label:<38} {run.outcome:<10} {run.api_calls:>9} {run.seconds:>8.2f}  {counts or '-'}")
         print("-" * 100)
+        print_counter_meanings(run.counts for run in self.runs)
 
 
 def prospect_of(crm_id: str) -> str | None:

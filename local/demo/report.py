@@ -3,6 +3,7 @@ and error list entries that say why a record looks the way it does."""
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -40,6 +41,36 @@ def print_invocations(title: str, invocations: Sequence[Invocation]) -> None:
             f"{i.seconds:>7.2f}  {counts}"
         )
     print("-" * 110)
+    print_counter_meanings(i.counts for i in invocations)
+
+
+COUNTER_MEANINGS = {
+    "unchanged": (
+        "read, and nothing written: both sides already agreed, the field is owned by the other "
+        "side, or the record is one the connector leaves alone (out of scope and never linked, "
+        "a converted Lead)"
+    ),
+    "reported": (
+        "left as it is for a person to decide: linking or creating would break a matching rule "
+        "(the record has no email, or the prospect with its email is linked to another "
+        "record); the run's report names it"
+    ),
+    "out_of_scope": (
+        "the record left the outbound scope (here: moved to Antarctica): its link stops "
+        "syncing and the prospect stays, as it was"
+    ),
+}
+"""The counters whose names do not say it all, in words."""
+
+
+def print_counter_meanings(counts: Iterable[Mapping[str, int]]) -> None:
+    """What the counters the tables above show mean, for those that need words."""
+    shown = {name for one in counts for name, value in one.items() if value}
+    for name, meaning in COUNTER_MEANINGS.items():
+        if name in shown:
+            print(
+                textwrap.fill(f"{name}: {meaning}", width=100, initial_indent="  ", subsequent_indent="    ")
+            )
 
 
 def counts_text(counts: Mapping[str, int]) -> str:

@@ -4,7 +4,7 @@ with its value or with a refusal that names what was wrong, and raises nothing e
 - `parse_action`: the body of `POST /actions`, once read as JSON;
 - `read_message`: an actions queue message, as SQS delivers its body;
 - `Configuration.from_document`: the top level of a configuration document (`PUT /config`,
-  `crmsyncctl config push`).
+  `crmsync config push`).
 
 The strict JSON reader under them has its own properties (test_json_input.py); stream records
 and scheduled events are exercised through their handlers by the bad-input corpus (tests/corpus).

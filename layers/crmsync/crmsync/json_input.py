@@ -1,5 +1,5 @@
 """The one reader of JSON that comes from outside: `POST /actions` and `PUT /config` bodies,
-actions queue messages, and the configuration file `crmsyncctl` pushes.
+actions queue messages, and the configuration file `crmsync config push` sends.
 
 Python's `json.loads` accepts more than JSON (RFC 8259) allows, and fails in ways no caller
 can tell from a bad input. This reader refuses, each time with a `JsonInputError` whose
