@@ -402,3 +402,33 @@ def test_a_query_job_still_running_is_looked_at_again_next_tick_not_made_again(
     assert (first.state, first.read, first.total) == (ResyncState.RUNNING, 0, None)
     assert (second.state, second.read, second.total) == (ResyncState.DONE, 3, 3)
     assert resyncs.bulk.requests == ["create", "state", "state", "results"]
+
+
+@pytest.mark.person_accounts
+def test_a_resync_of_person_accounts_reads_accounts_and_heals_their_prospects(
+    connector: FakeConnector,
+) -> None:
+    # GIVEN a Person Account synced to a prospect, its name Salesforce's to decide, and the
+    # prospect's name drifted behind the connector's back
+    person_rules = [
+        {"marketing_field": "email", "salesforce_field": "PersonEmail", "behaviour": "most_recent"},
+        {"marketing_field": "last_name", "salesforce_field": "LastName", "behaviour": "salesforce"},
+    ]
+    connector.configure(
+        {"version": 2, "objects": {"person_account": True}, "mappings": {"PersonAccount": person_rules}}
+    )
+    person = connector.salesforce.insert(
+        "Account", {"FirstName": "Mary", "LastName": "Somerville", "PersonEmail": "mary@example.com"}
+    )
+    assert connector.run_outbound().counts["created"] == 1
+    connector.later()
+    drift(connector, prospects_of(connector, [person]), last_name="Fairfax")
+
+    # WHEN the Person Accounts are resynced
+    resyncs = Resyncs(connector)
+    resyncs.use_case().request(CrmObject.PERSON_ACCOUNT, None, caller=OPERATOR)
+    job = resyncs.tick()
+
+    # THEN the Account query brought the prospect's name back
+    assert (job.state, job.read, dict(job.counts)) == (ResyncState.DONE, 1, {"updated": 1})
+    assert prospects_of(connector, [person])[0].fields["last_name"] == "Somerville"
