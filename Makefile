@@ -14,7 +14,7 @@ TRANSFORMED := .aws-sam/transformed-template.json
 # `sam build` looks for a python3.13 on PATH; pyenv machines expose it this way.
 SAM_PYENV := 3.13.0:3.11.7
 
-.PHONY: demo test fuzz lint build bench schema venv clean local local-stop check-cli
+.PHONY: demo test fuzz lint build bench schema venv clean local local-stop check-cli check-report
 
 $(STAMP): $(REQS)
 	rm -rf $(VENV)
@@ -82,6 +82,13 @@ schema: venv
 # The Lambda runtime's botocore has no awscrt (the venv has it through aws-sam-cli): sign as Lambda does.
 bench: venv
 	BOTO_DISABLE_CRT=true $(BIN)/python -m local.bench
+
+# The HTML report as a person sees it: the page of a sample week (or, with
+# REPORT_JSON=FILE, of `GET /report`'s answer saved from a stack), and a full-page screenshot of
+# it by headless Chromium (Debian's package, installed when missing) to look at.
+check-report: venv
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
+	$(BIN)/python -m local.check_report --html .demo/report.html --png .demo/report.png $(if $(REPORT_JSON),--from-json $(REPORT_JSON))
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache .demo .local

@@ -19,9 +19,10 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from crmsync import bootstrap
 from crmsync.domain.errors import ConfigurationError
+from crmsync.log_masking import MaskingFormatter
 from crmsync.sync.actions import ActionMessage
 
-logger = Logger()
+logger = Logger(logger_formatter=MaskingFormatter())
 tracer = Tracer()
 metrics = Metrics()  # namespace and service from POWERTOOLS_METRICS_NAMESPACE / _SERVICE_NAME
 # A batch whose every message met a passing failure is answered like any other: each is

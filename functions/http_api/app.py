@@ -15,11 +15,12 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from crmsync import bootstrap
 from crmsync.json_input import JsonInputError, read_json
+from crmsync.log_masking import MaskingFormatter
 
 if TYPE_CHECKING:
     from crmsync.domain.errors import Failure, StoreError
 
-logger = Logger()
+logger = Logger(logger_formatter=MaskingFormatter())
 tracer = Tracer()
 app = APIGatewayHttpResolver()
 
@@ -34,6 +35,18 @@ MAX_REQUEST_BODY_BYTES = 16 * 1024
 @tracer.capture_method
 def get_status() -> dict[str, Any]:
     return bootstrap.status()
+
+
+@app.get("/report")
+@tracer.capture_method
+def get_report() -> dict[str, Any] | Response[dict[str, Any]]:
+    from crmsync.sync.health_report import InvalidPeriod
+
+    query = app.current_event.query_string_parameters or {}
+    try:
+        return bootstrap.health_report(since=query.get("since"), until=query.get("until"))
+    except InvalidPeriod as exc:
+        return _refused(HTTPStatus.BAD_REQUEST, {"message": f"the period cannot be reported: {exc}"})
 
 
 @app.get("/config")

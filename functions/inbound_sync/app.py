@@ -18,6 +18,7 @@ that fails is logged and left to the schedule, the changes still wait.
 
 from __future__ import annotations
 
+from contextlib import suppress
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -25,12 +26,21 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from crmsync import bootstrap
 from crmsync.aws.prospect_stream import read_stream_records
+from crmsync.domain.audit import Direction
 from crmsync.domain.errors import ConfigurationError, CrmError, StoreError
+from crmsync.log_masking import MaskingFormatter
 from crmsync.ports import RunOutcome, RunSummary
 from crmsync.sync.missed_changes import CatchUp
-from crmsync.sync.run_report import metric_name, publish_metrics, scheduled_time, summary_report
+from crmsync.sync.run_report import (
+    metric_name,
+    publish_failed_run,
+    publish_run,
+    publish_waiting,
+    scheduled_time,
+    summary_report,
+)
 
-logger = Logger()
+logger = Logger(logger_formatter=MaskingFormatter())
 tracer = Tracer()
 metrics = Metrics()  # namespace and service from POWERTOOLS_METRICS_NAMESPACE / _SERVICE_NAME
 
@@ -63,6 +73,7 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
             summary = inbound.run(context.get_remaining_time_in_millis, run_id=context.aws_request_id)
         except (ConfigurationError, CrmError, StoreError):
             logger.exception("early inbound run failed; the changes wait for the scheduled run")
+            _publish_failure()
             return {"trigger": "stream", **noted, "outcome": "failed"}
         return {"trigger": "stream", **noted, **_reported(summary)}
 
@@ -70,20 +81,24 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     if not inbound.due():
         logger.debug("inbound run not_due")
         return {"trigger": "schedule", "outcome": str(RunOutcome.NOT_DUE)}
-    # Changes change capture missed first: the run below sends them with the others. It is
-    # inbound work and costs reads, so it keeps the inbound schedule rather than every tick.
-    missed = _caught_up(inbound.catch_up_missed_changes())
-    # Actions parked while the connector could not send (paused, over budget) go first: the
-    # prospects they link then sync like any other.
-    parked = bootstrap.automation_actions().carry_out_parked(
-        context.get_remaining_time_in_millis, run_id=context.aws_request_id
-    )
     try:
+        # Changes change capture missed first: the run below sends them with the others. It is
+        # inbound work and costs reads, so it keeps the inbound schedule rather than every tick.
+        missed = _caught_up(inbound.catch_up_missed_changes())
+        # Actions parked while the connector could not send (paused, over budget) go first: the
+        # prospects they link then sync like any other.
+        parked = bootstrap.automation_actions().carry_out_parked(
+            context.get_remaining_time_in_millis, run_id=context.aws_request_id
+        )
         summary = inbound.run(
             context.get_remaining_time_in_millis, run_id=context.aws_request_id, scheduled=True
         )
     except ConfigurationError:
         logger.exception("inbound run refused: the connector is not configured correctly")
+        _publish_failure()
+        raise
+    except Exception:
+        _publish_failure()
         raise
     report = {"trigger": "schedule", **_reported(summary)}
     if missed:
@@ -95,6 +110,7 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     activities = bootstrap.activity_sync().run(context.get_remaining_time_in_millis, context.aws_request_id)
     logger.info(f"activities {activities.outcome}", extra={"activities": dict(activities.counts)})
     report["activities"] = {"outcome": str(activities.outcome), "counts": dict(activities.counts)}
+    publish_waiting(bootstrap.pending_changes(), bootstrap.parked_actions(), bootstrap.error_list())
     return report
 
 
@@ -118,7 +134,13 @@ def _caught_up(found: CatchUp) -> dict[str, int]:
 
 def _reported(summary: RunSummary) -> dict[str, Any]:
     report = summary_report(summary)
-    publish_metrics(metrics, summary)
+    publish_run(metrics, summary, bootstrap.run_log())
     tracer.put_annotation("outcome", str(summary.outcome))
     logger.info(f"inbound run {summary.outcome}", extra={"run": report})
     return report
+
+
+def _publish_failure() -> None:
+    # Never in the way of the failure itself, which Lambda reports (or the log, for an early run).
+    with suppress(Exception):
+        publish_failed_run(metrics, Direction.INBOUND, bootstrap.clock().now(), bootstrap.run_log())

@@ -11,17 +11,20 @@ for, if one is active (`sync/resync.py`).
 
 from __future__ import annotations
 
+from contextlib import suppress
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from crmsync import bootstrap
+from crmsync.domain.audit import Direction
 from crmsync.domain.errors import ConfigurationError
+from crmsync.log_masking import MaskingFormatter
 from crmsync.ports import RunOutcome
-from crmsync.sync.run_report import publish_metrics, scheduled_time, summary_report
+from crmsync.sync.run_report import publish_failed_run, publish_run, scheduled_time, summary_report
 
-logger = Logger()
+logger = Logger(logger_formatter=MaskingFormatter())
 tracer = Tracer()
 metrics = Metrics()  # namespace and service from POWERTOOLS_METRICS_NAMESPACE / _SERVICE_NAME
 
@@ -41,6 +44,10 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
         # Fail the invocation: nothing syncs until the configuration or deployment is fixed,
         # and Lambda's error metric (and the log line) make that visible.
         logger.exception("outbound run refused: the connector is not configured correctly")
+        _publish_failure()
+        raise
+    except Exception:
+        _publish_failure()
         raise
     report = summary_report(summary)
     # A resync an operator asked for moves on at every tick, due or not, after the run.
@@ -51,7 +58,13 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     if summary.outcome is RunOutcome.NOT_DUE:
         logger.debug("outbound run not_due")
         return report
-    publish_metrics(metrics, summary)
+    publish_run(metrics, summary, bootstrap.run_log())
     tracer.put_annotation("outcome", str(summary.outcome))
     logger.info(f"outbound run {summary.outcome}", extra={"run": report})
     return report
+
+
+def _publish_failure() -> None:
+    # Never in the way of the failure itself, which Lambda reports.
+    with suppress(Exception):
+        publish_failed_run(metrics, Direction.OUTBOUND, bootstrap.clock().now(), bootstrap.run_log())

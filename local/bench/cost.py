@@ -30,6 +30,7 @@ from local.bench.doubles import Connector, connector_with_doubles_apart
 from local.bench.functions import Container, container
 from local.bench.inbound import CONFIGURATION, SCORE, prospect_stream
 from local.bench.meter import MeterClient
+from local.bench.operator_reads import operator_reads
 from local.runtime.invoke import sample_event
 from local.runtime.queues import EventSourceMapping
 from local.runtime.schedules import let_schedules_pass
@@ -323,4 +324,5 @@ def cost_runs() -> None:
     with connector_with_doubles_apart(metered=True) as connector, warm_containers(connector) as containers:
         run = CostRun(connector, containers)
         scenarios(run)
-    print_costs(run)
+        print_costs(run)
+        operator_reads(containers["HttpApiFunction"], run.meter, connector.org)

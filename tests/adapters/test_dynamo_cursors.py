@@ -3,6 +3,7 @@ schedules' starts."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from crmsync.aws.retry_list import DynamoRetryList
@@ -10,7 +11,7 @@ from crmsync.aws.run_log import DynamoRunLog
 from crmsync.aws.user_directory import DynamoUserDirectory
 from crmsync.aws.watermarks import DynamoWatermarks
 from crmsync.domain.audit import Direction
-from crmsync.domain.records import Watermark
+from crmsync.domain.records import ApiUsage, Watermark
 from crmsync.ports import RunOutcome, RunSummary, SalesforceUser
 
 from tests.adapters.dynamo_doubles import DynamoTables
@@ -114,6 +115,62 @@ def test_the_last_run_is_the_newest(dynamo: DynamoTables) -> None:
     assert item is not None
     assert item["expires_at"] == int((newest.started_at + timedelta(days=90)).timestamp())
     assert item["outcome"] == "cut_short"
+
+
+def test_a_run_keeps_its_errors_by_category_and_the_api_usage_it_last_heard(dynamo: DynamoTables) -> None:
+    runs = DynamoRunLog(dynamo.state_table())
+    heard = replace(
+        run("run-1", NOON),
+        errors={"validation": 2, "duplicate": 1},
+        api_usage=ApiUsage(used=4_210, limit=15_000),
+    )
+    silent = run("run-2", NOON + timedelta(minutes=5), outcome=RunOutcome.PAUSED)
+
+    runs.save_run(heard)
+    assert runs.last_run(Direction.OUTBOUND) == heard
+    runs.save_run(silent)
+    assert runs.last_run(Direction.OUTBOUND) == silent
+    assert silent.api_usage is None and silent.errors == {}
+
+
+def test_the_last_completed_run_is_kept_through_runs_that_did_not_complete(dynamo: DynamoTables) -> None:
+    runs = DynamoRunLog(dynamo.state_table())
+    # GIVEN no run yet, THEN no completed run either
+    assert runs.last_completed_run(Direction.OUTBOUND) is None
+    completed = run("run-1", NOON)
+    runs.save_run(completed)
+
+    # WHEN runs over budget, paused, cut short and busy follow
+    for minutes, outcome in enumerate(
+        (RunOutcome.OVER_BUDGET, RunOutcome.PAUSED, RunOutcome.CUT_SHORT, RunOutcome.BUSY), start=1
+    ):
+        runs.save_run(run(f"run-{minutes + 1}", NOON + timedelta(minutes=minutes), outcome=outcome))
+
+    # THEN the last completed run is still the first, with everything it kept
+    assert runs.last_completed_run(Direction.OUTBOUND) == completed
+    assert runs.last_run(Direction.OUTBOUND) != completed
+    # AND an inbound run that found nothing to do left inbound in step
+    idle = replace(
+        run("run-9", NOON + timedelta(minutes=9), outcome=RunOutcome.IDLE), direction=Direction.INBOUND
+    )
+    runs.save_run(idle)
+    assert runs.last_completed_run(Direction.INBOUND) == idle
+    assert runs.last_completed_run(Direction.OUTBOUND) == completed
+    # AND that item is not one of the runs of a period
+    assert [r.run_id for r in runs.runs_between(Direction.INBOUND, NOON, NOON + timedelta(hours=1))] == [
+        "run-9"
+    ]
+
+
+def test_the_runs_of_a_period_are_those_that_started_in_it_oldest_first(dynamo: DynamoTables) -> None:
+    runs = DynamoRunLog(dynamo.state_table())
+    for minutes in (-1, 0, 30, 59, 60, 61):
+        runs.save_run(run(f"run-{minutes}", NOON + timedelta(minutes=minutes)))
+
+    within = runs.runs_between(Direction.OUTBOUND, NOON, NOON + timedelta(hours=1))
+
+    assert [r.run_id for r in within] == ["run-0", "run-30", "run-59"]
+    assert runs.runs_between(Direction.INBOUND, NOON, NOON + timedelta(hours=1)) == []
 
 
 def test_a_schedule_remembers_the_start_of_its_last_run(dynamo: DynamoTables) -> None:

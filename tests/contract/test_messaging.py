@@ -142,8 +142,10 @@ def test_parked_actions_wait_oldest_first_once_each_until_removed(parked: Any) -
 
     assert parked.waiting(10) == [first, second]
     assert parked.waiting(1) == [first]
+    assert (parked.count(10), parked.count(1)) == (2, 1), "counted up to at most"
     parked.remove([first])
     assert parked.waiting(10) == [second]
+    assert parked.count(10) == 1
     parked.remove([second])
 
 

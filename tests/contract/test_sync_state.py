@@ -10,7 +10,7 @@ import pytest
 from crmsync import bootstrap
 from crmsync.domain.audit import AuditRecord, Direction, SyncError
 from crmsync.domain.errors import Failure
-from crmsync.domain.records import Watermark
+from crmsync.domain.records import ApiUsage, Watermark
 from crmsync.ports import RunOutcome, RunSummary, SalesforceUser
 
 from tests.contract.conftest import unique
@@ -36,6 +36,8 @@ _ADAPTER_OF = {
     "open_errors": bootstrap.error_list,
     "save_run": bootstrap.run_log,
     "last_run": bootstrap.run_log,
+    "last_completed_run": bootstrap.run_log,
+    "runs_between": bootstrap.run_log,
     "last_scheduled_start": bootstrap.run_log,
     "save_scheduled_start": bootstrap.run_log,
 }
@@ -185,3 +187,41 @@ def test_the_last_run_is_the_latest_started_and_scheduled_starts_are_kept_by_nam
     assert state.last_scheduled_start(name) is None
     state.save_scheduled_start(name, start)
     assert state.last_scheduled_start(name) == start
+
+
+def test_the_runs_of_a_period_and_the_last_completed_run_keep_what_each_run_heard(state: Any) -> None:
+    start = datetime(2098, 1, 1, tzinfo=UTC)  # a period no other test of the module's table writes in
+    completed = RunSummary(
+        Direction.OUTBOUND,
+        unique("run"),
+        start,
+        start + timedelta(seconds=3),
+        RunOutcome.COMPLETED,
+        {"created": 2},
+        5,
+        errors={"validation": 1},
+        api_usage=ApiUsage(4_210, 15_000),
+    )
+    over_budget = RunSummary(
+        Direction.OUTBOUND,
+        unique("run"),
+        start + timedelta(minutes=1),
+        start + timedelta(minutes=1, seconds=1),
+        RunOutcome.OVER_BUDGET,
+        {},
+        1,
+        api_usage=ApiUsage(9_000, 15_000),
+    )
+
+    state.save_run(completed)
+    state.save_run(over_budget)
+
+    # The last run saved that left its direction in step, whatever was saved after it
+    assert state.last_completed_run(Direction.OUTBOUND) == completed
+    # The runs that started in [since, until), oldest first, with their errors and API usage
+    assert state.runs_between(Direction.OUTBOUND, start, start + timedelta(hours=1)) == [
+        completed,
+        over_budget,
+    ]
+    assert state.runs_between(Direction.OUTBOUND, start, start + timedelta(minutes=1)) == [completed]
+    assert state.runs_between(Direction.INBOUND, start, start + timedelta(hours=1)) == []

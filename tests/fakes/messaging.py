@@ -119,6 +119,9 @@ class FakeParkedActions:
     def waiting(self, limit: int) -> list[ParkedAction]:
         return [self._items[key] for key in sorted(self._items)[:limit]]
 
+    def count(self, at_most: int) -> int:
+        return min(len(self._items), at_most)
+
     def remove(self, actions: Sequence[ParkedAction]) -> None:
         for action in actions:
             self._items.pop(_parked_key(action), None)

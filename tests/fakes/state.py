@@ -19,7 +19,7 @@ from typing import Any
 from crmsync.config import ConfigurationTooLarge, StaleConfigurationVersion
 from crmsync.domain.audit import AuditRecord, Direction, SyncError
 from crmsync.domain.errors import ConfigurationError
-from crmsync.domain.records import Watermark
+from crmsync.domain.records import ApiUsage, Watermark
 from crmsync.ports import ConnectorState, RunSummary, SalesforceUser
 
 from tests.fakes.stored import instant, iso, json_text
@@ -46,6 +46,7 @@ class FakeSyncState:
         self._audit_sequence: dict[str, int] = {}
         self._errors: dict[Direction, dict[tuple[str, str], SyncError]] = {d: {} for d in Direction}
         self._runs: dict[Direction, dict[str, RunSummary]] = {d: {} for d in Direction}
+        self._in_step: dict[Direction, RunSummary] = {}
         self._scheduled_starts: dict[str, datetime] = {}
 
     # ------------------------------------------------------------------ Leases
@@ -167,16 +168,33 @@ class FakeSyncState:
 
     def save_run(self, summary: RunSummary) -> None:
         at = instant(summary.started_at)
-        self._runs[summary.direction][f"{iso(at)}#{summary.run_id}"] = replace(
+        kept = replace(
             summary,
             started_at=at,
             finished_at=instant(summary.finished_at),
             counts={name: int(count) for name, count in summary.counts.items()},
+            errors={category: int(count) for category, count in summary.errors.items()},
+            api_usage=None
+            if summary.api_usage is None
+            else ApiUsage(summary.api_usage.used, summary.api_usage.limit),
         )
+        self._runs[summary.direction][f"{iso(at)}#{summary.run_id}"] = kept
+        if summary.outcome.in_step:
+            # The table's item of the last run saved that left its direction in step: the last
+            # saved, not the last started.
+            self._in_step[summary.direction] = kept
 
     def last_run(self, direction: Direction) -> RunSummary | None:
         runs = self._runs[direction]
         return runs[max(runs)] if runs else None
+
+    def last_completed_run(self, direction: Direction) -> RunSummary | None:
+        return self._in_step.get(direction)
+
+    def runs_between(self, direction: Direction, since: datetime, until: datetime) -> list[RunSummary]:
+        low, high = iso(instant(since)), iso(instant(until))
+        runs = self._runs[direction]
+        return [runs[key] for key in sorted(runs) if low <= key <= high]
 
     def last_scheduled_start(self, name: str) -> datetime | None:
         return self._scheduled_starts.get(name)

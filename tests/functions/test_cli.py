@@ -9,10 +9,14 @@ import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from crmsync import bootstrap
+from crmsync.domain.audit import Direction
+from crmsync.domain.records import ApiUsage
+from crmsync.ports import RunOutcome, RunSummary
 from crmsync_cli.__main__ import main
 from crmsync_cli.output import NOT_SENT, REFUSED, Output
 from rich.console import Console
@@ -162,6 +166,53 @@ def test_config_validate_reads_a_file_offline_and_names_every_problem(
     assert body["valid"] is False
     assert body["problems"][0].startswith("matching: unknown matching mode 'fuzzy'")
     assert "mappings.Lead[0].marketing_field: is required" in body["problems"]
+
+
+def test_report_writes_the_periods_health_as_one_page_and_a_period_it_cannot_report_is_refused(
+    local_stack: str, tmp_path: Path
+) -> None:
+    # GIVEN a day where outbound synced 7 records, then waited over the API budget
+    day = datetime(2026, 11, 21, tzinfo=UTC)
+    for hours, outcome, counts, used in (
+        (1, RunOutcome.COMPLETED, {"created": 3, "updated": 4}, 20_000),
+        (2, RunOutcome.OVER_BUDGET, {}, 61_000),
+    ):
+        finished = day + timedelta(hours=hours)
+        bootstrap.run_log().save_run(
+            RunSummary(
+                Direction.OUTBOUND,
+                f"run-{hours}",
+                finished - timedelta(seconds=30),
+                finished,
+                outcome,
+                counts,
+                4,
+                api_usage=ApiUsage(used, 100_000),
+            )
+        )
+    page = tmp_path / "health.html"
+
+    # WHEN the operator asks for that day's report
+    answered = crmsync(
+        "--local", "report", "--html", str(page), "--since", "2026-11-21", "--until", "2026-11-22"
+    )
+
+    # THEN the page is written, with its four charts and the day's figures
+    assert answered.code == 0, answered.err
+    assert str(page) in "".join(answered.lines), "the page named (wrapped at 80 columns)"
+    html = page.read_text(encoding="utf-8")
+    assert html.count("<figure>") == 4
+    assert "7 records synced" in html and "2 runs" in html
+    assert "over budget" in html
+
+    # AND a period the route cannot report is refused with its reason, and nothing is written
+    refused = tmp_path / "refused.html"
+    answered = crmsync(
+        "--local", "report", "--html", str(refused), "--since", "2026-11-22", "--until", "2026-11-21"
+    )
+    assert answered.code == REFUSED
+    assert "must be before until" in answered.err
+    assert not refused.exists()
 
 
 def test_a_route_the_stack_does_not_have_says_so(local_stack: str) -> None:

@@ -558,7 +558,7 @@ def test_a_login_refused_for_its_credentials_fails_the_run_without_naming_the_in
 # ------------------------------------------------------------------ the handler itself
 
 
-def test_the_run_is_published_as_one_metric_per_count_and_its_api_calls(
+def test_the_run_is_published_as_one_metric_per_count_its_api_calls_and_its_health(
     outbound_connector: OutboundConnector, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # GIVEN metrics on (the test environment turns them off), the handler imported with the
@@ -580,7 +580,14 @@ def test_the_run_is_published_as_one_metric_per_count_and_its_api_calls(
     assert sorted(directive["Dimensions"][0]) == ["direction", "service"]
     published = {metric["Name"]: run[metric["Name"]] for metric in directive["Metrics"]}
     expected = {metric_name(name): [value] for name, value in report["counts"].items()}
-    assert published == {**expected, "ApiCalls": [report["api_calls"]]}
+    assert published == {
+        **expected,
+        "ApiCalls": [report["api_calls"]],
+        "RecordsSynced": [1],
+        "SyncErrors": [0],
+        "RunCompleted": [1],
+        "LagSeconds": [0],
+    }
     assert published["Created"] == [1]
     assert run["outcome"] == "completed"
 

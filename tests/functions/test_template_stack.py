@@ -4,6 +4,7 @@ what gets deployed."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -149,7 +150,7 @@ def test_change_capture_falling_behind_or_batches_left_undrained_raise_alarms(st
         logical_id
         for logical_id, resource in resources.items()
         if resource["Type"] == "AWS::CloudWatch::Alarm"
-        and resource["Properties"]["MetricName"] == "IteratorAge"
+        and resource["Properties"].get("MetricName") == "IteratorAge"
     ]
     assert iterator_alarms == ["ProspectChangesIteratorAgeAlarm"], "one alarm per condition"
 
@@ -307,6 +308,10 @@ def test_every_alarm_notifies_the_alarm_topic_and_an_email_subscription_is_optio
         "OutboundSyncFunctionErrorsAlarm",
         "InboundSyncFunctionErrorsAlarm",
         "AutomationActionsFunctionErrorsAlarm",
+        "OutboundLagAlarm",
+        "InboundLagAlarm",
+        "SyncErrorsRisingAlarm",
+        "OverBudgetAlarm",
     } <= set(alarms)
     for logical_id, alarm in alarms.items():
         assert {"Ref": "AlarmTopic"} in alarm.get("AlarmActions", []), f"{logical_id} notifies nobody"
@@ -365,3 +370,146 @@ def test_no_trace_keeps_a_functions_response() -> None:
     for logical_id, function in resources_of("AWS::Lambda::Function").items():
         environment = function["Properties"]["Environment"]["Variables"]
         assert environment["POWERTOOLS_TRACER_CAPTURE_RESPONSE"] == "false", logical_id
+
+
+# ------------------------------------------------------------------ metrics: dashboard and alarms
+
+NAMESPACE = "crmsync"
+
+
+def dashboard_body() -> dict[str, Any]:
+    """The dashboard's body as CloudFormation would write it: `!Sub` variables filled in (the
+    parameters with their defaults, resources by their names), `${!...}` left as `${...}`."""
+    template = load_template()
+    source = template["Resources"]["SyncHealthDashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    parameters = {name: str(spec.get("Default", "")) for name, spec in template["Parameters"].items()}
+
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name.startswith("!"):
+            return "${" + name[1:] + "}"
+        assert (
+            name in parameters or name.split(".")[0] in template["Resources"] or name.startswith("AWS::")
+        ), name
+        return parameters.get(name) or f"local-{name.replace('.', '-').replace('::', '-')}"
+
+    body: dict[str, Any] = json.loads(re.sub(r"\$\{([^}]+)\}", value, source))
+    return body
+
+
+def _metric_widgets() -> dict[str, dict[str, Any]]:
+    """The dashboard's graphs, by title."""
+    return {
+        widget["properties"]["title"]: widget["properties"]
+        for widget in dashboard_body()["widgets"]
+        if widget["type"] == "metric"
+    }
+
+
+def _shown(widget: dict[str, Any]) -> list[tuple[str, str, dict[str, str]]]:
+    """(namespace, metric name, dimensions) of each metric a graph reads, searches included."""
+    shown = []
+    for line in widget["metrics"]:
+        if isinstance(line[0], dict):
+            search = re.match(r"SEARCH\('\{([^,]+),[^}]*\} MetricName=\"(\w+)\"", line[0]["expression"])
+            if search:
+                shown.append((search.group(1), search.group(2), {}))
+            continue
+        plain = [part for part in line if not isinstance(part, dict)]
+        shown.append((plain[0], plain[1], dict(zip(plain[2::2], plain[3::2], strict=True))))
+    return shown
+
+
+def dashboard_metric_names() -> set[str]:
+    """The connector's own metrics (namespace crmsync) the dashboard shows."""
+    return {
+        name for widget in _metric_widgets().values() for ns, name, _ in _shown(widget) if ns == NAMESPACE
+    }
+
+
+def alarm_metric_names() -> set[str]:
+    """The connector's own metrics the alarms watch."""
+    names = set()
+    for resource in load_template()["Resources"].values():
+        if resource["Type"] != "AWS::CloudWatch::Alarm":
+            continue
+        alarm = resource["Properties"]
+        stats = [query["MetricStat"]["Metric"] for query in alarm.get("Metrics", []) if "MetricStat" in query]
+        for metric in [*stats, alarm]:
+            if metric.get("Namespace") == NAMESPACE:
+                names.add(metric["MetricName"])
+    return names
+
+
+def test_the_dashboard_shows_sync_health_at_a_glance_and_its_url_is_an_output() -> None:
+    widgets = _metric_widgets()
+    by_title = {title: {(ns, name) for ns, name, _ in _shown(widget)} for title, widget in widgets.items()}
+
+    def graph(words: str) -> dict[str, Any]:
+        (title,) = [title for title in widgets if words in title.lower()]
+        return widgets[title]
+
+    # Lag and throughput per direction
+    lag = _shown(graph("lag"))
+    assert {(name, dims.get("direction")) for _, name, dims in lag} == {
+        ("LagSeconds", "outbound"),
+        ("LagSeconds", "inbound"),
+    }
+    assert graph("lag")["annotations"]["horizontal"][0]["value"] == 30, "LagAlarmMinutes' default"
+    assert {dims["direction"] for _, name, dims in _shown(graph("records synced"))} == {"outbound", "inbound"}
+    # API usage against the budget
+    usage = graph("api usage")
+    assert [name for _, name, _ in _shown(usage)] == ["ApiUsagePercent"]
+    assert usage["annotations"]["horizontal"][0]["value"] == 50, "ApiBudgetPercent's default"
+    # Errors by category (new, and open), what waits, run outcomes per direction
+    assert ("crmsync", "SyncErrors") in by_title[next(t for t in widgets if "error list" in t)]
+    assert ("crmsync", "OpenErrors") in by_title[next(t for t in widgets if "open errors" in t.lower())]
+    assert {name for _, name, _ in _shown(graph("waiting"))} >= {"WaitingChanges", "ParkedActions"}
+    for direction in ("outbound", "inbound"):
+        outcomes = {name for _, name, _ in _shown(graph(f"{direction} runs"))}
+        assert {"RunCompleted", "RunOverBudget", "RunPaused", "RunFailed"} <= outcomes
+    # The functions' errors, the stream's iterator age, the dead-letter queue's depth
+    functions = {dims["FunctionName"] for _, _, dims in _shown(graph("function errors"))}
+    assert functions == {f"local-{f}" for f in resources_of("AWS::Lambda::Function")}
+    assert [name for _, name, _ in _shown(graph("iterator age"))] == ["IteratorAge"]
+    queues = {dims["QueueName"] for _, _, dims in _shown(graph("dead-letter"))}
+    assert "local-ActionsDeadLetterQueue-QueueName" in queues
+    # Every crmsync metric is read for this stack alone
+    for widget in widgets.values():
+        for ns, _, dims in _shown(widget):
+            assert ns != NAMESPACE or dims in ({}, {**dims, "service": "local-AWS-StackName"})
+    url = load_template()["Outputs"]["DashboardUrl"]["Value"]["Fn::Sub"]
+    assert url.startswith("https://${AWS::Region}.console.aws.amazon.com/cloudwatch/")
+    assert url.endswith("#dashboards:name=${SyncHealthDashboard}")
+
+
+def test_lag_rising_errors_and_a_spent_budget_raise_alarms_on_the_connectors_own_metrics() -> None:
+    template = load_template()
+    resources, parameters = template["Resources"], template["Parameters"]
+    assert parameters["LagAlarmMinutes"]["Default"] == 30
+    for direction in ("Outbound", "Inbound"):
+        alarm = resources[f"{direction}LagAlarm"]["Properties"]
+        (lag,) = [query for query in alarm["Metrics"] if "MetricStat" in query]
+        metric = lag["MetricStat"]["Metric"]
+        assert (metric["Namespace"], metric["MetricName"]) == ("crmsync", "LagSeconds")
+        assert {"Name": "direction", "Value": direction.lower()} in metric["Dimensions"]
+        assert {"Name": "service", "Value": {"Ref": "AWS::StackName"}} in metric["Dimensions"]
+        (minutes,) = [query for query in alarm["Metrics"] if query.get("ReturnData")]
+        assert minutes["Expression"] == f"{lag['Id']} / 60"
+        assert alarm["Threshold"] == {"Ref": "LagAlarmMinutes"}
+    errors = resources["SyncErrorsRisingAlarm"]["Properties"]
+    assert {q["MetricStat"]["Metric"]["MetricName"] for q in errors["Metrics"] if "MetricStat" in q} == {
+        "SyncErrors"
+    }
+    assert errors["Threshold"] == {"Ref": "ErrorsPerHourAlarm"}
+    budget = resources["OverBudgetAlarm"]["Properties"]
+    assert (budget["MetricName"], budget["Threshold"]) == ("ApiUsagePercent", {"Ref": "ApiBudgetPercent"})
+    assert budget["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    assert budget["Period"] * budget["EvaluationPeriods"] == 1800, "for half an hour, not one reading"
+
+
+def test_the_functions_publish_their_metrics_for_this_stack_alone(stack: LocalStack) -> None:
+    for function in ("OutboundSyncFunction", "InboundSyncFunction"):
+        environment = stack.function_environment(function, secret_arn="unused")
+        assert environment["POWERTOOLS_METRICS_NAMESPACE"] == NAMESPACE
+        assert environment["POWERTOOLS_SERVICE_NAME"] == stack.stack_name

@@ -340,6 +340,21 @@ def status() -> dict[str, Any]:
     )
 
 
+def health_report(*, since: str | None, until: str | None) -> dict[str, Any]:
+    """`GET /report`'s data; `InvalidPeriod` for a period it cannot report."""
+    from crmsync.sync.health_report import Period
+    from crmsync.sync.health_report import health_report as report
+
+    now = clock().now()
+    return report(
+        run_log(),
+        error_list(),
+        Period.of(since, until, now),
+        budget_percent=settings().api_budget_percent,
+        now=now,
+    )
+
+
 def configuration() -> Configuration:
     """The configuration in force, read again at every call (not cached): a configuration
     loaded meanwhile takes effect at the next run of every warm container."""

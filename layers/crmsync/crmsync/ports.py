@@ -260,10 +260,17 @@ class RunOutcome(StrEnum):
     SALESFORCE_UNAVAILABLE = "salesforce_unavailable"
     """Salesforce failed in a way worth retrying (activities)."""
 
+    @property
+    def in_step(self) -> bool:
+        """Whether a run that ended so left its direction in step: it read or sent all there was
+        (`completed`), or nothing waited (`idle`). Only such a run resets the direction's lag; a
+        run paused, over budget, cut short or busy leaves the lag growing."""
+        return self in (RunOutcome.COMPLETED, RunOutcome.IDLE)
+
 
 @dataclass(frozen=True)
 class RunSummary:
-    """What one run did, for the status and the demo's report."""
+    """What one run did, for the status, the metrics, the health report and the demo."""
 
     direction: Direction
     run_id: str
@@ -272,6 +279,11 @@ class RunSummary:
     outcome: RunOutcome
     counts: Mapping[str, int] = field(default_factory=dict)
     api_calls: int = 0
+    errors: Mapping[str, int] = field(default_factory=dict)
+    """Error list entries the run made or renewed, by category (`ErrorCategory` values)."""
+    api_usage: ApiUsage | None = None
+    """The org's daily API usage as Salesforce last reported it to the run (None: the run made
+    no Salesforce call)."""
 
 
 # What the runs keep between them, one protocol per concern (the built-in stores all live in the
@@ -348,6 +360,15 @@ class RunLog(Protocol):
     def save_run(self, summary: RunSummary) -> None: ...
 
     def last_run(self, direction: Direction) -> RunSummary | None: ...
+
+    def last_completed_run(self, direction: Direction) -> RunSummary | None:
+        """The last run of `direction` that left it in step (`RunOutcome.in_step`)."""
+        ...
+
+    def runs_between(self, direction: Direction, since: datetime, until: datetime) -> list[RunSummary]:
+        """The runs of `direction` that started in [since, until), oldest first (kept for
+        `RUN_RETENTION`)."""
+        ...
 
     def last_scheduled_start(self, name: str) -> datetime | None:
         """When the last scheduled run `name` that went ahead (took its lease) started."""
@@ -427,6 +448,10 @@ class ParkedActions(Protocol):
 
     def waiting(self, limit: int) -> list[ParkedAction]:
         """Up to `limit` parked actions, oldest first."""
+        ...
+
+    def count(self, at_most: int) -> int:
+        """How many actions are parked, counted up to `at_most`."""
         ...
 
     def remove(self, actions: Sequence[ParkedAction]) -> None: ...

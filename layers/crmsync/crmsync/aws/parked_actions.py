@@ -8,7 +8,8 @@ Access pattern (table keys `pk`, `sk`):
 - parked action: `pk="parked_action"`, `sk="<ISO sent_at>#<SQS message id>"` → `message_id`,
   `body` (the message as received), `sent_at`. No TTL: a parked action stays until it is
   carried out. A redelivered message has its id and send time, so parking it again writes the
-  same item. One consistent query, oldest first, reads them back.
+  same item. One consistent query, oldest first, reads them back; a `COUNT` query counts them
+  for the metrics.
 """
 
 from __future__ import annotations
@@ -47,6 +48,9 @@ class DynamoParkedActions:
             ParkedAction(message_id=item["message_id"], body=item["body"], sent_at=parse_iso(item["sent_at"]))
             for item in items
         ]
+
+    def count(self, at_most: int) -> int:
+        return self._table.count(key_equals("pk", PARTITION), at_most=at_most)
 
     def remove(self, actions: Sequence[ParkedAction]) -> None:
         self._table.write_many(deletes=[_key(action) for action in actions])

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from crmsync.domain.audit import Direction
+from crmsync.domain.records import ApiUsage
 from crmsync.ports import Clock, Leases, RunLog, RunOutcome, RunSummary
 
 CLOCK_SKEW = timedelta(seconds=5)
@@ -66,6 +67,8 @@ def run_summary(
     outcome: RunOutcome,
     counts: Mapping[str, int],
     api_calls: int,
+    errors: Mapping[str, int] | None = None,
+    api_usage: ApiUsage | None = None,
 ) -> RunSummary:
     return RunSummary(
         direction=direction,
@@ -75,6 +78,8 @@ def run_summary(
         outcome=outcome,
         counts=dict(counts),
         api_calls=max(api_calls, 0),
+        errors=dict(errors or {}),
+        api_usage=api_usage,
     )
 
 
@@ -89,6 +94,14 @@ class Run(Protocol):
         ...
 
     def api_calls(self) -> int: ...
+
+    def errors(self) -> Mapping[str, int]:
+        """The error list entries the run kept, by category."""
+        ...
+
+    def api_usage(self) -> ApiUsage | None:
+        """The org's API usage as Salesforce last reported it (None: the run never asked it)."""
+        ...
 
 
 def is_due(run_log: RunLog, name: str, every: timedelta, now: datetime) -> bool:
@@ -131,6 +144,8 @@ def run_under_lease(
         outcome=outcome,
         counts=run.counts,
         api_calls=run.api_calls(),
+        errors=run.errors(),
+        api_usage=run.api_usage(),
     )
     run_log.save_run(summary)
     return summary

@@ -9,8 +9,9 @@ is, when it started, how long it has); `RunStopped` ends it early with its outco
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from crmsync.domain.audit import Report
@@ -53,11 +54,18 @@ class ReportStore:
     audit_trail: AuditTrail
     error_list: ErrorList
     retention_days: int
+    errors_kept: Counter[str] = field(default_factory=Counter, compare=False)
+    """Error list entries kept so far, by category: a run's are what it adds (`errors_since`)."""
 
     def keep(self, report: Report) -> None:
         if report.audit:
             self.audit_trail.append_audit(report.audit, self.retention_days)
         if report.errors:
             self.error_list.record_errors(report.errors)
+            self.errors_kept.update(error.failure.category.value for error in report.errors)
         if report.resolved:
             self.error_list.resolve_errors(report.direction, report.resolved)
+
+    def errors_since(self, kept: Counter[str]) -> dict[str, int]:
+        """The entries kept by category since `errors_kept` was `kept` (a copy taken then)."""
+        return dict(self.errors_kept - kept)

@@ -29,6 +29,7 @@ from crmsync.domain.audit import Direction
 from crmsync.domain.inbound import InboundRules
 from crmsync.domain.objects import PEOPLE
 from crmsync.domain.owner import owner_map
+from crmsync.domain.records import ApiUsage
 from crmsync.ports import (
     ActionQueue,
     AuditTrail,
@@ -237,9 +238,16 @@ class InboundRun:
         self._max_batch = max_batch
         self._calls_at_start: int | None = None
         """The gateway's call count when this run first needed Salesforce (None: it never did)."""
+        self._errors_at_start = stores.reports.errors_kept.copy()
 
     def api_calls(self) -> int:
         return 0 if self._calls_at_start is None else self._crm().api_calls - self._calls_at_start
+
+    def errors(self) -> dict[str, int]:
+        return self._stores.reports.errors_since(self._errors_at_start)
+
+    def api_usage(self) -> ApiUsage | None:
+        return None if self._calls_at_start is None else self._crm().api_usage
 
     def execute(self) -> RunOutcome:
         stores = self._stores

@@ -20,6 +20,7 @@ from crmsync.config import Configuration
 from crmsync.domain.audit import Direction
 from crmsync.domain.matching import normalize_email
 from crmsync.domain.outbound import OutboundRules
+from crmsync.domain.records import ApiUsage
 from crmsync.ports import (
     AuditTrail,
     Clock,
@@ -143,12 +144,19 @@ class OutboundRun:
         self._new_prospect_id = new_prospect_id
         self._cursor = ChangeCursor(stores.watermarks, stores.retry_list)
         self._calls_at_start = crm.api_calls
+        self._errors_at_start = stores.reports.errors_kept.copy()
         # Records stamped in the current second may still be joined by others with a lower
         # Id; reading up to the start of this second keeps the (stamp, Id) watermark exact.
         self._until = context.now.replace(microsecond=0)
 
     def api_calls(self) -> int:
         return self._crm.api_calls - self._calls_at_start
+
+    def errors(self) -> dict[str, int]:
+        return self._stores.reports.errors_since(self._errors_at_start)
+
+    def api_usage(self) -> ApiUsage | None:
+        return self._crm.api_usage
 
     def execute(self) -> RunOutcome:
         rules = self._sync_users()
