@@ -8,7 +8,6 @@ routes the stack serves."""
 from __future__ import annotations
 
 import csv
-import importlib.util
 import io
 import json
 import sys
@@ -745,22 +744,6 @@ def test_resync_wait_follows_the_progress_until_it_is_done(
     assert [r[:2] for r in stack.requests[1:]] == [("GET", "/resync"), ("GET", "/resync")]
     assert "5000/5000" in printed
     assert lines(printed)[-1] == "Resync Lead: 5,000 of 5,000 read, 5,000 applied (completed)"
-
-
-def test_report_says_it_is_not_available_until_its_renderer_is_installed(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    if importlib.util.find_spec("crmsync_cli.report") is not None:
-        pytest.skip("the HTML report's renderer is installed")
-    stack = answering({})
-
-    code, _, errors = crmsync(
-        "report", "--html", str(tmp_path / "r.html"), stack=stack, monkeypatch=monkeypatch, tmp_path=tmp_path
-    )
-
-    assert code == NOT_SENT
-    assert stack.requests == []
-    assert "the HTML report is not available in this version of crmsync" in errors
 
 
 def test_status_shows_each_direction_what_waits_and_the_budget_and_exits_1_when_unhealthy(

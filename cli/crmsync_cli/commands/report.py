@@ -7,15 +7,12 @@ The page is drawn by `crmsync_cli.report.write_report`; this command only fetche
 from __future__ import annotations
 
 import argparse
-import importlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from crmsync_cli.client import NotSent
 from crmsync_cli.context import Context, SubParsers, command
-
-RENDERER = "crmsync_cli.report"
 
 WriteReport = Callable[[dict[str, Any], Path], None]
 
@@ -34,18 +31,13 @@ def add(commands: SubParsers, common: argparse.ArgumentParser) -> None:
 
 
 def renderer() -> WriteReport:
-    """The page's renderer; `NotSent` when this installation does not have it (imported here:
-    every other command starts without the plotting library)."""
+    """The page's renderer, imported here so that every other command starts without the
+    plotting library; `NotSent` naming the library when this installation lacks it."""
     try:
-        module = importlib.import_module(RENDERER)
+        from crmsync_cli.report import write_report  # noqa: PLC0415 (the plotting library, for this command only)
     except ModuleNotFoundError as exc:
-        if exc.name == RENDERER:
-            raise NotSent("the HTML report is not available in this version of crmsync") from exc
         raise NotSent(f"the HTML report needs {exc.name}, which is not installed here (`make venv`)") from exc
-    write: WriteReport | None = getattr(module, "write_report", None)
-    if write is None:
-        raise NotSent("the HTML report is not available in this version of crmsync")
-    return write
+    return write_report
 
 
 def run(args: argparse.Namespace, context: Context) -> int:
