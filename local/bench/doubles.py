@@ -75,6 +75,14 @@ class OrgHost:
         self.clock.advance(seconds=1)
         return edited
 
+    def lead_ids(self, tag: str) -> list[str]:
+        """The Ids of the Leads of `tag` (`insert_leads`), in the order they were made."""
+        return [
+            str(lead["Id"])
+            for lead in self.emulator.records("Lead")
+            if str(lead.get("LastName", "")).startswith(f"{tag} ")
+        ]
+
     def api_calls(self) -> int:
         return self.emulator.api_calls
 

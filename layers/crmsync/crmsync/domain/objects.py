@@ -60,6 +60,35 @@ ID_PREFIXES: Mapping[str, CrmObject] = {
 Id name its object): an Account Id, among the people, is a Person Account's."""
 
 
+_ID_SUFFIX = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
+
+
+def salesforce_id(text: str) -> str | None:
+    """The 18-character form of a Salesforce Id given in either form, or None when `text` is
+    none. A 15-character Id is case-sensitive and gains its suffix; an 18-character one may be
+    typed in any case, since its suffix encodes which of the first 15 characters are capitals
+    (Salesforce Help, "What is a Salesforce ID?"; the formula function CASESAFEID)."""
+    if len(text) not in (15, 18) or not text.isascii() or not text.isalnum():
+        return None
+    if len(text) == 15:
+        suffix = ""
+        for start in (0, 5, 10):
+            bits = sum(1 << i for i, char in enumerate(text[start : start + 5]) if char.isupper())
+            suffix += _ID_SUFFIX[bits]
+        return text + suffix
+    chars = []
+    for chunk, code in enumerate(text[15:].upper()):
+        bits = _ID_SUFFIX.find(code)
+        if bits < 0:
+            return None
+        for i, char in enumerate(text[chunk * 5 : chunk * 5 + 5]):
+            upper = bool(bits >> i & 1)
+            if upper and not char.isalpha():
+                return None
+            chars.append(char.upper() if upper else char.lower())
+    return "".join(chars) + text[15:].upper()
+
+
 def object_of_id(record_id: str) -> CrmObject | None:
     """The person object a Salesforce Id belongs to, by its prefix; None for any other."""
     return ID_PREFIXES.get(record_id[:3])
