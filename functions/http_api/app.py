@@ -1,13 +1,14 @@
 """The connector's HTTP entry point (HTTP API, IAM-authenticated): status and connector control
 (configuration, pause, resume), the operators' reads and error actions (errors, retry, dismiss,
-a record's story, runs, an object's fields: docs/guide/operating.md), and the automation intake
-(`POST /actions`). Routes stay thin: parse, ask bootstrap, answer."""
+a record's story, runs, an object's fields: docs/guide/operating.md), the automation intake
+(`POST /actions`), and the operator's actions that sync (`POST /records/{id}/sync`, the resync,
+the configuration's dry run). Routes stay thin: parse, ask bootstrap, answer."""
 
 from __future__ import annotations
 
 import base64
 from http import HTTPStatus
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from aws_lambda_powertools import Logger, Tracer
@@ -18,6 +19,9 @@ from crmsync import bootstrap
 from crmsync.json_input import JsonInputError, read_json
 from crmsync.log_masking import MaskingFormatter
 
+if TYPE_CHECKING:
+    from crmsync.domain.errors import Failure, StoreError
+
 logger = Logger(logger_formatter=MaskingFormatter())
 tracer = Tracer()
 app = APIGatewayHttpResolver()
@@ -25,6 +29,8 @@ app = APIGatewayHttpResolver()
 MAX_CONFIG_BODY_BYTES = 1024 * 1024
 """The largest `PUT /config` body read: a document is stored in at most 400 KB (compact), so
 anything much larger is refused before it is parsed."""
+MAX_REQUEST_BODY_BYTES = 16 * 1024
+"""The largest body of an operator's request other than a configuration (a few keys)."""
 
 
 @app.get("/status")
@@ -305,6 +311,141 @@ def post_action() -> Response[dict[str, Any]]:
     )
 
 
+@app.post("/records/<record_id>/sync")
+@tracer.capture_method
+def post_record_sync(record_id: str) -> Response[dict[str, Any]]:
+    from crmsync.domain.errors import StoreError
+    from crmsync.sync.manual import (
+        InvalidManualSync,
+        ManualSyncFailed,
+        RunInProgress,
+        UnknownRecord,
+        read_request,
+    )
+
+    try:
+        direction = read_request(_small_body())
+    except (JsonInputError, InvalidManualSync) as exc:
+        return _refused(
+            HTTPStatus.BAD_REQUEST,
+            {
+                "message": 'the body must be {"direction": "inbound" | "outbound" | "both"}, or empty',
+                "problems": list(exc.problems),
+            },
+        )
+    try:
+        report = bootstrap.manual_sync().sync(
+            record_id,
+            direction,
+            caller=_caller(),
+            run_id=f"manual-{app.lambda_context.aws_request_id}",
+            remaining_ms=app.lambda_context.get_remaining_time_in_millis,
+        )
+    except UnknownRecord as exc:
+        return _refused(HTTPStatus.NOT_FOUND, {"message": str(exc), "id": exc.record_id})
+    except RunInProgress as exc:
+        return _refused(HTTPStatus.CONFLICT, {"message": str(exc), "id": record_id})
+    except ManualSyncFailed as exc:
+        failure = exc.failure
+        logger.warning("manual sync failed", extra={"code": failure.code, "id": record_id})
+        return _refused(
+            HTTPStatus.SERVICE_UNAVAILABLE,
+            {
+                "message": f"Salesforce failed the request, so nothing of that part was written: {failure.describe()}",
+                "salesforce": _failure(failure),
+                "done": exc.done.as_answer(),
+            },
+        )
+    except StoreError as exc:
+        return _store_failed(exc, "the manual sync did not finish")
+    logger.info(
+        "manual sync",
+        extra={
+            "id": record_id,
+            "direction": direction.value,
+            "caller": _caller(),
+            "api_calls": report.api_calls,
+        },
+    )
+    return Response(
+        status_code=HTTPStatus.OK, content_type=content_types.APPLICATION_JSON, body=report.as_answer()
+    )
+
+
+@app.post("/resync")
+@tracer.capture_method
+def post_resync() -> Response[dict[str, Any]]:
+    from crmsync.domain.errors import StoreError
+    from crmsync.sync.resync import InvalidResync, ResyncBusy, read_request
+
+    try:
+        crm, since = read_request(_small_body())
+        job = bootstrap.resync().request(crm, since, caller=_caller())
+    except (JsonInputError, InvalidResync) as exc:
+        return _refused(
+            HTTPStatus.BAD_REQUEST,
+            {
+                "message": 'the body must be {"object": "Lead" | "Contact" | "PersonAccount", "since": ISO date | null}',
+                "problems": list(exc.problems),
+            },
+        )
+    except ResyncBusy as exc:
+        return _refused(HTTPStatus.CONFLICT, {"message": str(exc), "resync": exc.job.as_answer()})
+    except StoreError as exc:
+        return _store_failed(exc, "no resync was started")
+    logger.info("resync asked for", extra={"object": crm.value, "caller": _caller()})
+    return Response(
+        status_code=HTTPStatus.ACCEPTED,
+        content_type=content_types.APPLICATION_JSON,
+        body={"resync": job.as_answer()},
+    )
+
+
+@app.get("/resync")
+@tracer.capture_method
+def get_resync() -> dict[str, Any]:
+    job = bootstrap.resync().progress()
+    return {"resync": job.as_answer() if job is not None else None}
+
+
+@app.post("/config/plan")
+@tracer.capture_method
+def post_config_plan() -> Response[dict[str, Any]]:
+    from crmsync.domain.errors import StoreError
+    from crmsync.sync.config_plan import InvalidPlanRequest, read_request
+    from crmsync.sync.control import SalesforceUnavailable
+
+    try:
+        body = _body()
+        size = _size(body)
+        if size > MAX_CONFIG_BODY_BYTES:
+            raise JsonInputError([f"body: is {size:,} bytes; at most {MAX_CONFIG_BODY_BYTES:,} are read"])
+        request = read_request(read_json(body))
+    except (JsonInputError, InvalidPlanRequest) as exc:
+        return _refused(
+            HTTPStatus.BAD_REQUEST,
+            {
+                "message": 'the body must be {"document": {...the configuration...}, "sample": N}',
+                "problems": list(exc.problems),
+            },
+        )
+    try:
+        dry_run = bootstrap.configuration_plan().plan(request)
+    except SalesforceUnavailable as exc:
+        return _refused(
+            HTTPStatus.SERVICE_UNAVAILABLE, {"message": str(exc), "salesforce": _failure(exc.failure)}
+        )
+    except StoreError as exc:
+        return _store_failed(exc, "the dry run did not finish")
+    logger.info(
+        "configuration dry run",
+        extra={"valid": dry_run.valid, "records": len(dry_run.records), "caller": _caller()},
+    )
+    return Response(
+        status_code=HTTPStatus.OK, content_type=content_types.APPLICATION_JSON, body=dry_run.as_answer()
+    )
+
+
 @app.post("/pause")
 @tracer.capture_method
 def post_pause() -> dict[str, Any]:
@@ -332,6 +473,35 @@ def _body() -> str | bytes:
         return base64.b64decode(body, validate=True)
     except ValueError:
         raise JsonInputError(["body: is marked base64-encoded but is not base64"]) from None
+
+
+def _small_body() -> Any:
+    """The JSON value of a small request body (None when it is empty)."""
+    raw = _body()
+    size = _size(raw)
+    if size > MAX_REQUEST_BODY_BYTES:
+        raise JsonInputError([f"body: is {size:,} bytes; at most {MAX_REQUEST_BODY_BYTES:,} are read"])
+    if not raw.strip():
+        return None
+    return read_json(raw)
+
+
+def _failure(failure: Failure) -> dict[str, Any]:
+    return {"code": failure.code, "category": failure.category.value, "message": failure.message}
+
+
+def _store_failed(exc: StoreError, what: str) -> Response[dict[str, Any]]:
+    """The connector's own tables failed a request: 503 when it may work later, 500 when the
+    stack itself is wrong (no such table, not allowed)."""
+    logger.warning("store failure", extra={"code": exc.failure.code, "retryable": exc.retryable})
+    return _refused(
+        HTTPStatus.SERVICE_UNAVAILABLE if exc.retryable else HTTPStatus.INTERNAL_SERVER_ERROR,
+        {
+            "message": f"the connector's tables cannot be used just now; {what}: {exc.failure.describe()}",
+            "retryable": exc.retryable,
+            "store": _failure(exc.failure),
+        },
+    )
 
 
 def _size(body: str | bytes) -> int:

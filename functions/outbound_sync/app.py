@@ -5,7 +5,8 @@ events/outbound_sync/scheduled.json): a tick runs once the configuration's `outb
 has passed since the last run started ("not_due" before that, having read the configuration and
 that start only), and every run reads what changed since the stored watermark. The handler asks
 bootstrap for the run, gives it the Lambda deadline and its request id, and reports what it did
-as metrics, one log line and the return value.
+as metrics, one log line and the return value. Then it moves on the resync an operator asked
+for, if one is active (`sync/resync.py`).
 """
 
 from __future__ import annotations
@@ -49,6 +50,11 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
         _publish_failure()
         raise
     report = summary_report(summary)
+    # A resync an operator asked for moves on at every tick, due or not, after the run.
+    resync = bootstrap.advance_resync(context.get_remaining_time_in_millis, run_id=context.aws_request_id)
+    if resync is not None:
+        report["resync"] = resync.as_answer()
+        logger.info(f"resync {resync.state}", extra={"resync": report["resync"]})
     if summary.outcome is RunOutcome.NOT_DUE:
         logger.debug("outbound run not_due")
         return report

@@ -6,6 +6,7 @@ from local.bench.cost import cost_runs
 from local.bench.gateway import gateway_calls
 from local.bench.imports import cold_imports, layer_size
 from local.bench.inbound import inbound_runs
+from local.bench.manual import manual_syncs
 from local.bench.operations import why_costs
 from local.bench.outbound import outbound_runs
 
@@ -19,6 +20,7 @@ def main() -> None:
     outbound_runs()
     inbound_runs()
     cost_runs()
+    manual_syncs()
     gateway_calls()
     why_costs()
 

@@ -80,6 +80,14 @@ class OrgHost:
         self.clock.advance(seconds=1)
         self.emulator.update(sobject, record_id, fields)
 
+    def lead_ids(self, tag: str) -> list[str]:
+        """The Ids of the Leads of `tag` (`insert_leads`), in the order they were made."""
+        return [
+            str(lead["Id"])
+            for lead in self.emulator.records("Lead")
+            if str(lead.get("LastName", "")).startswith(f"{tag} ")
+        ]
+
     def api_calls(self) -> int:
         return self.emulator.api_calls
 

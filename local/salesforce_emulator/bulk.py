@@ -306,6 +306,18 @@ class BulkApi:
         return answer
 
     def _query_results(self, call: Call, job: _QueryJob) -> Response:
+        # Bulk API 2.0 and Bulk API Developer Guide, "Get Results for a Query Job"
+        # (developer.salesforce.com/docs/atlas.en-us.api_asynch.meta/api_asynch/query_get_job_results.htm):
+        # the job must be JobComplete; results are asked with the API version the job was made
+        # with, or the call returns 409; `maxRecords` splits them into sets, each answered with
+        # `Sforce-NumberOfRecords` and the next set's `Sforce-Locator` ("null" after the last);
+        # a locator does not change while the job exists, so a set can be read again.
+        if call.version != job.api_version:
+            raise ApiError(
+                409,
+                "API_ERROR",
+                f"Job {job.id} was created with API version {job.api_version}: ask its results with that version",
+            )
         if job.state != "JobComplete":
             raise ApiError(400, "INVALIDJOBSTATE", f"Job {job.id} is not complete: {job.state}")
         locator = call.request.args.get("locator")

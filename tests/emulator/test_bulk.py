@@ -10,7 +10,7 @@ import requests
 
 from local.salesforce_emulator import Emulator
 
-from .conftest import Client, assert_error
+from .conftest import API_VERSION, Client, assert_error
 
 CSV_TYPE = {"Content-Type": "text/csv"}
 
@@ -183,6 +183,28 @@ def test_a_query_job_pages_its_csv_results_with_locators(emulator: Emulator, api
     records = rows(first) + rows(second)
     assert [r["LastName"] for r in records] == [f"Lead {n}" for n in range(5)]
     assert records[0]["SystemModstamp"] == "2026-11-22T12:00:00.000Z"
+
+
+def test_query_results_are_read_again_by_their_locator_and_only_with_the_jobs_api_version(
+    emulator: Emulator, api: Client
+) -> None:
+    for n in range(3):
+        emulator.insert("Lead", {"LastName": f"Lead {n}", "Company": "Acme"})
+    job = api.request(
+        "POST", "jobs/query", json={"operation": "query", "query": "SELECT Id FROM Lead"}
+    ).json()
+    first = api.get(f"jobs/query/{job['id']}/results", params={"maxRecords": 2})
+    locator = first.headers["Sforce-Locator"]
+
+    again = [
+        api.get(f"jobs/query/{job['id']}/results", params={"maxRecords": 2, "locator": locator}) for _ in "ab"
+    ]
+    other_version = api.get(
+        api.url(f"jobs/query/{job['id']}/results").replace(f"/v{API_VERSION}/", "/v61.0/")
+    )
+
+    assert again[0].content == again[1].content and again[0].headers["Sforce-NumberOfRecords"] == "1"
+    assert other_version.status_code == 409
 
 
 def test_results_are_utf8_csv_that_names_no_charset_in_no_set_order(emulator: Emulator, api: Client) -> None:

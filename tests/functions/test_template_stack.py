@@ -208,9 +208,11 @@ def test_a_policy_allows_only_the_actions_and_resources_it_names(stack: LocalSta
     )
     state = stack.arns["StateTable"]
     assert policy.allows("dynamodb:GetItem", state)
-    assert not policy.allows("dynamodb:DeleteItem", state), "the HTTP function deletes nothing"
-    assert policy.allows("dynamodb:GetItem", stack.arns["LinksTable"]), "a record's story reads its link"
-    assert not policy.allows("dynamodb:PutItem", stack.arns["LinksTable"]), "the HTTP function writes no link"
+    assert not policy.allows("dynamodb:DeleteItem", stack.arns["ProspectsTable"]), "it deletes no prospect"
+    links = stack.arns["LinksTable"]
+    assert not policy.allows("dynamodb:Scan", links), "it scans the links' keys-only index, not the table"
+    assert policy.allows("dynamodb:Scan", f"{links}/index/by_crm_id")
+    assert policy.allows("dynamodb:GetItem", links), "a record's story reads its link"
     assert policy.allows("secretsmanager:GetSecretValue", secret)
     assert policy.allows("sqs:SendMessage", stack.arns["ActionsQueue"])
     assert not policy.allows("sqs:SendMessage", stack.arns["ActionsDeadLetterQueue"])

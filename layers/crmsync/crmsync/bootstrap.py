@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache, wraps
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, cast
 
 from crmsync.domain.errors import ConfigurationError
 
@@ -21,11 +21,13 @@ if TYPE_CHECKING:
     from crmsync.config import Configuration
     from crmsync.domain.actions import Action
     from crmsync.domain.lifecycle import Tags
+    from crmsync.domain.resync import ResyncJob
     from crmsync.ports import (
         ActionClaims,
         ActionQueue,
         ActivityStore,
         AuditTrail,
+        BulkQuery,
         Clock,
         ConfigStore,
         CrmGateway,
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
         PendingChanges,
         ProspectStore,
         QueueDepths,
+        ResyncJobs,
         RetryList,
         RunLog,
         StateStore,
@@ -45,10 +48,13 @@ if TYPE_CHECKING:
     )
     from crmsync.sync.actions import AutomationActions
     from crmsync.sync.activities import ActivitySync
+    from crmsync.sync.config_plan import ConfigurationPlan
     from crmsync.sync.error_actions import ErrorActions
     from crmsync.sync.fields import OrgFields
     from crmsync.sync.inbound import InboundSync
+    from crmsync.sync.manual import ManualSync
     from crmsync.sync.outbound import OutboundSync
+    from crmsync.sync.resync import Resync
     from crmsync.sync.why import RecordHistory
 
 
@@ -498,6 +504,55 @@ def outbound_sync() -> OutboundSync:
     )
 
 
+def bulk_query() -> BulkQuery:
+    """The Salesforce adapter (`salesforce_gateway`, the same one) as Bulk API 2.0 query jobs."""
+    return cast("BulkQuery", salesforce_gateway())
+
+
+def resync_jobs() -> ResyncJobs:
+    from crmsync.aws.resync_jobs import DynamoResyncJobs
+
+    return DynamoResyncJobs(_state_table())
+
+
+def advance_resync(remaining_ms: Callable[[], int], run_id: str) -> ResyncJob | None:
+    """Move on the active resync, if there is one (the scheduled outbound invocation, after its
+    run): a tick with none reads the job's item alone, not the configuration."""
+    job = resync_jobs().current()
+    if job is None or not job.state.active:
+        return None
+    return resync().advance(remaining_ms, run_id)
+
+
+def resync() -> Resync:
+    """The resync of an object (`POST /resync`; moved on by the scheduled outbound invocation),
+    built per invocation: it reads the configuration in force now."""
+    from crmsync.sync.outbound.sync import STOP_MARGIN_MS
+    from crmsync.sync.resync import Resync
+
+    config = settings()
+    return Resync(
+        crm=salesforce_gateway,
+        bulk=bulk_query,
+        jobs=resync_jobs(),
+        leases=leases(),
+        links=link_store(),
+        prospects=prospect_store(),
+        pending=pending_changes(),
+        watermarks=watermarks(),
+        retry_list=retry_list(),
+        user_directory=user_directory(),
+        audit_trail=audit_trail(),
+        error_list=error_list(),
+        connector=state_store(),
+        configuration=configuration(),
+        clock=clock(),
+        audit_retention_days=config.audit_retention_days,
+        api_budget_percent=config.api_budget_percent,
+        stop_margin_ms=STOP_MARGIN_MS,
+    )
+
+
 def inbound_sync() -> InboundSync:
     """Change capture and the inbound run, built per invocation: they read the configuration
     in force now. Salesforce is only reached when a run has something to send."""
@@ -545,6 +600,45 @@ def activity_sync() -> ActivitySync:
         batching=configuration().batching,
         api_budget_percent=config.api_budget_percent,
         audit_retention_days=config.audit_retention_days,
+    )
+
+
+def configuration_plan() -> ConfigurationPlan:
+    """A configuration's dry run (`POST /config/plan`): reads only."""
+    from crmsync.aws.link_sample import DynamoLinkSample
+    from crmsync.aws.tables import LINKS_KEY
+    from crmsync.sync.config_plan import ConfigurationPlan
+
+    return ConfigurationPlan(
+        crm=salesforce_gateway,
+        links=link_store(),
+        sample=DynamoLinkSample(_table(settings().links_table, LINKS_KEY)),
+        prospects=prospect_store(),
+    )
+
+
+def manual_sync() -> ManualSync:
+    """A manual sync of one record (`POST /records/{id}/sync`), built per request: it reads the
+    configuration in force now. Salesforce is reached only by the parts that need it."""
+    from crmsync.sync.manual import ManualSync
+
+    return ManualSync(
+        crm=salesforce_gateway,
+        links=link_store(),
+        prospects=prospect_store(),
+        pending=pending_changes(),
+        actions=actions_queue(),
+        claims=action_claims(),
+        leases=leases(),
+        watermarks=watermarks(),
+        retry_list=retry_list(),
+        user_directory=user_directory(),
+        audit_trail=audit_trail(),
+        error_list=error_list(),
+        connector=state_store(),
+        configuration=configuration(),
+        clock=clock(),
+        audit_retention_days=settings().audit_retention_days,
     )
 
 

@@ -22,6 +22,7 @@ from crmsync.domain.records import (
     WriteOperation,
     WriteResult,
 )
+from crmsync.domain.resync import ResyncJob
 
 
 class CrmGateway(Protocol):
@@ -106,6 +107,57 @@ class LinkStore(Protocol):
     def save(self, changes: Sequence[LinkChange]) -> list[LinkChange]:
         """Carry the changes out; returns those refused because a record or prospect is already
         claimed by another link, or the link changed since it was read. Never partly applies one."""
+        ...
+
+
+@dataclass(frozen=True)
+class BulkQueryPage:
+    """One page of a Bulk API 2.0 query job's results, typed as every record read is."""
+
+    records: list[SalesforceRecord]
+    next_locator: str | None
+    """Where the next page starts (None: this was the last)."""
+
+
+class BulkQuery(Protocol):
+    """Bulk API 2.0 query jobs, for reads too large for the REST query (a resync)."""
+
+    def start_query(self, sobject: str, fields: Sequence[str], since: datetime | None) -> str:
+        """Create a query job for `sobject`'s records (those changed at or after `since`);
+        its id."""
+        ...
+
+    def query_progress(self, job_id: str) -> tuple[bool, int | None]:
+        """Whether the job's results are ready, and how many records it found (None until
+        Salesforce says). Raises `CrmError` for a job that failed or was aborted."""
+        ...
+
+    def query_page(self, job_id: str, sobject: str, locator: str | None, max_records: int) -> BulkQueryPage:
+        """Up to `max_records` records of a finished job, from `locator` (None: the first)."""
+        ...
+
+
+class ResyncJobs(Protocol):
+    """The one resync at a time (`domain.resync`)."""
+
+    def current(self) -> ResyncJob | None:
+        """The last resync asked for, whatever its state (None: never one)."""
+        ...
+
+    def start(self, job: ResyncJob) -> ResyncJob | None:
+        """Store `job` unless a resync is active; the active one when there is (nothing stored)."""
+        ...
+
+    def save(self, job: ResyncJob) -> None: ...
+
+
+class LinkSample(Protocol):
+    """A sample of linked prospects, for an operator's look at many records (the configuration's
+    dry run): read from an index, so eventually consistent, and never used on a sync path."""
+
+    def sample_prospect_ids(self, limit: int) -> list[str]:
+        """Up to `limit` ids of linked prospects, in the store's own order (the same ones each
+        time while the links stay as they are)."""
         ...
 
 

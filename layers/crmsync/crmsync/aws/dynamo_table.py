@@ -216,13 +216,21 @@ class DynamoTable:
         return min(total, at_most)
 
     def scan(
-        self, limit: int, after: Mapping[str, Any] | None = None, *, attributes: Sequence[str] | None = None
+        self,
+        limit: int,
+        after: Mapping[str, Any] | None = None,
+        *,
+        attributes: Sequence[str] | None = None,
+        index: str | None = None,
     ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-        """Up to `limit` items of the whole table in its own order, from after the key `after`
-        (None: the start), eventually consistent, only their `attributes` when given; and the
-        key to go on after (None: the end). A call returns at most 1 MB, so a large `limit` may
-        take several; the read capacity is the whole items' whatever `attributes` says."""
+        """Up to `limit` items of the whole table (or of its secondary index `index`) in its own
+        order, from after the key `after` (None: the start), eventually consistent, only their
+        `attributes` when given; and the key to go on after (None: the end). A call returns at
+        most 1 MB, so a large `limit` may take several; the read capacity is the whole items'
+        whatever `attributes` says."""
         request: dict[str, Any] = {"TableName": self.name, **_projection(attributes)}
+        if index is not None:
+            request["IndexName"] = index
         if after is not None:
             request["ExclusiveStartKey"] = encode_item(after)
         items: list[dict[str, Any]] = []

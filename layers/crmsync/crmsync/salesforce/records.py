@@ -63,3 +63,31 @@ def checkbox(value: Any) -> bool:
 
 def _id(value: Any) -> str | None:
     return str(value) if value else None
+
+
+_CSV_NUMBERS = frozenset({"double", "currency", "percent"})
+
+
+def read_csv_record(row: Mapping[str, str], types: Mapping[str, str]) -> SalesforceRecord:
+    """A Bulk API 2.0 query result row (every cell text), typed as the REST API would have sent
+    it, by the describe's field `types` (name → type): an empty cell is null, a checkbox a
+    `bool`, a number a number, a date-time in the REST API's form
+    (`2026-11-22T23:34:42.000+0000`, where the CSV says `...Z`). So a value read by a resync
+    compares equal to the same value read by a run, and nothing moves for being read another way."""
+    values: dict[str, Any] = {}
+    for name, cell in row.items():
+        kind = types.get(name, "string")
+        if cell == "":
+            values[name] = None
+        elif kind == "boolean":
+            values[name] = checkbox(cell)
+        elif kind == "int":
+            values[name] = int(cell)
+        elif kind in _CSV_NUMBERS:
+            number = float(cell)
+            values[name] = int(number) if number.is_integer() and "." not in cell else number
+        elif kind == "datetime" and cell.endswith("Z"):
+            values[name] = cell[:-1] + "+0000"
+        else:
+            values[name] = cell
+    return read_record(values)

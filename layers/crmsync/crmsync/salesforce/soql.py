@@ -75,3 +75,12 @@ def where_in_batches(
         used += cost
     if batch:
         yield where_in(sobject, fields, key_field, batch)
+
+
+def all_records(sobject: str, fields: Sequence[str], since: datetime | None) -> str:
+    """Every record of `sobject` (changed at or after `since`, when given): a Bulk API query's,
+    which takes no `ORDER BY` it needs (a resync applies records in any order)."""
+    query = f"SELECT {_field_list(['Id', *fields])} FROM {api_name(sobject)}"
+    if since is None:
+        return query
+    return query + format_soql(" WHERE SystemModstamp >= {}", since.astimezone(UTC))

@@ -42,10 +42,16 @@ def load_configuration(
     in_force = store.current()
     if in_force is not None and configuration.version <= int(in_force["version"]):
         raise StaleConfigurationVersion(offered=configuration.version, current=int(in_force["version"]))
-    configuration.validate_against(_describe(configuration.sobjects_to_describe(), crm))
+    check_against_org(configuration, crm)
     # The store checks the version again, atomically: another load may have landed meanwhile.
     store.save(document)
     return configuration
+
+
+def check_against_org(configuration: Configuration, crm: Callable[[], CrmGateway]) -> None:
+    """Raise `InvalidConfiguration` naming every field the org's describe refuses, or
+    `SalesforceUnavailable` when Salesforce cannot describe the objects."""
+    configuration.validate_against(_describe(configuration.sobjects_to_describe(), crm))
 
 
 def current_configuration(store: ConfigStore) -> Configuration:

@@ -69,6 +69,16 @@ class BatchReport:
         self.outcomes.update(other.outcomes)
 
 
+def automation_rules(configuration: Configuration) -> AutomationRules:
+    """The configuration's rules for an action's decision."""
+    return AutomationRules(
+        matching=configuration.matching,
+        mappings={crm: configuration.mappings.get(crm, ()) for crm in PEOPLE},
+        synced=frozenset(crm for crm in PEOPLE if configuration.objects.syncs(crm)),
+        settings=configuration.automation,
+    )
+
+
 class AutomationActions:
     """`crm` builds the Salesforce gateway on first use: a call with nothing parked, from the
     scheduled inbound run, never logs in."""
@@ -105,12 +115,7 @@ class AutomationActions:
         self._clock = clock
         self._budget = ApiBudget(api_budget_percent, clock)
         self._stop_margin = stop_margin_ms
-        self._rules = AutomationRules(
-            matching=configuration.matching,
-            mappings={crm: configuration.mappings.get(crm, ()) for crm in PEOPLE},
-            synced=frozenset(crm for crm in PEOPLE if configuration.objects.syncs(crm)),
-            settings=configuration.automation,
-        )
+        self._rules = automation_rules(configuration)
 
     # ------------------------------------------------------------------ entry points
 

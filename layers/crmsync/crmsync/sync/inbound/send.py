@@ -86,7 +86,10 @@ class InboundSender:
         context: RunContext,
         counts: Counter[str],
         check_budget: Callable[[], None],
+        records_read: Mapping[str, SalesforceRecord] | None = None,
     ) -> None:
+        """`records_read`: prospect id → its record, just read by Id (a manual sync); each such
+        prospect is planned with its record's values, and no object's changes are read."""
         self._crm = crm
         self._links = links
         self._prospects = prospects
@@ -104,6 +107,7 @@ class InboundSender:
         }
         self._fresh: dict[str, dict[str, SalesforceRecord]] = {}
         """sObject → the records Salesforce changed after outbound's last read, by id."""
+        self._records_read = records_read
 
     # ------------------------------------------------------------------ plan
 
@@ -126,7 +130,10 @@ class InboundSender:
 
     def _with_salesforce_changes(self, batch: Sequence[Planned]) -> list[Planned]:
         """Plan again the prospects whose record Salesforce changed after outbound read it, and
-        those whose snapshot does not hold a value the plan would overwrite."""
+        those whose snapshot does not hold a value the plan would overwrite (or, given
+        `records_read`, every prospect with its record)."""
+        if self._records_read is not None:
+            return self._planned_again(batch, dict(self._records_read))
         for crm in {p.link.link.crm.object for p in batch if p.plan.salesforce_writes}:
             self._read_salesforce_changes(crm)
         changed: dict[str, SalesforceRecord] = {}
@@ -144,6 +151,12 @@ class InboundSender:
         for crm, prospect_of in unknown.items():
             for record in self._crm().find(crm.sobject, self._fields_read(crm), "Id", sorted(prospect_of)):
                 changed[prospect_of[record.id]] = record
+        return self._planned_again(batch, changed)
+
+    def _planned_again(
+        self, batch: Sequence[Planned], changed: Mapping[str, SalesforceRecord]
+    ) -> list[Planned]:
+        """The batch, its prospects whose record is in `changed` (by prospect id) planned with it."""
         if not changed:
             return list(batch)
         # Read again: the prospect may have changed since its page was planned.
@@ -195,9 +208,11 @@ class InboundSender:
 
     # ------------------------------------------------------------------ apply
 
-    def send(self, batch: Sequence[Planned]) -> None:
+    def send(self, batch: Sequence[Planned]) -> list[Planned]:
+        """Send the batch and settle it; the batch as sent (planned again with the records
+        Salesforce changed)."""
         if not batch:
-            return
+            return []
         batch = self._with_salesforce_changes(batch)
         self._check_budget()
         by_sobject: dict[str, list[Planned]] = {}
@@ -220,6 +235,7 @@ class InboundSender:
         finally:
             # When Salesforce fails a whole request, what it took before is still settled.
             self._settle(sent, results)
+        return batch
 
     def _settle(self, batch: Sequence[Planned], results: Mapping[str, WriteResult]) -> None:
         """Save the snapshots of what Salesforce took, list the failures, stop waiting for the

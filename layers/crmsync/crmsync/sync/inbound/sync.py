@@ -20,7 +20,7 @@ does not send it again until the marketing side changes it again (docs/guide/err
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from itertools import chain
 
@@ -45,6 +45,7 @@ from crmsync.ports import (
     RunLog,
     RunOutcome,
     RunSummary,
+    SalesforceUser,
     StateStore,
     UserDirectory,
     Watermarks,
@@ -80,6 +81,20 @@ class InboundStores:
     watermarks: Watermarks
     connector: StateStore
     reports: ReportStore
+
+
+def inbound_rules(config: Configuration, users: Iterable[SalesforceUser] | None) -> InboundRules:
+    """The configuration's rules for planning a prospect, with the two-way owner map the
+    Salesforce users make (none without `users`, or while Salesforce alone decides owners)."""
+    rules = InboundRules(
+        conflict_winner=config.conflict_winner,
+        create_unlinked=config.inbound.create_unlinked,
+        mappings={crm: config.mappings.get(crm, ()) for crm in PEOPLE if config.objects.syncs(crm)},
+    )
+    if users is not None and config.owner.direction is OwnerDirection.TWO_WAY:
+        owners = owner_map(((u.id, u.email, u.active) for u in users), config.owner.user_map)
+        rules = replace(rules, owners=owners)
+    return rules
 
 
 class InboundSync:
@@ -169,17 +184,8 @@ class InboundSync:
     def rules(self, *, with_owners: bool) -> InboundRules:
         """The configuration's rules for planning a prospect; the two-way owner map (a read of
         the users) only `with_owners`."""
-        config = self._config
-        rules = InboundRules(
-            conflict_winner=config.conflict_winner,
-            create_unlinked=config.inbound.create_unlinked,
-            mappings={crm: config.mappings.get(crm, ()) for crm in PEOPLE if config.objects.syncs(crm)},
-        )
-        if with_owners and config.owner.direction is OwnerDirection.TWO_WAY:
-            users = self._user_directory.users().values()
-            owners = owner_map(((u.id, u.email, u.active) for u in users), config.owner.user_map)
-            rules = replace(rules, owners=owners)
-        return rules
+        users = self._user_directory.users().values() if with_owners else None
+        return inbound_rules(self._config, users)
 
     def run(self, remaining_ms: Callable[[], int], run_id: str, *, scheduled: bool = False) -> RunSummary:
         """Send what waits. A `scheduled` run is also "not_due" until `inbound.every_minutes`

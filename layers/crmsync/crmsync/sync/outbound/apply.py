@@ -53,12 +53,15 @@ class PlanApplier:
         self._failed_inbound: set[tuple[str, str]] = set()
         """(sObject, record id) whose last inbound write failed: a change of the record in
         Salesforce sends the prospect's pending values again (docs/guide/errors.md)."""
+        self.last_plans: Sequence[RecordPlan] = ()
+        """The plans of the last `carry_out` (a manual sync answers with its record's)."""
         if pending is not None:
             self._failed_inbound = {
                 (e.sobject, e.record_id) for e in error_list.open_errors(Direction.INBOUND) if e.prospect_id
             }
 
     def carry_out(self, sobject: str, plans: Sequence[RecordPlan]) -> None:
+        self.last_plans = plans
         retry: set[str] = set()
         linked = _save_step(plans, lambda p: p.link_change, self._links.save, retry)
         written = _save_step(linked, lambda p: p.prospect_change, self._prospects.save, retry)

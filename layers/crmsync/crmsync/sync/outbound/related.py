@@ -5,7 +5,7 @@ made in the core (`domain.outbound.related`), carried out by the applier."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 from crmsync.config import OPPORTUNITY_MAPPING, Configuration
 from crmsync.domain.lifecycle import StoredLink
@@ -39,12 +39,20 @@ class Related:
         self._applier = applier
         self._counts = counts
 
-    def apply_account_fields(self, accounts: Sequence[SalesforceRecord]) -> None:
+    def apply_account_fields(
+        self,
+        accounts: Sequence[SalesforceRecord],
+        contacts: Mapping[str, Sequence[StoredLink]] | None = None,
+    ) -> None:
+        """The accounts' mapped fields onto the prospects of their contacts: every contact's, read
+        from Salesforce, or those `contacts` gives (Account id → the links of some of its
+        contacts: a manual sync of one Contact brings its own Account's fields alone)."""
         live = live_accounts(accounts)
         if not live:
             return
         self._counts["accounts"] += len(live)
-        contacts = self._contacts_of("Contact", ("Id", "AccountId"), "AccountId", "Id", live)
+        if contacts is None:
+            contacts = self._contacts_of("Contact", ("Id", "AccountId"), "AccountId", "Id", live)
         prospects = self._prospects.get_many(
             {s.link.prospect_id for found in contacts.values() for s in found}
         )

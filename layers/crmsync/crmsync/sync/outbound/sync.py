@@ -15,15 +15,12 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
-from crmsync.config import Configuration, OwnerDirection
+from crmsync.config import Configuration
 from crmsync.domain.audit import Direction
 from crmsync.domain.matching import normalize_email
-from crmsync.domain.objects import PEOPLE, CrmObject, object_of
 from crmsync.domain.outbound import OutboundRules
-from crmsync.domain.owner import owner_map
-from crmsync.domain.records import ApiUsage, SalesforceRecord
+from crmsync.domain.records import ApiUsage
 from crmsync.ports import (
     AuditTrail,
     Clock,
@@ -45,18 +42,8 @@ from crmsync.ports import (
 from crmsync.sync.budget import ApiBudget
 from crmsync.sync.cursor import ChangeCursor
 from crmsync.sync.leases import run_under_lease
-from crmsync.sync.outbound.apply import PlanApplier
-from crmsync.sync.outbound.people import People
-from crmsync.sync.outbound.reads import (
-    IDS_PER_QUERY,
-    OPPORTUNITY_FIELDS,
-    USER_FIELDS,
-    ObjectRead,
-    account_fields,
-    person_fields,
-    reads_account,
-)
-from crmsync.sync.outbound.related import Related
+from crmsync.sync.outbound.objects import OutboundStores, object_appliers, object_reads, outbound_rules
+from crmsync.sync.outbound.reads import IDS_PER_QUERY, USER_FIELDS, ObjectRead
 from crmsync.sync.run import ReportStore, RunContext, RunStopped
 
 LEASE = "outbound"
@@ -68,21 +55,6 @@ CHUNK_SIZE = 1_000
 write and part-filled batches at the end of each step (a new prospect is 3 items, so 33 go to
 a transaction of 100); chunks of 1,000 rather than 200 spent 9% fewer DynamoDB calls on a run
 of new Leads (`make bench`). A crash repeats at most one chunk's work, which is idempotent."""
-
-
-@dataclass(frozen=True)
-class OutboundStores:
-    """What an outbound run keeps and reads besides Salesforce."""
-
-    links: LinkStore
-    prospects: ProspectStore
-    watermarks: Watermarks
-    retry_list: RetryList
-    user_directory: UserDirectory
-    connector: StateStore
-    reports: ReportStore
-    pending: PendingChanges | None
-    """Where prospects wait for the inbound run (None: the run notes none)."""
 
 
 class OutboundSync:
@@ -238,64 +210,17 @@ class OutboundRun:
     def _reads(self, rules: OutboundRules) -> list[ObjectRead]:
         """The objects the configuration syncs, in the order they are read, each with what
         applies its chunks."""
-        stores, config = self._stores, self._config
-        applier = PlanApplier(
-            links=stores.links,
-            prospects=stores.prospects,
-            pending=stores.pending,
-            cursor=self._cursor,
-            reports=stores.reports,
-            context=self._context,
-            counts=self.counts,
-        )
-        people = People(
+        appliers = object_appliers(
             crm=self._crm,
-            links=stores.links,
-            prospects=stores.prospects,
-            configuration=config,
+            stores=self._stores,
+            configuration=self._config,
             rules=rules,
-            now=self._context.now,
+            context=self._context,
+            cursor=self._cursor,
+            counts=self.counts,
             new_prospect_id=self._new_prospect_id,
-            applier=applier,
-            counts=self.counts,
         )
-        related = Related(
-            crm=self._crm,
-            links=stores.links,
-            prospects=stores.prospects,
-            configuration=config,
-            applier=applier,
-            counts=self.counts,
-        )
-
-        def apply(sobject: str) -> Callable[[Sequence[SalesforceRecord]], None]:
-            held = [crm for crm in CrmObject if crm.sobject == sobject and config.objects.syncs(crm)]
-
-            def apply_chunk(records: Sequence[SalesforceRecord]) -> None:
-                by_object: dict[CrmObject | None, list[SalesforceRecord]] = {}
-                for record in records:
-                    by_object.setdefault(object_of(sobject, person_account=record.person_account), []).append(
-                        record
-                    )
-                for crm in held:
-                    if crm.is_person:
-                        people.apply(crm, by_object.get(crm, []))
-                    else:
-                        related.apply_account_fields(by_object.get(crm, []))
-
-            return apply_chunk
-
-        objects = config.objects
-        reads: list[ObjectRead] = []
-        if objects.leads:
-            reads.append(ObjectRead("Lead", person_fields(config, CrmObject.LEAD), apply("Lead")))
-        if objects.contacts:
-            reads.append(ObjectRead("Contact", person_fields(config, CrmObject.CONTACT), apply("Contact")))
-        if reads_account(config):
-            reads.append(ObjectRead("Account", account_fields(config), apply("Account")))
-        if objects.opportunities:
-            reads.append(ObjectRead("Opportunity", OPPORTUNITY_FIELDS, related.apply_opportunities))
-        return reads
+        return object_reads(self._config, appliers)
 
     def _sync_users(self) -> OutboundRules:
         """Salesforce Users to the user directory; the rules, with the owner map they make."""
@@ -316,14 +241,4 @@ class OutboundRun:
                 directory.save_users(users)
                 self.counts["users"] += len(users)
             self._cursor.advance("User", page.watermark)
-        config = self._config
-        return OutboundRules(
-            matching=config.matching,
-            conflict_winner=config.conflict_winner,
-            tags=config.tags,
-            mappings={crm: config.mappings.get(crm, ()) for crm in PEOPLE},
-            owner_emails=owner_map(
-                ((u.id, u.email, u.active) for u in directory.users().values()), config.owner.user_map
-            ),
-            owner_two_way=config.owner.direction is OwnerDirection.TWO_WAY,
-        )
+        return outbound_rules(self._config, directory.users().values())
