@@ -329,3 +329,12 @@ def test_an_unknown_route_is_404(connector: LocalStack) -> None:
     event["routeKey"] = event["requestContext"]["routeKey"] = "GET /nope"
     status, _ = call(event)
     assert status == 404
+
+
+def test_status_shows_the_resync_under_way(connector: LocalStack) -> None:
+    status, started = call(load_event("http_api", "resync_start"))
+    assert status == 202
+
+    _, body = call(load_event("http_api", "status"))
+
+    assert body["resync"] == started["resync"]

@@ -363,6 +363,7 @@ def status() -> dict[str, Any]:
         queues=queue_depths(),
         api_budget_percent=settings().api_budget_percent,
         configuration=configuration,
+        resync=lambda: resync_jobs().current(),
     ).report(clock().now())
 
 

@@ -76,6 +76,8 @@ class ConnectorStatus:
     queues: QueueDepths
     api_budget_percent: float
     configuration: Callable[[], Configuration] | None = None
+    resync: Callable[[], Any] | None = None
+    """The last resync asked for (a `ResyncJob`, or None), whose progress the status shows."""
 
     def report(self, now: datetime) -> dict[str, Any]:
         connector = self.state.connector_state()
@@ -120,7 +122,7 @@ class ConnectorStatus:
                 "budget_percent": self.api_budget_percent,
             },
             "open_errors": dict(sorted(Counter(e.error.failure.category.value for e in errors).items())),
-            "resync": None,
+            "resync": self._resync(),
             "salesforce": salesforce,
         }
         if self.configuration is not None:
@@ -163,6 +165,10 @@ class ConnectorStatus:
             report["last_run"] is not None and report["last_run"]["outcome"] == RunOutcome.OVER_BUDGET
             for report in directions.values()
         )
+
+    def _resync(self) -> dict[str, Any] | None:
+        job = self.resync() if self.resync is not None else None
+        return None if job is None else dict(job.as_answer())
 
     def _waiting(self) -> dict[str, int | None]:
         return {
