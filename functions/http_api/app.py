@@ -1,13 +1,15 @@
 """The connector's HTTP entry point (HTTP API, IAM-authenticated): status and connector control
-(configuration, pause, resume), the automation intake (`POST /actions`), and the operator's
-actions that sync (`POST /records/{id}/sync`, the resync, the configuration's dry run). Routes
-stay thin: parse, ask bootstrap, answer."""
+(configuration, pause, resume), the operators' reads and error actions (errors, retry, dismiss,
+a record's story, runs, an object's fields: docs/guide/operating.md), the automation intake
+(`POST /actions`), and the operator's actions that sync (`POST /records/{id}/sync`, the resync,
+the configuration's dry run). Routes stay thin: parse, ask bootstrap, answer."""
 
 from __future__ import annotations
 
 import base64
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
@@ -35,6 +37,104 @@ MAX_REQUEST_BODY_BYTES = 16 * 1024
 @tracer.capture_method
 def get_status() -> dict[str, Any]:
     return bootstrap.status()
+
+
+@app.get("/errors")
+@tracer.capture_method
+def get_errors() -> dict[str, Any] | Response[dict[str, Any]]:
+    from crmsync.sync.error_actions import InvalidRequest
+
+    try:
+        return bootstrap.error_actions().listed(app.current_event.query_string_parameters or {})
+    except InvalidRequest as exc:
+        return _refused(
+            HTTPStatus.BAD_REQUEST, {"message": "the filters cannot be read", "problems": list(exc.problems)}
+        )
+
+
+@app.post("/errors/retry")
+@tracer.capture_method
+def post_errors_retry() -> dict[str, Any] | Response[dict[str, Any]]:
+    from crmsync.sync.error_actions import InvalidRequest
+
+    try:
+        answer = bootstrap.error_actions().retry(read_json(_body()), _caller())
+    except (JsonInputError, InvalidRequest) as exc:
+        return _refused(
+            HTTPStatus.BAD_REQUEST, {"message": "nothing was retried", "problems": list(exc.problems)}
+        )
+    logger.info(
+        "error list entries retried",
+        extra={"caller": _caller(), "queued": len(answer["queued"]), "not_queued": len(answer["not_queued"])},
+    )
+    return answer
+
+
+@app.post("/errors/dismiss")
+@tracer.capture_method
+def post_errors_dismiss() -> dict[str, Any] | Response[dict[str, Any]]:
+    from crmsync.sync.error_actions import InvalidRequest
+
+    try:
+        answer = bootstrap.error_actions().dismiss(read_json(_body()), _caller())
+    except (JsonInputError, InvalidRequest) as exc:
+        return _refused(
+            HTTPStatus.BAD_REQUEST, {"message": "nothing was dismissed", "problems": list(exc.problems)}
+        )
+    logger.info(
+        "error list entries dismissed", extra={"caller": _caller(), "dismissed": len(answer["dismissed"])}
+    )
+    return answer
+
+
+@app.get("/records/<record_id>/why")
+@tracer.capture_method
+def get_record_why(record_id: str) -> dict[str, Any] | Response[dict[str, Any]]:
+    from crmsync.sync.why import UnknownRecord
+
+    try:
+        return bootstrap.record_history().why(unquote(record_id))
+    except UnknownRecord as exc:
+        return _refused(HTTPStatus.NOT_FOUND, {"message": str(exc), "id": exc.record_id})
+
+
+@app.get("/runs")
+@tracer.capture_method
+def get_runs() -> dict[str, Any] | Response[dict[str, Any]]:
+    from crmsync.sync.error_actions import InvalidRequest
+    from crmsync.sync.runs import recent_runs
+
+    try:
+        return recent_runs(bootstrap.run_log(), app.current_event.query_string_parameters or {})
+    except InvalidRequest as exc:
+        return _refused(
+            HTTPStatus.BAD_REQUEST, {"message": "the query cannot be read", "problems": list(exc.problems)}
+        )
+
+
+@app.get("/fields/<object_name>")
+@tracer.capture_method
+def get_fields(object_name: str) -> dict[str, Any] | Response[dict[str, Any]]:
+    from crmsync.domain.errors import CrmError
+    from crmsync.sync.fields import UnknownObject
+
+    try:
+        return bootstrap.org_fields().fields(unquote(object_name))
+    except UnknownObject as exc:
+        return _refused(HTTPStatus.NOT_FOUND, {"message": str(exc), "object": exc.name})
+    except CrmError as exc:
+        failure = exc.failure
+        return _refused(
+            HTTPStatus.SERVICE_UNAVAILABLE,
+            {
+                "message": f"Salesforce could not describe the object: {failure.describe()}",
+                "salesforce": {
+                    "code": failure.code,
+                    "category": failure.category.value,
+                    "message": failure.message,
+                },
+            },
+        )
 
 
 @app.get("/report")

@@ -7,6 +7,7 @@ from local.bench.gateway import gateway_calls
 from local.bench.imports import cold_imports, layer_size
 from local.bench.inbound import inbound_runs
 from local.bench.manual import manual_syncs
+from local.bench.operations import why_costs
 from local.bench.outbound import outbound_runs
 
 
@@ -21,6 +22,7 @@ def main() -> None:
     cost_runs()
     manual_syncs()
     gateway_calls()
+    why_costs()
 
 
 if __name__ == "__main__":

@@ -75,6 +75,11 @@ class OrgHost:
         self.clock.advance(seconds=1)
         return edited
 
+    def update(self, sobject: str, record_id: str, fields: dict[str, Any]) -> None:
+        """A salesperson's edit of one record, a second after the last change."""
+        self.clock.advance(seconds=1)
+        self.emulator.update(sobject, record_id, fields)
+
     def lead_ids(self, tag: str) -> list[str]:
         """The Ids of the Leads of `tag` (`insert_leads`), in the order they were made."""
         return [

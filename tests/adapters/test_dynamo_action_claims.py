@@ -151,6 +151,7 @@ def test_parked_actions_read_back_oldest_first_and_leave_when_removed(dynamo: Dy
 
     store.remove([parked(2, minutes=1)])
     assert [p.message_id for p in store.waiting(limit=10)] == ["m-3", "m-1"]
+    assert (store.count(at_most=10), store.count(at_most=1)) == (2, 1)
 
 
 def test_a_message_parked_twice_is_kept_once(dynamo: DynamoTables) -> None:

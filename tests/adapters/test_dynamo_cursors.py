@@ -117,6 +117,23 @@ def test_the_last_run_is_the_newest(dynamo: DynamoTables) -> None:
     assert item["outcome"] == "cut_short"
 
 
+def test_the_last_completed_run_stays_while_later_runs_end_otherwise(dynamo: DynamoTables) -> None:
+    runs = DynamoRunLog(dynamo.state_table())
+    completed = replace(run("run-1", NOON), api_calls_by_kind={"query": 5, "limits": 1, "login": 1})
+    runs.save_run(completed)
+    runs.save_run(run("run-2", NOON + timedelta(minutes=2), outcome=RunOutcome.OVER_BUDGET))
+    runs.save_run(run("run-3", NOON + timedelta(minutes=4), outcome=RunOutcome.FAILED))
+
+    assert runs.last_completed_run(Direction.OUTBOUND) == completed
+    assert runs.last_completed_run(Direction.INBOUND) is None
+    assert [r.run_id for r in runs.recent_runs(Direction.OUTBOUND, 2)] == ["run-3", "run-2"]
+    assert runs.recent_runs(Direction.OUTBOUND, 5)[-1] == completed
+    # An idle run leaves its direction in step too
+    idle = run("run-4", NOON + timedelta(minutes=6), outcome=RunOutcome.IDLE)
+    runs.save_run(idle)
+    assert runs.last_completed_run(Direction.OUTBOUND) == idle
+
+
 def test_a_run_keeps_its_errors_by_category_and_the_api_usage_it_last_heard(dynamo: DynamoTables) -> None:
     runs = DynamoRunLog(dynamo.state_table())
     heard = replace(

@@ -106,3 +106,51 @@ def test_resolving_records_that_never_failed_deletes_nothing(dynamo: DynamoTable
 
     assert meter.units.writes == {"BatchWriteItem": 1}, "only the entry there is deleted"
     assert errors.open_errors() == []
+
+
+def test_operators_see_first_and_last_seen_dismiss_with_a_reason_and_ask_a_retry(
+    errors: DynamoErrorList,
+) -> None:
+    errors.record_errors([error("00Q1", NOON), error("00Q2", NOON, direction=Direction.INBOUND)])
+    errors.record_errors([error("00Q1", NOON + timedelta(hours=1))])
+
+    dismissed = errors.dismiss_errors(
+        ["outbound#Lead#00Q1", "outbound#Lead#00Q404", "nonsense"], "test data", "arn:me", NOON
+    )
+    retried = errors.note_retry_requested(["inbound#Lead#00Q2"], "arn:you", NOON)
+
+    assert (dismissed, retried) == (["outbound#Lead#00Q1"], ["inbound#Lead#00Q2"])
+    listed = {entry.error.key: entry for entry in errors.listed_errors()}
+    first = listed["outbound#Lead#00Q1"]
+    assert (first.first_seen, first.error.at, first.error.attempts) == (NOON, NOON + timedelta(hours=1), 2)
+    assert (first.state, first.dismissed_reason, first.dismissed_by, first.dismissed_at) == (
+        ErrorState.DISMISSED,
+        "test data",
+        "arn:me",
+        NOON,
+    )
+    second = listed["inbound#Lead#00Q2"]
+    assert (second.state, second.retry_requested_by, second.retry_requested_at) == (
+        ErrorState.RETRYING,
+        "arn:you",
+        NOON,
+    )
+    # Runs still see every entry, to resolve it when the record syncs
+    assert len(errors.open_errors()) == 2
+
+
+def test_a_record_that_fails_again_reopens_its_entry_without_the_operators_notes(
+    errors: DynamoErrorList,
+) -> None:
+    errors.record_errors([error("00Q1", NOON)])
+    errors.dismiss_errors(["outbound#Lead#00Q1"], "looked at it", "arn:me", NOON)
+
+    errors.record_errors([error("00Q1", NOON + timedelta(hours=1))])
+
+    [entry] = errors.listed_errors(Direction.OUTBOUND)
+    assert (entry.state, entry.dismissed_reason, entry.dismissed_at, entry.error.attempts) == (
+        ErrorState.OPEN,
+        None,
+        None,
+        2,
+    )

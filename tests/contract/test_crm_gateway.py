@@ -289,3 +289,29 @@ def test_describe_gives_the_objects_fields_as_salesforce_describes_them(crm: Crm
     with pytest.raises(CrmError) as unknown:
         crm.gateway.describe("Nothing__c")
     assert unknown.value.failure.code == "NOT_FOUND"
+
+
+def test_each_request_is_counted_under_its_kind(crm: Crm) -> None:
+    ids = insert_leads(crm, 30, per_second=100)
+    crm.gateway.describe("Lead")  # the real gateway's login happens before: not a kind of call
+    before = {kind: n for kind, n in crm.gateway.api_calls_by_kind.items() if kind != "login"}
+
+    calls = crm.calls_during(
+        lambda: (
+            list(crm.gateway.read_changes("Lead", ["Email"], None, crm.clock.now(), page_size=200)),
+            crm.gateway.write("Lead", WriteOperation.UPDATE, [{"Id": i, "Title": "x"} for i in ids[:2]]),
+            crm.gateway.write(
+                "Lead",
+                WriteOperation.UPDATE,
+                [{"Id": i, "Title": "y"} for i in ids],
+                batching=Batching(collection_size=10, bulk_threshold=30),
+            ),
+            crm.gateway.describe("Lead"),
+            crm.gateway.check_connection(),
+        )
+    )
+
+    after = {kind: n for kind, n in crm.gateway.api_calls_by_kind.items() if kind != "login"}
+    spent = {kind: n - before.get(kind, 0) for kind, n in after.items() if n != before.get(kind, 0)}
+    assert spent == {"query": 1, "collections": 1, "bulk_ingest": 6, "describe": 1, "limits": 1}
+    assert sum(spent.values()) == calls

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from crmsync import bootstrap
-from crmsync.domain.audit import AuditRecord, Direction, SyncError
+from crmsync.domain.audit import AuditRecord, Direction, ErrorState, SyncError
 from crmsync.domain.errors import Failure
 from crmsync.domain.records import ApiUsage, Watermark
 from crmsync.ports import RunOutcome, RunSummary, SalesforceUser
@@ -34,9 +34,13 @@ _ADAPTER_OF = {
     "record_errors": bootstrap.error_list,
     "resolve_errors": bootstrap.error_list,
     "open_errors": bootstrap.error_list,
+    "listed_errors": bootstrap.error_list,
+    "dismiss_errors": bootstrap.error_list,
+    "note_retry_requested": bootstrap.error_list,
     "save_run": bootstrap.run_log,
     "last_run": bootstrap.run_log,
     "last_completed_run": bootstrap.run_log,
+    "recent_runs": bootstrap.run_log,
     "runs_between": bootstrap.run_log,
     "last_scheduled_start": bootstrap.run_log,
     "save_scheduled_start": bootstrap.run_log,
@@ -162,6 +166,82 @@ def test_one_error_entry_per_record_and_direction_counting_its_attempts(state: A
 
     state.resolve_errors(Direction.INBOUND, [("Lead", record), ("Lead", unique("00Q"))])
     assert record not in {e.record_id for e in state.open_errors(Direction.INBOUND)}
+
+
+def test_operators_see_each_entrys_first_failure_dismiss_it_or_ask_a_retry_until_it_fails_again(
+    state: Any,
+) -> None:
+    dismissed, retried = unique("00Q"), unique("00Q")
+    state.record_errors([error(dismissed), error(retried)])
+    later = NOW + timedelta(hours=1)
+    state.record_errors(
+        [SyncError(Direction.INBOUND, "update", "Lead", dismissed, Failure.of("X", "again"), later)]
+    )
+
+    asked = [f"inbound#Lead#{dismissed}", f"inbound#Lead#{unique('00Q')}", "not a key"]
+    assert state.dismiss_errors(asked, "a test Lead", "arn:me", NOW) == [f"inbound#Lead#{dismissed}"]
+    assert state.note_retry_requested([f"inbound#Lead#{retried}"], "arn:you", later) == [
+        f"inbound#Lead#{retried}"
+    ]
+
+    listed = {entry.error.record_id: entry for entry in state.listed_errors(Direction.INBOUND)}
+    first = listed[dismissed]
+    assert (first.first_seen, first.error.at, first.error.attempts, first.error.failure.code) == (
+        NOW,
+        later,
+        2,
+        "X",
+    )
+    assert (first.state, first.dismissed_reason, first.dismissed_by, first.dismissed_at) == (
+        ErrorState.DISMISSED,
+        "a test Lead",
+        "arn:me",
+        NOW,
+    )
+    second = listed[retried]
+    assert (second.state, second.retry_requested_by, second.retry_requested_at) == (
+        ErrorState.RETRYING,
+        "arn:you",
+        later,
+    )
+    assert dismissed in {e.record_id for e in state.open_errors(Direction.INBOUND)}, "runs still resolve it"
+
+    # A new failure opens it again, without what operators noted
+    state.record_errors([error(dismissed)])
+    again = {entry.error.record_id: entry for entry in state.listed_errors(Direction.INBOUND)}[dismissed]
+    assert (again.state, again.dismissed_reason, again.first_seen) == (ErrorState.OPEN, None, NOW)
+    state.resolve_errors(Direction.INBOUND, [("Lead", dismissed), ("Lead", retried)])
+    assert not {dismissed, retried} & {e.error.record_id for e in state.listed_errors()}
+
+
+def test_the_last_completed_run_stays_while_later_runs_stop_and_the_recent_come_newest_first(
+    state: Any,
+) -> None:
+    # Later than any other run of the module's table.
+    start = datetime(2099, 6, 1, tzinfo=UTC)
+
+    def run(run_id: str, minutes: int, outcome: RunOutcome) -> RunSummary:
+        started = start + timedelta(minutes=minutes)
+        return RunSummary(
+            Direction.OUTBOUND,
+            run_id,
+            started,
+            started + timedelta(seconds=3),
+            outcome,
+            {"read": 1},
+            4,
+            {"query": 3, "limits": 1},
+        )
+
+    completed = run(unique("run"), 0, RunOutcome.COMPLETED)
+    state.save_run(completed)
+    over, failed = run(unique("run"), 1, RunOutcome.OVER_BUDGET), run(unique("run"), 2, RunOutcome.FAILED)
+    state.save_run(over)
+    state.save_run(failed)
+
+    assert state.last_completed_run(Direction.OUTBOUND) == completed
+    assert state.recent_runs(Direction.OUTBOUND, 3) == [failed, over, completed]
+    assert state.recent_runs(Direction.OUTBOUND, 1) == [failed]
 
 
 def test_the_last_run_is_the_latest_started_and_scheduled_starts_are_kept_by_name(state: Any) -> None:

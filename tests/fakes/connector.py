@@ -14,14 +14,23 @@ from crmsync.ports import RunSummary
 from crmsync.sync import control
 from crmsync.sync.actions import AutomationActions
 from crmsync.sync.activities import ActivitySync
+from crmsync.sync.error_actions import ErrorActions
 from crmsync.sync.inbound import InboundSync
 from crmsync.sync.outbound import OutboundSync
+from crmsync.sync.status import ConnectorStatus
+from crmsync.sync.why import RecordHistory
 
 from tests.fakes.activities import FakeActivityStore
 from tests.fakes.clock import FakeClock
 from tests.fakes.crm import FakeCrm
 from tests.fakes.links import FakeLinkStore
-from tests.fakes.messaging import FakeActionClaims, FakeActionQueue, FakeFailedCaptures, FakeParkedActions
+from tests.fakes.messaging import (
+    FakeActionClaims,
+    FakeActionQueue,
+    FakeFailedCaptures,
+    FakeParkedActions,
+    FakeQueueDepths,
+)
 from tests.fakes.pending import FakePendingChanges
 from tests.fakes.prospects import CONNECTOR_WRITER, FakeProspectStore
 from tests.fakes.state import FakeConfigStore, FakeStateStore, FakeSyncState
@@ -63,6 +72,7 @@ class FakeConnector:
         self.connector = FakeStateStore()
         self.config_store = FakeConfigStore(self.connector)
         self.queue = FakeActionQueue()
+        self.queue_depths = FakeQueueDepths(self.queue)
         self.claims = FakeActionClaims(self.clock)
         self.parked = FakeParkedActions()
         self.failed_captures = FakeFailedCaptures(self.clock)
@@ -196,6 +206,43 @@ class FakeConnector:
             )
             | options
         )
+
+    def status(self) -> dict[str, Any]:
+        """`GET /status`'s report now."""
+        return ConnectorStatus(
+            state=self.connector,
+            crm=self.gateway,
+            run_log=self.state,
+            error_list=self.state,
+            pending_changes=self.pending,
+            parked_actions=self.parked,
+            queues=self.queue_depths,
+            api_budget_percent=API_BUDGET_PERCENT,
+            configuration=self.configuration,
+        ).report(self.clock.now())
+
+    def error_actions(self) -> ErrorActions:
+        """`GET /errors`, `POST /errors/retry` and `POST /errors/dismiss`."""
+        return ErrorActions(
+            error_list=self.state,
+            retry_list=self.state,
+            pending_changes=self.pending,
+            prospects=self.prospects,
+            activities=self.activity_store,
+            accept_action=self._accept_action,
+            clock=self.clock,
+        )
+
+    def record_history(self) -> RecordHistory:
+        """`GET /records/{id}/why`."""
+        return RecordHistory(
+            links=self.links, prospects=self.prospects, audit_trail=self.state, error_list=self.state
+        )
+
+    def _accept_action(self, body: Mapping[str, Any]) -> Any:
+        from crmsync.sync.actions_intake import accept_action
+
+        return accept_action(body, self.prospects, self.queue, self.configuration().tags)
 
     def gateway(self) -> FakeCrm:
         """The CRM gateway, as the use cases ask for it (counted: they build it only when needed)."""

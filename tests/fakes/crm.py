@@ -30,6 +30,7 @@ cursors, Bulk results kept or lost, UTF-8 in Bulk results, request timeouts.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -52,6 +53,7 @@ from crmsync.domain.retry import RetryPolicy
 from crmsync.salesforce import soql
 from crmsync.salesforce.errors import failure_from_errors
 from crmsync.salesforce.records import read_record
+from crmsync.salesforce.session import api_call_kind
 
 from local.salesforce_emulator import INSTANCE_URL, Emulator
 from local.salesforce_emulator.errors import ApiError, RecordRefused, not_found
@@ -107,13 +109,20 @@ class FakeCrm:
         self.user_id = self.org.add_user(INTEGRATION_USER, email=INTEGRATION_USER, last_name="Integration")
         self.calls: list[CrmCall] = []
         self.api_calls = 0
+        self._calls_by_kind: Counter[str] = Counter()
         self.api_usage: ApiUsage | None = None
+
+    @property
+    def api_calls_by_kind(self) -> dict[str, int]:
+        """`api_calls` by kind, as the gateway's session counts them (no login: the fake needs none)."""
+        return dict(self._calls_by_kind)
 
     # ------------------------------------------------------------------ what a test reads
 
     def reset_counters(self) -> None:
         self.calls = []
         self.api_calls = 0
+        self._calls_by_kind.clear()
 
     def writes(self) -> list[CrmCall]:
         return [call for call in self.calls if call.kind in ("collections", "bulk")]
@@ -339,6 +348,9 @@ class FakeCrm:
     def _send(self, path: str, call: CrmCall | None, answer: Callable[[], Any]) -> Any:
         with self.org._lock:
             self.api_calls += 1
+            self._calls_by_kind[
+                api_call_kind("POST" if call is not None and call.operation else "GET", path)
+            ] += 1
             if call is not None:
                 self.calls.append(call)
             try:

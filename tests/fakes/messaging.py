@@ -47,6 +47,18 @@ class FakeActionQueue:
         return taken
 
 
+class FakeQueueDepths:
+    """The stack's queues as the status counts them: the actions queue's from `FakeActionQueue`,
+    the others as a test sets them (`depths`; None: a queue that cannot be read)."""
+
+    def __init__(self, actions: FakeActionQueue) -> None:
+        self._actions = actions
+        self.depths_set: dict[str, int | None] = {"actions_dlq": 0, "failed_captures": 0}
+
+    def depths(self) -> dict[str, int | None]:
+        return {"actions_queue": len(self._actions.bodies), **self.depths_set}
+
+
 COMPLETED_FOR = timedelta(hours=1)
 """How long a completed claim answers for its prospect (as the idempotency table keeps it)."""
 

@@ -17,10 +17,10 @@ from datetime import datetime
 from typing import Any
 
 from crmsync.config import ConfigurationTooLarge, StaleConfigurationVersion
-from crmsync.domain.audit import AuditRecord, Direction, SyncError
+from crmsync.domain.audit import AuditRecord, Direction, ErrorState, SyncError
 from crmsync.domain.errors import ConfigurationError
 from crmsync.domain.records import ApiUsage, Watermark
-from crmsync.ports import ConnectorState, RunSummary, SalesforceUser
+from crmsync.ports import ConnectorState, ListedError, RunSummary, SalesforceUser
 
 from tests.fakes.stored import instant, iso, json_text
 
@@ -45,6 +45,8 @@ class FakeSyncState:
         """Prospect id → (sort key, record): the table keeps a prospect's trail in time order."""
         self._audit_sequence: dict[str, int] = {}
         self._errors: dict[Direction, dict[tuple[str, str], SyncError]] = {d: {} for d in Direction}
+        self._listed: dict[str, ListedError] = {}
+        """Entry key → what operators see of it besides the failure: first seen, state, notes."""
         self._runs: dict[Direction, dict[str, RunSummary]] = {d: {} for d in Direction}
         self._in_step: dict[Direction, RunSummary] = {}
         self._scheduled_starts: dict[str, datetime] = {}
@@ -150,10 +152,38 @@ class FakeSyncState:
                 # What the table keeps is the state; "exhausted" is read back from it.
                 retries_exhausted=error.failure.retryable and error.retries_exhausted,
             )
+            kept = self._errors[error.direction][key]
+            listed = self._listed.get(kept.key)
+            # A new failure keeps when the record first failed and drops what operators noted.
+            self._listed[kept.key] = ListedError(
+                error=kept,
+                first_seen=listed.first_seen if listed is not None else kept.at,
+                state=kept.state,
+            )
 
     def resolve_errors(self, direction: Direction, keys: Collection[tuple[str, str]]) -> None:
         for key in keys:
-            self._errors[direction].pop(key, None)
+            gone = self._errors[direction].pop(key, None)
+            if gone is not None:
+                self._listed.pop(gone.key, None)
+
+    def listed_errors(self, direction: Direction | None = None) -> list[ListedError]:
+        return [replace(self._listed[error.key], error=error) for error in self.open_errors(direction)]
+
+    def dismiss_errors(self, keys: Collection[str], reason: str, by: str, at: datetime) -> list[str]:
+        notes = {"dismissed_reason": reason, "dismissed_by": by, "dismissed_at": instant(at)}
+        return self._note(keys, ErrorState.DISMISSED, notes)
+
+    def note_retry_requested(self, keys: Collection[str], by: str, at: datetime) -> list[str]:
+        return self._note(
+            keys, ErrorState.RETRYING, {"retry_requested_by": by, "retry_requested_at": instant(at)}
+        )
+
+    def _note(self, keys: Collection[str], state: ErrorState, notes: Mapping[str, Any]) -> list[str]:
+        found = sorted(set(keys) & set(self._listed))
+        for key in found:
+            self._listed[key] = replace(self._listed[key], state=state, **notes)
+        return found
 
     def open_errors(self, direction: Direction | None = None) -> list[SyncError]:
         directions = [direction] if direction is not None else list(Direction)
@@ -173,6 +203,7 @@ class FakeSyncState:
             started_at=at,
             finished_at=instant(summary.finished_at),
             counts={name: int(count) for name, count in summary.counts.items()},
+            api_calls_by_kind={kind: int(count) for kind, count in summary.api_calls_by_kind.items()},
             errors={category: int(count) for category, count in summary.errors.items()},
             api_usage=None
             if summary.api_usage is None
@@ -190,6 +221,9 @@ class FakeSyncState:
 
     def last_completed_run(self, direction: Direction) -> RunSummary | None:
         return self._in_step.get(direction)
+
+    def recent_runs(self, direction: Direction, limit: int) -> list[RunSummary]:
+        return list(reversed(self.runs(direction)))[:limit]
 
     def runs_between(self, direction: Direction, since: datetime, until: datetime) -> list[RunSummary]:
         low, high = iso(instant(since)), iso(instant(until))

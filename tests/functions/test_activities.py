@@ -255,6 +255,16 @@ def test_a_task_salesforce_refuses_is_listed_with_its_code_and_the_others_go(sal
     assert run_activities() == ActivityRun("completed", {})
     assert salesforce.call_log == []
 
+    # WHEN the Lead is restored and an operator retries the entry
+    salesforce.undelete(deleted_lead)
+    retried = bootstrap.error_actions().retry({"keys": [f"inbound#Task#{refused.id}"]}, by="operator")
+    assert [item["key"] for item in retried["queued"]] == [f"inbound#Task#{refused.id}"]
+
+    # THEN the next run sends the Task, and the entry clears itself
+    assert run_activities().counts["sent"] == 1
+    assert outcome_of(refused).state is ActivityState.SENT
+    assert bootstrap.error_list().open_errors() == []
+
 
 def test_salesforce_unavailable_loses_nothing_and_the_next_run_sends(salesforce: Emulator) -> None:
     # GIVEN a linked prospect's activity, and Salesforce answering 503 for now

@@ -69,7 +69,7 @@ def test_the_sample_configuration_is_loaded_with_its_version(connector: LocalSta
     assert get_config() == {"loaded": True, "version": 1, "document": SAMPLE}
     # AND the status names the version in force, and loading did not start the connector
     assert status()["config_version"] == 1
-    assert status()["connector"] == "paused"
+    assert status()["state"] == "paused"
 
 
 def test_before_any_load_get_config_shows_the_default_configuration(connector: LocalStack) -> None:
@@ -464,15 +464,15 @@ def test_a_salesforce_secret_that_cannot_be_used_is_reported_as_the_reason(
 
 
 def test_a_new_connector_is_paused_and_resume_and_pause_switch_it(connector: LocalStack) -> None:
-    assert status()["connector"] == "paused"
+    assert status()["state"] == "paused"
 
     code, body = call(load_event("http_api", "resume"))
-    assert (code, body["connector"]) == (200, "running")
-    assert status()["connector"] == "running"
+    assert (code, body["state"]) == (200, "running")
+    assert status()["state"] == "running"
 
     code, body = call(load_event("http_api", "pause"))
-    assert (code, body["connector"]) == (200, "paused")
-    assert status()["connector"] == "paused"
+    assert (code, body["state"]) == (200, "paused")
+    assert status()["state"] == "paused"
 
 
 def test_loading_a_configuration_leaves_a_running_connector_running(connector: LocalStack) -> None:
@@ -481,4 +481,4 @@ def test_loading_a_configuration_leaves_a_running_connector_running(connector: L
 
     assert put_config(with_version(SAMPLE, 2))[0] == 200
 
-    assert (status()["connector"], status()["config_version"]) == ("running", 2)
+    assert (status()["state"], status()["config_version"]) == ("running", 2)

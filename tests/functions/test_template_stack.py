@@ -212,10 +212,13 @@ def test_a_policy_allows_only_the_actions_and_resources_it_names(stack: LocalSta
     links = stack.arns["LinksTable"]
     assert not policy.allows("dynamodb:Scan", links), "it scans the links' keys-only index, not the table"
     assert policy.allows("dynamodb:Scan", f"{links}/index/by_crm_id")
-    assert not policy.allows("dynamodb:GetItem", links)
+    assert policy.allows("dynamodb:GetItem", links), "a record's story reads its link"
     assert policy.allows("secretsmanager:GetSecretValue", secret)
     assert policy.allows("sqs:SendMessage", stack.arns["ActionsQueue"])
     assert not policy.allows("sqs:SendMessage", stack.arns["ActionsDeadLetterQueue"])
+    assert policy.allows("sqs:GetQueueAttributes", stack.arns["ActionsDeadLetterQueue"]), (
+        "the status counts it"
+    )
 
 
 def test_the_event_sources_read_the_actions_queue_and_the_prospects_stream_only(stack: LocalStack) -> None:

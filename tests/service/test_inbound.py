@@ -208,6 +208,29 @@ def test_a_validation_error_on_one_record_leaves_the_other_199_written_and_is_li
     assert inbound.state.open_errors(Direction.INBOUND) == []
 
 
+def test_a_listed_record_back_in_step_after_a_retry_clears_its_entry(inbound: FakeConnector) -> None:
+    # GIVEN a synced Lead whose prospect was given an invalid email: listed
+    (bad,) = synced_leads(inbound, 1)
+    email = lead(inbound, bad)["Email"]
+    edit(inbound, [bad], email="not-an-email")
+    capture(inbound)
+    assert inbound.run_inbound().counts == {"failed": 1}
+    # AND the marketing side put the email back as Salesforce has it, seen by no change capture
+    prospect_id = inbound.links.by_crm_ids([bad])[bad].link.prospect_id
+    prospect = inbound.prospects.get_many([prospect_id])[prospect_id]
+    changed = replace(prospect, fields={**prospect.fields, "email": email})
+    assert inbound.prospects.save([ProspectChange(changed, before=prospect)]) == []
+
+    # WHEN an operator retries the entry, and the next run finds nothing to send
+    retried = inbound.error_actions().retry({"keys": [f"inbound#Lead#{bad}"]}, by="operator")
+    assert [item["key"] for item in retried["queued"]] == [f"inbound#Lead#{bad}"]
+    summary = inbound.run_inbound()
+
+    # THEN the record is in step, and its entry is gone
+    assert summary.counts == {"unchanged": 1}
+    assert inbound.state.open_errors(Direction.INBOUND) == []
+
+
 def test_a_record_failing_past_the_retry_budget_stays_listed_and_goes_when_the_prospect_changes(
     inbound: FakeConnector,
 ) -> None:

@@ -7,23 +7,17 @@ from typing import Any
 
 import pytest
 from crmsync.config import InvalidConfiguration, StaleConfigurationVersion
-from crmsync.domain.audit import Direction
-from crmsync.ports import RunOutcome
+from crmsync.domain.audit import Direction, SyncError
+from crmsync.domain.errors import CrmError, Failure
+from crmsync.ports import PendingChange, RunOutcome
 from crmsync.sync import control
-from crmsync.sync.status import connector_status
+from crmsync.sync.status import FAILING_RUNS, RISING_ERRORS
 
 from tests.fakes.connector import FakeConnector
 
 
 def status(connector: FakeConnector) -> dict[str, Any]:
-    return connector_status(
-        connector.connector,
-        connector.gateway,
-        run_log=connector.state,
-        error_list=connector.state,
-        now=connector.clock.now(),
-        configuration=connector.configuration,
-    )
+    return connector.status()
 
 
 def test_the_status_shows_each_directions_last_run_the_open_errors_and_when_runs_are_due(
@@ -41,14 +35,20 @@ def test_the_status_shows_each_directions_last_run_the_open_errors_and_when_runs
 
     report = status(connector)
 
-    assert (report["connector"], report["config_version"]) == ("running", 2)
-    outbound = report["runs"]["outbound"]
-    assert (outbound["outcome"], outbound["lag_seconds"], outbound["counts"]) == (
+    assert (report["state"], report["healthy"], report["problems"], report["config_version"]) == (
+        "running",
+        True,
+        [],
+        2,
+    )
+    outbound = report["directions"]["outbound"]
+    assert (outbound["last_run"]["outcome"], outbound["lag_seconds"], outbound["last_run"]["counts"]) == (
         RunOutcome.COMPLETED,
         60,
         dict(run.counts),
     )
-    assert report["runs"]["inbound"] is None
+    assert outbound["last_completed_run"] == outbound["last_run"]
+    assert report["directions"]["inbound"]["last_run"] is None
     assert report["open_errors"] == {"validation": 1}
     started = run.started_at
     assert report["schedules"]["outbound"]["every"] == "5 minutes"
@@ -88,7 +88,7 @@ def test_a_paused_connector_syncs_only_users_and_catches_up_once_resumed(connect
     assert (paused.outcome, dict(paused.counts)) == (RunOutcome.PAUSED, {"users": 2})
     assert connector.prospects.all() == []
     assert connector.run_inbound().outcome is RunOutcome.PAUSED
-    assert status(connector)["connector"] == "paused"
+    assert status(connector)["state"] == "paused"
 
     # WHEN the connector is resumed, THEN the next run brings the Lead created while paused
     control.resume(connector.connector)
@@ -126,3 +126,104 @@ def test_a_configuration_is_loaded_only_whole_checked_against_the_org_and_newer(
     assert connector.salesforce_reached == reached
     assert connector.configuration().version == 3
     assert connector.state.open_errors(Direction.OUTBOUND) == []
+
+
+# ------------------------------------------------------------------ the state, lag and failing
+
+
+def test_three_runs_failed_in_a_row_make_the_connector_failing_and_one_completed_run_heals_it(
+    connector: FakeConnector,
+) -> None:
+    # GIVEN a completed outbound run, then Salesforce failing every query for three runs
+    connector.run_outbound()
+    completed_at = connector.clock.now()
+    connector.salesforce.faults.server_errors(count=500, status=500, path_containing="queryAll")
+    for _ in range(FAILING_RUNS):
+        connector.later()
+        with pytest.raises(CrmError):
+            connector.run_outbound()
+
+    # WHEN the status is asked for
+    report = status(connector)
+
+    # THEN outbound is failing, says why, and its lag counts from the completed run
+    outbound = report["directions"]["outbound"]
+    assert (report["state"], report["healthy"]) == ("failing", False)
+    assert (outbound["failing"], outbound["failing_because"]) == (True, "its last 3 runs failed (failed)")
+    assert outbound["last_run"]["outcome"] == "failed"
+    assert outbound["lag_seconds"] == round((connector.clock.now() - completed_at).total_seconds())
+
+    # WHEN Salesforce is back and a run completes, THEN it is running again, in step
+    connector.salesforce.faults.recover()
+    connector.later()
+    connector.run_outbound()
+    report = status(connector)
+    assert (report["state"], report["directions"]["outbound"]["lag_seconds"]) == ("running", 0)
+
+
+def test_runs_over_the_budget_leave_the_lag_growing_and_the_state_over_budget(
+    connector: FakeConnector,
+) -> None:
+    # GIVEN a completed run, then the org past the connector's API budget for two runs
+    connector.run_outbound()
+    connector.salesforce.spend_daily_api(60_000)
+    for _ in range(2):
+        connector.later(minutes=30)
+        assert connector.run_outbound().outcome is RunOutcome.OVER_BUDGET
+
+    report = status(connector)
+
+    assert (report["state"], report["healthy"]) == ("over_budget", False)
+    assert report["directions"]["outbound"]["lag_seconds"] == 3600
+    assert report["directions"]["outbound"]["last_run"]["outcome"] == "over_budget"
+    assert report["api"]["percent"] >= report["api"]["budget_percent"] == 50
+
+
+def test_errors_rising_within_the_hour_make_a_direction_failing(connector: FakeConnector) -> None:
+    now = connector.clock.now()
+    connector.state.record_errors(
+        [
+            SyncError(Direction.INBOUND, "update", "Lead", f"00Q{n:015d}", Failure("X", "no"), now)
+            for n in range(RISING_ERRORS - 1)
+        ]
+    )
+    assert status(connector)["state"] == "running"
+
+    connector.state.record_errors(
+        [SyncError(Direction.INBOUND, "update", "Lead", "00Q-last", Failure("X", "no"), now)]
+    )
+    report = status(connector)
+
+    assert report["state"] == "failing"
+    assert report["problems"] == [
+        f"inbound: errors are rising: {RISING_ERRORS} new entries on the error list within 1 hour"
+    ]
+    # An hour later they are no longer new: open, not rising
+    connector.later(minutes=61)
+    assert status(connector)["state"] == "running"
+
+
+def test_the_status_counts_what_waits_and_a_queue_it_cannot_read_is_unknown(connector: FakeConnector) -> None:
+    connector.pending.add([PendingChange("p-1", 1)])
+    connector.queue.send({"action": "create_lead"})
+    connector.queue_depths.depths_set["actions_dlq"] = None
+
+    assert status(connector)["waiting"] == {
+        "changed_prospects": 1,
+        "parked_actions": 0,
+        "actions_queue": 1,
+        "actions_dlq": None,
+        "failed_captures": 0,
+    }
+
+
+def test_a_paused_connector_is_healthy_whatever_its_runs_did(connector: FakeConnector) -> None:
+    connector.pause()
+    connector.salesforce.spend_daily_api(90_000)
+
+    report = status(connector)
+
+    assert (report["state"], report["healthy"]) == ("paused", True)
+    # A fault is not what was asked for: Salesforce not answering makes it unhealthy, paused or not
+    connector.salesforce.faults.server_errors(count=10, status=503)
+    assert (status(connector)["state"], status(connector)["healthy"]) == ("paused", False)

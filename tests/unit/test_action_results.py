@@ -51,7 +51,11 @@ def test_a_created_record_is_audited_and_resolves_the_prospects_entries() -> Non
 
     assert result.outcome is Outcome.CREATED and result.carried_out
     assert [entry.event for entry in got.audit] == [f"created Lead {LEAD.id} by action a-1 (create_lead)"]
-    assert got.errors == [] and got.resolved == [("Lead", "p-1"), ("Contact", "p-1")]
+    assert got.errors == [] and got.resolved == [
+        ("Lead", "p-1"),
+        ("Contact", "p-1"),
+        ("AutomationAction", "p-1"),
+    ]
 
 
 def test_a_record_an_earlier_attempt_created_is_linked_and_says_how_it_was_found() -> None:

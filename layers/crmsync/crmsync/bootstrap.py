@@ -38,6 +38,7 @@ if TYPE_CHECKING:
         ParkedActions,
         PendingChanges,
         ProspectStore,
+        QueueDepths,
         ResyncJobs,
         RetryList,
         RunLog,
@@ -48,10 +49,13 @@ if TYPE_CHECKING:
     from crmsync.sync.actions import AutomationActions
     from crmsync.sync.activities import ActivitySync
     from crmsync.sync.config_plan import ConfigurationPlan
+    from crmsync.sync.error_actions import ErrorActions
+    from crmsync.sync.fields import OrgFields
     from crmsync.sync.inbound import InboundSync
     from crmsync.sync.manual import ManualSync
     from crmsync.sync.outbound import OutboundSync
     from crmsync.sync.resync import Resync
+    from crmsync.sync.why import RecordHistory
 
 
 P = ParamSpec("P")
@@ -70,7 +74,10 @@ class Settings:
     actions_queue_url: str
     salesforce_secret_arn: str
     failed_captures_queue_url: str = ""
-    """InboundSyncFunction's alone: the prospects stream mapping's on-failure queue."""
+    """The prospects stream mapping's on-failure queue: InboundSyncFunction reads it back, the
+    HTTP API's status counts it."""
+    actions_dlq_url: str = ""
+    """The actions queue's dead-letter queue (the HTTP API's status counts it)."""
     api_budget_percent: int = 50
     audit_retention_days: int = 30
     connect_timeout_seconds: float = 5.0
@@ -102,6 +109,7 @@ class Settings:
             actions_queue_url=required("CRMSYNC_ACTIONS_QUEUE_URL"),
             salesforce_secret_arn=env.get("CRMSYNC_SALESFORCE_SECRET_ARN", ""),
             failed_captures_queue_url=env.get("CRMSYNC_FAILED_CAPTURES_QUEUE_URL", ""),
+            actions_dlq_url=env.get("CRMSYNC_ACTIONS_DLQ_URL", ""),
             api_budget_percent=int(number("CRMSYNC_API_BUDGET_PERCENT", 50)),
             audit_retention_days=int(number("CRMSYNC_AUDIT_RETENTION_DAYS", 30)),
             connect_timeout_seconds=number("CRMSYNC_CONNECT_TIMEOUT_SECONDS", 5.0),
@@ -327,17 +335,65 @@ def salesforce_gateway() -> CrmGateway:
     return SalesforceGateway(session, api_version=credentials().api_version)
 
 
-def status() -> dict[str, Any]:
-    from crmsync.sync.status import connector_status
+@cache
+def queue_depths() -> QueueDepths:
+    from crmsync.aws.queue_depths import SqsQueueDepths
 
-    return connector_status(
-        state_store(),
-        salesforce_gateway,
+    config = settings()
+    return SqsQueueDepths(
+        _sqs_client(),
+        {
+            "actions_queue": config.actions_queue_url,
+            "actions_dlq": config.actions_dlq_url,
+            "failed_captures": config.failed_captures_queue_url,
+        },
+    )
+
+
+def status() -> dict[str, Any]:
+    from crmsync.sync.status import ConnectorStatus
+
+    return ConnectorStatus(
+        state=state_store(),
+        crm=salesforce_gateway,
         run_log=run_log(),
         error_list=error_list(),
-        now=clock().now(),
+        pending_changes=pending_changes(),
+        parked_actions=parked_actions(),
+        queues=queue_depths(),
+        api_budget_percent=settings().api_budget_percent,
         configuration=configuration,
+        resync=lambda: resync_jobs().current(),
+    ).report(clock().now())
+
+
+def error_actions() -> ErrorActions:
+    """The operators' error list: list, retry, dismiss."""
+    from crmsync.sync.error_actions import ErrorActions
+
+    return ErrorActions(
+        error_list=error_list(),
+        retry_list=retry_list(),
+        pending_changes=pending_changes(),
+        prospects=prospect_store(),
+        activities=activity_store(),
+        accept_action=accept_action,
+        clock=clock(),
     )
+
+
+def record_history() -> RecordHistory:
+    from crmsync.sync.why import RecordHistory
+
+    return RecordHistory(
+        links=link_store(), prospects=prospect_store(), audit_trail=audit_trail(), error_list=error_list()
+    )
+
+
+def org_fields() -> OrgFields:
+    from crmsync.sync.fields import OrgFields
+
+    return OrgFields(crm=salesforce_gateway, configuration=configuration)
 
 
 def health_report(*, since: str | None, until: str | None) -> dict[str, Any]:
@@ -661,6 +717,7 @@ def reset() -> None:
         _sqs_client,
         actions_queue,
         failed_captures,
+        queue_depths,
         salesforce_gateway,
     ):
         built.cache_clear()

@@ -9,7 +9,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from crmsync.domain.activities import Activity, ActivityState, ClickKey, StoredActivity
-from crmsync.domain.audit import AuditRecord, Direction, SyncError
+from crmsync.domain.audit import AuditRecord, Direction, ErrorState, SyncError
 from crmsync.domain.lifecycle import LinkChange, StoredLink
 from crmsync.domain.prospect import Prospect, ProspectChange
 from crmsync.domain.records import (
@@ -69,6 +69,12 @@ class CrmGateway(Protocol):
     @property
     def api_calls(self) -> int:
         """API requests this gateway made so far (what a run spent: the difference)."""
+        ...
+
+    @property
+    def api_calls_by_kind(self) -> Mapping[str, int]:
+        """`api_calls` so far by kind (query, query_more, collections, bulk_ingest, bulk_query,
+        limits, describe, rest), and the logins (login)."""
         ...
 
 
@@ -259,13 +265,21 @@ class RunOutcome(StrEnum):
     """A scheduled tick before the schedule's interval has passed."""
     SALESFORCE_UNAVAILABLE = "salesforce_unavailable"
     """Salesforce failed in a way worth retrying (activities)."""
+    FAILED = "failed"
+    """The run raised (Salesforce or DynamoDB unreachable, a refused login): its summary is kept
+    with what it counted, and the invocation fails."""
 
     @property
     def in_step(self) -> bool:
         """Whether a run that ended so left its direction in step: it read or sent all there was
         (`completed`), or nothing waited (`idle`). Only such a run resets the direction's lag; a
-        run paused, over budget, cut short or busy leaves the lag growing."""
+        run paused, over budget, cut short or failed leaves the lag growing."""
         return self in (RunOutcome.COMPLETED, RunOutcome.IDLE)
+
+    @property
+    def failed(self) -> bool:
+        """Whether the run could not do its work (`docs/guide/operating.md`: "failing")."""
+        return self in (RunOutcome.FAILED, RunOutcome.SALESFORCE_UNAVAILABLE)
 
 
 @dataclass(frozen=True)
@@ -284,6 +298,13 @@ class RunSummary:
     api_usage: ApiUsage | None = None
     """The org's daily API usage as Salesforce last reported it to the run (None: the run made
     no Salesforce call)."""
+    api_calls_by_kind: Mapping[str, int] = field(default_factory=dict)
+    """The run's Salesforce API calls by kind (`salesforce.session.api_call_kind`; kinds not
+    called left out)."""
+
+    @property
+    def duration_s(self) -> float:
+        return (self.finished_at - self.started_at).total_seconds()
 
 
 # What the runs keep between them, one protocol per concern (the built-in stores all live in the
@@ -340,6 +361,21 @@ class AuditTrail(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class ListedError:
+    """An entry of the error list as an operator sees it: the failure as last reported, when the
+    record first failed, its state, and who dismissed it or asked for a retry, when and why."""
+
+    error: SyncError
+    first_seen: datetime
+    state: ErrorState
+    dismissed_reason: str | None = None
+    dismissed_by: str | None = None
+    dismissed_at: datetime | None = None
+    retry_requested_by: str | None = None
+    retry_requested_at: datetime | None = None
+
+
 class ErrorList(Protocol):
     """The records that failed to sync, one entry per record and direction, until they sync."""
 
@@ -351,7 +387,21 @@ class ErrorList(Protocol):
         """Remove the entries of these (sObject, record id) pairs, if any: they synced."""
         ...
 
-    def open_errors(self, direction: Direction | None = None) -> list[SyncError]: ...
+    def open_errors(self, direction: Direction | None = None) -> list[SyncError]:
+        """Every entry, dismissed ones too: a record that syncs clears its entry either way."""
+        ...
+
+    def listed_errors(self, direction: Direction | None = None) -> list[ListedError]:
+        """Every entry as operators see it, in key order (`SyncError.key`)."""
+        ...
+
+    def dismiss_errors(self, keys: Collection[str], reason: str, by: str, at: datetime) -> list[str]:
+        """Take these entries (`SyncError.key`) off the open list; returns the keys found."""
+        ...
+
+    def note_retry_requested(self, keys: Collection[str], by: str, at: datetime) -> list[str]:
+        """Mark these entries as retrying at an operator's request; returns the keys found."""
+        ...
 
 
 class RunLog(Protocol):
@@ -363,6 +413,10 @@ class RunLog(Protocol):
 
     def last_completed_run(self, direction: Direction) -> RunSummary | None:
         """The last run of `direction` that left it in step (`RunOutcome.in_step`)."""
+        ...
+
+    def recent_runs(self, direction: Direction, limit: int) -> list[RunSummary]:
+        """Up to `limit` of the latest runs of `direction`, newest first."""
         ...
 
     def runs_between(self, direction: Direction, since: datetime, until: datetime) -> list[RunSummary]:
@@ -400,6 +454,15 @@ class ActionQueue(Protocol):
 
     def send(self, message: Mapping[str, Any]) -> None:
         """Put one message (a JSON object) on the queue; raises `QueueError` when it cannot."""
+        ...
+
+
+class QueueDepths(Protocol):
+    """How many messages wait in the stack's queues (the actions queue, its dead-letter queue,
+    the failed stream batches), for the status."""
+
+    def depths(self) -> dict[str, int | None]:
+        """Queue name → messages waiting (None: the queue could not be read)."""
         ...
 
 

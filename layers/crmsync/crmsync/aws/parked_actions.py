@@ -9,7 +9,7 @@ Access pattern (table keys `pk`, `sk`):
   `body` (the message as received), `sent_at`. No TTL: a parked action stays until it is
   carried out. A redelivered message has its id and send time, so parking it again writes the
   same item. One consistent query, oldest first, reads them back; a `COUNT` query counts them
-  for the metrics.
+  for the status and the metrics.
 """
 
 from __future__ import annotations

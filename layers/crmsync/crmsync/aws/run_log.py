@@ -2,14 +2,15 @@
 
 Access patterns (table keys `pk`, `sk`; `expires_at` is the table's TTL, epoch seconds):
 - run: `pk="run#<direction>"`, `sk="<ISO started_at>#<run id>"` → the `RunSummary`
-  (`direction`, `run_id`, `started_at`, `finished_at`, `outcome`, `counts`, `api_calls`; its
-  `errors` by category, and `api_used`/`api_limit` when the run heard from Salesforce),
-  `expires_at` = start + 90 days. The last run is a query newest first, limit 1; the runs of a
-  period (the health report) one query on the sort key's range.
+  (`direction`, `run_id`, `started_at`, `finished_at`, `outcome`, `counts`, `api_calls`,
+  `api_calls_by_kind`; its `errors` by category, and `api_used`/`api_limit` when the run heard
+  from Salesforce), `expires_at` = start + 90 days. The last runs are a query newest first
+  (limit 1 for the last, `GET /runs` a few); the runs of a period (the health report) one
+  query on the sort key's range.
 - last run that left a direction in step: `pk="run_in_step"`, `sk=<direction>` → the same
   attributes, no TTL; written beside the run's item in one `BatchWriteItem` when the run
   completed or found nothing to do, so the lag since it is one `GetItem` however many runs
-  went over budget since.
+  went over budget or failed since.
 - scheduled start: `pk="schedule"`, `sk=<run name>` → `started_at`: when the last scheduled run
   that went ahead started; the configuration's interval counts from it. No TTL.
 Instants are ISO-8601 in UTC with microseconds, so the runs' sort keys sort in time order.
@@ -47,6 +48,7 @@ class DynamoRunLog:
             "outcome": summary.outcome.value,
             "counts": dict(summary.counts),
             "api_calls": summary.api_calls,
+            "api_calls_by_kind": dict(summary.api_calls_by_kind),
             "expires_at": epoch_seconds(summary.started_at + RUN_RETENTION),
         }
         if summary.errors:
@@ -63,8 +65,12 @@ class DynamoRunLog:
         )
 
     def last_run(self, direction: Direction) -> RunSummary | None:
-        newest = self._table.query(key_equals("pk", f"run#{direction}"), newest_first=True, limit=1)
-        return _run_summary(newest[0]) if newest else None
+        newest = self.recent_runs(direction, 1)
+        return newest[0] if newest else None
+
+    def recent_runs(self, direction: Direction, limit: int) -> list[RunSummary]:
+        newest = self._table.query(key_equals("pk", f"run#{direction}"), newest_first=True, limit=limit)
+        return [_run_summary(item) for item in newest]
 
     def last_completed_run(self, direction: Direction) -> RunSummary | None:
         item = self._table.get({"pk": IN_STEP_PARTITION, "sk": direction.value}, consistent=False)
@@ -99,6 +105,7 @@ def _run_summary(item: Mapping[str, Any]) -> RunSummary:
         outcome=RunOutcome(item["outcome"]),
         counts={name: int(count) for name, count in item.get("counts", {}).items()},
         api_calls=int(item.get("api_calls", 0)),
+        api_calls_by_kind={kind: int(count) for kind, count in item.get("api_calls_by_kind", {}).items()},
         errors={category: int(count) for category, count in item.get("errors", {}).items()},
         api_usage=None if used is None or limit is None else ApiUsage(int(used), int(limit)),
     )

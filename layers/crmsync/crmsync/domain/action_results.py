@@ -235,6 +235,7 @@ def action_report(
                     crm_type=crm.object.value if crm else "",
                     crm_id=crm.id if crm else "",
                     event=event,
+                    rule=f"action: {result.outcome}",
                 )
             )
             before = result.facts.prospect.assigned_user if result.facts.prospect else None
@@ -246,7 +247,10 @@ def action_report(
                     )
                 )
         if result.outcome in (Outcome.CREATED, Outcome.LINKED, Outcome.ALREADY_LINKED):
+            # Whichever way an earlier action for the prospect failed: as the record it would
+            # create, or as a message that named no action kind.
             resolved += [(crm.value, action.prospect_id) for crm in (CrmObject.LEAD, CrmObject.CONTACT)]
+            resolved.append((ACTION_OBJECT, action.prospect_id))
     return Report(Direction.INBOUND, audit, errors, resolved)
 
 

@@ -36,6 +36,8 @@ DESCRIPTION_LENGTH = 32_000
 """Task.Subject and Task.Description lengths in every org."""
 
 TASK_STATUS = "Completed"
+TASK_OBJECT = "Task"
+"""The error list's object for a Task Salesforce refused (record id: the activity)."""
 
 
 class ActivityType(StrEnum):
@@ -263,12 +265,15 @@ def settle_sent(
     waited_for_link: bool,
     at: datetime,
     run_id: str,
+    listed: Collection[str] = (),
 ) -> Settled:
     """The activities sent, with Salesforce's result for each Task: sent; refused for now (a
     locked row, the API limit: it waits for the next run); or refused for good (failed, and
-    listed in the error list)."""
+    listed in the error list). `listed`: the ids of activities with an error list entry (a
+    Task refused before, retried since), resolved once sent."""
     outcomes: list[StoredActivity] = []
     errors: list[SyncError] = []
+    resolved: list[tuple[str, str]] = []
     audited: list[tuple[ActivityDecision, str]] = []
     counts: Counter[str] = Counter()
     for decision, result in zip(decisions, results, strict=True):
@@ -280,6 +285,8 @@ def settle_sent(
             )
             audited.append((decision, f"sent as Task {result.record_id}"))
             counts["sent"] += 1
+            if activity.id in listed:
+                resolved.append((TASK_OBJECT, activity.id))
         elif failure.retryable:
             counts["retry_later"] += 1
             if waited_for_link:
@@ -297,7 +304,7 @@ def settle_sent(
                 SyncError(
                     direction=Direction.INBOUND,
                     operation="task",
-                    sobject="Task",
+                    sobject=TASK_OBJECT,
                     record_id=activity.id,
                     failure=failure,
                     at=at,
@@ -306,7 +313,7 @@ def settle_sent(
             )
             audited.append((decision, f"refused by Salesforce: {failure.describe()}"))
             counts["failed"] += 1
-    return Settled(outcomes, Report(Direction.INBOUND, _audit(audited, at, run_id), errors), counts)
+    return Settled(outcomes, Report(Direction.INBOUND, _audit(audited, at, run_id), errors, resolved), counts)
 
 
 def _audit(entries: Iterable[tuple[ActivityDecision, str]], at: datetime, run_id: str) -> list[AuditRecord]:
@@ -320,6 +327,7 @@ def _audit(entries: Iterable[tuple[ActivityDecision, str]], at: datetime, run_id
             crm_type=decision.link.link.crm.object.value,
             crm_id=decision.link.link.crm.id,
             event=f"{decision.activity.type} activity {decision.activity.id} {what}",
+            rule=f"activities: {decision.decision}",
         )
         for decision, what in entries
         if decision.link is not None

@@ -44,7 +44,10 @@ class ErrorState(StrEnum):
     OPEN = "open"
     """Waits for the record to change again on either side, or for a retry on request."""
     RETRYING = "retrying"
-    """Transient: retried by the next run on its own."""
+    """Transient, or a retry an operator asked for: retried by the next run on its own."""
+    DISMISSED = "dismissed"
+    """An operator took it off the open list, with a reason; it is kept until the record syncs
+    or fails again (then it is open again)."""
 
 
 @dataclass(frozen=True)

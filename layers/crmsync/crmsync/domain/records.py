@@ -163,6 +163,7 @@ class FieldDescription:
     nillable: bool = True
     calculated: bool = False
     external_id: bool = False
+    label: str = ""
 
 
 @dataclass(frozen=True)

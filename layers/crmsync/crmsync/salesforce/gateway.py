@@ -91,6 +91,14 @@ class SalesforceGateway:
         return self._session.api_calls
 
     @property
+    def api_calls_by_kind(self) -> dict[str, int]:
+        """`api_calls` by kind (`session.api_call_kind`), and the logins (`login`)."""
+        kinds = dict(self._session.calls_by_kind)
+        if self._session.logins:
+            kinds["login"] = self._session.logins
+        return kinds
+
+    @property
     def _client(self) -> Salesforce:
         if self._sf is None:
             token = self._session.token
@@ -203,6 +211,7 @@ class SalesforceGateway:
                     nillable=bool(f.get("nillable")),
                     calculated=bool(f.get("calculated")),
                     external_id=bool(f.get("externalId")),
+                    label=str(f.get("label") or ""),
                 )
                 for f in data["fields"]
             },

@@ -4,12 +4,14 @@ simple-salesforce, its Bulk 2.0 client and our token requests all share this ses
 rules below hold for every call without each call site remembering them: a timeout on every
 request, the current access token on every API request, one re-login when Salesforce says the
 session expired, and the org's API usage read from `Sforce-Limit-Info` on every response, with
-the time it was read.
+the time it was read. It also counts the API requests by kind (`api_call_kind`), for each
+run's summary: which kind of call an API budget went on.
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -39,6 +41,7 @@ class SalesforceSession(requests.Session):
         self._token: AccessToken | None = None
         self.api_usage: ApiUsage | None = None
         self.api_calls = 0
+        self.calls_by_kind: Counter[str] = Counter()
         self.logins = 0
 
     @property
@@ -69,6 +72,7 @@ class SalesforceSession(requests.Session):
         headers["Authorization"] = f"Bearer {self.token.access_token}"
         response = super().request(method, url, *args, **{**kwargs, "headers": headers})
         self.api_calls += 1
+        self.calls_by_kind[api_call_kind(str(method), str(url))] += 1
         self._note_usage(response)
         return response
 
@@ -78,6 +82,32 @@ class SalesforceSession(requests.Session):
             self.api_usage = ApiUsage(
                 used=int(match.group(1)), limit=int(match.group(2)), read_at=self.clock()
             )
+
+
+_VERSIONED_PATH = re.compile(r"/services/data/v[\d.]+/([^?]*)")
+
+
+def api_call_kind(method: str, url: str) -> str:
+    """Which kind of API request `url` is: `query` (a SOQL query, queryAll too), `query_more`
+    (the next page of one), `collections` (sObject Collections), `bulk_ingest` and `bulk_query`
+    (Bulk API 2.0 jobs, their polls and results), `limits`, `describe`, or `rest` (any other)."""
+    match = _VERSIONED_PATH.search(url)
+    path = match.group(1).rstrip("/") if match else ""
+    if path in ("query", "queryAll"):  # the SOQL goes in the parameters
+        return "query"
+    if path.startswith(("query/", "queryAll/")):  # `nextRecordsUrl`: a locator in the path
+        return "query_more"
+    if path.startswith("composite/sobjects"):
+        return "collections"
+    if path.startswith("jobs/ingest"):
+        return "bulk_ingest"
+    if path.startswith("jobs/query"):
+        return "bulk_query"
+    if path == "limits":
+        return "limits"
+    if path.endswith("/describe") and method.upper() == "GET":
+        return "describe"
+    return "rest"
 
 
 def _is_expired_session(response: requests.Response) -> bool:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 from crmsync.config import ActivitySettings
 from crmsync.domain.activities import (
+    TASK_OBJECT,
     Activity,
     ActivityDecision,
     ActivityState,
@@ -34,6 +35,7 @@ from crmsync.domain.activities import (
     settle_sent,
     settle_unsent,
 )
+from crmsync.domain.audit import Direction
 from crmsync.domain.errors import CrmError
 from crmsync.domain.lifecycle import LinkStatus
 from crmsync.domain.records import Batching, Watermark, WriteOperation
@@ -173,6 +175,7 @@ class ActivitiesRun:
         self._context = context
         self._batch_size = batch_size
         self._link_checks = link_checks
+        self._tasks_listed: set[str] | None = None
 
     def execute(self) -> RunOutcome:
         try:
@@ -245,7 +248,7 @@ class ActivitiesRun:
 
     def _write(self, decisions: Sequence[ActivityDecision], waited_for_link: bool) -> None:
         results = self._crm().write(
-            "Task", WriteOperation.CREATE, [d.task or {} for d in decisions], batching=self._batching
+            TASK_OBJECT, WriteOperation.CREATE, [d.task or {} for d in decisions], batching=self._batching
         )
         self._keep(
             settle_sent(
@@ -254,8 +257,17 @@ class ActivitiesRun:
                 waited_for_link=waited_for_link,
                 at=self._clock.now(),
                 run_id=self._context.run_id,
+                listed=self._listed_tasks(),
             )
         )
+
+    def _listed_tasks(self) -> set[str]:
+        """The activities whose Task is on the error list (read once, when the run first
+        sends): a retried one that is sent clears its entry."""
+        if self._tasks_listed is None:
+            listed = self._reports.error_list.open_errors(Direction.INBOUND)
+            self._tasks_listed = {error.record_id for error in listed if error.sobject == TASK_OBJECT}
+        return self._tasks_listed
 
     def _keep(self, settled: Settled) -> None:
         if settled.outcomes:

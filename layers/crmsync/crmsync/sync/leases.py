@@ -67,6 +67,7 @@ def run_summary(
     outcome: RunOutcome,
     counts: Mapping[str, int],
     api_calls: int,
+    api_calls_by_kind: Mapping[str, int] | None = None,
     errors: Mapping[str, int] | None = None,
     api_usage: ApiUsage | None = None,
 ) -> RunSummary:
@@ -78,6 +79,7 @@ def run_summary(
         outcome=outcome,
         counts=dict(counts),
         api_calls=max(api_calls, 0),
+        api_calls_by_kind={kind: count for kind, count in (api_calls_by_kind or {}).items() if count > 0},
         errors=dict(errors or {}),
         api_usage=api_usage,
     )
@@ -94,6 +96,10 @@ class Run(Protocol):
         ...
 
     def api_calls(self) -> int: ...
+
+    def api_calls_by_kind(self) -> Mapping[str, int]:
+        """`api_calls` by kind (`CrmGateway.api_calls_by_kind`)."""
+        ...
 
     def errors(self) -> Mapping[str, int]:
         """The error list entries the run kept, by category."""
@@ -134,8 +140,15 @@ def run_under_lease(
             return _skipped(direction, run_id, started, clock, RunOutcome.BUSY)
         if every is not None:
             run_log.save_scheduled_start(lease, started)
-        run = start()
-        outcome = run.execute()
+        run: Run | None = None
+        try:
+            run = start()
+            outcome = run.execute()
+        except Exception:
+            # The invocation fails (Lambda reports it); the run is kept as `failed` so that the
+            # status sees a direction failing, and its lag keeps growing.
+            _keep_failed_run(direction, run_id, started, clock=clock, run_log=run_log, run=run)
+            raise
     summary = run_summary(
         direction,
         run_id,
@@ -144,11 +157,30 @@ def run_under_lease(
         outcome=outcome,
         counts=run.counts,
         api_calls=run.api_calls(),
+        api_calls_by_kind=run.api_calls_by_kind(),
         errors=run.errors(),
         api_usage=run.api_usage(),
     )
     run_log.save_run(summary)
     return summary
+
+
+def _keep_failed_run(
+    direction: Direction, run_id: str, started: datetime, *, clock: Clock, run_log: RunLog, run: Run | None
+) -> None:
+    summary = run_summary(
+        direction,
+        run_id,
+        started=started,
+        finished=clock.now(),
+        outcome=RunOutcome.FAILED,
+        counts=run.counts if run is not None else {},
+        api_calls=run.api_calls() if run is not None else 0,
+        api_calls_by_kind=run.api_calls_by_kind() if run is not None else None,
+    )
+    # Never in the way of the failure itself: a store that failed the run may fail this too.
+    with suppress(Exception):
+        run_log.save_run(summary)
 
 
 def _skipped(

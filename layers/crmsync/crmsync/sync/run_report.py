@@ -61,8 +61,9 @@ COUNTED_UP_TO = 100_000
 """Waiting changes and parked actions are counted up to this (a `COUNT` query reads about 1 MB
 a call: a few calls at most)."""
 
-FAILED = "failed"
-"""The outcome a run that raised is published as (`RunFailed`); it keeps no summary."""
+FAILED = RunOutcome.FAILED.value
+"""The outcome a run that raised is published as (`RunFailed`), from its handler; the run log
+keeps its summary as `failed` (`sync/leases.py`), which the status counts."""
 
 
 def metric_name(count: str) -> str:

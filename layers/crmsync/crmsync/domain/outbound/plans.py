@@ -174,7 +174,9 @@ def outbound_report(
             "crm_type": plan.crm.object.value,
             "crm_id": plan.crm.id,
         }
-        audit += [AuditRecord(**about, event=event) for event in plan.events]
+        # A lifecycle event's rule is the lifecycle rule that applied (docs/guide/lifecycle.md).
+        rule = f"lifecycle: {plan.outcome}"
+        audit += [AuditRecord(**about, event=event, rule=rule) for event in plan.events]
         audit += [
             AuditRecord(
                 **about,

@@ -273,7 +273,8 @@ class InboundSender:
                         listed.append(change)
                 continue
             self._counts[plan.outcome.value] += 1
-            if plan.link is not None and result is not None:
+            # Written, or found in step (nothing to send: a listed record put right meanwhile).
+            if plan.link is not None and (result is not None or plan.outcome is InboundOutcome.UNCHANGED):
                 key = (plan.link.link.crm.object.sobject, plan.link.link.crm.id)
                 if key in self._open_errors:
                     synced.append(key)

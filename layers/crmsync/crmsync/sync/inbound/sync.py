@@ -238,10 +238,16 @@ class InboundRun:
         self._max_batch = max_batch
         self._calls_at_start: int | None = None
         """The gateway's call count when this run first needed Salesforce (None: it never did)."""
+        self._kinds_at_start: Counter[str] = Counter()
         self._errors_at_start = stores.reports.errors_kept.copy()
 
     def api_calls(self) -> int:
         return 0 if self._calls_at_start is None else self._crm().api_calls - self._calls_at_start
+
+    def api_calls_by_kind(self) -> dict[str, int]:
+        if self._calls_at_start is None:
+            return {}
+        return dict(Counter(self._crm().api_calls_by_kind) - self._kinds_at_start)
 
     def errors(self) -> dict[str, int]:
         return self._stores.reports.errors_since(self._errors_at_start)
@@ -301,4 +307,5 @@ class InboundRun:
         crm = self._crm()
         if self._calls_at_start is None:
             self._calls_at_start = crm.api_calls
+            self._kinds_at_start = Counter(crm.api_calls_by_kind)
         self._budget.check(crm)

@@ -144,6 +144,7 @@ class OutboundRun:
         self._new_prospect_id = new_prospect_id
         self._cursor = ChangeCursor(stores.watermarks, stores.retry_list)
         self._calls_at_start = crm.api_calls
+        self._kinds_at_start = Counter(crm.api_calls_by_kind)
         self._errors_at_start = stores.reports.errors_kept.copy()
         # Records stamped in the current second may still be joined by others with a lower
         # Id; reading up to the start of this second keeps the (stamp, Id) watermark exact.
@@ -151,6 +152,9 @@ class OutboundRun:
 
     def api_calls(self) -> int:
         return self._crm.api_calls - self._calls_at_start
+
+    def api_calls_by_kind(self) -> dict[str, int]:
+        return dict(Counter(self._crm.api_calls_by_kind) - self._kinds_at_start)
 
     def errors(self) -> dict[str, int]:
         return self._stores.reports.errors_since(self._errors_at_start)
