@@ -22,6 +22,7 @@ from crmsync_cli.output import NOT_SENT, REFUSED, Output
 from rich.console import Console
 
 from local.aws_stack import LocalStack
+from local.runtime import http_api
 from local.runtime.aws import free_port
 from local.runtime.connector import LocalConnector
 from local.runtime.functions import LocalFunctions
@@ -215,14 +216,23 @@ def test_report_writes_the_periods_health_as_one_page_and_a_period_it_cannot_rep
     assert not refused.exists()
 
 
-@pytest.mark.skip(
-    reason="every route the command calls is served now: needs a stack without one (lead: rework)"
-)
-def test_a_route_the_stack_does_not_have_says_so(local_stack: str) -> None:
-    answered = crmsync("--local", "resync", "Lead")
+def test_a_route_the_stack_does_not_have_says_so(
+    connector: LocalStack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a stack deployed before resync existed: its template has no /resync routes
+    every_route = http_api.template_routes()
+    monkeypatch.setattr(
+        http_api, "template_routes", lambda: [route for route in every_route if route.path != "/resync"]
+    )
+    with serve_http_api() as url:
+        stack_file = tmp_path / "stack.json"
+        stack_file.write_text(json.dumps({"url": url, "pid": 0}))
+        monkeypatch.setenv("CRMSYNC_LOCAL_STACK", str(stack_file))
+
+        answered = crmsync("--local", "resync", "Lead")
 
     assert answered.code == REFUSED
-    assert answered.err.startswith(f"crmsync: the connector at {local_stack} does not have this route")
+    assert answered.err.startswith(f"crmsync: the connector at {url} does not have this route")
 
 
 def test_nothing_answering_at_the_local_address_says_to_start_the_stack(
