@@ -28,6 +28,7 @@ from local.runtime.connector import LocalConnector
 from local.runtime.functions import LocalFunctions
 from local.runtime.http_api import serve_http_api
 from local.runtime.local_stack import seed
+from local.runtime.schedules import let_schedules_pass
 from local.salesforce_emulator import Emulator
 
 SAMPLE = Path(__file__).resolve().parents[2] / "config" / "crmsync.sample.json"
@@ -277,3 +278,90 @@ def test_the_local_stacks_seeding_leaves_what_the_readme_shows(
     assert answered.code == 0
     assert answered.lines[0].startswith("RUNNING  healthy")
     assert "Open errors  duplicate 1  ·  validation 1   (crmsync errors)" in answered.lines
+
+
+def test_an_operator_walks_the_seeded_stack_with_every_command(
+    local_stack: str, stack: LocalStack, emulator: Emulator, tmp_path: Path
+) -> None:
+    # GIVEN the stack `make local` leaves: records synced both ways, two open errors
+    functions = LocalFunctions(LocalConnector(emulator, stack, moto_url=None, salesforce_url=""))
+    seeded = seed(functions, emulator)
+    refused_key = f"inbound#Lead#{seeded.leads[1]}"
+
+    # errors: each entry with Salesforce's code and message, its key, and the count by category
+    listed = crmsync("--local", "errors")
+    assert listed.code == 0
+    assert "INVALID_EMAIL_ADDRESS (validation): Email: invalid email address:" in listed.out
+    assert f"key {refused_key}" in [line.strip() for line in listed.lines]
+    assert "2 entries: validation 1, duplicate 1" in [line.strip() for line in listed.lines]
+    exported = tmp_path / "errors.csv"
+    assert crmsync("--local", "errors", "export", str(exported)).code == 0
+    assert len(exported.read_text().splitlines()) == 3  # a header and the two entries
+
+    # retry of a record that still fails: queued, and after the next run open again, 2 attempts
+    retried = crmsync("--local", "errors", "retry", refused_key)
+    assert retried.code == 0, retried.err
+    functions.capture()
+    let_schedules_pass("inbound")
+    functions.inbound_tick()
+    again = json.loads(crmsync("--local", "errors", "--category", "validation", "--json").out)
+    assert [(entry["key"], entry["attempts"]) for entry in again["errors"]] == [(refused_key, 2)]
+
+    # dismiss needs a reason, and then the entry leaves the open list
+    with pytest.raises(SystemExit) as usage:
+        crmsync("--local", "errors", "dismiss", refused_key)
+    assert usage.value.code == 2
+    dismissed = crmsync("--local", "errors", "dismiss", refused_key, "--reason", "bad address, asked sales")
+    assert dismissed.code == 0, dismissed.err
+    assert "1 entries: duplicate 1" in crmsync("--local", "errors").out.replace("1 entry:", "1 entries:")
+
+    # why: the record's timeline with the rule of each change, its link history; an unknown id
+    why = crmsync("--local", "why", seeded.edited_both_ways)
+    assert why.code == 0
+    assert f"Prospect {seeded.edited_both_ways}  ↔  Lead {seeded.leads[0]}" in why.lines
+    assert any("phone: '+1 555 0100' → '+44 20 7946 0000'  (most_recent:" in line for line in why.lines)
+    assert "Link history" in why.lines
+    unknown = crmsync("--local", "why", "00Q000000000000")
+    assert unknown.code == REFUSED
+    assert (
+        "'00Q000000000000' is neither a prospect nor a Salesforce record the connector knows" in unknown.err
+    )
+
+    # sync: one record, now, with the API calls it spent against its bound
+    synced = crmsync("--local", "sync", seeded.edited_both_ways)
+    assert synced.code == 0
+    assert "Salesforce API calls: 1 (at most 4)" in synced.lines
+
+    # runs: each run with its API calls by kind
+    runs = crmsync("--local", "runs")
+    assert runs.code == 0
+    assert any(line.startswith("4 runs, ") or " runs, " in line for line in runs.lines)
+    assert "query" in runs.out
+
+    # fields: the org's fields and how each is mapped
+    fields = crmsync("--local", "fields", "Lead")
+    assert fields.code == 0
+    assert any(line.startswith("Marketing_Score__c") and "score (marketing)" in line for line in fields.lines)
+
+    # config plan: a dry run that writes nothing; an invalid document names its problems
+    planned = crmsync("--local", "config", "plan", str(SAMPLE), "--sample", "3")
+    assert planned.code == 0
+    assert planned.lines[0].startswith("Dry run over 3 linked records:")
+    assert planned.lines[0].endswith("Nothing was written.")
+    invalid = tmp_path / "invalid.json"
+    invalid.write_text(json.dumps({"version": 2, "objects": {"leads": "yes"}}))
+    refused_plan = crmsync("--local", "config", "plan", str(invalid))
+    assert refused_plan.code != 0
+    assert "objects" in refused_plan.out + refused_plan.err
+
+    # resync: the whole object read again, its progress followed to the end
+    def a_tick_passes(_: float) -> None:  # while the command waits, the schedule advances it
+        let_schedules_pass("outbound")
+        functions.outbound_tick()
+
+    out = io.StringIO()
+    output = Output(out=Console(file=out, width=80), err=Console(file=out, width=80))
+    assert main(["--local", "resync", "Lead", "--wait"], output=output, sleep=a_tick_passes) == 0
+    assert (
+        out.getvalue().splitlines()[-1].startswith("Resync Lead: 8 of 8 read, 0 applied (done")
+    )  # all in step
