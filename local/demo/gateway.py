@@ -86,7 +86,7 @@ def gateway_demo(emulator: Emulator, clock: ManualClock, started: float) -> None
         call_status_route,
         lambda s: 0,
         lambda s: (
-            f"connector {s['connector']}, v{s['version']}, Salesforce reachable={s['salesforce']['reachable']}"
+            f"connector {s['state']}, v{s['version']}, Salesforce reachable={s['salesforce']['reachable']}"
         ),
     )
     if not status["salesforce"]["reachable"]:
