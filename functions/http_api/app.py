@@ -315,7 +315,7 @@ def post_action() -> Response[dict[str, Any]]:
 @tracer.capture_method
 def post_record_sync(record_id: str) -> Response[dict[str, Any]]:
     from crmsync.domain.errors import StoreError
-    from crmsync.sync.manual import (
+    from crmsync.sync.manual_request import (
         InvalidManualSync,
         ManualSyncFailed,
         RunInProgress,

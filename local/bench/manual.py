@@ -38,7 +38,7 @@ def manual_syncs() -> None:
     with connector_with_doubles_apart() as connector:
         from crmsync import bootstrap
         from crmsync.domain.prospect import ProspectChange
-        from crmsync.sync.manual import MAX_API_CALLS
+        from crmsync.sync.manual_request import MAX_API_CALLS
 
         os.environ.update(connector.environment("HttpApiFunction"))
         bootstrap.reset()

@@ -17,7 +17,7 @@ from crmsync.aws.prospects import DynamoProspectStore
 from crmsync.aws.tables import PROSPECTS_KEY
 from crmsync.domain.audit import Direction
 from crmsync.domain.prospect import Prospect, ProspectChange
-from crmsync.sync.manual import MAX_API_CALLS
+from crmsync.sync.manual_request import MAX_API_CALLS
 from crmsync.sync.outbound import LEASE as OUTBOUND_LEASE
 
 from functions.http_api import app

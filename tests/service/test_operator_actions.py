@@ -16,7 +16,8 @@ from crmsync.domain.objects import CrmObject
 from crmsync.domain.prospect import Prospect, ProspectChange
 from crmsync.domain.resync import ResyncState
 from crmsync.sync.config_plan import ConfigurationPlan, PlanRequest
-from crmsync.sync.manual import MAX_API_CALLS, ManualSync, RunInProgress, UnknownRecord
+from crmsync.sync.manual import ManualSync
+from crmsync.sync.manual_request import MAX_API_CALLS, RunInProgress, UnknownRecord
 from crmsync.sync.resync import Resync, ResyncBusy
 
 from tests.fakes.connector import FakeConnector
