@@ -52,6 +52,7 @@ from crmsync.domain.records import (
 from crmsync.domain.retry import RetryPolicy
 from crmsync.salesforce import soql
 from crmsync.salesforce.errors import failure_from_errors
+from crmsync.salesforce.gateway import check_write
 from crmsync.salesforce.records import read_record
 from crmsync.salesforce.session import api_call_kind
 
@@ -224,13 +225,7 @@ class FakeCrm:
         batching: Batching | None = None,
     ) -> list[WriteResult]:
         batching = batching or Batching()
-        soql.api_name(sobject)
-        if operation is WriteOperation.UPSERT:
-            if not external_id_field:
-                raise ValueError("an upsert needs external_id_field")
-            soql.api_name(external_id_field)
-        if operation is WriteOperation.UPDATE and any(not r.get("Id") for r in records):
-            raise ValueError("every record of an update needs its Id")
+        check_write(sobject, operation, records, external_id_field)
         if len(records) >= batching.bulk_threshold:
             return self._write_bulk(sobject, operation, records, external_id_field)
 

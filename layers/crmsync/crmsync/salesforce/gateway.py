@@ -60,6 +60,24 @@ def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
         yield items[start : start + size]
 
 
+def check_write(
+    sobject: str,
+    operation: WriteOperation,
+    records: Sequence[Mapping[str, Any]],
+    external_id_field: str | None,
+) -> None:
+    """Refuse a write request no Salesforce call should carry (a caller's mistake, not a
+    record's failure): names that are not API names, an upsert without its external id, an
+    update of a record without its Id."""
+    soql.api_name(sobject)
+    if operation is WriteOperation.UPSERT:
+        if not external_id_field:
+            raise ValueError("an upsert needs external_id_field")
+        soql.api_name(external_id_field)
+    if operation is WriteOperation.UPDATE and any(not r.get("Id") for r in records):
+        raise ValueError("every record of an update needs its Id")
+
+
 class SalesforceGateway:
     def __init__(
         self,
@@ -316,13 +334,7 @@ class SalesforceGateway:
         records on. Records that fail with a transient error (a locked row) are sent again
         under the retry policy; the rest keep their failure."""
         batching = batching or Batching()
-        soql.api_name(sobject)
-        if operation is WriteOperation.UPSERT:
-            if not external_id_field:
-                raise ValueError("an upsert needs external_id_field")
-            soql.api_name(external_id_field)
-        if operation is WriteOperation.UPDATE and any(not r.get("Id") for r in records):
-            raise ValueError("every record of an update needs its Id")
+        check_write(sobject, operation, records, external_id_field)
         if len(records) >= batching.bulk_threshold:
             return self._write_bulk(sobject, operation, records, external_id_field)
 
