@@ -6,11 +6,13 @@ test_resync.py's and test_http_api_config_plan.py's."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from crmsync.domain.errors import CrmError, Failure
 from crmsync.domain.manual import ManualDirection
 from crmsync.domain.objects import CrmObject
 from crmsync.domain.prospect import Prospect, ProspectChange
@@ -403,6 +405,31 @@ def test_a_query_job_still_running_is_looked_at_again_next_tick_not_made_again(
     assert (first.state, first.read, first.total) == (ResyncState.RUNNING, 0, None)
     assert (second.state, second.read, second.total) == (ResyncState.DONE, 3, 3)
     assert resyncs.bulk.requests == ["create", "state", "state", "results"]
+
+
+def test_a_query_salesforce_refuses_for_good_ends_the_resync_as_failed_with_its_reason(
+    running: FakeConnector,
+) -> None:
+    class RefusedJobs(FakeBulkQuery):
+        """The mapping names a field the org no longer has: Salesforce refuses the query job."""
+
+        def start_query(self, sobject: str, fields: Sequence[str], since: datetime | None) -> str:
+            raise CrmError(Failure.of("INVALID_FIELD", "No such column 'Old_Score__c' on entity 'Lead'"))
+
+    resyncs = Resyncs(running)
+    resyncs.bulk = RefusedJobs(running.crm, running.clock)
+    resyncs.use_case().request(CrmObject.LEAD, None, caller=OPERATOR)
+
+    ended = resyncs.tick()
+
+    # THEN it is not tried again at every tick: it ends, saying why, and a new one may start
+    assert ended.state is ResyncState.FAILED
+    assert ended.error == "INVALID_FIELD: No such column 'Old_Score__c' on entity 'Lead'"
+    assert resyncs.tick() is None  # nothing active: not read again
+    assert resyncs.use_case().progress() == ended
+    resyncs.bulk = FakeBulkQuery(running.crm, running.clock)
+    resyncs.use_case().request(CrmObject.LEAD, None, caller=OPERATOR)
+    assert resyncs.tick().state is ResyncState.DONE
 
 
 @pytest.mark.person_accounts
